@@ -1,0 +1,72 @@
+/**
+ * The neutral shapes every adapter speaks: a `Turn` comes in, a `Reply` goes
+ * out, and `ProgressEvent`s report what happens in between. Nothing here
+ * knows a chat platform.
+ */
+
+export interface Attachment {
+  /** The file's name as the user gave it; sanitised before it enters a session. */
+  name: string;
+  data: Buffer;
+}
+
+export interface Turn {
+  /** Identifies the conversation, e.g. "slack:T1:C1:1700000000.000100". */
+  conversationKey: string;
+  /** Who asked, e.g. "slack:U123"; kept in the audit log. */
+  user: string;
+  text: string;
+  attachments: Attachment[];
+}
+
+export interface ReplyCell {
+  code: string;
+  stdout: string;
+  stderr: string;
+  /** Rendering of the last expression, if any. */
+  value: string | null;
+  /** Trimmed traceback, or a note that the cell timed out; null when it ran clean. */
+  error: string | null;
+  durationMs: number;
+}
+
+export interface ReplyFile {
+  name: string;
+  bytes: number;
+  data: Buffer;
+  /** A figure or other image, shown inline where the platform can. */
+  image: boolean;
+}
+
+/** Which per-turn limit ended the turn early. */
+export type LimitName = "steps" | "cells" | "time" | "tokens";
+
+export interface Reply {
+  /** The answer, or what was done when a limit or an error ended the turn. */
+  text: string;
+  cells: ReplyCell[];
+  files: ReplyFile[];
+  limit: LimitName | null;
+  /** A plain message for the user when the machinery failed; null otherwise. */
+  error: string | null;
+  /** Files left out of `files` (over the count or size bound), named so the user knows. */
+  filesOmitted: string[];
+}
+
+export type ProgressEvent =
+  | { type: "queued"; ahead: number }
+  | { type: "turn-started" }
+  | { type: "session"; origin: "new" | "resumed" | "lost" }
+  | { type: "thinking"; step: number }
+  | { type: "cell-started"; index: number; code: string }
+  | { type: "cell-finished"; index: number; ok: boolean; summary: string; durationMs: number }
+  | { type: "files-ready"; files: { name: string; bytes: number }[] }
+  | { type: "turn-finished"; reply: Reply }
+  | { type: "turn-failed"; message: string };
+
+/** Implemented by each adapter to show progress while a turn runs. Must not throw. */
+export interface Progress {
+  report(event: ProgressEvent): void | Promise<void>;
+}
+
+export const silentProgress: Progress = { report() {} };

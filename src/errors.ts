@@ -1,0 +1,79 @@
+/**
+ * The one error hierarchy. A failure of the user's code is data (a cell's
+ * `error`); a failure of the machinery is a `ThreadbookError` with a code, a
+ * plain message a user can act on, and whether trying again may help.
+ */
+export type ErrorCode =
+  | "config_invalid"
+  | "docker_unavailable"
+  | "image_missing"
+  | "image_build_failed"
+  | "sandbox_failed"
+  | "sandbox_lost"
+  | "file_rejected"
+  | "model_auth"
+  | "model_not_found"
+  | "model_rate_limited"
+  | "model_unavailable"
+  | "model_timeout"
+  | "model_bad_request"
+  | "model_bad_response"
+  | "store_failed"
+  | "input_invalid";
+
+export interface ThreadbookErrorOptions {
+  retryable?: boolean;
+  /** Facts for the log, never shown to a user. */
+  details?: Record<string, unknown>;
+  cause?: unknown;
+}
+
+export class ThreadbookError extends Error {
+  readonly code: ErrorCode;
+  readonly retryable: boolean;
+  readonly details: Record<string, unknown>;
+
+  constructor(code: ErrorCode, message: string, options: ThreadbookErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "ThreadbookError";
+    this.code = code;
+    this.retryable = options.retryable ?? false;
+    this.details = options.details ?? {};
+  }
+}
+
+export class ConfigError extends ThreadbookError {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super("config_invalid", `Invalid configuration:\n${problems.map((problem) => `  - ${problem}`).join("\n")}`);
+    this.name = "ConfigError";
+    this.problems = problems;
+  }
+}
+
+export class SandboxError extends ThreadbookError {
+  constructor(code: Extract<ErrorCode, "docker_unavailable" | "image_missing" | "image_build_failed" | "sandbox_failed" | "sandbox_lost" | "file_rejected">, message: string, options?: ThreadbookErrorOptions) {
+    super(code, message, options);
+    this.name = "SandboxError";
+  }
+}
+
+export class ModelError extends ThreadbookError {
+  constructor(code: Extract<ErrorCode, `model_${string}`>, message: string, options?: ThreadbookErrorOptions) {
+    super(code, message, options);
+    this.name = "ModelError";
+  }
+}
+
+export class StoreError extends ThreadbookError {
+  constructor(message: string, options?: ThreadbookErrorOptions) {
+    super("store_failed", message, options);
+    this.name = "StoreError";
+  }
+}
+
+/** The message to show a user for any thrown value; internals stay in the log. */
+export function userMessage(error: unknown): string {
+  if (error instanceof ThreadbookError) return error.message;
+  return "Something went wrong inside threadbook. The details are in its log.";
+}

@@ -1,0 +1,106 @@
+/**
+ * The sandbox seam: a stateful Python session per conversation. Docker today
+ * (src/sandbox/docker/); any other backend implements the same members.
+ *
+ * A failure of the user's code is data (`CellResult.error`); a failure of the
+ * machinery (Docker gone, image missing, session lost) throws a SandboxError.
+ */
+
+export interface CellLimits {
+  /** Wall-clock limit for the cell; past it the cell is interrupted. */
+  timeoutMs: number;
+}
+
+export interface CellError {
+  /** Exception class name, e.g. "KeyError". */
+  name: string;
+  message: string;
+  /** Traceback trimmed to the frames of the user's code. */
+  traceback: string;
+}
+
+export interface SandboxFileInfo {
+  /** Path relative to the working directory, with `/` separators. */
+  name: string;
+  bytes: number;
+}
+
+export interface CellResult {
+  /** Captured stdout, head and tail kept when long (a note marks the cut). */
+  stdout: string;
+  stderr: string;
+  /** Size of everything written, including what was cut. */
+  stdoutBytes: number;
+  stderrBytes: number;
+  /** Rendering of the cell's last expression (DataFrames as a table), if any. */
+  value: string | null;
+  error: CellError | null;
+  /** Figures the cell left open, saved as PNG files in the working directory. */
+  figures: SandboxFileInfo[];
+  /** Files created or changed in the working directory by this cell (figures included). */
+  files: SandboxFileInfo[];
+  /** Files beyond the listing bound, counted but not listed. */
+  filesOmitted: number;
+  durationMs: number;
+  /** The cell hit its time limit and was interrupted. */
+  timedOut: boolean;
+  /**
+   * The session had to be restarted to stop the cell (or it died):
+   * variables are gone, the working directory's files may be gone too.
+   */
+  stateLost: boolean;
+}
+
+export interface InputFile {
+  /** A plain file name; anything path-like is rejected. */
+  name: string;
+  data: Buffer;
+}
+
+export interface OutputFile extends SandboxFileInfo {
+  data: Buffer;
+}
+
+export interface FilePreview {
+  name: string;
+  bytes: number;
+  /** e.g. "csv", "excel", "text", "binary". */
+  kind: string;
+  /** First lines of a text file, or the first rows of each sheet of a workbook. */
+  head: string;
+}
+
+/** How the session came to be, as the caller needs to tell the model. */
+export type SessionOrigin =
+  /** A new session for a conversation that had none. */
+  | "new"
+  /** The conversation's running session, state intact. */
+  | "resumed";
+
+export interface Session {
+  readonly conversationKey: string;
+  /** Stable id of this session's container; a new id means earlier state is gone. */
+  readonly id: string;
+  readonly origin: SessionOrigin;
+  /** Python version inside, e.g. "3.11.2". */
+  readonly pythonVersion: string;
+
+  run(code: string, limits?: Partial<CellLimits>): Promise<CellResult>;
+  /** Writes files into the working directory; returns what was written. */
+  putFiles(files: InputFile[]): Promise<SandboxFileInfo[]>;
+  /** Reads files out of the working directory; refuses non-regular files and paths leaving it. */
+  getFiles(names: string[], options?: { maxBytes?: number }): Promise<OutputFile[]>;
+  /** Every regular file in the working directory. */
+  listFiles(): Promise<SandboxFileInfo[]>;
+  /** A first look at files, for telling the model what it was given. */
+  previewFiles(names: string[]): Promise<FilePreview[]>;
+}
+
+export interface Sandbox {
+  /** The conversation's session: the running one, or a new one from the warm pool. */
+  acquire(conversationKey: string): Promise<Session>;
+  /** Ends the conversation's session and frees its resources. */
+  release(conversationKey: string): Promise<void>;
+  /** Stops background work; sessions stay running so a new process can resume them. */
+  close(): Promise<void>;
+}
