@@ -1,0 +1,69 @@
+/**
+ * How a session's container is made: hardened by default. No network, a
+ * read-only root, a non-root user with no capabilities, no new privileges,
+ * Docker's default seccomp profile, and limits on pids, memory (no swap), CPU,
+ * open files, file size and the working directory's size. Nothing of the
+ * host's environment is passed in.
+ */
+import type Docker from "dockerode";
+
+export const SANDBOX_USER = "10001:10001";
+export const WORKDIR = "/work";
+export const LABEL_INSTANCE = "threadbook.instance";
+export const LABEL_CONVERSATION = "threadbook.conversation";
+
+export interface ContainerLimits {
+  memoryMb: number;
+  cpus: number;
+  pids: number;
+  diskMb: number;
+  fileMb: number;
+  /** e.g. "runsc" for gVisor; undefined for Docker's default runtime. */
+  runtime: string | undefined;
+}
+
+export function containerSpec(options: { image: string; name: string; instance: string; limits: ContainerLimits }): Docker.ContainerCreateOptions {
+  const { limits } = options;
+  const memory = limits.memoryMb * 1024 * 1024;
+  const fileBytes = limits.fileMb * 1024 * 1024;
+  return {
+    name: options.name,
+    Image: options.image,
+    Labels: { [LABEL_INSTANCE]: options.instance },
+    User: SANDBOX_USER,
+    WorkingDir: WORKDIR,
+    Env: [`THREADBOOK_WORKDIR=${WORKDIR}`],
+    AttachStdin: true,
+    AttachStdout: true,
+    AttachStderr: true,
+    OpenStdin: true,
+    StdinOnce: false,
+    Tty: false,
+    NetworkDisabled: true,
+    HostConfig: {
+      NetworkMode: "none",
+      ReadonlyRootfs: true,
+      CapDrop: ["ALL"],
+      SecurityOpt: ["no-new-privileges"],
+      Memory: memory,
+      MemorySwap: memory,
+      NanoCpus: Math.round(limits.cpus * 1e9),
+      PidsLimit: limits.pids,
+      Ulimits: [
+        { Name: "nofile", Soft: 1024, Hard: 1024 },
+        { Name: "fsize", Soft: fileBytes, Hard: fileBytes },
+        { Name: "core", Soft: 0, Hard: 0 },
+      ],
+      Tmpfs: {
+        [WORKDIR]: `rw,nosuid,nodev,noexec,size=${limits.diskMb}m,uid=10001,gid=10001,mode=0700`,
+        "/tmp": "rw,nosuid,nodev,noexec,size=64m,uid=10001,gid=10001,mode=1777",
+      },
+      ShmSize: 64 * 1024 * 1024,
+      IpcMode: "private",
+      Init: true,
+      LogConfig: { Type: "none", Config: {} },
+      RestartPolicy: { Name: "no" },
+      ...(limits.runtime ? { Runtime: limits.runtime } : {}),
+    },
+  };
+}

@@ -1,0 +1,306 @@
+/**
+ * The Docker sandbox: one container per conversation, named after it so a new
+ * process finds it again; a warm pool of started containers with the runner
+ * ready; idle sessions reaped; leftovers of a crash removed at start.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import Docker from "dockerode";
+import { SandboxError } from "../../errors.ts";
+import type { Logger } from "../../log.ts";
+import type { Sandbox, Session } from "../sandbox.ts";
+import { containerSpec, LABEL_INSTANCE, type ContainerLimits } from "./container-spec.ts";
+import { DockerSession, type LiveContainer, type SessionHost } from "./docker-session.ts";
+import { buildImage, currentImageTag, imageExists } from "./image.ts";
+import { RunnerChannel } from "./runner-channel.ts";
+
+export interface DockerSandboxOptions {
+  /** Names and labels this process's containers; two instances never touch each other's. */
+  instance: string;
+  /** Image tag; defaults to the current sandbox image. */
+  image?: string;
+  limits: ContainerLimits;
+  poolSize: number;
+  idleTtlMs: number;
+  cellTimeoutMs: number;
+  outputBytes: number;
+  logger: Logger;
+  /** e.g. "unix:///var/run/docker.sock" or "tcp://127.0.0.1:2375"; Docker's default otherwise. */
+  dockerHost?: string;
+  /** Build the image when it is missing (minutes, once) instead of failing. */
+  buildMissingImage?: boolean;
+  /** Told about slow preparation (an image build), for showing the user. */
+  onStatus?: (message: string) => void;
+}
+
+const READY_TIMEOUT_MS = 90_000;
+
+export function connectDocker(dockerHost: string | undefined): Docker {
+  if (!dockerHost) return new Docker();
+  const url = new URL(dockerHost);
+  if (url.protocol === "unix:") return new Docker({ socketPath: url.pathname });
+  return new Docker({ host: url.hostname, port: Number(url.port || 2375), protocol: "http" });
+}
+
+export function sessionContainerName(instance: string, conversationKey: string): string {
+  return `${instance}-s-${createHash("sha256").update(conversationKey).digest("hex").slice(0, 24)}`;
+}
+
+export class DockerSandbox implements Sandbox, SessionHost {
+  readonly docker: Docker;
+  readonly logger: Logger;
+  readonly cellTimeoutMs: number;
+  readonly outputBytes: number;
+  readonly fileBytes: number;
+  readonly image: string;
+  private readonly options: DockerSandboxOptions;
+  private readonly pool: LiveContainer[] = [];
+  private readonly sessions = new Map<string, DockerSession>();
+  /** Session containers of an earlier process, not yet acquired: name → last use. */
+  private readonly adopted = new Map<string, number>();
+  private readonly locks = new Map<string, Promise<unknown>>();
+  private filling: Promise<void> | undefined;
+  private reaper: NodeJS.Timeout | undefined;
+  private closing = false;
+
+  private constructor(docker: Docker, options: DockerSandboxOptions, image: string) {
+    this.docker = docker;
+    this.options = options;
+    this.image = image;
+    this.logger = options.logger;
+    this.cellTimeoutMs = options.cellTimeoutMs;
+    this.outputBytes = options.outputBytes;
+    this.fileBytes = options.limits.fileMb * 1024 * 1024;
+  }
+
+  get modem(): Docker["modem"] {
+    return this.docker.modem;
+  }
+
+  /** Checks Docker and the image, removes leftovers, adopts live sessions and starts the warm pool. */
+  static async start(options: DockerSandboxOptions): Promise<DockerSandbox> {
+    const docker = connectDocker(options.dockerHost);
+    try {
+      await docker.ping();
+    } catch (error) {
+      throw new SandboxError("docker_unavailable", "Docker is not running or cannot be reached, so code cannot run. Start Docker (or set DOCKER_HOST) and try again.", { retryable: true, cause: error });
+    }
+    const image = options.image ?? currentImageTag();
+    if (!(await imageExists(docker, image))) {
+      if (!options.buildMissingImage) {
+        throw new SandboxError("image_missing", `The sandbox image ${image} is missing. Build it with 'npm run sandbox:build' (or 'bash sandbox/build.sh').`);
+      }
+      options.onStatus?.(`Building the sandbox image ${image}; this takes several minutes, once.`);
+      await buildImage(options.logger, (line) => options.logger.info({ build: line }, "sandbox image build"));
+      if (!(await imageExists(docker, image))) throw new SandboxError("image_build_failed", `The sandbox image build finished but ${image} is not there.`);
+    }
+    const sandbox = new DockerSandbox(docker, options, image);
+    await sandbox.sweep();
+    sandbox.fillPool();
+    const interval = Math.max(1_000, Math.min(options.idleTtlMs / 2, 30_000));
+    sandbox.reaper = setInterval(() => void sandbox.reapIdle(), interval);
+    sandbox.reaper.unref();
+    return sandbox;
+  }
+
+  acquire(conversationKey: string): Promise<Session> {
+    return this.exclusive(conversationKey, () => this.acquireUnlocked(conversationKey));
+  }
+
+  release(conversationKey: string): Promise<void> {
+    return this.exclusive(conversationKey, async () => {
+      const name = sessionContainerName(this.options.instance, conversationKey);
+      this.sessions.get(name)?.detach();
+      this.sessions.delete(name);
+      this.adopted.delete(name);
+      await this.removeContainer(name);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    if (this.reaper) clearInterval(this.reaper);
+    await this.filling?.catch(() => undefined);
+    const warm = this.pool.splice(0);
+    await Promise.all(warm.map(async (live) => {
+      live.channel.close();
+      await live.container.remove({ force: true }).catch(() => undefined);
+    }));
+    for (const session of this.sessions.values()) session.detach();
+    this.sessions.clear();
+  }
+
+  /** Containers of this instance: running sessions, and how many are warm. */
+  stats(): { sessions: number; warm: number; adopted: number } {
+    return { sessions: this.sessions.size, warm: this.pool.length, adopted: this.adopted.size };
+  }
+
+  async replace(session: DockerSession): Promise<LiveContainer> {
+    await this.removeContainer(session.name);
+    return this.claim(session.name);
+  }
+
+  /** Waits until the warm pool is full; for start-up and benchmarks. */
+  async warmUp(): Promise<void> {
+    while (this.pool.length < this.options.poolSize && !this.closing) {
+      this.fillPool();
+      await this.filling;
+    }
+  }
+
+  private async acquireUnlocked(conversationKey: string): Promise<Session> {
+    const name = sessionContainerName(this.options.instance, conversationKey);
+    const known = this.sessions.get(name);
+    if (known && !known.closed) {
+      known.origin = "resumed";
+      known.lastUsed = Date.now();
+      return known;
+    }
+    this.sessions.delete(name);
+    this.adopted.delete(name);
+    const resumed = await this.resume(name);
+    const session = new DockerSession({ conversationKey, name, origin: resumed ? "resumed" : "new", live: resumed ?? (await this.claim(name)), host: this });
+    this.sessions.set(name, session);
+    return session;
+  }
+
+  /** Reattaches to the conversation's container left by an earlier process, if it still runs. */
+  private async resume(name: string): Promise<LiveContainer | undefined> {
+    const container = this.docker.getContainer(name);
+    let info: Docker.ContainerInspectInfo;
+    try {
+      info = await container.inspect();
+    } catch (error) {
+      if ((error as { statusCode?: number }).statusCode === 404) return undefined;
+      throw this.dockerFailure(error);
+    }
+    if (!info.State.Running || info.Config.Image !== this.image) {
+      await this.removeContainer(name);
+      return undefined;
+    }
+    try {
+      const channel = await RunnerChannel.attach(container, this.docker.modem, this.logger);
+      const pong = await this.ping(channel);
+      return { container, channel, id: info.Id, pythonVersion: pong };
+    } catch (error) {
+      this.logger.warn({ name, err: error }, "could not reattach to a session; starting a new one");
+      await this.removeContainer(name);
+      return undefined;
+    }
+  }
+
+  /** A ready container under `name`: a warm one renamed, or a new one when the pool is empty. */
+  private async claim(name: string): Promise<LiveContainer> {
+    const warm = this.pool.shift();
+    this.fillPool();
+    if (warm) {
+      try {
+        await warm.container.rename({ name });
+        return warm;
+      } catch (error) {
+        this.logger.warn({ err: error }, "a warm container could not be claimed; starting one");
+        warm.channel.close();
+        await warm.container.remove({ force: true }).catch(() => undefined);
+      }
+    }
+    return this.startContainer(name);
+  }
+
+  private async startContainer(name: string): Promise<LiveContainer> {
+    let container: Docker.Container;
+    try {
+      container = await this.docker.createContainer(containerSpec({ image: this.image, name, instance: this.options.instance, limits: this.options.limits }));
+    } catch (error) {
+      throw this.dockerFailure(error);
+    }
+    try {
+      const channel = await RunnerChannel.attach(container, this.docker.modem, this.logger);
+      await container.start();
+      const pythonVersion = await this.ping(channel);
+      return { container, channel, id: container.id, pythonVersion };
+    } catch (error) {
+      await container.remove({ force: true }).catch(() => undefined);
+      throw this.dockerFailure(error);
+    }
+  }
+
+  private async ping(channel: RunnerChannel): Promise<string> {
+    const reply = await channel.request({ op: "ping" }, READY_TIMEOUT_MS);
+    return String(reply.python ?? "");
+  }
+
+  private fillPool(): void {
+    if (this.filling || this.closing) return;
+    this.filling = (async () => {
+      let failures = 0;
+      while (!this.closing && this.pool.length < this.options.poolSize && failures < 3) {
+        try {
+          const live = await this.startContainer(`${this.options.instance}-pool-${randomBytes(6).toString("hex")}`);
+          if (this.closing) {
+            live.channel.close();
+            await live.container.remove({ force: true }).catch(() => undefined);
+          } else {
+            this.pool.push(live);
+          }
+        } catch (error) {
+          failures += 1;
+          this.logger.error({ err: error }, "could not start a warm container");
+        }
+      }
+    })().finally(() => { this.filling = undefined; });
+  }
+
+  /** At start: removes warm containers and dead sessions left by an earlier process; adopts live sessions. */
+  private async sweep(): Promise<void> {
+    const containers = await this.docker.listContainers({ all: true, filters: { label: [`${LABEL_INSTANCE}=${this.options.instance}`] } });
+    const sessionPrefix = `/${this.options.instance}-s-`;
+    for (const info of containers) {
+      const name = info.Names[0] ?? "";
+      const live = info.State === "running" && info.Image === this.image && name.startsWith(sessionPrefix);
+      if (live) {
+        this.adopted.set(name.slice(1), Date.now());
+      } else {
+        this.logger.info({ name, state: info.State }, "removing a leftover container");
+        await this.docker.getContainer(info.Id).remove({ force: true }).catch(() => undefined);
+      }
+    }
+  }
+
+  private async reapIdle(): Promise<void> {
+    const cutoff = Date.now() - this.options.idleTtlMs;
+    const idle = [...this.sessions.values()].filter((session) => session.lastUsed < cutoff).map((session) => session.conversationKey);
+    for (const key of idle) {
+      this.logger.info({ conversation: key }, "reaping an idle session");
+      await this.release(key).catch((error) => this.logger.warn({ err: error }, "reaping failed"));
+    }
+    for (const [name, lastUsed] of this.adopted) {
+      if (lastUsed >= cutoff) continue;
+      this.adopted.delete(name);
+      await this.removeContainer(name);
+    }
+  }
+
+  private async removeContainer(name: string): Promise<void> {
+    try {
+      await this.docker.getContainer(name).remove({ force: true });
+    } catch (error) {
+      if ((error as { statusCode?: number }).statusCode !== 404) this.logger.warn({ name, err: error }, "could not remove a container");
+    }
+  }
+
+  private exclusive<T>(key: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.locks.get(key) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(work);
+    this.locks.set(key, next);
+    void next.finally(() => { if (this.locks.get(key) === next) this.locks.delete(key); }).catch(() => undefined);
+    return next;
+  }
+
+  private dockerFailure(error: unknown): SandboxError {
+    if (error instanceof SandboxError) return error;
+    const code = (error as { code?: string }).code;
+    if (code === "ECONNREFUSED" || code === "ENOENT") {
+      return new SandboxError("docker_unavailable", "Docker stopped answering, so code cannot run. Start Docker and try again.", { retryable: true, cause: error });
+    }
+    return new SandboxError("sandbox_failed", "Starting a Python session failed. The details are in the log.", { retryable: true, cause: error });
+  }
+}

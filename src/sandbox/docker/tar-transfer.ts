@@ -1,0 +1,80 @@
+/**
+ * Files in and out of a running container by streaming tar through exec.
+ * Docker's archive API cannot write into a tmpfs mount, and the working
+ * directory is one.
+ */
+import { PassThrough } from "node:stream";
+import { finished } from "node:stream/promises";
+import type Docker from "dockerode";
+import * as tar from "tar-stream";
+import { SandboxError } from "../../errors.ts";
+import type { InputFile, OutputFile } from "../sandbox.ts";
+
+export interface TransferTarget {
+  container: Docker.Container;
+  modem: Docker["modem"];
+  user: string;
+  workdir: string;
+}
+
+async function execTar(target: TransferTarget, command: string[], input: Buffer | undefined, stdoutSink: NodeJS.WritableStream): Promise<string> {
+  const exec = await target.container.exec({
+    Cmd: command,
+    User: target.user,
+    WorkingDir: target.workdir,
+    AttachStdin: input !== undefined,
+    AttachStdout: true,
+    AttachStderr: true,
+    Env: [],
+  });
+  const stream = await exec.start({ hijack: true, stdin: input !== undefined });
+  const stderr = new PassThrough();
+  const errorChunks: Buffer[] = [];
+  stderr.on("data", (chunk: Buffer) => errorChunks.push(chunk));
+  target.modem.demuxStream(stream, stdoutSink, stderr);
+  if (input !== undefined) {
+    stream.write(input);
+    stream.end();
+  }
+  await finished(stream as NodeJS.ReadableStream).catch(() => undefined);
+  const { ExitCode } = await exec.inspect();
+  const message = Buffer.concat(errorChunks).toString("utf8").trim();
+  if (ExitCode !== 0) {
+    throw new SandboxError("sandbox_failed", "Moving files in or out of the session failed.", { details: { command: command[0], exitCode: ExitCode, stderr: message.slice(0, 2000) } });
+  }
+  return message;
+}
+
+/** Writes plain-named files into the working directory. */
+export async function putFilesByTar(target: TransferTarget, files: InputFile[]): Promise<void> {
+  const pack = tar.pack();
+  const now = new Date();
+  for (const file of files) pack.entry({ name: file.name, size: file.data.length, mode: 0o644, mtime: now }, file.data);
+  pack.finalize();
+  const chunks: Buffer[] = [];
+  for await (const chunk of pack) chunks.push(chunk as Buffer);
+  await execTar(target, ["tar", "-x", "-f", "-", "-C", target.workdir, "--no-same-owner", "--no-same-permissions"], Buffer.concat(chunks), new PassThrough().resume());
+}
+
+/** Reads files (already checked to be regular and inside) out of the working directory. */
+export async function getFilesByTar(target: TransferTarget, names: string[], maxBytes: number): Promise<OutputFile[]> {
+  if (names.length === 0) return [];
+  const extract = tar.extract();
+  const files: OutputFile[] = [];
+  const collecting = (async () => {
+    for await (const entry of extract) {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      for await (const chunk of entry) {
+        size += (chunk as Buffer).length;
+        if (size <= maxBytes) chunks.push(chunk as Buffer);
+      }
+      // Only regular files come out; a symlink or device is never followed.
+      if (entry.header.type === "file" && size <= maxBytes) files.push({ name: entry.header.name, bytes: size, data: Buffer.concat(chunks) });
+    }
+  })();
+  await execTar(target, ["tar", "-c", "-f", "-", "-C", target.workdir, "--", ...names], undefined, extract);
+  extract.end(() => undefined);
+  await collecting;
+  return files;
+}
