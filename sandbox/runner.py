@@ -416,20 +416,30 @@ def preview(name):
 
 
 def limit_memory():
-    """Caps the data segment below the container's memory limit, so a memory bomb
-    raises MemoryError in the cell instead of the kernel killing the session."""
-    try:
-        with open("/sys/fs/cgroup/memory.max") as handle:
-            text = handle.read().strip()
-    except OSError:
+    """Caps the data segment so a memory bomb raises MemoryError in the cell
+    instead of the kernel killing the session. Called after the data stack is
+    imported: address space already reserved but not used (thread arenas,
+    BLAS buffers) stays allowed, and about 90% of the container's memory is
+    left for the cells' own data."""
+    limit = None
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
         try:
-            with open("/sys/fs/cgroup/memory/memory.limit_in_bytes") as handle:
+            with open(path) as handle:
                 text = handle.read().strip()
         except OSError:
-            return
-    if not text.isdigit() or int(text) >= 1 << 50:
+            continue
+        if text.isdigit() and int(text) < 1 << 50:
+            limit = int(text)
+        break
+    if limit is None:
         return
-    cap = int(int(text) * 0.85)
+    status = {}
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            key, _, value = line.partition(":")
+            if value.strip().endswith("kB"):
+                status[key] = int(value.split()[0]) * 1024
+    cap = status.get("VmData", 0) + int(limit * 0.9) - status.get("RssAnon", 0)
     try:
         resource.setrlimit(resource.RLIMIT_DATA, (cap, cap))
     except (ValueError, OSError):
@@ -467,8 +477,8 @@ def main():
     sys.stdin = io.open(0, "r", closefd=False)
     os.makedirs(WORKDIR, exist_ok=True)
     os.chdir(WORKDIR)
-    limit_memory()
     preload()
+    limit_memory()
     # The runner's own faults go to the container's stderr, which the host logs.
     diagnostics = io.open(os.dup(2), "w", encoding="utf-8", errors="replace", buffering=1)
     runner = Runner(proto_in, proto_out)

@@ -72,6 +72,10 @@ export class DockerSandbox implements Sandbox, SessionHost {
     this.fileBytes = options.limits.fileMb * 1024 * 1024;
   }
 
+  get instance(): string {
+    return this.options.instance;
+  }
+
   get modem(): Docker["modem"] {
     return this.docker.modem;
   }

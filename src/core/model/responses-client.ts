@@ -1,0 +1,126 @@
+/**
+ * ModelClient over the OpenAI Responses API. The code tool is a freeform
+ * `custom` tool, so the model writes raw Python with no JSON escaping. The
+ * request is stateless (`store: false`): every step sends the whole
+ * transcript as input items.
+ */
+import type OpenAI from "openai";
+import type {
+  CustomTool,
+  Response,
+  ResponseCreateParamsNonStreaming,
+  ResponseInputItem,
+} from "openai/resources/responses/responses";
+import type { Config } from "../../config.ts";
+import { ModelError } from "../../errors.ts";
+import { CODE_TOOL_NAME, type CodeCall, type ModelClient, type ModelRequest, type ModelStep, type TranscriptItem } from "./model-client.ts";
+import { toModelError, type ModelErrorContext } from "./model-errors.ts";
+
+export type ResponsesClientSettings = Pick<Config["model"], "name" | "stream" | "images" | "timeoutMs" | "baseURL">;
+
+const codeTool: CustomTool = {
+  type: "custom",
+  name: CODE_TOOL_NAME,
+  description:
+    "Runs Python in this conversation's persistent session, like a notebook cell. Send plain Python source, " +
+    "not JSON and not a Markdown fence. Variables, imports and files persist between calls. The result holds " +
+    "stdout, stderr, the value of the last expression and any traceback; open matplotlib figures come back as images.",
+};
+
+/** Said beside the figures, which travel in a user message because a tool output is text here. */
+const figuresNote = "Figures from the code call above:";
+
+export class ResponsesClient implements ModelClient {
+  readonly description: string;
+  #client: OpenAI;
+  #settings: ResponsesClientSettings;
+  #errorContext: ModelErrorContext;
+
+  constructor(client: OpenAI, settings: ResponsesClientSettings) {
+    this.#client = client;
+    this.#settings = settings;
+    this.description = `responses:${settings.name}`;
+    this.#errorContext = { api: "responses", model: settings.name, timeoutMs: settings.timeoutMs, baseURL: settings.baseURL };
+  }
+
+  async step(request: ModelRequest): Promise<ModelStep> {
+    const body = {
+      model: this.#settings.name,
+      instructions: request.instructions,
+      input: toInput(request.transcript, this.#settings.images),
+      tools: [codeTool],
+      tool_choice: "auto",
+      parallel_tool_calls: false,
+      store: false,
+    } satisfies ResponseCreateParamsNonStreaming;
+    try {
+      const response = this.#settings.stream
+        ? await this.#client.responses.stream(body, { signal: request.signal }).finalResponse()
+        : await this.#client.responses.create(body, { signal: request.signal });
+      return toModelStep(response);
+    } catch (error) {
+      throw toModelError(error, this.#errorContext);
+    }
+  }
+}
+
+function toInput(transcript: TranscriptItem[], images: boolean): ResponseInputItem[] {
+  const input: ResponseInputItem[] = [];
+  for (const item of transcript) {
+    switch (item.type) {
+      case "user":
+        input.push({ type: "message", role: "user", content: item.text });
+        break;
+      case "assistant":
+        input.push({ type: "message", role: "assistant", content: item.text });
+        break;
+      case "code":
+        input.push({ type: "custom_tool_call", call_id: item.callId, name: CODE_TOOL_NAME, input: item.code });
+        break;
+      case "result":
+        input.push({ type: "custom_tool_call_output", call_id: item.callId, output: item.output });
+        if (images && item.images !== undefined && item.images.length > 0) {
+          input.push({
+            type: "message",
+            role: "user",
+            content: [
+              { type: "input_text", text: figuresNote },
+              ...item.images.map((image) => ({
+                type: "input_image" as const,
+                detail: "auto" as const,
+                image_url: `data:${image.mediaType};base64,${image.base64}`,
+              })),
+            ],
+          });
+        }
+        break;
+    }
+  }
+  return input;
+}
+
+function toModelStep(response: Response): ModelStep {
+  const details = { responseId: response.id, status: response.status };
+  if (response.status === "failed") {
+    const reason = response.error?.message ?? "no reason given";
+    throw new ModelError("model_unavailable", `The model failed while answering: ${reason}`, { retryable: true, details: { ...details, code: response.error?.code } });
+  }
+  if (response.status === "incomplete") {
+    const reason = response.incomplete_details?.reason ?? "no reason given";
+    throw new ModelError("model_bad_response", `The model stopped before finishing its answer (${reason}).`, { details });
+  }
+  const texts: string[] = [];
+  const calls: CodeCall[] = [];
+  for (const item of response.output) {
+    if (item.type === "message") {
+      texts.push(item.content.map((part) => (part.type === "output_text" ? part.text : part.refusal)).join(""));
+    } else if (item.type === "custom_tool_call") {
+      calls.push({ callId: item.call_id, code: item.input });
+    }
+  }
+  return {
+    text: texts.filter((text) => text.length > 0).join("\n\n"),
+    calls,
+    usage: { inputTokens: response.usage?.input_tokens ?? 0, outputTokens: response.usage?.output_tokens ?? 0 },
+  };
+}

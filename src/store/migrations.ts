@@ -1,0 +1,112 @@
+/**
+ * The schema, as an ordered list of migrations. A migration, once released,
+ * never changes: a new need is a new version appended at the end.
+ * `schema_migrations` records every version applied to a database.
+ */
+import type { DatabaseSync } from "node:sqlite";
+import { StoreError } from "../errors.ts";
+import { createTransaction } from "./sqlite-transaction.ts";
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const migrations: readonly Migration[] = [
+  {
+    version: 1,
+    name: "conversations, turns, transcript, cell runs, event claims",
+    sql: `
+      CREATE TABLE conversations (
+        key TEXT PRIMARY KEY,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        session_id TEXT,
+        session_bound_at INTEGER
+      ) STRICT;
+
+      CREATE TABLE turns (
+        id TEXT PRIMARY KEY,
+        conversation_key TEXT NOT NULL REFERENCES conversations (key),
+        user TEXT NOT NULL,
+        text TEXT NOT NULL,
+        started_at INTEGER NOT NULL,
+        finished_at INTEGER,
+        status TEXT NOT NULL CHECK (status IN ('running', 'answered', 'limit', 'failed')),
+        limit_name TEXT CHECK (limit_name IN ('steps', 'cells', 'time', 'tokens')),
+        error TEXT
+      ) STRICT;
+      CREATE INDEX turns_by_conversation ON turns (conversation_key, started_at);
+      CREATE INDEX turns_running ON turns (status) WHERE status = 'running';
+
+      CREATE TABLE transcript_items (
+        conversation_key TEXT NOT NULL REFERENCES conversations (key),
+        seq INTEGER NOT NULL,
+        turn_id TEXT NOT NULL REFERENCES turns (id),
+        item_json TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (conversation_key, seq)
+      ) STRICT;
+
+      CREATE TABLE cell_runs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        conversation_key TEXT NOT NULL REFERENCES conversations (key),
+        turn_id TEXT NOT NULL REFERENCES turns (id),
+        user TEXT NOT NULL,
+        started_at INTEGER NOT NULL,
+        code TEXT NOT NULL,
+        outcome TEXT NOT NULL CHECK (outcome IN ('ok', 'error', 'timeout', 'lost')),
+        duration_ms INTEGER NOT NULL,
+        error TEXT
+      ) STRICT;
+      CREATE INDEX cell_runs_by_conversation ON cell_runs (conversation_key, id);
+      CREATE INDEX cell_runs_by_turn ON cell_runs (turn_id, id);
+
+      CREATE TABLE event_claims (
+        key TEXT PRIMARY KEY,
+        claimed_at INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX event_claims_by_age ON event_claims (claimed_at);
+    `,
+  },
+];
+
+export const latestSchemaVersion = migrations.at(-1)?.version ?? 0;
+
+/**
+ * Applies every migration the database lacks, each in its own transaction.
+ * Refuses a database written by a newer threadbook rather than guess at it.
+ */
+export function migrate(database: DatabaseSync, location: string, now: number): void {
+  database.exec(`
+    CREATE TABLE IF NOT EXISTS schema_migrations (
+      version INTEGER PRIMARY KEY,
+      name TEXT NOT NULL,
+      applied_at INTEGER NOT NULL
+    ) STRICT
+  `);
+  const newestApplied = database.prepare("SELECT coalesce(max(version), 0) AS version FROM schema_migrations");
+  const isApplied = database.prepare("SELECT 1 AS applied FROM schema_migrations WHERE version = ?");
+  const recordApplied = database.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)");
+  const transaction = createTransaction(database);
+
+  const found = Number(newestApplied.get()?.version ?? 0);
+  if (found > latestSchemaVersion) {
+    throw new StoreError(
+      `The database at ${location} has schema version ${found}, but this threadbook knows only up to version ${latestSchemaVersion}. ` +
+        "Run a newer threadbook, or point THREADBOOK_DATA_DIR at another directory.",
+      { details: { location, found, latest: latestSchemaVersion } },
+    );
+  }
+
+  for (const migration of migrations) {
+    if (migration.version <= found) continue;
+    transaction(() => {
+      // Another process may have applied it since `found` was read.
+      if (isApplied.get(migration.version) !== undefined) return;
+      database.exec(migration.sql);
+      recordApplied.run(migration.version, migration.name, now);
+    });
+  }
+}

@@ -1,0 +1,325 @@
+/**
+ * The Store on Node's built-in SQLite: one file, `<dataDir>/threadbook.db`,
+ * in WAL mode so several connections (and processes) can share it.
+ */
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { randomUUID } from "node:crypto";
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+import type { TranscriptItem } from "../core/model/model-client.ts";
+import type { LimitName } from "../core/turn.ts";
+import { StoreError } from "../errors.ts";
+import { migrate } from "./migrations.ts";
+import { openFailure, operationFailure } from "./sqlite-errors.ts";
+import { integer, oneOf, optionalInteger, optionalOneOf, optionalText, text, type Row } from "./sqlite-rows.ts";
+import { createTransaction, type Transaction } from "./sqlite-transaction.ts";
+import type {
+  CellOutcome,
+  CellRunFilter,
+  CellRunInput,
+  CellRunRecord,
+  ConversationRecord,
+  StartTurnInput,
+  Store,
+  TurnOutcome,
+  TurnRecord,
+  TurnStatus,
+} from "./store.ts";
+
+export const databaseFileName = "threadbook.db";
+
+/** How long a connection waits for another's write lock before failing. */
+const busyTimeoutMs = 5_000;
+
+const turnStatuses: readonly TurnStatus[] = ["running", "answered", "limit", "failed"];
+const limitNames: readonly LimitName[] = ["steps", "cells", "time", "tokens"];
+const cellOutcomes: readonly CellOutcome[] = ["ok", "error", "timeout", "lost"];
+
+export const interruptedTurnError = "interrupted by a restart";
+
+export interface SqliteStoreOptions {
+  /** Current time in epoch milliseconds; tests pass their own. */
+  clock?: () => number;
+  /**
+   * Mark turns left "running" as failed on open (default true). Only the one
+   * process that runs turns should do this: a second process opening the same
+   * file (a one-off `threadbook ask` beside the bot) would otherwise mark the
+   * bot's turns in progress as failed.
+   */
+  recoverInterruptedTurns?: boolean;
+}
+
+function prepareStatements(database: DatabaseSync) {
+  const prepare = (sql: string): StatementSync => database.prepare(sql);
+  return {
+    getConversation: prepare(
+      "SELECT key, created_at, updated_at, session_id, session_bound_at FROM conversations WHERE key = ?",
+    ),
+    touchConversation: prepare(
+      `INSERT INTO conversations (key, created_at, updated_at) VALUES (:key, :now, :now)
+       ON CONFLICT (key) DO UPDATE SET updated_at = excluded.updated_at`,
+    ),
+    bindSession: prepare("UPDATE conversations SET session_id = ?, session_bound_at = ? WHERE key = ?"),
+    deleteTranscript: prepare("DELETE FROM transcript_items WHERE conversation_key = ?"),
+    nextTranscriptSeq: prepare(
+      "SELECT coalesce(max(seq), -1) + 1 AS seq FROM transcript_items WHERE conversation_key = ?",
+    ),
+    insertTranscriptItem: prepare(
+      "INSERT INTO transcript_items (conversation_key, seq, turn_id, item_json, created_at) VALUES (?, ?, ?, ?, ?)",
+    ),
+    loadTranscript: prepare("SELECT item_json FROM transcript_items WHERE conversation_key = ? ORDER BY seq"),
+    insertTurn: prepare(
+      "INSERT INTO turns (id, conversation_key, user, text, started_at, status) VALUES (?, ?, ?, ?, ?, 'running')",
+    ),
+    finishTurn: prepare("UPDATE turns SET finished_at = ?, status = ?, limit_name = ?, error = ? WHERE id = ?"),
+    getTurn: prepare(
+      `SELECT id, conversation_key, user, text, started_at, finished_at, status, limit_name, error
+       FROM turns WHERE id = ?`,
+    ),
+    failRunningTurns: prepare(
+      "UPDATE turns SET finished_at = ?, status = 'failed', error = ? WHERE status = 'running'",
+    ),
+    insertCellRun: prepare(
+      `INSERT INTO cell_runs (conversation_key, turn_id, user, started_at, code, outcome, duration_ms, error)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    listCellRuns: prepare(
+      `SELECT id, conversation_key, turn_id, user, started_at, code, outcome, duration_ms, error
+       FROM cell_runs
+       WHERE (:conversationKey IS NULL OR conversation_key = :conversationKey)
+         AND (:turnId IS NULL OR turn_id = :turnId)
+       ORDER BY id`,
+    ),
+    claimEvent: prepare("INSERT OR IGNORE INTO event_claims (key, claimed_at) VALUES (?, ?)"),
+    pruneEvents: prepare("DELETE FROM event_claims WHERE claimed_at < ?"),
+  };
+}
+
+type Statements = ReturnType<typeof prepareStatements>;
+
+function withoutImages(item: TranscriptItem): TranscriptItem {
+  if (item.type !== "result" || item.images === undefined) return item;
+  const { images: _dropped, ...rest } = item;
+  return rest;
+}
+
+function toConversation(row: Row): ConversationRecord {
+  return {
+    key: text(row, "key"),
+    createdAt: integer(row, "created_at"),
+    updatedAt: integer(row, "updated_at"),
+    sessionId: optionalText(row, "session_id"),
+    sessionBoundAt: optionalInteger(row, "session_bound_at"),
+  };
+}
+
+function toTurn(row: Row): TurnRecord {
+  return {
+    id: text(row, "id"),
+    conversationKey: text(row, "conversation_key"),
+    user: text(row, "user"),
+    text: text(row, "text"),
+    startedAt: integer(row, "started_at"),
+    finishedAt: optionalInteger(row, "finished_at"),
+    status: oneOf(row, "status", turnStatuses),
+    limit: optionalOneOf(row, "limit_name", limitNames),
+    error: optionalText(row, "error"),
+  };
+}
+
+function toCellRun(row: Row): CellRunRecord {
+  return {
+    id: integer(row, "id"),
+    conversationKey: text(row, "conversation_key"),
+    turnId: text(row, "turn_id"),
+    user: text(row, "user"),
+    startedAt: integer(row, "started_at"),
+    code: text(row, "code"),
+    outcome: oneOf(row, "outcome", cellOutcomes),
+    durationMs: integer(row, "duration_ms"),
+    error: optionalText(row, "error"),
+  };
+}
+
+export class SqliteStore implements Store {
+  /** Path of the database file, for logs and messages. */
+  readonly location: string;
+  readonly #database: DatabaseSync;
+  readonly #statements: Statements;
+  readonly #transaction: Transaction;
+  readonly #clock: () => number;
+
+  /** Use openSqliteStore, which prepares the database first. */
+  constructor(database: DatabaseSync, location: string, clock: () => number) {
+    this.location = location;
+    this.#database = database;
+    this.#statements = prepareStatements(database);
+    this.#transaction = createTransaction(database);
+    this.#clock = clock;
+  }
+
+  #now(): number {
+    return Math.round(this.#clock());
+  }
+
+  #guard<T>(action: string, work: () => T): T {
+    try {
+      return work();
+    } catch (error) {
+      throw operationFailure(this.location, action, error);
+    }
+  }
+
+  getConversation(key: string): ConversationRecord | null {
+    return this.#guard("read a conversation", () => {
+      const row = this.#statements.getConversation.get(key);
+      return row === undefined ? null : toConversation(row);
+    });
+  }
+
+  bindSession(key: string, sessionId: string | null): void {
+    this.#guard("bind a sandbox session", () => {
+      const now = this.#now();
+      this.#transaction(() => {
+        this.#statements.touchConversation.run({ key, now });
+        this.#statements.bindSession.run(sessionId, sessionId === null ? null : now, key);
+      });
+    });
+  }
+
+  resetConversation(key: string): void {
+    this.#guard("reset a conversation", () => {
+      const now = this.#now();
+      this.#transaction(() => {
+        this.#statements.touchConversation.run({ key, now });
+        this.#statements.deleteTranscript.run(key);
+        this.#statements.bindSession.run(null, null, key);
+      });
+    });
+  }
+
+  appendTranscript(key: string, turnId: string, items: TranscriptItem[]): void {
+    if (items.length === 0) return;
+    this.#guard("save the transcript", () => {
+      const now = this.#now();
+      this.#transaction(() => {
+        this.#statements.touchConversation.run({ key, now });
+        let seq = integer(this.#statements.nextTranscriptSeq.get(key) ?? { seq: 0 }, "seq");
+        for (const item of items) {
+          this.#statements.insertTranscriptItem.run(key, seq, turnId, JSON.stringify(withoutImages(item)), now);
+          seq += 1;
+        }
+      });
+    });
+  }
+
+  loadTranscript(key: string): TranscriptItem[] {
+    return this.#guard("read the transcript", () =>
+      this.#statements.loadTranscript.all(key).map((row) => JSON.parse(text(row, "item_json")) as TranscriptItem),
+    );
+  }
+
+  startTurn(input: StartTurnInput): string {
+    return this.#guard("record the start of a turn", () => {
+      const id = randomUUID();
+      const now = this.#now();
+      this.#transaction(() => {
+        this.#statements.touchConversation.run({ key: input.conversationKey, now });
+        this.#statements.insertTurn.run(id, input.conversationKey, input.user, input.text, now);
+      });
+      return id;
+    });
+  }
+
+  finishTurn(turnId: string, outcome: TurnOutcome): void {
+    this.#guard("record the end of a turn", () => {
+      const result = this.#statements.finishTurn.run(this.#now(), outcome.status, outcome.limit, outcome.error, turnId);
+      if (Number(result.changes) === 0) {
+        throw new StoreError(`The database has no turn with id ${turnId} to finish.`, { details: { turnId } });
+      }
+    });
+  }
+
+  getTurn(turnId: string): TurnRecord | null {
+    return this.#guard("read a turn", () => {
+      const row = this.#statements.getTurn.get(turnId);
+      return row === undefined ? null : toTurn(row);
+    });
+  }
+
+  recordCellRun(run: CellRunInput): void {
+    this.#guard("record a cell run", () => {
+      this.#statements.insertCellRun.run(
+        run.conversationKey,
+        run.turnId,
+        run.user,
+        Math.round(run.startedAt),
+        run.code,
+        run.outcome,
+        Math.round(run.durationMs),
+        run.error,
+      );
+    });
+  }
+
+  listCellRuns(filter: CellRunFilter = {}): CellRunRecord[] {
+    return this.#guard("read the cell runs", () =>
+      this.#statements.listCellRuns
+        .all({ conversationKey: filter.conversationKey ?? null, turnId: filter.turnId ?? null })
+        .map(toCellRun),
+    );
+  }
+
+  claimEvent(key: string): boolean {
+    return this.#guard("claim an event", () => Number(this.#statements.claimEvent.run(key, this.#now()).changes) === 1);
+  }
+
+  pruneEvents(olderThanMs: number): number {
+    return this.#guard("prune old events", () =>
+      Number(this.#statements.pruneEvents.run(this.#now() - olderThanMs).changes),
+    );
+  }
+
+  /** Marks every turn still "running" as failed; returns how many. */
+  failInterruptedTurns(): number {
+    return this.#guard("recover interrupted turns", () =>
+      Number(this.#statements.failRunningTurns.run(this.#now(), interruptedTurnError).changes),
+    );
+  }
+
+  close(): void {
+    if (this.#database.isOpen) this.#database.close();
+  }
+}
+
+/**
+ * Creates `dataDir` if needed, opens the database in it, applies pending
+ * migrations and marks turns a crash left running as failed.
+ */
+export function openSqliteStore(dataDir: string, options: SqliteStoreOptions = {}): SqliteStore {
+  const location = join(dataDir, databaseFileName);
+  const clock = options.clock ?? Date.now;
+  let database: DatabaseSync | undefined;
+  try {
+    // Transcripts hold users' data and code: a directory created here is private to the bot's user.
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    database = new DatabaseSync(location, { timeout: busyTimeoutMs, enableForeignKeyConstraints: true });
+    const journalMode = database.prepare("PRAGMA journal_mode = WAL").get()?.journal_mode;
+    if (journalMode !== "wal") {
+      throw new StoreError(
+        `Cannot open the database at ${location}: its file system does not support SQLite's WAL mode (a network share?). ` +
+          "Point THREADBOOK_DATA_DIR at a local directory.",
+        { details: { location, journalMode } },
+      );
+    }
+    // In WAL mode NORMAL cannot corrupt the file; a power cut may lose the last commits.
+    database.exec("PRAGMA synchronous = NORMAL");
+    migrate(database, location, Math.round(clock()));
+    const store = new SqliteStore(database, location, clock);
+    if (options.recoverInterruptedTurns ?? true) store.failInterruptedTurns();
+    return store;
+  } catch (error) {
+    if (database?.isOpen) database.close();
+    throw openFailure(location, dataDir, error);
+  }
+}

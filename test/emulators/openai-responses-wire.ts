@@ -1,0 +1,125 @@
+/**
+ * How the Responses API (`POST /v1/responses`) puts a scripted step on the
+ * wire: a `response` object, or the server-sent events that build one. The
+ * shapes copy what api.openai.com sends for a reasoning model with a custom
+ * tool, so the SDK's strict stream accumulator accepts them.
+ */
+import { randomBytes } from "node:crypto";
+import { deltas, type RecordedRequest, type ScriptedStep, type ScriptedUsage, type ServerSentEvent } from "./openai-script.ts";
+
+type AnswerStep = Extract<ScriptedStep, { type: "text" | "code" }>;
+type OutputItem = Record<string, unknown> & { id: string; type: string };
+
+const newId = (prefix: string) => `${prefix}_${randomBytes(12).toString("hex")}`;
+
+export function responseBody(request: RecordedRequest, step: AnswerStep, usage: ScriptedUsage): Record<string, unknown> {
+  return responseObject(request, newId("resp"), "completed", outputItems(step), usage);
+}
+
+export function responseEvents(request: RecordedRequest, step: AnswerStep, usage: ScriptedUsage): ServerSentEvent[] {
+  const id = newId("resp");
+  const items = outputItems(step);
+  const events: ServerSentEvent[] = [];
+  const emit = (type: string, fields: Record<string, unknown>) => {
+    events.push({ event: type, data: { type, sequence_number: events.length, ...fields } });
+  };
+  emit("response.created", { response: responseObject(request, id, "in_progress", [], null) });
+  emit("response.in_progress", { response: responseObject(request, id, "in_progress", [], null) });
+  items.forEach((item, outputIndex) => {
+    const routing = { item_id: item.id, output_index: outputIndex };
+    if (item.type === "message") {
+      const text = messageText(item);
+      emit("response.output_item.added", { output_index: outputIndex, item: { ...item, status: "in_progress", content: [] } });
+      emit("response.content_part.added", { ...routing, content_index: 0, part: { type: "output_text", annotations: [], logprobs: [], text: "" } });
+      for (const delta of deltas(text)) emit("response.output_text.delta", { ...routing, content_index: 0, delta, logprobs: [] });
+      emit("response.output_text.done", { ...routing, content_index: 0, text, logprobs: [] });
+      emit("response.content_part.done", { ...routing, content_index: 0, part: { type: "output_text", annotations: [], logprobs: [], text } });
+    } else if (item.type === "custom_tool_call") {
+      const input = String(item["input"]);
+      emit("response.output_item.added", { output_index: outputIndex, item: { ...item, status: "in_progress", input: "" } });
+      for (const delta of deltas(input)) emit("response.custom_tool_call_input.delta", { ...routing, delta });
+      emit("response.custom_tool_call_input.done", { ...routing, input });
+    } else {
+      emit("response.output_item.added", { output_index: outputIndex, item });
+    }
+    emit("response.output_item.done", { output_index: outputIndex, item });
+  });
+  emit("response.completed", { response: responseObject(request, id, "completed", items, usage) });
+  return events;
+}
+
+function outputItems(step: AnswerStep): OutputItem[] {
+  // A reasoning model starts with a reasoning item; with `store: false` and no
+  // `include` it carries no content, and a client must skip it.
+  const items: OutputItem[] = [{ id: newId("rs"), type: "reasoning", summary: [] }];
+  const text = step.text;
+  if (text !== undefined) {
+    items.push({
+      id: newId("msg"),
+      type: "message",
+      status: "completed",
+      role: "assistant",
+      content: [{ type: "output_text", annotations: [], logprobs: [], text }],
+    });
+  }
+  if (step.type === "code") {
+    for (const call of step.calls) {
+      items.push({
+        id: newId("ctc"),
+        type: "custom_tool_call",
+        status: "completed",
+        call_id: call.callId ?? newId("call"),
+        name: call.name ?? "python",
+        input: call.code,
+      });
+    }
+  }
+  return items;
+}
+
+function messageText(item: OutputItem): string {
+  const content = item["content"] as { text: string }[];
+  return content.map((part) => part.text).join("");
+}
+
+function responseObject(
+  request: RecordedRequest,
+  id: string,
+  status: "in_progress" | "completed",
+  output: OutputItem[],
+  usage: ScriptedUsage | null,
+): Record<string, unknown> {
+  const body = request.body;
+  return {
+    id,
+    object: "response",
+    created_at: Math.floor(Date.now() / 1000),
+    status,
+    background: false,
+    error: null,
+    incomplete_details: null,
+    instructions: body["instructions"] ?? null,
+    max_output_tokens: body["max_output_tokens"] ?? null,
+    model: body["model"],
+    output,
+    parallel_tool_calls: body["parallel_tool_calls"] ?? true,
+    previous_response_id: null,
+    reasoning: { effort: "medium", summary: null },
+    store: body["store"] ?? true,
+    temperature: 1,
+    text: { format: { type: "text" }, verbosity: "medium" },
+    tool_choice: body["tool_choice"] ?? "auto",
+    tools: body["tools"] ?? [],
+    top_p: 1,
+    truncation: "disabled",
+    usage: usage && {
+      input_tokens: usage.inputTokens,
+      input_tokens_details: { cached_tokens: 0 },
+      output_tokens: usage.outputTokens,
+      output_tokens_details: { reasoning_tokens: 0 },
+      total_tokens: usage.inputTokens + usage.outputTokens,
+    },
+    user: null,
+    metadata: {},
+  };
+}

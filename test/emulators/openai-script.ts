@@ -1,0 +1,138 @@
+/**
+ * The steps an emulated model plays, one per model call, and helpers that
+ * build them. A step says what the model does; the wire modules say how the
+ * Responses and Chat Completions APIs put it on the wire.
+ */
+import type { IncomingHttpHeaders } from "node:http";
+
+export type EmulatedApi = "responses" | "chat";
+
+/** One request as it reached the emulator. */
+export interface RecordedRequest {
+  api: EmulatedApi;
+  path: string;
+  /** Header names are lower-case, as node:http gives them. */
+  headers: IncomingHttpHeaders;
+  /** The parsed JSON body; cast it to the SDK's parameter type to read it. */
+  body: Record<string, unknown>;
+  stream: boolean;
+}
+
+export interface ScriptedUsage {
+  inputTokens: number;
+  outputTokens: number;
+}
+
+export interface ScriptedCall {
+  code: string;
+  /** Defaults to a fresh `call_…` id. */
+  callId?: string;
+  /** Defaults to "python"; the emulator fails loudly when the request declared no such tool. */
+  name?: string;
+  /** Chat only: sent verbatim as `function.arguments` instead of `{"code": …}`, as lax servers do. */
+  rawArguments?: string;
+}
+
+/** The body of an OpenAI error response: `{"error": {...}}`. */
+export interface ApiErrorBody {
+  message: string;
+  type: string;
+  code: string | null;
+  param: string | null;
+}
+
+export type ScriptedStep =
+  | { type: "text"; text: string; usage?: ScriptedUsage }
+  | { type: "code"; calls: ScriptedCall[]; text?: string; usage?: ScriptedUsage }
+  | { type: "error"; status: number; error: ApiErrorBody; headers?: Record<string, string> }
+  | { type: "delay"; ms: number; then: ScriptedStep };
+
+/** A step, or a function that picks one from the request it answers. */
+export type ScriptEntry = ScriptedStep | ((request: RecordedRequest) => ScriptedStep);
+
+export function textStep(text: string, usage?: ScriptedUsage): ScriptedStep {
+  return usage ? { type: "text", text, usage } : { type: "text", text };
+}
+
+export function codeStep(...calls: (string | ScriptedCall)[]): ScriptedStep {
+  return { type: "code", calls: calls.map((call) => (typeof call === "string" ? { code: call } : call)) };
+}
+
+export function errorStep(status: number, error: ApiErrorBody, headers?: Record<string, string>): ScriptedStep {
+  return headers ? { type: "error", status, error, headers } : { type: "error", status, error };
+}
+
+/** Waits before answering with `then`; longer than the client's timeout, it makes the client give up. */
+export function delayStep(ms: number, then: ScriptedStep = textStep("(late answer)")): ScriptedStep {
+  return { type: "delay", ms, then };
+}
+
+// The bodies below copy the real API's wording and codes.
+
+export function invalidApiKeyError(): ScriptedStep {
+  return errorStep(401, {
+    message: "Incorrect API key provided: sk-wron*****-key. You can find your API key at https://platform.openai.com/account/api-keys.",
+    type: "invalid_request_error",
+    code: "invalid_api_key",
+    param: null,
+  });
+}
+
+export function modelNotFoundError(model: string): ScriptedStep {
+  return errorStep(404, {
+    message: `The model \`${model}\` does not exist or you do not have access to it.`,
+    type: "invalid_request_error",
+    code: "model_not_found",
+    param: null,
+  });
+}
+
+export function rateLimitError(): ScriptedStep {
+  return errorStep(429, {
+    message: "Rate limit reached for gpt-5.1 on tokens per min (TPM): Limit 30000, Used 29500, Requested 900. Please try again in 1.2s.",
+    type: "tokens",
+    code: "rate_limit_exceeded",
+    param: null,
+  });
+}
+
+export function serverError(status = 500): ScriptedStep {
+  return errorStep(status, {
+    message: "The server had an error while processing your request. Sorry about that!",
+    type: "server_error",
+    code: null,
+    param: null,
+  });
+}
+
+export function contextLengthError(): ScriptedStep {
+  return errorStep(400, {
+    message: "Your input exceeds the context window of this model. Please adjust your input and try again.",
+    type: "invalid_request_error",
+    code: "context_length_exceeded",
+    param: "input",
+  });
+}
+
+/** Usage the step names, or a rough count of four characters a token. */
+export function usageFor(request: RecordedRequest, step: Extract<ScriptedStep, { type: "text" | "code" }>): ScriptedUsage {
+  if (step.usage) return step.usage;
+  const input = JSON.stringify(request.body["input"] ?? request.body["messages"] ?? "");
+  const output = step.type === "text" ? step.text : (step.text ?? "") + step.calls.map((call) => call.code).join("");
+  return { inputTokens: Math.ceil(input.length / 4), outputTokens: Math.ceil(output.length / 4) + 1 };
+}
+
+export interface ServerSentEvent {
+  /** Responses streams name each event (`event: response.created`); Chat streams do not. */
+  event?: string;
+  /** JSON-encoded on the wire; a string is sent as is (`[DONE]`). */
+  data: unknown;
+}
+
+/** Cuts text into small pieces, never inside a code point, as a streamed model sends it. */
+export function deltas(text: string, size = 7): string[] {
+  const points = Array.from(text);
+  const pieces: string[] = [];
+  for (let start = 0; start < points.length; start += size) pieces.push(points.slice(start, start + size).join(""));
+  return pieces;
+}

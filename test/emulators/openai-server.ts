@@ -1,0 +1,226 @@
+/**
+ * An OpenAI-compatible server on loopback that plays scripted model turns.
+ * It serves `POST /v1/responses` and `POST /v1/chat/completions`, plain JSON
+ * or streamed, to the real `openai` SDK pointed here by `baseURL`.
+ *
+ * Like openai-agents-js's ScriptedModel it fails loudly: a call when the
+ * script is empty, an unknown path or a code call to a tool the request never
+ * declared answers 500 and is kept as a fault; `assertDone()` throws on any
+ * fault and on steps left unplayed. Every request is recorded, rejected ones
+ * too, so a test can assert on what reached the model.
+ */
+import { randomBytes } from "node:crypto";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { chatCompletionBody, chatCompletionEvents } from "./openai-chat-wire.ts";
+import { responseBody, responseEvents } from "./openai-responses-wire.ts";
+import {
+  usageFor,
+  type ApiErrorBody,
+  type EmulatedApi,
+  type RecordedRequest,
+  type ScriptEntry,
+  type ScriptedStep,
+  type ServerSentEvent,
+} from "./openai-script.ts";
+
+export * from "./openai-script.ts";
+
+export interface OpenAIServerOptions {
+  /** When set, a request without `Authorization: Bearer <apiKey>` gets the real API's 401. */
+  apiKey?: string;
+}
+
+export interface OpenAIServer {
+  /** e.g. "http://127.0.0.1:40123/v1", for the SDK's `baseURL`. */
+  readonly baseURL: string;
+  /** Every request received, in order. */
+  readonly requests: readonly RecordedRequest[];
+  /** What happened that no test scripted. */
+  readonly faults: readonly string[];
+  /** Appends steps; each model call plays the next one. */
+  script(steps: ScriptEntry[]): void;
+  /** Throws when a fault happened or scripted steps were never played. */
+  assertDone(): void;
+  stop(): Promise<void>;
+}
+
+const paths: Record<string, EmulatedApi> = { "/v1/responses": "responses", "/v1/chat/completions": "chat" };
+
+export async function startOpenAIServer(options: OpenAIServerOptions = {}): Promise<OpenAIServer> {
+  const emulator = new ScriptedOpenAIServer(options);
+  await emulator.listen();
+  return emulator;
+}
+
+class ScriptedOpenAIServer implements OpenAIServer {
+  readonly requests: RecordedRequest[] = [];
+  readonly faults: string[] = [];
+  #queue: ScriptEntry[] = [];
+  #apiKey: string | undefined;
+  #server: Server;
+  #baseURL = "";
+
+  constructor(options: OpenAIServerOptions) {
+    this.#apiKey = options.apiKey;
+    this.#server = createServer((request, response) => {
+      this.#handle(request, response).catch((error: unknown) => {
+        this.faults.push(`emulator failed: ${error instanceof Error ? error.stack : String(error)}`);
+        if (!response.headersSent) sendError(response, 500, emulatorError("the emulator itself failed"));
+      });
+    });
+  }
+
+  get baseURL(): string {
+    return this.#baseURL;
+  }
+
+  async listen(): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.#server.once("error", reject);
+      this.#server.listen(0, "127.0.0.1", () => resolve());
+    });
+    const { port } = this.#server.address() as AddressInfo;
+    this.#baseURL = `http://127.0.0.1:${port}/v1`;
+  }
+
+  script(steps: ScriptEntry[]): void {
+    this.#queue.push(...steps);
+  }
+
+  assertDone(): void {
+    const problems = [...this.faults];
+    if (this.#queue.length > 0) problems.push(`${this.#queue.length} scripted step(s) were never played`);
+    if (problems.length > 0) throw new Error(`OpenAI emulator:\n  - ${problems.join("\n  - ")}`);
+  }
+
+  async stop(): Promise<void> {
+    await new Promise<void>((resolve) => {
+      this.#server.close(() => resolve());
+      this.#server.closeAllConnections();
+    });
+  }
+
+  async #handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    response.setHeader("x-request-id", `req_${randomBytes(16).toString("hex")}`);
+    const text = await readBody(request);
+    const path = new URL(request.url ?? "/", "http://127.0.0.1").pathname;
+    const api = paths[path];
+    if (request.method !== "POST" || api === undefined) {
+      this.faults.push(`unexpected request ${request.method} ${path}`);
+      sendError(response, 404, { message: `Invalid URL (${request.method} ${path})`, type: "invalid_request_error", code: null, param: null });
+      return;
+    }
+    const body = parseObject(text);
+    if (body === undefined) {
+      this.faults.push(`request to ${path} had a body that is not a JSON object`);
+      sendError(response, 400, { message: "We could not parse the JSON body of your request.", type: "invalid_request_error", code: null, param: null });
+      return;
+    }
+    const recorded: RecordedRequest = { api, path, headers: request.headers, body, stream: body["stream"] === true };
+    this.requests.push(recorded);
+
+    if (this.#apiKey !== undefined && request.headers.authorization !== `Bearer ${this.#apiKey}`) {
+      sendError(response, 401, {
+        message: "Incorrect API key provided. You can find your API key at https://platform.openai.com/account/api-keys.",
+        type: "invalid_request_error",
+        code: "invalid_api_key",
+        param: null,
+      });
+      return;
+    }
+
+    const entry = this.#queue.shift();
+    if (entry === undefined) {
+      this.faults.push(`unexpected model call #${this.requests.length} to ${path}: the script is empty`);
+      sendError(response, 500, emulatorError(`unexpected model call #${this.requests.length}: the script is empty`));
+      return;
+    }
+    const step = typeof entry === "function" ? entry(recorded) : entry;
+    await this.#play(step, recorded, response);
+  }
+
+  async #play(step: ScriptedStep, request: RecordedRequest, response: ServerResponse): Promise<void> {
+    if (step.type === "delay") {
+      if (await waitUnlessClosed(step.ms, response)) await this.#play(step.then, request, response);
+      return;
+    }
+    if (step.type === "error") {
+      sendError(response, step.status, step.error, step.headers);
+      return;
+    }
+    const undeclared = step.type === "code" ? step.calls.map((call) => call.name ?? "python").filter((name) => !declaredTools(request).includes(name)) : [];
+    if (undeclared.length > 0) {
+      this.faults.push(`scripted a call of tool '${undeclared[0]}', which request #${this.requests.indexOf(request) + 1} did not declare`);
+      sendError(response, 500, emulatorError(`the script calls tool '${undeclared[0]}', which the request did not declare`));
+      return;
+    }
+    const usage = usageFor(request, step);
+    if (request.stream) {
+      sendEvents(response, request.api === "responses" ? responseEvents(request, step, usage) : chatCompletionEvents(request, step, usage));
+    } else {
+      sendJson(response, 200, request.api === "responses" ? responseBody(request, step, usage) : chatCompletionBody(request, step, usage));
+    }
+  }
+}
+
+/** Names of the tools the model may call: custom tools for Responses, function tools for Chat. */
+function declaredTools(request: RecordedRequest): string[] {
+  const tools = Array.isArray(request.body["tools"]) ? (request.body["tools"] as Record<string, unknown>[]) : [];
+  if (request.api === "responses") return tools.filter((tool) => tool["type"] === "custom").map((tool) => String(tool["name"]));
+  return tools.filter((tool) => tool["type"] === "function").map((tool) => String((tool["function"] as Record<string, unknown>)["name"]));
+}
+
+function emulatorError(message: string): ApiErrorBody {
+  return { message: `OpenAI emulator: ${message}.`, type: "emulator_error", code: "unexpected_model_call", param: null };
+}
+
+async function readBody(request: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of request) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+function parseObject(text: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function sendJson(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  response.writeHead(status, { ...headers, "content-type": "application/json" });
+  response.end(JSON.stringify(body));
+}
+
+function sendError(response: ServerResponse, status: number, error: ApiErrorBody, headers: Record<string, string> = {}): void {
+  // The emulator's own faults must not be retried by the SDK, or one fault would be counted thrice.
+  const retry: Record<string, string> = error.type === "emulator_error" ? { "x-should-retry": "false" } : {};
+  sendJson(response, status, { error }, { ...retry, ...headers });
+}
+
+function sendEvents(response: ServerResponse, events: ServerSentEvent[]): void {
+  response.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" });
+  for (const { event, data } of events) {
+    const payload = typeof data === "string" ? data : JSON.stringify(data);
+    response.write(`${event === undefined ? "" : `event: ${event}\n`}data: ${payload}\n\n`);
+  }
+  response.end();
+}
+
+/** Resolves true after `ms`, or false as soon as the client hangs up (e.g. its timeout fired). */
+function waitUnlessClosed(ms: number, response: ServerResponse): Promise<boolean> {
+  return new Promise((resolve) => {
+    const onClose = () => {
+      clearTimeout(timer);
+      resolve(false);
+    };
+    const timer = setTimeout(() => {
+      response.off("close", onClose);
+      resolve(true);
+    }, ms);
+    response.once("close", onClose);
+  });
+}

@@ -1,0 +1,448 @@
+/**
+ * One contract suite run against both ModelClient implementations, plain and
+ * streamed, through the real `openai` SDK pointed at the scripted emulator.
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import type { ChatCompletionCreateParams } from "openai/resources/chat/completions";
+import type { ResponseCreateParams } from "openai/resources/responses/responses";
+import type { Config, ModelApi } from "../src/config.ts";
+import { ModelError, type ErrorCode } from "../src/errors.ts";
+import { createModelClient } from "../src/core/model/create-model-client.ts";
+import type { ModelClient, TranscriptItem } from "../src/core/model/model-client.ts";
+import {
+  codeStep,
+  contextLengthError,
+  delayStep,
+  errorStep,
+  invalidApiKeyError,
+  modelNotFoundError,
+  rateLimitError,
+  serverError,
+  startOpenAIServer,
+  textStep,
+  type OpenAIServer,
+  type RecordedRequest,
+} from "./emulators/openai-server.ts";
+
+const apiKey = "sk-test-0123456789abcdef";
+const instructions = "You are threadbook. Answer by running Python.";
+const question: TranscriptItem[] = [{ type: "user", text: "What is the median order value?" }];
+
+interface Variant {
+  api: ModelApi;
+  stream: boolean;
+}
+
+const variants: Variant[] = [
+  { api: "responses", stream: false },
+  { api: "responses", stream: true },
+  { api: "chat", stream: false },
+  { api: "chat", stream: true },
+];
+
+type ModelSettings = Config["model"];
+
+/** Starts an emulator, builds the client under test against it, and checks the script was played out. */
+async function withModel(
+  variant: Variant,
+  run: (emulator: OpenAIServer, model: ModelClient) => Promise<void>,
+  settings: Partial<ModelSettings> = {},
+): Promise<void> {
+  const emulator = await startOpenAIServer({ apiKey });
+  try {
+    const model = createModelClient({
+      apiKey,
+      baseURL: emulator.baseURL,
+      name: "gpt-test",
+      api: variant.api,
+      stream: variant.stream,
+      images: true,
+      timeoutMs: 10_000,
+      maxRetries: 0,
+      ...settings,
+    });
+    await run(emulator, model);
+    emulator.assertDone();
+  } finally {
+    await emulator.stop();
+  }
+}
+
+async function expectModelError(promise: Promise<unknown>, code: ErrorCode, message: RegExp): Promise<ModelError> {
+  let caught: unknown;
+  await assert.rejects(promise, (error: unknown) => {
+    caught = error;
+    return true;
+  });
+  assert.ok(caught instanceof ModelError, `expected a ModelError, got ${String(caught)}`);
+  assert.equal(caught.code, code, caught.message);
+  assert.match(caught.message, message);
+  assert.doesNotMatch(JSON.stringify(caught.details), new RegExp(apiKey));
+  return caught;
+}
+
+function responsesBody(request: RecordedRequest | undefined): ResponseCreateParams {
+  assert.ok(request, "no request reached the emulator");
+  assert.equal(request.api, "responses");
+  return request.body as unknown as ResponseCreateParams;
+}
+
+function chatBody(request: RecordedRequest | undefined): ChatCompletionCreateParams {
+  assert.ok(request, "no request reached the emulator");
+  assert.equal(request.api, "chat");
+  return request.body as unknown as ChatCompletionCreateParams;
+}
+
+/** Python that breaks naive escaping: quotes, backslashes, tabs, CRLF, non-ASCII, a trailing space. */
+const trickyCode =
+  String.raw`import re, json
+path = "C:\data\new\table.csv"
+pattern = re.compile(r'\d+\.\d*\s*"quoted"\\')
+print(f"tab:\t|newline:\n|quote:\"|{json.dumps({'a': "b"})}")
+doc = """triple "quoted" text
+  with 'single' quotes and a trailing backslash \\
+"""
+print("naïve café 📈 — done")   ` + "\n\tif True:\r\n\t\tpass\n";
+
+const png = { mediaType: "image/png" as const, base64: "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==" };
+
+for (const variant of variants) {
+  const name = `${variant.api}${variant.stream ? " streamed" : ""}`;
+
+  test(`${name}: a text answer comes back with its usage, and the request is well formed`, async () => {
+    await withModel(variant, async (emulator, model) => {
+      emulator.script([textStep("The median order value is 42.50.", { inputTokens: 120, outputTokens: 9 })]);
+      const step = await model.step({ instructions, transcript: question });
+      assert.deepEqual(step, { text: "The median order value is 42.50.", calls: [], usage: { inputTokens: 120, outputTokens: 9 } });
+
+      const [request] = emulator.requests;
+      assert.equal(request?.headers.authorization, `Bearer ${apiKey}`);
+      assert.equal(request?.stream, variant.stream);
+      assert.equal(model.description, `${variant.api}:gpt-test`);
+      if (variant.api === "responses") {
+        const body = responsesBody(request);
+        assert.equal(body.model, "gpt-test");
+        assert.equal(body.instructions, instructions);
+        assert.equal(body.store, false);
+        assert.equal(body.parallel_tool_calls, false);
+        assert.deepEqual(body.tools?.map((tool) => [tool.type, "name" in tool ? tool.name : undefined]), [["custom", "python"]]);
+        assert.equal("format" in (body.tools?.[0] ?? {}), false, "a custom tool without a format takes free text");
+      } else {
+        const body = chatBody(request);
+        assert.equal(body.model, "gpt-test");
+        assert.deepEqual(body.messages[0], { role: "system", content: instructions });
+        const tool = body.tools?.[0];
+        assert.equal(tool?.type, "function");
+        assert.equal(tool.type === "function" && tool.function.name, "python");
+        if (variant.stream) assert.deepEqual(body.stream_options, { include_usage: true });
+      }
+    });
+  });
+
+  test(`${name}: a code call's Python arrives byte-exact, with its call id`, async () => {
+    await withModel(variant, async (emulator, model) => {
+      emulator.script([codeStep({ code: trickyCode, callId: "call_tricky" })]);
+      const step = await model.step({ instructions, transcript: question });
+      assert.deepEqual(step.calls, [{ callId: "call_tricky", code: trickyCode }]);
+      assert.equal(step.text, "");
+      assert.ok(step.usage.inputTokens > 0 && step.usage.outputTokens > 0);
+    });
+  });
+
+  test(`${name}: text beside several code calls keeps both, calls in order`, async () => {
+    await withModel(variant, async (emulator, model) => {
+      emulator.script([{ type: "code", text: "Loading the file first.", calls: [{ code: "import pandas as pd" }, { code: "df = pd.read_csv('orders.csv')" }] }]);
+      const step = await model.step({ instructions, transcript: question });
+      assert.equal(step.text, "Loading the file first.");
+      assert.deepEqual(step.calls.map((call) => call.code), ["import pandas as pd", "df = pd.read_csv('orders.csv')"]);
+      assert.equal(new Set(step.calls.map((call) => call.callId)).size, 2);
+    });
+  });
+
+  test(`${name}: a transcript with code, a traceback and results is sent in the API's own shape`, async () => {
+    const traceback = "Traceback (most recent call last):\n  File \"<cell 1>\", line 1, in <module>\nNameError: name 'pd' is not defined";
+    const transcript: TranscriptItem[] = [
+      { type: "user", text: "Mean of the price column?" },
+      { type: "assistant", text: "Let me load the file." },
+      { type: "code", callId: "call_1", code: "df = pd.read_csv('orders.csv')" },
+      { type: "result", callId: "call_1", output: traceback },
+      { type: "code", callId: "call_2", code: "import pandas as pd\ndf = pd.read_csv('orders.csv')\ndf['price'].mean()" },
+      { type: "result", callId: "call_2", output: "41.5" },
+      { type: "assistant", text: "The mean price is 41.5." },
+      { type: "user", text: "And the median?" },
+    ];
+    await withModel(variant, async (emulator, model) => {
+      emulator.script([textStep("It is 40.")]);
+      await model.step({ instructions, transcript });
+      const [request] = emulator.requests;
+      if (variant.api === "responses") {
+        assert.deepEqual(responsesBody(request).input, [
+          { type: "message", role: "user", content: "Mean of the price column?" },
+          { type: "message", role: "assistant", content: "Let me load the file." },
+          { type: "custom_tool_call", call_id: "call_1", name: "python", input: "df = pd.read_csv('orders.csv')" },
+          { type: "custom_tool_call_output", call_id: "call_1", output: traceback },
+          { type: "custom_tool_call", call_id: "call_2", name: "python", input: "import pandas as pd\ndf = pd.read_csv('orders.csv')\ndf['price'].mean()" },
+          { type: "custom_tool_call_output", call_id: "call_2", output: "41.5" },
+          { type: "message", role: "assistant", content: "The mean price is 41.5." },
+          { type: "message", role: "user", content: "And the median?" },
+        ]);
+      } else {
+        const functionCall = (id: string, code: string) => ({ id, type: "function", function: { name: "python", arguments: JSON.stringify({ code }) } });
+        assert.deepEqual(chatBody(request).messages, [
+          { role: "system", content: instructions },
+          { role: "user", content: "Mean of the price column?" },
+          { role: "assistant", content: "Let me load the file.", tool_calls: [functionCall("call_1", "df = pd.read_csv('orders.csv')")] },
+          { role: "tool", tool_call_id: "call_1", content: traceback },
+          { role: "assistant", content: null, tool_calls: [functionCall("call_2", "import pandas as pd\ndf = pd.read_csv('orders.csv')\ndf['price'].mean()")] },
+          { role: "tool", tool_call_id: "call_2", content: "41.5" },
+          { role: "assistant", content: "The mean price is 41.5." },
+          { role: "user", content: "And the median?" },
+        ]);
+      }
+    });
+  });
+
+  test(`${name}: figures follow their code result as images, and only when present and enabled`, async () => {
+    const transcript: TranscriptItem[] = [
+      ...question,
+      { type: "code", callId: "call_plot", code: "df.plot()" },
+      { type: "result", callId: "call_plot", output: "<Axes>", images: [png] },
+      { type: "code", callId: "call_print", code: "print(1)" },
+      { type: "result", callId: "call_print", output: "1" },
+    ];
+    const dataURL = `data:image/png;base64,${png.base64}`;
+    for (const images of [true, false]) {
+      await withModel(
+        variant,
+        async (emulator, model) => {
+          emulator.script([textStep("Plotted.")]);
+          await model.step({ instructions, transcript });
+          const [request] = emulator.requests;
+          if (variant.api === "responses") {
+            const input = responsesBody(request).input as unknown[];
+            const expected: unknown[] = [
+              { type: "custom_tool_call_output", call_id: "call_plot", output: "<Axes>" },
+              ...(images ? [{ type: "message", role: "user", content: [{ type: "input_text", text: "Figures from the code call above:" }, { type: "input_image", detail: "auto", image_url: dataURL }] }] : []),
+              { type: "custom_tool_call", call_id: "call_print", name: "python", input: "print(1)" },
+            ];
+            assert.deepEqual(input.slice(2, 2 + expected.length), expected);
+            assert.equal(input.length, 5 + (images ? 1 : 0));
+          } else {
+            const messages = chatBody(request).messages;
+            const expected: unknown[] = [
+              { role: "tool", tool_call_id: "call_plot", content: "<Axes>" },
+              ...(images ? [{ role: "user", content: [{ type: "text", text: "Figures from the code calls above:" }, { type: "image_url", image_url: { url: dataURL } }] }] : []),
+            ];
+            assert.deepEqual(messages.slice(3, 3 + expected.length), expected);
+            assert.equal(messages.length, 6 + (images ? 1 : 0));
+          }
+        },
+        { images },
+      );
+    }
+  });
+
+  test(`${name}: a wrong API key is a model_auth error naming OPENAI_API_KEY, with status and request id`, async () => {
+    await withModel(
+      variant,
+      async (emulator, model) => {
+        const error = await expectModelError(model.step({ instructions, transcript: question }), "model_auth", /rejected the API key \(401\)\. Check OPENAI_API_KEY\./);
+        assert.equal(error.retryable, false);
+        assert.equal(error.details["status"], 401);
+        assert.match(String(error.details["requestId"]), /^req_[0-9a-f]+$/);
+        assert.equal(emulator.requests.length, 1);
+      },
+      { apiKey: "sk-wrong-key" },
+    );
+  });
+
+  test(`${name}: an unknown model is model_not_found naming THREADBOOK_MODEL`, async () => {
+    await withModel(variant, async (emulator, model) => {
+      emulator.script([modelNotFoundError("gpt-test")]);
+      const error = await expectModelError(model.step({ instructions, transcript: question }), "model_not_found", /The model 'gpt-test' was not found \(404\)\. Check THREADBOOK_MODEL\./);
+      assert.equal(error.retryable, false);
+    });
+  });
+
+  test(`${name}: a missing endpoint is model_not_found naming OPENAI_BASE_URL`, async () => {
+    const emulator = await startOpenAIServer({ apiKey });
+    try {
+      const model = createModelClient({ apiKey, baseURL: `${emulator.baseURL}/wrong`, name: "gpt-test", api: variant.api, stream: variant.stream, images: true, timeoutMs: 10_000, maxRetries: 0 });
+      await expectModelError(model.step({ instructions, transcript: question }), "model_not_found", /no \/(responses|chat\/completions) endpoint at 127\.0\.0\.1:\d+ \(404\)\. Check OPENAI_BASE_URL/);
+      assert.equal(emulator.faults.length, 1, "the emulator counts an unknown path as a fault");
+    } finally {
+      await emulator.stop();
+    }
+  });
+
+  test(`${name}: a service that cannot be reached is model_unavailable naming OPENAI_BASE_URL`, async () => {
+    const emulator = await startOpenAIServer();
+    await emulator.stop();
+    const model = createModelClient({ apiKey, baseURL: emulator.baseURL, name: "gpt-test", api: variant.api, stream: variant.stream, images: true, timeoutMs: 10_000, maxRetries: 0 });
+    const error = await expectModelError(model.step({ instructions, transcript: question }), "model_unavailable", /Could not reach the model service at 127\.0\.0\.1:\d+\. Check OPENAI_BASE_URL/);
+    assert.equal(error.retryable, true);
+  });
+
+  test(`${name}: a 429 is model_rate_limited and retryable`, async () => {
+    await withModel(variant, async (emulator, model) => {
+      emulator.script([rateLimitError()]);
+      const error = await expectModelError(model.step({ instructions, transcript: question }), "model_rate_limited", /rate-limiting us \(429\); try again in a minute/);
+      assert.equal(error.retryable, true);
+      assert.equal(error.details["code"], "rate_limit_exceeded");
+    });
+  });
+
+  test(`${name}: a 500 is model_unavailable and retryable`, async () => {
+    await withModel(variant, async (emulator, model) => {
+      emulator.script([serverError()]);
+      const error = await expectModelError(model.step({ instructions, transcript: question }), "model_unavailable", /failed \(500\)/);
+      assert.equal(error.retryable, true);
+      assert.equal(error.details["status"], 500);
+    });
+  });
+
+  test(`${name}: the SDK retries a 500 and the step succeeds`, async () => {
+    await withModel(
+      variant,
+      async (emulator, model) => {
+        emulator.script([errorStep(500, { message: "The server had an error.", type: "server_error", code: null, param: null }, { "retry-after-ms": "10" }), textStep("Recovered.")]);
+        const step = await model.step({ instructions, transcript: question });
+        assert.equal(step.text, "Recovered.");
+        assert.deepEqual(emulator.requests.map((request) => request.headers["x-stainless-retry-count"]), ["0", "1"]);
+      },
+      { maxRetries: 1 },
+    );
+  });
+
+  test(`${name}: a conversation too long is model_bad_request naming THREADBOOK_HISTORY_CHARS`, async () => {
+    await withModel(variant, async (emulator, model) => {
+      emulator.script([contextLengthError()]);
+      await expectModelError(model.step({ instructions, transcript: question }), "model_bad_request", /too long for model 'gpt-test'.*THREADBOOK_HISTORY_CHARS/);
+    });
+  });
+
+  test(`${name}: no answer within the timeout is model_timeout naming THREADBOOK_MODEL_TIMEOUT_S`, async () => {
+    await withModel(
+      variant,
+      async (emulator, model) => {
+        emulator.script([delayStep(2_000)]);
+        const started = Date.now();
+        const error = await expectModelError(model.step({ instructions, transcript: question }), "model_timeout", /did not answer within 0\.2 s \(THREADBOOK_MODEL_TIMEOUT_S\)/);
+        assert.equal(error.retryable, true);
+        assert.ok(Date.now() - started < 1_500, "the client gave up at its timeout, not at the server's answer");
+      },
+      { timeoutMs: 200 },
+    );
+  });
+
+  test(`${name}: aborting the request's signal stops the step`, async () => {
+    await withModel(variant, async (emulator, model) => {
+      emulator.script([delayStep(2_000)]);
+      const controller = new AbortController();
+      setTimeout(() => controller.abort(), 100);
+      const error = await expectModelError(model.step({ instructions, transcript: question, signal: controller.signal }), "model_timeout", /stopped before the model answered/);
+      assert.equal(error.retryable, false);
+    });
+  });
+}
+
+for (const stream of [false, true]) {
+  test(`chat${stream ? " streamed" : ""}: arguments that are raw Python instead of JSON are taken as the code`, async () => {
+    await withModel({ api: "chat", stream }, async (emulator, model) => {
+      const raw = 'print("hello")\nx = {"code": 1}';
+      emulator.script([codeStep({ code: raw, rawArguments: raw }), codeStep({ code: "", rawArguments: '{"code": 42}' })]);
+      assert.deepEqual((await model.step({ instructions, transcript: question })).calls.map((call) => call.code), [raw]);
+      assert.deepEqual((await model.step({ instructions, transcript: question })).calls.map((call) => call.code), ['{"code": 42}']);
+    });
+  });
+}
+
+test("model errors: the key the real API echoes in a 401, masked, is masked further in details", async () => {
+  await withModel({ api: "responses", stream: false }, async (emulator, model) => {
+    emulator.script([invalidApiKeyError()]);
+    const error = await expectModelError(model.step({ instructions, transcript: question }), "model_auth", /Check OPENAI_API_KEY/);
+    assert.match(String(error.details["serverMessage"]), /Incorrect API key provided: sk-\[redacted\]\./);
+    assert.equal(error.details["code"], "invalid_api_key");
+  });
+});
+
+test("model errors: a 403 names the key and the model; a 503 is retryable; an exhausted quota is not", async () => {
+  await withModel({ api: "chat", stream: false }, async (emulator, model) => {
+    emulator.script([
+      errorStep(403, { message: "Project does not have access to model gpt-test.", type: "invalid_request_error", code: "model_not_found", param: null }),
+      serverError(503),
+      errorStep(429, { message: "You exceeded your current quota.", type: "insufficient_quota", code: "insufficient_quota", param: null }),
+    ]);
+    await expectModelError(model.step({ instructions, transcript: question }), "model_auth", /denied this API key access to model 'gpt-test' \(403\)\. Check OPENAI_API_KEY and THREADBOOK_MODEL\./);
+    assert.equal((await expectModelError(model.step({ instructions, transcript: question }), "model_unavailable", /\(503\)/)).retryable, true);
+    assert.equal((await expectModelError(model.step({ instructions, transcript: question }), "model_rate_limited", /out of quota/)).retryable, false);
+  });
+});
+
+test("emulator: a model call with an empty script fails loudly, once, and assertDone reports it", async () => {
+  const emulator = await startOpenAIServer();
+  try {
+    const model = createModelClient({ apiKey, baseURL: emulator.baseURL, name: "gpt-test", api: "responses", stream: false, images: true, timeoutMs: 10_000, maxRetries: 2 });
+    await expectModelError(model.step({ instructions, transcript: question }), "model_unavailable", /500/);
+    assert.equal(emulator.requests.length, 1, "the SDK is told not to retry the emulator's own fault");
+    assert.match(emulator.faults.join("\n"), /unexpected model call #1 to \/v1\/responses: the script is empty/);
+    assert.throws(() => emulator.assertDone(), /unexpected model call/);
+  } finally {
+    await emulator.stop();
+  }
+});
+
+test("emulator: steps left unplayed fail assertDone", async () => {
+  const emulator = await startOpenAIServer();
+  try {
+    emulator.script([textStep("one"), textStep("two")]);
+    const model = createModelClient({ apiKey, baseURL: emulator.baseURL, name: "gpt-test", api: "chat", stream: false, images: true, timeoutMs: 10_000, maxRetries: 0 });
+    assert.equal((await model.step({ instructions, transcript: question })).text, "one");
+    assert.throws(() => emulator.assertDone(), /1 scripted step\(s\) were never played/);
+  } finally {
+    await emulator.stop();
+  }
+});
+
+test("emulator: a scripted call of a tool the request did not declare is a fault", async () => {
+  const emulator = await startOpenAIServer();
+  try {
+    emulator.script([codeStep({ code: "ls", name: "shell" })]);
+    const model = createModelClient({ apiKey, baseURL: emulator.baseURL, name: "gpt-test", api: "responses", stream: true, images: true, timeoutMs: 10_000, maxRetries: 0 });
+    await expectModelError(model.step({ instructions, transcript: question }), "model_unavailable", /500/);
+    assert.throws(() => emulator.assertDone(), /tool 'shell', which request #1 did not declare/);
+  } finally {
+    await emulator.stop();
+  }
+});
+
+test("emulator: a step may be a function of the request it answers", async () => {
+  await withModel({ api: "responses", stream: false }, async (emulator, model) => {
+    emulator.script([(request) => textStep(`You sent ${(request.body["input"] as unknown[]).length} item(s).`)]);
+    assert.equal((await model.step({ instructions, transcript: question })).text, "You sent 1 item(s).");
+  });
+});
+
+test("createModelClient: no API key for a remote service is a model_auth error", () => {
+  for (const baseURL of [undefined, "https://api.x.ai/v1"]) {
+    assert.throws(
+      () => createModelClient({ apiKey: undefined, baseURL, name: "gpt-test", api: "responses", stream: false, images: true, timeoutMs: 10_000, maxRetries: 0 }),
+      (error: unknown) => error instanceof ModelError && error.code === "model_auth" && /OPENAI_API_KEY is not set/.test(error.message),
+    );
+  }
+});
+
+test("createModelClient: no API key for a local server still works, with a placeholder key", async () => {
+  const emulator = await startOpenAIServer();
+  try {
+    emulator.script([textStep("Local answer.")]);
+    const model = createModelClient({ apiKey: undefined, baseURL: emulator.baseURL, name: "llama3", api: "chat", stream: false, images: false, timeoutMs: 10_000, maxRetries: 0 });
+    assert.equal(model.description, "chat:llama3");
+    assert.equal((await model.step({ instructions, transcript: question })).text, "Local answer.");
+    assert.match(String(emulator.requests[0]?.headers.authorization), /^Bearer \S+$/);
+    emulator.assertDone();
+  } finally {
+    await emulator.stop();
+  }
+});

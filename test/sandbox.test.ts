@@ -1,0 +1,284 @@
+/** The Docker sandbox against a real Docker engine: state, files, limits, isolation, recovery. */
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import Docker from "dockerode";
+import { SandboxError } from "../src/errors.ts";
+import type { DockerSandbox } from "../src/sandbox/docker/docker-sandbox.ts";
+import { sessionContainerName } from "../src/sandbox/docker/docker-sandbox.ts";
+import { instanceContainers, removeInstance, startTestSandbox, testInstance } from "./support/sandbox.ts";
+
+const PNG_MAGIC = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+describe("docker sandbox", () => {
+  const instance = testInstance();
+  let sandbox: DockerSandbox;
+
+  before(async () => {
+    sandbox = await startTestSandbox({ instance, cellTimeoutMs: 3_000 });
+  });
+  after(async () => {
+    await sandbox?.close();
+    await removeInstance(instance);
+  });
+
+  test("state persists across cells and the last expression is shown", async () => {
+    const session = await sandbox.acquire("state");
+    const first = await session.run("total = 40\nprint('set')");
+    assert.equal(first.stdout, "set\n");
+    assert.equal(first.value, null);
+    const second = await session.run("total + 2");
+    assert.equal(second.value, "42");
+    assert.equal(second.error, null);
+    const silenced = await session.run("total;");
+    assert.equal(silenced.value, null);
+  });
+
+  test("the same conversation gets the same session back", async () => {
+    const first = await sandbox.acquire("same");
+    await first.run("marker = 'kept'");
+    const again = await sandbox.acquire("same");
+    assert.equal(again.id, first.id);
+    assert.equal(again.origin, "resumed");
+    assert.equal((await again.run("marker")).value, "'kept'");
+  });
+
+  test("a DataFrame comes back as a readable table and errors as a trimmed traceback", async () => {
+    const session = await sandbox.acquire("frames");
+    const table = await session.run("import pandas as pd\npd.DataFrame({'city': ['Oslo', 'Lima'], 'people': [709000, 10900000]})");
+    assert.match(table.value ?? "", /city\s+people\n0\s+Oslo\s+709000\n1\s+Lima\s+10900000/);
+    const failed = await session.run("def load():\n    return {}['missing']\nload()");
+    assert.equal(failed.error?.name, "KeyError");
+    assert.match(failed.error?.traceback ?? "", /File "<cell \d+>", line 2, in load/);
+    assert.doesNotMatch(failed.error?.traceback ?? "", /runner\.py/);
+    const syntax = await session.run("def broken(:");
+    assert.equal(syntax.error?.name, "SyntaxError");
+    assert.doesNotMatch(syntax.error?.traceback ?? "", /ast\.py/);
+  });
+
+  test("stdout and stderr are captured apart, including from subprocesses", async () => {
+    const session = await sandbox.acquire("streams");
+    const result = await session.run("import sys, subprocess\nprint('out')\nprint('err', file=sys.stderr)\nsubprocess.run(['sh', '-c', 'echo child-out; echo child-err >&2'])\nNone");
+    assert.equal(result.stdout, "out\nchild-out\n");
+    assert.equal(result.stderr, "err\nchild-err\n");
+  });
+
+  test("a flood of output is bounded, head and tail kept, the size reported", async () => {
+    const session = await sandbox.acquire("flood");
+    const result = await session.run("for i in range(200000):\n    print('line', i)");
+    assert.ok(result.stdoutBytes > 2_000_000, `stdoutBytes ${result.stdoutBytes}`);
+    assert.ok(result.stdout.length < 9_000, `kept ${result.stdout.length} characters`);
+    assert.match(result.stdout, /^line 0\n/);
+    assert.match(result.stdout, /line 199999\n$/);
+    assert.match(result.stdout, /bytes of output cut/);
+  });
+
+  test("a figure comes back as a PNG file", async () => {
+    const session = await sandbox.acquire("figure");
+    const result = await session.run("import matplotlib.pyplot as plt\nplt.plot([1, 2, 3], [3, 1, 2])\nplt.title('trend')\nplt.show()");
+    assert.equal(result.figures.length, 1);
+    const figure = result.figures[0]!;
+    assert.ok(result.files.some((file) => file.name === figure.name));
+    const [png] = await session.getFiles([figure.name]);
+    assert.ok(png, "figure file read back");
+    assert.deepEqual(png.data.subarray(0, 8), PNG_MAGIC);
+    assert.equal(png.bytes, figure.bytes);
+  });
+
+  test("a file goes in, a new file comes out, and the input is not reported as made by the cell", async () => {
+    const session = await sandbox.acquire("files");
+    const written = await session.putFiles([{ name: "orders.csv", data: Buffer.from("id,amount\n1,10\n2,30\n3,20\n") }]);
+    assert.deepEqual(written, [{ name: "orders.csv", bytes: 25 }]);
+    const [preview] = await session.previewFiles(["orders.csv"]);
+    assert.equal(preview?.kind, "csv");
+    assert.match(preview?.head ?? "", /^id,amount\n1,10/);
+    const result = await session.run("import pandas as pd\nframe = pd.read_csv('orders.csv')\nframe.describe().to_csv('summary.csv')\nframe['amount'].median()");
+    assert.equal(result.value, "20.0");
+    assert.deepEqual(result.files.map((file) => file.name), ["summary.csv"]);
+    const [summary] = await session.getFiles(["summary.csv"]);
+    assert.match(summary?.data.toString("utf8") ?? "", /^,id,amount\ncount,3.0,3.0/);
+    const listed = await session.listFiles();
+    assert.deepEqual(listed.map((file) => file.name).sort(), ["orders.csv", "summary.csv"]);
+  });
+
+  test("file names with path tricks, symlinks out and huge files are refused", async () => {
+    const session = await sandbox.acquire("tricks");
+    await assert.rejects(session.putFiles([{ name: "../escape.txt", data: Buffer.from("x") }]), (error: unknown) => error instanceof SandboxError && error.code === "file_rejected");
+    await assert.rejects(session.getFiles(["../../etc/passwd"]), (error: unknown) => error instanceof SandboxError && error.code === "file_rejected");
+    await assert.rejects(session.getFiles(["/etc/passwd"]), /not inside/);
+    await assert.rejects(session.putFiles([{ name: "huge.bin", data: Buffer.alloc(17 * 1024 * 1024) }]), /up to 16\.0 MB \(THREADBOOK_SANDBOX_FILE_MB\)/);
+    const linked = await session.run("import os\nos.symlink('/etc/passwd', 'passwd-link')\nos.makedirs('sub')\nos.symlink('/etc', 'sub/etc-link')\nsorted(os.listdir('.'))");
+    assert.equal(linked.value, "['passwd-link', 'sub']");
+    assert.deepEqual(linked.files, []);
+    assert.deepEqual(await session.getFiles(["passwd-link", "sub/etc-link/passwd"]), []);
+  });
+
+  test("an endless loop is stopped at its limit and the next cell runs with state kept", async () => {
+    const session = await sandbox.acquire("loop");
+    await session.run("before = 'still here'");
+    const looped = await session.run("while True:\n    pass", { timeoutMs: 1_000 });
+    assert.equal(looped.timedOut, true);
+    assert.equal(looped.stateLost, false);
+    assert.match(looped.error?.message ?? "", /THREADBOOK_CELL_TIMEOUT_S/);
+    assert.ok(looped.durationMs >= 900 && looped.durationMs < 3_000, `took ${looped.durationMs} ms`);
+    assert.equal((await session.run("before")).value, "'still here'");
+  });
+
+  test("a cell stuck in C code is interrupted or its session restarted, and the caller is told", async () => {
+    const session = await sandbox.acquire("stuck");
+    const oldId = session.id;
+    await session.run("doomed = 1");
+    // Code that blocks the signals its limit and the interrupt arrive by cannot be stopped from inside.
+    const stuck = await session.run("import signal\nsignal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM, signal.SIGINT})\nwhile True:\n    pass", { timeoutMs: 1_000 });
+    assert.equal(stuck.timedOut, true);
+    assert.equal(stuck.stateLost, true);
+    assert.match(stuck.error?.message ?? "", /variables are gone/);
+    assert.notEqual(session.id, oldId);
+    const next = await session.run("'doomed' in globals()");
+    assert.equal(next.value, "False");
+  });
+
+  test("a memory bomb fails inside the sandbox and the session keeps working", async () => {
+    const session = await sandbox.acquire("memory");
+    await session.run("survivor = 7");
+    const bomb = await session.run("blocks = []\nwhile True:\n    blocks.append(bytearray(32 * 1024 * 1024))");
+    assert.ok(bomb.error, "the bomb failed");
+    assert.ok(bomb.error.name === "MemoryError" || bomb.stateLost, `failed as ${bomb.error.name}`);
+    const next = await session.run("del blocks\n1 + 1");
+    assert.ok(next.error === null || bomb.stateLost);
+    assert.equal((await session.run("2 + 2")).value, "4");
+  });
+
+  test("a fork bomb fails inside the sandbox and the session keeps working", async () => {
+    const session = await sandbox.acquire("forks");
+    const bomb = await session.run("import os, time\nchildren = 0\ntry:\n    while True:\n        if os.fork() == 0:\n            time.sleep(5)\n            os._exit(0)\n        children += 1\nexcept OSError as error:\n    print('stopped after', children, type(error).__name__)", { timeoutMs: 8_000 });
+    assert.match(bomb.stdout, /stopped after \d+ BlockingIOError/);
+    const children = Number(/stopped after (\d+)/.exec(bomb.stdout)?.[1]);
+    assert.ok(children < 64, `${children} processes started`);
+    assert.equal((await session.run("'alive'")).value, "'alive'");
+  });
+
+  test("a disk filler and writes outside the working directory fail inside the sandbox", async () => {
+    const session = await sandbox.acquire("disk");
+    const filler = await session.run("with open('fill.bin', 'wb') as out:\n    while True:\n        out.write(b'x' * 1024 * 1024)");
+    assert.equal(filler.error?.name, "OSError");
+    assert.match(filler.error?.message ?? "", /No space left|File too large/);
+    const root = await session.run("open('/etc/evil', 'w')");
+    assert.match(root.error?.message ?? "", /Read-only file system|Permission denied/);
+    assert.equal((await session.run("import os\nos.remove('fill.bin')\nos.getuid()")).value, "10001");
+  });
+
+  test("there is no network and no host environment inside", async () => {
+    const session = await sandbox.acquire("isolation");
+    // Only the loopback interface exists; name resolution has nowhere to go.
+    const network = await session.run("import os, socket\ninterfaces = sorted(os.listdir('/sys/class/net'))\ntry:\n    socket.getaddrinfo('example.com', 80)\n    resolved = True\nexcept OSError:\n    resolved = False\n(interfaces, resolved)");
+    assert.equal(network.value, "(['lo'], False)");
+    // Only what the image itself sets; nothing of the host's environment.
+    const environment = await session.run("import os\nsorted(k for k in os.environ if not k.startswith(('LANG', 'LC_')))");
+    assert.equal(environment.value, "['DEBIAN_FRONTEND', 'HOME', 'HOSTNAME', 'MPLBACKEND', 'MPLCONFIGDIR', 'PATH', 'PYTHONDONTWRITEBYTECODE', 'THREADBOOK_WORKDIR']");
+  });
+
+  test("the container is hardened", async () => {
+    const session = await sandbox.acquire("hardened");
+    const info = await new Docker().getContainer(sessionContainerName(instance, "hardened")).inspect();
+    const host = info.HostConfig;
+    assert.equal(info.Config.User, "10001:10001");
+    assert.equal(host.NetworkMode, "none");
+    assert.equal(host.ReadonlyRootfs, true);
+    assert.deepEqual(host.CapDrop, ["ALL"]);
+    assert.deepEqual(host.SecurityOpt, ["no-new-privileges"]);
+    assert.equal(host.Memory, 384 * 1024 * 1024);
+    assert.equal(host.MemorySwap, host.Memory);
+    assert.equal(host.PidsLimit, 64);
+    assert.ok(host.NanoCpus && host.NanoCpus > 0);
+    assert.match(JSON.stringify(host.Tmpfs), /size=64m/);
+    const capabilities = await session.run("open('/proc/self/status').read().split('CapEff:')[1].split()[0]");
+    assert.equal(capabilities.value, "'0000000000000000'");
+  });
+
+  test("several sessions run at once, each with its own state", async () => {
+    const keys = ["parallel-a", "parallel-b", "parallel-c"];
+    const sessions = await Promise.all(keys.map((key) => sandbox.acquire(key)));
+    assert.equal(new Set(sessions.map((session) => session.id)).size, 3);
+    await Promise.all(sessions.map((session, index) => session.run(`mine = ${index}\nimport time\ntime.sleep(0.3)`)));
+    const values = await Promise.all(sessions.map((session) => session.run("mine")));
+    assert.deepEqual(values.map((result) => result.value), ["0", "1", "2"]);
+  });
+
+  test("a session that dies is replaced and the caller told", async () => {
+    const session = await sandbox.acquire("dies");
+    const died = await session.run("import os\nos._exit(3)");
+    assert.equal(died.stateLost, true);
+    assert.equal(died.error?.name, "SessionDied");
+    assert.equal((await session.run("'back'")).value, "'back'");
+  });
+
+  test("release ends the session", async () => {
+    const session = await sandbox.acquire("released");
+    const id = session.id;
+    await sandbox.release("released");
+    const fresh = await sandbox.acquire("released");
+    assert.notEqual(fresh.id, id);
+    assert.equal(fresh.origin, "new");
+  });
+});
+
+describe("docker sandbox across processes", () => {
+  const instance = testInstance();
+  after(() => removeInstance(instance));
+
+  test("a restarted manager finds the session, and leftovers are removed", async () => {
+    const first = await startTestSandbox({ instance });
+    const session = await first.acquire("survives");
+    await session.run("answer = 42");
+    const id = session.id;
+    await first.close();
+
+    // Leftovers of a crash: a warm container and a dead session container of this instance.
+    const docker = new Docker();
+    const spec = { Image: first.image, Labels: { "threadbook.instance": instance }, Cmd: ["true"] };
+    await docker.createContainer({ ...spec, name: `${instance}-pool-leftover` });
+    const dead = await docker.createContainer({ ...spec, name: `${instance}-s-deadbeef` });
+    await dead.start();
+    await dead.wait();
+
+    const second = await startTestSandbox({ instance });
+    try {
+      const names = (await instanceContainers(instance)).map((info) => info.Names[0]);
+      assert.ok(!names.includes(`/${instance}-pool-leftover`), "warm leftover removed");
+      assert.ok(!names.includes(`/${instance}-s-deadbeef`), "dead session removed");
+      const again = await second.acquire("survives");
+      assert.equal(again.id, id);
+      assert.equal(again.origin, "resumed");
+      assert.equal((await again.run("answer")).value, "42");
+    } finally {
+      await second.close();
+    }
+  });
+
+  test("idle sessions are reaped after their time to live", async () => {
+    const sandbox = await startTestSandbox({ instance, idleTtlMs: 1_500, poolSize: 0 });
+    try {
+      await sandbox.acquire("idle");
+      const name = sessionContainerName(instance, "idle");
+      const deadline = Date.now() + 10_000;
+      while (Date.now() < deadline && (await instanceContainers(instance)).some((info) => info.Names[0] === `/${name}`)) {
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+      assert.ok(!(await instanceContainers(instance)).some((info) => info.Names[0] === `/${name}`), "idle session removed");
+    } finally {
+      await sandbox.close();
+    }
+  });
+});
+
+describe("docker sandbox errors", () => {
+  test("Docker not reachable gives a plain, typed error", async () => {
+    await assert.rejects(startTestSandbox({ dockerHost: "unix:///nonexistent/docker.sock" }), (error: unknown) =>
+      error instanceof SandboxError && error.code === "docker_unavailable" && /Docker is not running/.test(error.message));
+  });
+
+  test("a missing image gives a plain, typed error naming the fix", async () => {
+    await assert.rejects(startTestSandbox({ image: "threadbook-sandbox:does-not-exist" }), (error: unknown) =>
+      error instanceof SandboxError && error.code === "image_missing" && /npm run sandbox:build/.test(error.message));
+  });
+});

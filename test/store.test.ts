@@ -1,0 +1,438 @@
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import { Worker } from "node:worker_threads";
+import { StoreError } from "../src/errors.ts";
+import { latestSchemaVersion, migrations } from "../src/store/migrations.ts";
+import { databaseFileName, interruptedTurnError, openSqliteStore, type SqliteStore } from "../src/store/sqlite-store.ts";
+import type { TranscriptItem } from "../src/core/model/model-client.ts";
+
+const storeModuleUrl = new URL("../src/store/sqlite-store.ts", import.meta.url).href;
+const conversationKey = "slack:T1:C1:1700000000.000100";
+
+let root: string;
+let directoryCount = 0;
+
+before(() => {
+  root = mkdtempSync(join(tmpdir(), "threadbook-store-"));
+});
+
+after(() => {
+  rmSync(root, { recursive: true, force: true });
+});
+
+function freshDataDir(): string {
+  directoryCount += 1;
+  return join(root, `data-${directoryCount}`);
+}
+
+/** Opens a store and closes it when the test ends, even if it fails. */
+function openForTest(t: { after: (fn: () => void) => void }, dataDir: string, options?: Parameters<typeof openSqliteStore>[1]): SqliteStore {
+  const store = openSqliteStore(dataDir, options);
+  t.after(() => store.close());
+  return store;
+}
+
+/** Reads the database directly, to check what the store wrote and not only what it reads back. */
+function inspect<T>(dataDir: string, work: (database: DatabaseSync) => T): T {
+  const database = new DatabaseSync(join(dataDir, databaseFileName));
+  try {
+    return work(database);
+  } finally {
+    database.close();
+  }
+}
+
+describe("migrations", () => {
+  test("are listed in strictly increasing versions", () => {
+    const versions = migrations.map((migration) => migration.version);
+    assert.deepEqual(versions, [...versions].sort((a, b) => a - b));
+    assert.equal(new Set(versions).size, versions.length);
+    assert.equal(latestSchemaVersion, versions.at(-1));
+  });
+
+  test("are applied once, recorded, and not reapplied on reopen", (t) => {
+    const dataDir = freshDataDir();
+    openSqliteStore(dataDir).close();
+    openSqliteStore(dataDir).close();
+    const store = openForTest(t, dataDir);
+    store.claimEvent("still works");
+
+    const applied = inspect(dataDir, (database) =>
+      database.prepare("SELECT version, name, applied_at FROM schema_migrations ORDER BY version").all(),
+    );
+    assert.deepEqual(
+      applied.map((row) => ({ version: row.version, name: row.name })),
+      migrations.map((migration) => ({ version: migration.version, name: migration.name })),
+    );
+    for (const row of applied) assert.equal(typeof row.applied_at, "number");
+  });
+
+  test("open the database in WAL mode with foreign keys on", (t) => {
+    const dataDir = freshDataDir();
+    const store = openForTest(t, dataDir);
+    assert.equal(inspect(dataDir, (database) => database.prepare("PRAGMA journal_mode").get()?.journal_mode), "wal");
+    const turnId = store.startTurn({ conversationKey, user: "slack:U1", text: "q" });
+    assert.throws(
+      () => store.recordCellRun({ conversationKey: "never-seen", turnId, user: "slack:U1", startedAt: 1, code: "1", outcome: "ok", durationMs: 1, error: null }),
+      (error: unknown) => error instanceof StoreError && /could not record a cell run/.test(error.message),
+    );
+  });
+
+  test("a database from a newer threadbook is refused with a plain message", () => {
+    const dataDir = freshDataDir();
+    openSqliteStore(dataDir).close();
+    const newer = latestSchemaVersion + 1;
+    inspect(dataDir, (database) =>
+      database.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, 'from the future', 0)").run(newer),
+    );
+
+    assert.throws(
+      () => openSqliteStore(dataDir),
+      (error: unknown) => {
+        assert.ok(error instanceof StoreError);
+        assert.equal(error.code, "store_failed");
+        assert.match(error.message, new RegExp(`schema version ${newer}, but this threadbook knows only up to version ${latestSchemaVersion}`));
+        assert.match(error.message, /Run a newer threadbook, or point THREADBOOK_DATA_DIR at another directory\./);
+        return true;
+      },
+    );
+  });
+});
+
+describe("persistence across reopen", () => {
+  test("keeps the conversation, its session binding, transcript order, turns and audit", () => {
+    const dataDir = freshDataDir();
+    let now = 1_000;
+    const clock = () => now;
+
+    const first = openSqliteStore(dataDir, { clock });
+    const firstTurn = first.startTurn({ conversationKey, user: "slack:U1", text: "median order value?" });
+    first.bindSession(conversationKey, "session-1");
+    first.appendTranscript(conversationKey, firstTurn, [
+      { type: "user", text: "median order value?" },
+      { type: "code", callId: "call-1", code: "import pandas as pd" },
+      { type: "result", callId: "call-1", output: "" },
+    ]);
+    first.recordCellRun({ conversationKey, turnId: firstTurn, user: "slack:U1", startedAt: 1_100, code: "import pandas as pd", outcome: "ok", durationMs: 12.6, error: null });
+    now = 2_000;
+    first.appendTranscript(conversationKey, firstTurn, [{ type: "assistant", text: "It is 42." }]);
+    first.finishTurn(firstTurn, { status: "answered", limit: null, error: null });
+    first.close();
+
+    now = 3_000;
+    const second = openSqliteStore(dataDir, { clock });
+    try {
+      const conversation = second.getConversation(conversationKey);
+      assert.deepEqual(conversation, { key: conversationKey, createdAt: 1_000, updatedAt: 2_000, sessionId: "session-1", sessionBoundAt: 1_000 });
+
+      const followUp = second.startTurn({ conversationKey, user: "slack:U2", text: "and the mean?" });
+      second.appendTranscript(conversationKey, followUp, [{ type: "user", text: "and the mean?" }]);
+      second.recordCellRun({ conversationKey, turnId: followUp, user: "slack:U2", startedAt: 3_100, code: "df.mean()", outcome: "error", durationMs: 5, error: "NameError: name 'df' is not defined" });
+      second.finishTurn(followUp, { status: "limit", limit: "cells", error: null });
+
+      assert.deepEqual(second.loadTranscript(conversationKey), [
+        { type: "user", text: "median order value?" },
+        { type: "code", callId: "call-1", code: "import pandas as pd" },
+        { type: "result", callId: "call-1", output: "" },
+        { type: "assistant", text: "It is 42." },
+        { type: "user", text: "and the mean?" },
+      ]);
+      assert.equal(second.getConversation(conversationKey)?.updatedAt, 3_000);
+
+      assert.deepEqual(second.getTurn(firstTurn), {
+        id: firstTurn, conversationKey, user: "slack:U1", text: "median order value?",
+        startedAt: 1_000, finishedAt: 2_000, status: "answered", limit: null, error: null,
+      });
+      assert.equal(second.getTurn(followUp)?.status, "limit");
+      assert.equal(second.getTurn(followUp)?.limit, "cells");
+
+      const runs = second.listCellRuns({ conversationKey });
+      assert.deepEqual(runs.map((run) => [run.turnId, run.user, run.code, run.outcome, run.durationMs]), [
+        [firstTurn, "slack:U1", "import pandas as pd", "ok", 13],
+        [followUp, "slack:U2", "df.mean()", "error", 5],
+      ]);
+      assert.equal(runs[1]?.error, "NameError: name 'df' is not defined");
+      assert.deepEqual(second.listCellRuns({ turnId: followUp }).map((run) => run.code), ["df.mean()"]);
+      assert.deepEqual(second.listCellRuns({ conversationKey, turnId: firstTurn }).map((run) => run.code), ["import pandas as pd"]);
+      assert.equal(second.listCellRuns().length, 2);
+      assert.deepEqual(second.listCellRuns({ conversationKey: "other" }), []);
+    } finally {
+      second.close();
+    }
+  });
+
+  test("an unknown conversation or turn reads as null, and its transcript as empty", (t) => {
+    const store = openForTest(t, freshDataDir());
+    assert.equal(store.getConversation("discord:G1:C1:T1"), null);
+    assert.equal(store.getTurn("no-such-turn"), null);
+    assert.deepEqual(store.loadTranscript("discord:G1:C1:T1"), []);
+  });
+
+  test("image data is never saved", (t) => {
+    const dataDir = freshDataDir();
+    const store = openForTest(t, dataDir);
+    const turnId = store.startTurn({ conversationKey, user: "slack:U1", text: "plot it" });
+    const base64 = Buffer.from("a PNG, pretend").toString("base64");
+    const result: TranscriptItem = { type: "result", callId: "call-1", output: "[figure 1: plot.png]", images: [{ mediaType: "image/png", base64 }] };
+    store.appendTranscript(conversationKey, turnId, [result]);
+
+    assert.deepEqual(store.loadTranscript(conversationKey), [{ type: "result", callId: "call-1", output: "[figure 1: plot.png]" }]);
+    assert.equal(result.images?.length, 1, "the caller's item is left as it was");
+    store.close();
+    for (const file of [databaseFileName, `${databaseFileName}-wal`]) {
+      const path = join(dataDir, file);
+      let bytes = "";
+      try {
+        bytes = readFileSync(path, "latin1");
+      } catch {
+        continue;
+      }
+      assert.ok(!bytes.includes(base64), `${file} holds no image data`);
+    }
+  });
+
+  test("unbinding and resetting a conversation", (t) => {
+    const store = openForTest(t, freshDataDir(), { clock: () => 5_000 });
+    const turnId = store.startTurn({ conversationKey, user: "slack:U1", text: "q" });
+    store.bindSession(conversationKey, "session-1");
+    store.appendTranscript(conversationKey, turnId, [{ type: "user", text: "q" }, { type: "assistant", text: "a" }]);
+    store.recordCellRun({ conversationKey, turnId, user: "slack:U1", startedAt: 5_000, code: "1", outcome: "ok", durationMs: 1, error: null });
+
+    store.bindSession(conversationKey, null);
+    assert.equal(store.getConversation(conversationKey)?.sessionId, null);
+    assert.equal(store.getConversation(conversationKey)?.sessionBoundAt, null);
+
+    store.bindSession(conversationKey, "session-2");
+    store.resetConversation(conversationKey);
+    assert.deepEqual(store.loadTranscript(conversationKey), []);
+    assert.equal(store.getConversation(conversationKey)?.sessionId, null);
+    assert.equal(store.listCellRuns({ conversationKey }).length, 1, "the audit log survives a reset");
+    assert.equal(store.getTurn(turnId)?.text, "q");
+
+    const next = store.startTurn({ conversationKey, user: "slack:U1", text: "again" });
+    store.appendTranscript(conversationKey, next, [{ type: "user", text: "again" }]);
+    assert.deepEqual(store.loadTranscript(conversationKey), [{ type: "user", text: "again" }]);
+  });
+
+  test("binding a session to a new conversation creates it", (t) => {
+    const store = openForTest(t, freshDataDir(), { clock: () => 7_000 });
+    store.bindSession("cli:local:1", "session-9");
+    assert.deepEqual(store.getConversation("cli:local:1"), { key: "cli:local:1", createdAt: 7_000, updatedAt: 7_000, sessionId: "session-9", sessionBoundAt: 7_000 });
+  });
+});
+
+describe("turns", () => {
+  test("a turn left running by a crash is failed at the next open", () => {
+    const dataDir = freshDataDir();
+    const crashed = openSqliteStore(dataDir, { clock: () => 1_000 });
+    const running = crashed.startTurn({ conversationKey, user: "slack:U1", text: "long job" });
+    const done = crashed.startTurn({ conversationKey, user: "slack:U1", text: "quick" });
+    crashed.finishTurn(done, { status: "answered", limit: null, error: null });
+    crashed.close();
+
+    const restarted = openSqliteStore(dataDir, { clock: () => 9_000 });
+    try {
+      assert.deepEqual(restarted.getTurn(running), {
+        id: running, conversationKey, user: "slack:U1", text: "long job",
+        startedAt: 1_000, finishedAt: 9_000, status: "failed", limit: null, error: interruptedTurnError,
+      });
+      assert.equal(interruptedTurnError, "interrupted by a restart");
+      assert.equal(restarted.getTurn(done)?.status, "answered");
+      assert.equal(restarted.getTurn(done)?.finishedAt, 1_000);
+    } finally {
+      restarted.close();
+    }
+  });
+
+  test("a second process can open without failing the first one's running turns", (t) => {
+    const dataDir = freshDataDir();
+    const bot = openForTest(t, dataDir);
+    const running = bot.startTurn({ conversationKey, user: "slack:U1", text: "long job" });
+    const oneOff = openForTest(t, dataDir, { recoverInterruptedTurns: false });
+    assert.equal(oneOff.getTurn(running)?.status, "running");
+  });
+
+  test("finishing an unknown turn throws a StoreError", (t) => {
+    const store = openForTest(t, freshDataDir());
+    assert.throws(
+      () => store.finishTurn("no-such-turn", { status: "failed", limit: null, error: "x" }),
+      (error: unknown) => error instanceof StoreError && /no turn with id no-such-turn/.test(error.message),
+    );
+  });
+});
+
+describe("event claims", () => {
+  test("a key is claimed once, also across reopen", () => {
+    const dataDir = freshDataDir();
+    const first = openSqliteStore(dataDir);
+    assert.equal(first.claimEvent("slack:Ev1"), true);
+    assert.equal(first.claimEvent("slack:Ev1"), false);
+    assert.equal(first.claimEvent("slack:Ev2"), true);
+    first.close();
+
+    const second = openSqliteStore(dataDir);
+    try {
+      assert.equal(second.claimEvent("slack:Ev1"), false);
+      assert.equal(second.claimEvent("slack:Ev2"), false);
+      assert.equal(second.claimEvent("slack:Ev3"), true);
+    } finally {
+      second.close();
+    }
+  });
+
+  test("pruning forgets only keys older than the given age", (t) => {
+    let now = 10_000;
+    const store = openForTest(t, freshDataDir(), { clock: () => now });
+    store.claimEvent("old");
+    now = 20_000;
+    store.claimEvent("recent");
+    now = 25_000;
+
+    assert.equal(store.pruneEvents(10_000), 1);
+    assert.equal(store.pruneEvents(10_000), 0);
+    assert.equal(store.claimEvent("old"), true, "a pruned key can be claimed again");
+    assert.equal(store.claimEvent("recent"), false);
+  });
+});
+
+describe("failures", () => {
+  test("a data dir that is a file gives a StoreError with a plain message", () => {
+    const file = join(root, `not-a-directory-${directoryCount += 1}`);
+    writeFileSync(file, "");
+    const dataDir = join(file, "data");
+    assert.throws(
+      () => openSqliteStore(dataDir),
+      (error: unknown) => {
+        assert.ok(error instanceof StoreError);
+        assert.equal(error.message, `Cannot open the database at ${join(dataDir, databaseFileName)}: a part of the path is not a directory. Check THREADBOOK_DATA_DIR.`);
+        return true;
+      },
+    );
+  });
+
+  test("a data dir that cannot be written gives a StoreError saying permission denied", () => {
+    // Root writes anywhere, so as root the store is opened by a child process running as nobody.
+    const asRoot = process.getuid?.() === 0;
+    const shared = mkdtempSync(join(tmpdir(), "threadbook-store-permissions-"));
+    try {
+      chmodSync(shared, 0o755);
+      const readOnly = join(shared, "read-only");
+      mkdirSync(readOnly, { mode: 0o555 });
+      const locked = join(shared, "locked");
+      mkdirSync(locked, { mode: 0o500 });
+
+      for (const dataDir of [readOnly, join(locked, "data")]) {
+        const script = `
+          const { openSqliteStore } = await import(${JSON.stringify(storeModuleUrl)});
+          try {
+            openSqliteStore(${JSON.stringify(dataDir)}).close();
+            console.log(JSON.stringify({ opened: true }));
+          } catch (error) {
+            console.log(JSON.stringify({ name: error.name, code: error.code, message: error.message }));
+          }`;
+        const child = spawnSync(process.execPath, ["--input-type=module", "--no-warnings", "-e", script], {
+          encoding: "utf8",
+          ...(asRoot ? { uid: 65534, gid: 65534 } : {}),
+        });
+        assert.equal(child.status, 0, child.stderr);
+        assert.deepEqual(JSON.parse(child.stdout), {
+          name: "StoreError",
+          code: "store_failed",
+          message: `Cannot open the database at ${join(dataDir, databaseFileName)}: permission denied. Check THREADBOOK_DATA_DIR.`,
+        });
+      }
+    } finally {
+      rmSync(shared, { recursive: true, force: true });
+    }
+  });
+
+  test("a file that is not a database gives a StoreError", () => {
+    const dataDir = freshDataDir();
+    mkdirSync(dataDir);
+    writeFileSync(join(dataDir, databaseFileName), "this is not a database, just some text that is long enough ".repeat(20));
+    assert.throws(
+      () => openSqliteStore(dataDir),
+      (error: unknown) => error instanceof StoreError && /: the file is not a SQLite database\. Check THREADBOOK_DATA_DIR\.$/.test(error.message),
+    );
+  });
+
+  test("a closed store throws StoreErrors, and closing twice is harmless", () => {
+    const store = openSqliteStore(freshDataDir());
+    store.close();
+    store.close();
+    assert.throws(() => store.claimEvent("x"), (error: unknown) => error instanceof StoreError && /could not claim an event/.test(error.message));
+  });
+});
+
+describe("concurrency", () => {
+  test("two store instances on the same file both read and write", (t) => {
+    const dataDir = freshDataDir();
+    const first = openForTest(t, dataDir);
+    const second = openForTest(t, dataDir, { recoverInterruptedTurns: false });
+
+    const firstTurn = first.startTurn({ conversationKey, user: "slack:U1", text: "one" });
+    const secondTurn = second.startTurn({ conversationKey, user: "slack:U2", text: "two" });
+    first.appendTranscript(conversationKey, firstTurn, [{ type: "user", text: "one" }]);
+    second.appendTranscript(conversationKey, secondTurn, [{ type: "user", text: "two" }]);
+    first.bindSession(conversationKey, "session-1");
+
+    assert.equal(first.claimEvent("slack:Ev1"), true);
+    assert.equal(second.claimEvent("slack:Ev1"), false);
+    assert.deepEqual(second.loadTranscript(conversationKey), [{ type: "user", text: "one" }, { type: "user", text: "two" }]);
+    assert.deepEqual(first.loadTranscript(conversationKey), second.loadTranscript(conversationKey));
+    assert.equal(second.getConversation(conversationKey)?.sessionId, "session-1");
+    assert.equal(first.getTurn(secondTurn)?.user, "slack:U2");
+  });
+
+  test("connections in parallel threads open a fresh file, claim each event once and keep every transcript item", async () => {
+    const dataDir = freshDataDir();
+    const workerCount = 4;
+    const eventCount = 150;
+    const source = `
+      const { workerData, parentPort } = require("node:worker_threads");
+      import(workerData.storeModuleUrl).then(({ openSqliteStore }) => {
+        const store = openSqliteStore(workerData.dataDir, { recoverInterruptedTurns: false });
+        const turnId = store.startTurn({ conversationKey: workerData.conversationKey, user: workerData.name, text: "race" });
+        let claimed = 0;
+        for (let index = 0; index < workerData.eventCount; index += 1) {
+          if (store.claimEvent("event-" + index)) claimed += 1;
+          store.appendTranscript(workerData.conversationKey, turnId, [{ type: "assistant", text: workerData.name + ":" + index }]);
+        }
+        store.close();
+        parentPort.postMessage(claimed);
+      });`;
+    const claims = await Promise.all(
+      Array.from({ length: workerCount }, (_, index) =>
+        new Promise<number>((resolve, reject) => {
+          const worker = new Worker(source, {
+            eval: true,
+            workerData: { storeModuleUrl, dataDir, conversationKey, eventCount, name: `worker-${index}` },
+          });
+          worker.once("message", resolve);
+          worker.once("error", reject);
+          worker.once("exit", (code) => code !== 0 && reject(new Error(`worker exited with ${code}`)));
+        }),
+      ),
+    );
+
+    assert.equal(claims.reduce((sum, count) => sum + count, 0), eventCount, "every event claimed exactly once");
+    const store = openSqliteStore(dataDir);
+    try {
+      const texts = store.loadTranscript(conversationKey).map((item) => (item.type === "assistant" ? item.text : ""));
+      assert.equal(texts.length, workerCount * eventCount);
+      for (let index = 0; index < workerCount; index += 1) {
+        const own = texts.filter((text) => text.startsWith(`worker-${index}:`));
+        assert.deepEqual(own, Array.from({ length: eventCount }, (_, event) => `worker-${index}:${event}`), "each writer's items keep their order");
+      }
+      const applied = inspect(dataDir, (database) => database.prepare("SELECT count(*) AS count FROM schema_migrations").get()?.count);
+      assert.equal(applied, migrations.length, "concurrent first opens applied each migration once");
+    } finally {
+      store.close();
+    }
+  });
+});
