@@ -58,6 +58,7 @@ export type ProgressEvent =
   | { type: "turn-started" }
   | { type: "session"; origin: "new" | "resumed" | "lost" }
   | { type: "thinking"; step: number }
+  /** `index` numbers the turn's cells from 1, in the order of `Reply.cells`. */
   | { type: "cell-started"; index: number; code: string }
   | { type: "cell-finished"; index: number; ok: boolean; summary: string; durationMs: number }
   | { type: "files-ready"; files: { name: string; bytes: number }[] }

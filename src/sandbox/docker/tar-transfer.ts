@@ -36,7 +36,8 @@ async function execTar(target: TransferTarget, command: string[], input: Buffer 
     stream.write(input);
     stream.end();
   }
-  await finished(stream as NodeJS.ReadableStream).catch(() => undefined);
+  // Wait for the output's end only: the socket's write side may stay open (gVisor keeps it so).
+  await finished(stream as NodeJS.ReadableStream, { writable: false }).catch(() => undefined);
   const { ExitCode } = await exec.inspect();
   const message = Buffer.concat(errorChunks).toString("utf8").trim();
   if (ExitCode !== 0) {

@@ -1,0 +1,62 @@
+/**
+ * `threadbook chat` in a terminal: a prompt on stderr, each message one
+ * turn in the same session, the replies on stdout. `/file PATH` attaches a
+ * file to the next message; `/reset` starts over; `/exit` or Ctrl-D quits.
+ */
+import { createInterface } from "node:readline";
+import { formatBytes } from "../../core/format-size.ts";
+import type { Attachment } from "../../core/turn.ts";
+import { cliConversation, endUnnamedConversation, runCliTurn, type CliContext } from "./cli-context.ts";
+import type { ChatOptions } from "./command-line.ts";
+import { readAttachments } from "./read-attachments.ts";
+import { renderReply } from "./render-reply.ts";
+import { exitCodes, UsageError } from "./usage-error.ts";
+
+const commandsHelp = "/file PATH attaches a file to your next message, /reset starts over, /exit quits.";
+
+export async function runChatTerminal(options: ChatOptions, context: CliContext): Promise<number> {
+  const conversation = cliConversation(options.conversation, "chat");
+  const terminal = context.input.isTTY === true;
+  const lines = createInterface({ input: context.input, output: context.promptOutput, terminal, crlfDelay: Infinity });
+  // With a terminal, Ctrl-C reaches readline rather than the process.
+  lines.on("SIGINT", () => context.interrupt());
+  let attachments: Attachment[] = [];
+  if (terminal) context.writeError(`threadbook chat: ask a question about your data. ${commandsHelp}\n`);
+  lines.setPrompt("› ");
+  if (terminal) lines.prompt();
+  try {
+    for await (const raw of lines) {
+      const line = raw.trim();
+      if (line.startsWith("/")) {
+        const [command = "", ...words] = line.split(/\s+/);
+        const argument = line.slice(command.length).trim().replace(/^(["'])(.*)\1$/, "$2");
+        if (command === "/exit" || command === "/quit") break;
+        if (command === "/help") context.writeError(`${commandsHelp}\n`);
+        else if (command === "/reset") {
+          await context.agent.reset(conversation.key);
+          attachments = [];
+          context.writeError("· started over: a new session and no earlier messages\n");
+        } else if (command === "/file" && words.length > 0) {
+          try {
+            const [file] = await readAttachments([argument], "chat");
+            if (file !== undefined) attachments.push(file);
+            context.writeError(`· ${file?.name} (${formatBytes(file?.data.length ?? 0)}) goes with your next message\n`);
+          } catch (error) {
+            if (!(error instanceof UsageError)) throw error;
+            context.writeError(`threadbook: ${error.message}\n`);
+          }
+        } else context.writeError(`threadbook: unknown command ${command}. ${commandsHelp}\n`);
+      } else if (line !== "" || attachments.length > 0) {
+        const { reply, written } = await runCliTurn(context, conversation.key, line, attachments, options.out);
+        attachments = [];
+        await context.writeOut(`${renderReply(reply, written)}\n`);
+        if (reply.error !== null) context.writeError(`threadbook: ${reply.error}\n`);
+      }
+      if (terminal) lines.prompt();
+    }
+  } finally {
+    lines.close();
+    await endUnnamedConversation(context, conversation);
+  }
+  return exitCodes.answered;
+}

@@ -1,0 +1,64 @@
+/**
+ * What the CLI commands need from the process: the agent, the streams, who
+ * the user is. Passed in, so the commands never reach for globals.
+ */
+import { randomBytes } from "node:crypto";
+import type { Agent } from "../../core/agent.ts";
+import type { Attachment, Reply } from "../../core/turn.ts";
+import { ThreadbookError, userMessage } from "../../errors.ts";
+import { StderrProgress } from "./stderr-progress.ts";
+import { writeReplyFiles } from "./write-reply-files.ts";
+
+export interface CliContext {
+  agent: Pick<Agent, "handle" | "reset">;
+  /** Recorded in the audit log, e.g. "cli:alice". */
+  user: string;
+  input: NodeJS.ReadableStream & { isTTY?: boolean };
+  /** Resolves once the text is handed to the stream, so the process may exit after it. */
+  writeOut: (text: string) => Promise<void>;
+  writeError: (text: string) => void;
+  /** Where an interactive prompt is drawn: stderr, so stdout stays the replies alone. */
+  promptOutput: NodeJS.WritableStream;
+  /** Asks the process to shut down, as Ctrl-C does. */
+  interrupt: () => void;
+}
+
+export interface CliConversation {
+  key: string;
+  /** Named with --conversation, so it outlives this process. */
+  named: boolean;
+}
+
+export function cliConversation(name: string | undefined, command: string): CliConversation {
+  return name === undefined ? { key: `cli:${command}-${randomBytes(6).toString("hex")}`, named: false } : { key: `cli:${name}`, named: true };
+}
+
+/** Ends an unnamed conversation's session: nobody can continue it. */
+export async function endUnnamedConversation(context: CliContext, conversation: CliConversation): Promise<void> {
+  if (conversation.named) return;
+  try {
+    await context.agent.reset(conversation.key);
+  } catch (error) {
+    if (!(error instanceof ThreadbookError)) throw error;
+    context.writeError(`threadbook: could not remove the session: ${userMessage(error)}\n`);
+  }
+}
+
+export interface CliTurnResult {
+  reply: Reply;
+  /** Paths written by --out, by file name. */
+  written: Map<string, string>;
+}
+
+/** Runs one turn with progress on stderr and writes its files to `out`; a failure to write is put in the reply's error. */
+export async function runCliTurn(context: CliContext, key: string, text: string, attachments: Attachment[], out: string | undefined): Promise<CliTurnResult> {
+  const progress = new StderrProgress(context.writeError);
+  const reply = await context.agent.handle({ conversationKey: key, user: context.user, text, attachments }, progress);
+  if (out === undefined) return { reply, written: new Map() };
+  try {
+    return { reply, written: await writeReplyFiles(out, reply.files) };
+  } catch (error) {
+    if (!(error instanceof ThreadbookError)) throw error;
+    return { reply: { ...reply, error: reply.error ?? userMessage(error) }, written: new Map() };
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * The command line, parsed before anything starts, so a typo costs no
+ * Docker start: `ask`, `chat`, `start` (the default) or help.
+ */
+import { parseArgs } from "node:util";
+import { askHelp, chatHelp, mainHelp } from "./help-text.ts";
+import { UsageError } from "./usage-error.ts";
+
+export interface AskOptions {
+  question: string;
+  files: string[];
+  conversation: string | undefined;
+  json: boolean;
+  out: string | undefined;
+}
+
+export interface ChatOptions {
+  jsonl: boolean;
+  conversation: string | undefined;
+  out: string | undefined;
+}
+
+export type CommandLine =
+  | { command: "help"; text: string }
+  | { command: "ask"; options: AskOptions }
+  | { command: "chat"; options: ChatOptions }
+  | { command: "start" };
+
+const maxConversationKeyLength = 200;
+
+export function parseCommandLine(argv: string[]): CommandLine {
+  const [first, ...rest] = argv;
+  switch (first) {
+    case undefined:
+    case "start":
+      if (rest.some((argument) => argument === "--help" || argument === "-h")) return { command: "help", text: mainHelp };
+      if (rest.length > 0) throw new UsageError(`'start' takes no arguments (got ${JSON.stringify(rest[0])}).`);
+      return { command: "start" };
+    case "help":
+    case "--help":
+    case "-h":
+      return { command: "help", text: helpFor(rest[0]) };
+    case "ask":
+      return parseAsk(rest);
+    case "chat":
+      return parseChat(rest);
+    default:
+      throw new UsageError(`Unknown command ${JSON.stringify(first)}. The commands are ask, chat and start.`);
+  }
+}
+
+function helpFor(command: string | undefined): string {
+  if (command === "ask") return askHelp;
+  if (command === "chat") return chatHelp;
+  return mainHelp;
+}
+
+function parseAsk(argv: string[]): CommandLine {
+  const { values, positionals } = parse("ask", argv, {
+    file: { type: "string", short: "f", multiple: true },
+    conversation: { type: "string", short: "c" },
+    json: { type: "boolean" },
+    out: { type: "string", short: "o" },
+    help: { type: "boolean", short: "h" },
+  });
+  if (values.help) return { command: "help", text: askHelp };
+  if (positionals.length === 0) throw new UsageError("Missing the question: threadbook ask \"<question>\".", "ask");
+  if (positionals.length > 1) throw new UsageError(`Put the question in quotes: got ${positionals.length} separate words.`, "ask");
+  const question = positionals[0]?.trim() ?? "";
+  if (question === "") throw new UsageError("The question is empty.", "ask");
+  return {
+    command: "ask",
+    options: {
+      question,
+      files: (values.file as string[] | undefined) ?? [],
+      conversation: conversationKey(values.conversation as string | undefined, "ask"),
+      json: values.json === true,
+      out: nonEmpty(values.out as string | undefined, "--out", "ask"),
+    },
+  };
+}
+
+function parseChat(argv: string[]): CommandLine {
+  const { values, positionals } = parse("chat", argv, {
+    jsonl: { type: "boolean" },
+    conversation: { type: "string", short: "c" },
+    out: { type: "string", short: "o" },
+    help: { type: "boolean", short: "h" },
+  });
+  if (values.help) return { command: "help", text: chatHelp };
+  if (positionals.length > 0) throw new UsageError(`'chat' takes no question on the command line (got ${JSON.stringify(positionals[0])}); type it once the chat starts.`, "chat");
+  return {
+    command: "chat",
+    options: {
+      jsonl: values.jsonl === true,
+      conversation: conversationKey(values.conversation as string | undefined, "chat"),
+      out: nonEmpty(values.out as string | undefined, "--out", "chat"),
+    },
+  };
+}
+
+type OptionSpec = Record<string, { type: "string" | "boolean"; short?: string; multiple?: boolean }>;
+
+function parse(command: string, argv: string[], options: OptionSpec) {
+  try {
+    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (error) {
+    // parseArgs says e.g. "Unknown option '--jsn'. To specify a positional argument starting with a '-', place it at the end of the command after '--', as in '-- \"--jsn\"".
+    const message = error instanceof Error ? error.message.split(". ")[0] ?? error.message : String(error);
+    throw new UsageError(`${message.replace(/\.$/, "")}.`, command);
+  }
+}
+
+function conversationKey(value: string | undefined, command: string): string | undefined {
+  const key = nonEmpty(value, "--conversation", command);
+  if (key !== undefined && key.length > maxConversationKeyLength) {
+    throw new UsageError(`--conversation is at most ${maxConversationKeyLength} characters.`, command);
+  }
+  return key;
+}
+
+function nonEmpty(value: string | undefined, option: string, command: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (value.trim() === "") throw new UsageError(`${option} needs a value.`, command);
+  return value.trim();
+}

@@ -1,0 +1,84 @@
+/** What `--help` says; kept true to what the commands and config.ts do. */
+
+export const mainHelp = `threadbook: answers questions about data by writing and running Python in a sandboxed notebook session.
+
+Usage:
+  threadbook [start]                 Run the bot. No chat platform is configured yet, so this starts the local chat.
+  threadbook ask "<question>" [...]  Ask one question; prints the answer (or JSON with --json).
+  threadbook chat [--jsonl]          Chat in the terminal, or answer one JSON request per line.
+  threadbook <command> --help        Options of a command.
+
+Settings (environment variables; a .env file is not read by threadbook itself):
+  OPENAI_API_KEY                 API key of the model service (not needed for a local server)
+  OPENAI_BASE_URL                OpenAI-compatible endpoint, e.g. http://localhost:11434/v1
+  THREADBOOK_MODEL               model name                                        [gpt-5.1]
+  THREADBOOK_MODEL_API           responses | chat (Chat Completions)               [responses]
+  THREADBOOK_MODEL_STREAM        stream model answers                              [false]
+  THREADBOOK_MODEL_IMAGES        show figures to the model as images               [true]
+  THREADBOOK_MODEL_TIMEOUT_S     seconds to wait for one model answer              [120]
+  THREADBOOK_MODEL_MAX_RETRIES   retries of a failed model request                 [2]
+  THREADBOOK_DATA_DIR            database and log directory                        [./data]
+  THREADBOOK_LOG_LEVEL           fatal | error | warn | info | debug | trace | silent [info]
+  THREADBOOK_CELL_TIMEOUT_S      seconds one cell may run                          [60]
+  THREADBOOK_TURN_MAX_STEPS      model steps per turn (0: no limit)                [24]
+  THREADBOOK_TURN_MAX_CELLS      cells per turn (0: no limit)                      [16]
+  THREADBOOK_TURN_TIMEOUT_S      seconds per turn                                  [600]
+  THREADBOOK_TURN_MAX_TOKENS     model tokens per turn (0: no limit)               [400000]
+  THREADBOOK_HISTORY_CHARS       characters of earlier turns sent to the model     [24000]
+  THREADBOOK_INSTANCE            name and label of this bot's containers           [threadbook]
+  THREADBOOK_SANDBOX_IMAGE       sandbox image tag                                 [built from sandbox/]
+  THREADBOOK_SANDBOX_RUNTIME     container runtime, e.g. runsc for gVisor          [Docker's default]
+  THREADBOOK_SANDBOX_MEMORY_MB   memory per session                                [1024]
+  THREADBOOK_SANDBOX_CPUS        CPUs per session                                  [1]
+  THREADBOOK_SANDBOX_PIDS        processes per session                             [128]
+  THREADBOOK_SANDBOX_DISK_MB     working directory size per session                [512]
+  THREADBOOK_SANDBOX_FILE_MB     largest file a session may write or receive       [256]
+  THREADBOOK_SANDBOX_POOL_SIZE   warm sessions kept ready                          [2]
+  THREADBOOK_SANDBOX_IDLE_TTL_S  seconds before an idle session is removed         [3600]
+  THREADBOOK_OUTPUT_KB           output kept per cell and stream                   [64]
+  THREADBOOK_REPLY_MAX_FILES     files per reply                                   [20]
+  THREADBOOK_REPLY_MAX_FILE_MB   largest file in a reply                           [25]
+  DOCKER_HOST                    Docker endpoint, e.g. unix:///var/run/docker.sock
+
+Logs go to <THREADBOOK_DATA_DIR>/threadbook.log; the terminal shows progress and answers only.
+Exit codes: 0 answered, 1 failed, 2 bad usage or settings.
+`;
+
+export const askHelp = `Usage: threadbook ask "<question>" [--file PATH]... [--conversation KEY] [--json] [--out DIR]
+
+Runs one turn: the model answers by running Python in a sandboxed session.
+Progress goes to stderr; the answer to stdout.
+
+Options:
+  -f, --file PATH          Attach a file (repeatable); the code finds it by its name.
+  -c, --conversation KEY   Continue (or start) the conversation KEY: later calls with the same
+                           KEY see earlier questions, variables and files. Without it the
+                           session is removed after the answer.
+      --json               Print the reply as JSON:
+                           {"text","cells":[{"code","stdout","stderr","value","error","durationMs"}],
+                            "files":[{"name","bytes","image","path"}],"filesOmitted","limit","error","conversation"}
+                           "path" is set when --out wrote the file.
+  -o, --out DIR            Write the files the code made into DIR.
+  -h, --help               Show this help.
+
+Exit codes: 0 answered (also when a turn limit cut it short: see "limit"), 1 failed ("error" says why),
+2 bad usage (unknown option, missing question, unreadable file).
+`;
+
+export const chatHelp = `Usage: threadbook chat [--jsonl] [--conversation KEY] [--out DIR]
+
+Chats in the terminal. Every message runs one turn in the same session, so variables
+and files persist. Progress goes to stderr; answers to stdout.
+In the terminal: /file PATH attaches a file to the next message, /reset starts over,
+/help lists these, /exit (or Ctrl-D) quits.
+
+Options:
+      --jsonl              Read one request per line from stdin: plain text, or JSON
+                           {"text": "...", "files": ["path", ...]}. Write one JSON reply per
+                           line to stdout, shaped as \`ask --json\` prints it. A bad line gets a
+                           reply whose "error" says why; the next line runs as usual.
+  -c, --conversation KEY   Continue (or start) the conversation KEY. Without it the session
+                           is removed when the chat ends.
+  -o, --out DIR            Write the files the code made into DIR.
+  -h, --help               Show this help.
+`;

@@ -1,0 +1,83 @@
+/**
+ * The agent core's front door. Adapters hand it a Turn and a Progress and get
+ * a Reply; it runs one turn at a time per conversation, in arrival order.
+ * It knows no chat platform and no Docker: only the ModelClient, Sandbox and
+ * Store seams.
+ */
+import { silentLogger, type Logger } from "../log.ts";
+import type { Sandbox } from "../sandbox/sandbox.ts";
+import type { Store } from "../store/store.ts";
+import { ConversationQueue } from "./conversation-queue.ts";
+import type { ModelClient } from "./model/model-client.ts";
+import { SANDBOX_LIBRARIES } from "./prompt.ts";
+import { SafeProgress } from "./safe-progress.ts";
+import { TurnRun, type AgentSettings } from "./turn-run.ts";
+import { silentProgress, type Progress, type Reply, type Turn } from "./turn.ts";
+
+export type { AgentSettings } from "./turn-run.ts";
+
+export interface AgentOptions {
+  model: ModelClient;
+  sandbox: Sandbox;
+  store: Store;
+  /** A whole Config fits. */
+  settings: AgentSettings;
+  logger?: Logger;
+  /** Libraries the sandbox offers, as the system prompt lists them; the sandbox image's by default. */
+  libraries?: readonly string[];
+}
+
+export class Agent {
+  readonly #options: AgentOptions;
+  readonly #logger: Logger;
+  readonly #queue = new ConversationQueue();
+
+  constructor(options: AgentOptions) {
+    this.#options = options;
+    this.#logger = options.logger ?? silentLogger;
+  }
+
+  /**
+   * Runs one turn and returns its reply, after any earlier turn of the same
+   * conversation has finished (reporting `queued` while it waits). Failures
+   * of the model, the sandbox or the store end in a reply whose `error` says
+   * what failed; only a bug throws.
+   */
+  handle(turn: Turn, progress: Progress = silentProgress): Promise<Reply> {
+    const events = new SafeProgress(progress, this.#logger);
+    return this.#queue.run(
+      turn.conversationKey,
+      async () => {
+        const { model, sandbox, store, settings } = this.#options;
+        const services = { model, sandbox, store, settings, logger: this.#logger, libraries: this.#options.libraries ?? SANDBOX_LIBRARIES };
+        try {
+          return await new TurnRun(turn, events, services).execute();
+        } finally {
+          await events.flush();
+        }
+      },
+      (ahead) => events.report({ type: "queued", ahead }),
+    );
+  }
+
+  /**
+   * Forgets the conversation, as `/reset` does: ends its session and drops
+   * its transcript (the audit log stays). Waits for a turn in progress.
+   */
+  reset(conversationKey: string): Promise<void> {
+    return this.#queue.run(conversationKey, async () => {
+      await this.#options.sandbox.release(conversationKey);
+      this.#options.store.resetConversation(conversationKey);
+    });
+  }
+
+  /** Turns running or waiting for the conversation. */
+  pending(conversationKey: string): number {
+    return this.#queue.pending(conversationKey);
+  }
+
+  /** Settles once no turn is running or waiting, for a clean shutdown. */
+  idle(): Promise<void> {
+    return this.#queue.drained();
+  }
+}

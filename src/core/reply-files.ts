@@ -1,0 +1,61 @@
+/**
+ * The files a turn gives the user: every file its cells created or changed
+ * in the working directory, figures marked as images, within the reply's
+ * bounds on count and size; those left out are named.
+ */
+import type { Config } from "../config.ts";
+import type { CellResult, SandboxFileInfo, Session } from "../sandbox/sandbox.ts";
+import type { ReplyFile } from "./turn.ts";
+
+export type ReplyFileBounds = Config["reply"];
+
+const imageExtensions = /\.(png|jpe?g|gif|webp)$/i;
+
+export class TurnFiles {
+  /** Files in the working directory when the turn's cells began: name → size. */
+  readonly #before: Map<string, number>;
+  /** Names reported by cells, in order of first appearance. */
+  readonly #changed = new Set<string>();
+  readonly #figures = new Set<string>();
+
+  constructor(before: SandboxFileInfo[]) {
+    this.#before = new Map(before.map((file) => [file.name, file.bytes]));
+  }
+
+  noteCell(result: CellResult): void {
+    for (const file of result.files) this.#changed.add(file.name);
+    for (const figure of result.figures) {
+      this.#changed.add(figure.name);
+      this.#figures.add(figure.name);
+    }
+  }
+
+  /**
+   * Reads the turn's files out of the session. A listing is compared with the
+   * one at the start too, which finds files past a cell's listing bound.
+   */
+  async collect(session: Session, bounds: ReplyFileBounds): Promise<{ files: ReplyFile[]; omitted: string[] }> {
+    const present = new Map((await session.listFiles()).map((file) => [file.name, file.bytes]));
+    const unreported = [...present.keys()].filter((name) => !this.#changed.has(name) && this.#before.get(name) !== present.get(name)).sort();
+    const candidates = [...this.#changed, ...unreported].filter((name) => present.has(name));
+
+    const wanted: string[] = [];
+    const omitted: string[] = [];
+    for (const name of candidates) {
+      const fits = (present.get(name) ?? 0) <= bounds.maxFileBytes && wanted.length < bounds.maxFiles;
+      (fits ? wanted : omitted).push(name);
+    }
+    const read = wanted.length > 0 ? await session.getFiles(wanted, { maxBytes: bounds.maxFileBytes }) : [];
+    const byName = new Map(read.map((file) => [file.name, file]));
+    const files: ReplyFile[] = [];
+    for (const name of wanted) {
+      const file = byName.get(name);
+      if (file === undefined) {
+        omitted.push(name);
+        continue;
+      }
+      files.push({ name, bytes: file.data.length, data: file.data, image: this.#figures.has(name) || imageExtensions.test(name) });
+    }
+    return { files, omitted };
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * One code call, run: the cell in the session, its audit record, the result
+ * the model gets back (figures as images where the model takes them) and
+ * the cell as the reply shows it.
+ */
+import type { CellResult, Session } from "../sandbox/sandbox.ts";
+import type { Store } from "../store/store.ts";
+import { cellReport } from "./cell-report.ts";
+import { cellErrorText, cellOutcome } from "./cell-summary.ts";
+import type { CodeCall, ImageInput, TranscriptItem } from "./model/model-client.ts";
+import type { ReplyCell, Turn } from "./turn.ts";
+
+const maxImagesPerCell = 4;
+const maxImageBytes = 4 * 1024 * 1024;
+
+export interface CellRunContext {
+  session: Session;
+  store: Store;
+  turn: Turn;
+  turnId: string;
+  timeoutMs: number;
+  /** Send figures to the model as images. */
+  images: boolean;
+}
+
+export interface RanCell {
+  result: CellResult;
+  /** What goes back to the model. */
+  item: Extract<TranscriptItem, { type: "result" }>;
+  cell: ReplyCell;
+}
+
+export async function runCell(call: CodeCall, context: CellRunContext): Promise<RanCell> {
+  const { session, store, turn } = context;
+  const startedAt = Date.now();
+  const result = await session.run(call.code, { timeoutMs: context.timeoutMs });
+  const error = cellErrorText(result);
+  store.recordCellRun({
+    conversationKey: turn.conversationKey,
+    turnId: context.turnId,
+    user: turn.user,
+    startedAt,
+    code: call.code,
+    outcome: cellOutcome(result),
+    durationMs: result.durationMs,
+    error,
+  });
+  // A restarted session has a new id; bind it so the next turn knows this one is current.
+  if (result.stateLost) store.bindSession(turn.conversationKey, session.id);
+  const images = context.images ? await figureImages(session, result) : [];
+  const output = cellReport(result, { figuresAttached: images.length > 0 });
+  return {
+    result,
+    item: images.length > 0 ? { type: "result", callId: call.callId, output, images } : { type: "result", callId: call.callId, output },
+    cell: { code: call.code, stdout: result.stdout, stderr: result.stderr, value: result.value, error, durationMs: result.durationMs },
+  };
+}
+
+async function figureImages(session: Session, result: CellResult): Promise<ImageInput[]> {
+  const names = result.figures.filter((figure) => figure.bytes <= maxImageBytes).slice(0, maxImagesPerCell).map((figure) => figure.name);
+  if (names.length === 0) return [];
+  const files = await session.getFiles(names, { maxBytes: maxImageBytes });
+  return files.map((file) => ({ mediaType: "image/png", base64: file.data.toString("base64") }));
+}

@@ -1,0 +1,39 @@
+/**
+ * Progress as the core uses it: events reach the adapter one at a time, in
+ * order, without the turn waiting for them, and an adapter that throws or
+ * rejects is logged, never allowed to break the turn.
+ */
+import type { Logger } from "../log.ts";
+import type { Progress, ProgressEvent } from "./turn.ts";
+
+/** How long the end of a turn waits for an adapter still showing earlier events. */
+const flushTimeoutMs = 5_000;
+
+export class SafeProgress {
+  readonly #progress: Progress;
+  readonly #logger: Logger;
+  #chain: Promise<void> = Promise.resolve();
+
+  constructor(progress: Progress, logger: Logger) {
+    this.#progress = progress;
+    this.#logger = logger;
+  }
+
+  report(event: ProgressEvent): void {
+    this.#chain = this.#chain.then(async () => {
+      try {
+        await this.#progress.report(event);
+      } catch (error) {
+        this.#logger.warn({ err: error, event: event.type }, "the adapter failed to show progress");
+      }
+    });
+  }
+
+  /** Settles once every event reported so far was handled, or after a few seconds. */
+  async flush(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => { timer = setTimeout(resolve, flushTimeoutMs); });
+    await Promise.race([this.#chain, timeout]);
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,230 @@
+/**
+ * One turn, start to end: the conversation's session, the attachments, the
+ * earlier turns, then model step → cells → results until the model answers
+ * or a limit ends the turn. A failure of the machinery (a ThreadbookError)
+ * ends the turn with a plain message and whatever cells ran; anything else
+ * is a bug and is thrown.
+ */
+import type { Config } from "../config.ts";
+import { ThreadbookError, userMessage } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import type { Sandbox, Session } from "../sandbox/sandbox.ts";
+import type { Store } from "../store/store.ts";
+import { describeAttachments, placeAttachments } from "./attachments.ts";
+import { cellOutcome, cellSummary } from "./cell-summary.ts";
+import { trimHistory } from "./history.ts";
+import type { CodeCall, ModelClient, ModelStep, TranscriptItem } from "./model/model-client.ts";
+import { systemPrompt } from "./prompt.ts";
+import { TurnFiles } from "./reply-files.ts";
+import { runCell } from "./run-cell.ts";
+import type { SafeProgress } from "./safe-progress.ts";
+import { SESSION_LOST_NOTE, sessionContinuity } from "./session-continuity.ts";
+import { TurnBudget } from "./turn-budget.ts";
+import { TurnTranscript } from "./turn-transcript.ts";
+import type { LimitName, Reply, ReplyCell, ReplyFile, Turn } from "./turn.ts";
+
+/** The settings a turn reads; a whole Config fits. */
+export type AgentSettings = Pick<Config, "turn" | "reply"> & {
+  model: Pick<Config["model"], "images">;
+  sandbox: Pick<Config["sandbox"], "cellTimeoutMs">;
+};
+
+export interface TurnServices {
+  model: ModelClient;
+  sandbox: Sandbox;
+  store: Store;
+  settings: AgentSettings;
+  libraries: readonly string[];
+  logger: Logger;
+}
+
+/** A cell shortened to fit the turn's remaining time still gets this long. */
+const minimumCellMs = 1_000;
+
+interface Ending {
+  text: string;
+  limit: LimitName | null;
+}
+
+export class TurnRun {
+  readonly #turn: Turn;
+  readonly #progress: SafeProgress;
+  readonly #services: TurnServices;
+  readonly #budget: TurnBudget;
+  readonly #transcript = new TurnTranscript();
+  readonly #cells: ReplyCell[] = [];
+  #logger: Logger;
+  #turnId: string | undefined;
+  #session: Session | undefined;
+  #files: TurnFiles | undefined;
+  #lastText = "";
+
+  constructor(turn: Turn, progress: SafeProgress, services: TurnServices) {
+    this.#turn = turn;
+    this.#progress = progress;
+    this.#services = services;
+    this.#budget = new TurnBudget(services.settings.turn);
+    this.#logger = services.logger.child({ conversation: turn.conversationKey });
+  }
+
+  async execute(): Promise<Reply> {
+    const { store } = this.#services;
+    const started = performance.now();
+    this.#progress.report({ type: "turn-started" });
+    try {
+      this.#turnId = store.startTurn({ conversationKey: this.#turn.conversationKey, user: this.#turn.user, text: this.#turn.text });
+      this.#logger = this.#logger.child({ turn: this.#turnId });
+      const ending = await this.#loop();
+      const text = ending.limit === null ? ending.text : joinParagraphs(ending.text, this.#budget.explain(ending.limit));
+      if (ending.limit !== null) {
+        this.#transcript.push({ type: "assistant", text: this.#budget.explain(ending.limit) });
+        this.#saveTranscript();
+      }
+      const reply = await this.#reply(text, ending.limit, null);
+      store.finishTurn(this.#turnId, { status: ending.limit === null ? "answered" : "limit", limit: ending.limit, error: reply.error });
+      this.#logger.info({ cells: this.#cells.length, steps: this.#budget.steps, tokens: this.#budget.tokens, limit: ending.limit, files: reply.files.length, ms: Math.round(performance.now() - started) }, "turn finished");
+      this.#progress.report({ type: "turn-finished", reply });
+      return reply;
+    } catch (error) {
+      const message = userMessage(error);
+      if (!(error instanceof ThreadbookError)) {
+        this.#logger.error({ err: error }, "turn failed on a bug");
+        this.#recordFailure(message);
+        this.#progress.report({ type: "turn-failed", message });
+        throw error;
+      }
+      this.#logger.warn({ err: error, code: error.code, details: error.details }, "turn failed");
+      this.#recordFailure(message);
+      const reply = await this.#reply(this.#failureText(), null, message);
+      this.#progress.report({ type: "turn-failed", message });
+      return reply;
+    }
+  }
+
+  async #loop(): Promise<Ending> {
+    const { sandbox, store, settings, model } = this.#services;
+    const key = this.#turn.conversationKey;
+    const session = await sandbox.acquire(key);
+    this.#session = session;
+    const earlier = store.loadTranscript(key);
+    const continuity = sessionContinuity(store.getConversation(key), earlier.length > 0, session);
+    store.bindSession(key, session.id);
+    this.#logger.debug({ session: session.id.slice(0, 12), continuity }, "session ready");
+    this.#progress.report({ type: "session", origin: continuity });
+
+    const placed = await placeAttachments(session, this.#turn.attachments);
+    const previews = placed.length > 0 ? await session.previewFiles(placed.map((file) => file.name)) : [];
+    this.#files = new TurnFiles(await session.listFiles());
+    const history = trimHistory(earlier, settings.turn.historyChars);
+    const userText = joinParagraphs(
+      continuity === "lost" ? SESSION_LOST_NOTE : "",
+      this.#turn.text,
+      placed.length > 0 ? describeAttachments(placed, previews) : "",
+    );
+    this.#transcript.push({ type: "user", text: userText });
+    this.#saveTranscript();
+
+    const instructions = systemPrompt({ pythonVersion: session.pythonVersion, cellTimeoutMs: settings.sandbox.cellTimeoutMs, libraries: this.#services.libraries });
+    for (;;) {
+      const stepLimit = this.#budget.beforeStep();
+      if (stepLimit !== null) return { text: this.#lastText, limit: stepLimit };
+      this.#budget.steps += 1;
+      this.#progress.report({ type: "thinking", step: this.#budget.steps });
+      const step = await this.#modelStep(model, instructions, history);
+      if (step === null) return { text: this.#lastText, limit: "time" };
+      this.#budget.tokens += step.usage.inputTokens + step.usage.outputTokens;
+      if (step.text !== "") {
+        this.#lastText = step.text;
+        this.#transcript.push({ type: "assistant", text: step.text });
+      }
+      if (step.calls.length === 0) {
+        this.#saveTranscript();
+        return { text: step.text !== "" ? step.text : "(The model ended the turn without an answer.)", limit: null };
+      }
+      this.#transcript.push(...step.calls.map((call): TranscriptItem => ({ type: "code", callId: call.callId, code: call.code })));
+      for (const call of step.calls) {
+        const cellLimit = this.#budget.beforeCell();
+        if (cellLimit !== null) {
+          this.#transcript.closeOpenCalls(`Not run: the turn reached its ${cellLimit} limit.`);
+          this.#saveTranscript();
+          return { text: this.#lastText, limit: cellLimit };
+        }
+        await this.#runCell(session, call);
+      }
+      this.#saveTranscript();
+    }
+  }
+
+  /** One model step, or null when the turn's time ran out while the model was answering. */
+  async #modelStep(model: ModelClient, instructions: string, history: TranscriptItem[]): Promise<ModelStep | null> {
+    const controller = new AbortController();
+    const remaining = this.#budget.remainingMs();
+    const timer = Number.isFinite(remaining) ? setTimeout(() => controller.abort(), remaining) : undefined;
+    try {
+      return await model.step({ instructions, transcript: this.#transcript.forModel(history), signal: controller.signal });
+    } catch (error) {
+      if (controller.signal.aborted) return null;
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async #runCell(session: Session, call: CodeCall): Promise<void> {
+    const { store, settings } = this.#services;
+    const index = this.#cells.length + 1;
+    this.#progress.report({ type: "cell-started", index, code: call.code });
+    this.#budget.cells += 1;
+    const timeoutMs = Math.max(minimumCellMs, Math.min(settings.sandbox.cellTimeoutMs, this.#budget.remainingMs()));
+    const { result, item, cell } = await runCell(call, { session, store, turn: this.#turn, turnId: this.#turnId ?? "", timeoutMs, images: settings.model.images });
+    this.#files?.noteCell(result);
+    this.#transcript.push(item);
+    this.#cells.push(cell);
+    this.#logger.debug({ cell: index, outcome: cellOutcome(result), ms: Math.round(result.durationMs) }, "cell ran");
+    this.#progress.report({ type: "cell-finished", index, ok: result.error === null, summary: cellSummary(result), durationMs: result.durationMs });
+  }
+
+  /** The reply, with the turn's files; a failure to read them is said in `error`, the answer kept. */
+  async #reply(text: string, limit: LimitName | null, error: string | null): Promise<Reply> {
+    let files: ReplyFile[] = [];
+    let filesOmitted: string[] = [];
+    if (this.#session !== undefined && this.#files !== undefined) {
+      try {
+        ({ files, omitted: filesOmitted } = await this.#files.collect(this.#session, this.#services.settings.reply));
+      } catch (failure) {
+        if (!(failure instanceof ThreadbookError)) throw failure;
+        this.#logger.warn({ err: failure, details: failure.details }, "could not read the turn's files");
+        error ??= `The files this turn made could not be read: ${userMessage(failure)}`;
+      }
+    }
+    if (files.length > 0) this.#progress.report({ type: "files-ready", files: files.map((file) => ({ name: file.name, bytes: file.bytes })) });
+    return { text, cells: this.#cells, files, limit, error, filesOmitted };
+  }
+
+  #failureText(): string {
+    const ran = this.#cells.length;
+    const done = ran === 0 ? "before any code ran" : `after ${ran} cell${ran === 1 ? "" : "s"} ran`;
+    return joinParagraphs(this.#lastText, `The turn failed ${done}.`);
+  }
+
+  /** Saves what the turn did and that it failed; a store that fails too is only logged. */
+  #recordFailure(message: string): void {
+    if (this.#turnId === undefined) return;
+    try {
+      this.#transcript.closeOpenCalls(`The cell could not run: ${message}`);
+      if (this.#transcript.items.length > 0) this.#transcript.push({ type: "assistant", text: `(This turn failed: ${message})` });
+      this.#saveTranscript();
+      this.#services.store.finishTurn(this.#turnId, { status: "failed", limit: null, error: message });
+    } catch (error) {
+      this.#logger.error({ err: error }, "could not record the failed turn");
+    }
+  }
+
+  #saveTranscript(): void {
+    if (this.#turnId !== undefined) this.#transcript.save(this.#services.store, this.#turn.conversationKey, this.#turnId);
+  }
+}
+
+function joinParagraphs(...parts: string[]): string {
+  return parts.filter((part) => part.trim() !== "").join("\n\n");
+}

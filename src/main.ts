@@ -1,0 +1,133 @@
+/**
+ * The entry point: parse the command line, load the settings, start the
+ * services, run the command, and close cleanly on exit or on SIGINT/SIGTERM.
+ * Exit codes: 0 answered, 1 failed, 2 bad usage or settings.
+ */
+import { userInfo } from "node:os";
+import { join } from "node:path";
+import { prepareAsk, runAsk, type PreparedAsk } from "./adapters/cli/ask-command.ts";
+import { runChatLines } from "./adapters/cli/chat-lines.ts";
+import { runChatTerminal } from "./adapters/cli/chat-terminal.ts";
+import type { CliContext } from "./adapters/cli/cli-context.ts";
+import { parseCommandLine, type CommandLine } from "./adapters/cli/command-line.ts";
+import { exitCodes, UsageError } from "./adapters/cli/usage-error.ts";
+import { createPlatformAdapters, hasConfiguredPlatform } from "./adapters/platform-adapter.ts";
+import { loadConfig, type Config } from "./config.ts";
+import { ConfigError, ThreadbookError, userMessage } from "./errors.ts";
+import type { Services } from "./services.ts";
+
+const signalExitCodes = { SIGINT: 130, SIGTERM: 143 } as const;
+
+process.exit(await main(process.argv.slice(2)));
+
+async function main(argv: string[]): Promise<number> {
+  let commandLine: CommandLine;
+  let ask: PreparedAsk | undefined;
+  try {
+    commandLine = parseCommandLine(argv);
+    if (commandLine.command === "help") {
+      await writeOut(commandLine.text);
+      return exitCodes.answered;
+    }
+    if (commandLine.command === "ask") ask = await prepareAsk(commandLine.options);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    writeError(`threadbook: ${error.message}\nRun 'threadbook ${error.command ?? ""}${error.command ? " " : ""}--help' for usage.\n`);
+    return exitCodes.usage;
+  }
+
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    writeError(`threadbook: the settings are not valid:\n${error.problems.map((problem) => `  - ${problem}\n`).join("")}`);
+    return exitCodes.usage;
+  }
+
+  const bot = commandLine.command === "start" && hasConfiguredPlatform(config);
+  let services: Services | undefined;
+  let stopping = false;
+  const stop = (signal: keyof typeof signalExitCodes) => {
+    if (stopping) process.exit(signalExitCodes[signal]);
+    stopping = true;
+    writeError("\nthreadbook: stopping…\n");
+    void (services?.close() ?? Promise.resolve()).finally(() => process.exit(signalExitCodes[signal]));
+  };
+  process.on("SIGINT", () => stop("SIGINT"));
+  process.on("SIGTERM", () => stop("SIGTERM"));
+
+  // Loaded only now: the SDKs take most of a second to load, which --help and a typo should not wait for.
+  const { logFileName, startServices } = await import("./services.ts");
+  try {
+    services = await startServices(config, {
+      log: bot ? "stderr" : "file",
+      // A one-shot ask claims at most one session: a warm pool would start containers only to remove them.
+      poolSize: commandLine.command === "ask" ? 0 : config.sandbox.poolSize,
+      recoverInterruptedTurns: commandLine.command === "start",
+      onStatus: (message) => writeError(`threadbook: ${message}\n`),
+    });
+  } catch (error) {
+    if (!(error instanceof ThreadbookError)) throw error;
+    writeError(`threadbook: ${error.message}\n`);
+    return exitCodes.failed;
+  }
+
+  const context: CliContext = {
+    agent: services.agent,
+    user: `cli:${localUserName()}`,
+    input: process.stdin,
+    writeOut,
+    writeError,
+    promptOutput: process.stderr,
+    interrupt: () => stop("SIGINT"),
+  };
+  try {
+    switch (commandLine.command) {
+      case "ask":
+        return await runAsk(ask as PreparedAsk, context);
+      case "chat":
+        return await (commandLine.options.jsonl ? runChatLines : runChatTerminal)(commandLine.options, context);
+      case "start":
+        return await runStart(services, context);
+    }
+  } catch (error) {
+    services.logger.error({ err: error }, "command failed");
+    writeError(`threadbook: ${userMessage(error)}${error instanceof ThreadbookError ? "" : ` (${join(config.dataDir, logFileName)})`}\n`);
+    return exitCodes.failed;
+  } finally {
+    await services.close();
+  }
+}
+
+/** The bot with its chat platforms; with none configured, the local chat. */
+async function runStart(services: Services, context: CliContext): Promise<number> {
+  const adapters = createPlatformAdapters(services.config, services.agent, services.logger);
+  if (adapters.length === 0) {
+    writeError("threadbook: no chat platform is configured, so this is the local chat (Slack and Discord come in a later version).\n");
+    return runChatTerminal({ jsonl: false, conversation: undefined, out: undefined }, context);
+  }
+  for (const adapter of adapters) {
+    services.onClose(() => adapter.stop());
+    await adapter.start();
+    services.logger.info({ platform: adapter.name }, "listening");
+  }
+  // Runs until SIGINT or SIGTERM, whose handler closes the services and exits.
+  return new Promise<number>(() => {});
+}
+
+function localUserName(): string {
+  try {
+    return userInfo().username || "local";
+  } catch {
+    return "local";
+  }
+}
+
+function writeOut(text: string): Promise<void> {
+  return new Promise((resolve, reject) => process.stdout.write(text, (error) => (error ? reject(error) : resolve())));
+}
+
+function writeError(text: string): void {
+  process.stderr.write(text);
+}

@@ -1,0 +1,93 @@
+/**
+ * Wiring: config → logger → model client → store → sandbox → agent, and
+ * closing them again. Each part is started only after the cheaper checks
+ * before it passed, so a missing API key costs no Docker start.
+ */
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import type { Config } from "./config.ts";
+import { Agent } from "./core/agent.ts";
+import { createModelClient } from "./core/model/create-model-client.ts";
+import { createLogger, type Logger } from "./log.ts";
+import { DockerSandbox } from "./sandbox/docker/docker-sandbox.ts";
+import { openSqliteStore, type SqliteStore } from "./store/sqlite-store.ts";
+
+export const logFileName = "threadbook.log";
+
+export interface ServiceOptions {
+  /** "file": <dataDir>/threadbook.log, so a terminal shows progress only; "stderr" for a bot. */
+  log: "file" | "stderr";
+  /** Warm sessions to keep; a one-shot command wants none. */
+  poolSize: number;
+  /** Only the process that runs the bot should mark turns a crash left running as failed. */
+  recoverInterruptedTurns: boolean;
+  /** Told about slow preparation, such as building the sandbox image. */
+  onStatus: (message: string) => void;
+}
+
+export interface Services {
+  config: Config;
+  logger: Logger;
+  store: SqliteStore;
+  sandbox: DockerSandbox;
+  agent: Agent;
+  /** Adds work to do first on close, such as stopping a chat platform's adapter. */
+  onClose(work: () => Promise<void>): void;
+  /** Runs the onClose work, stops the sandbox's background work (sessions keep running for the next start) and closes the store. */
+  close(): Promise<void>;
+}
+
+export async function startServices(config: Config, options: ServiceOptions): Promise<Services> {
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const logger = createLogger({ level: config.logLevel, destination: options.log === "file" ? join(config.dataDir, logFileName) : 2 });
+  const model = createModelClient(config.model, logger);
+  const store = openSqliteStore(config.dataDir, { recoverInterruptedTurns: options.recoverInterruptedTurns });
+  let sandbox: DockerSandbox;
+  try {
+    sandbox = await DockerSandbox.start({
+      instance: config.sandbox.instance,
+      image: config.sandbox.image,
+      limits: {
+        memoryMb: config.sandbox.memoryMb,
+        cpus: config.sandbox.cpus,
+        pids: config.sandbox.pids,
+        diskMb: config.sandbox.diskMb,
+        fileMb: config.sandbox.fileMb,
+        runtime: config.sandbox.runtime,
+      },
+      poolSize: options.poolSize,
+      idleTtlMs: config.sandbox.idleTtlMs,
+      cellTimeoutMs: config.sandbox.cellTimeoutMs,
+      outputBytes: config.sandbox.outputBytes,
+      logger,
+      dockerHost: config.sandbox.dockerHost,
+      buildMissingImage: true,
+      onStatus: options.onStatus,
+    });
+  } catch (error) {
+    store.close();
+    throw error;
+  }
+  const agent = new Agent({ model, sandbox, store, settings: config, logger });
+  logger.info({ model: model.description, instance: config.sandbox.instance, dataDir: config.dataDir }, "threadbook started");
+  const closers: (() => Promise<void>)[] = [];
+  let closing: Promise<void> | undefined;
+  return {
+    config,
+    logger,
+    store,
+    sandbox,
+    agent,
+    onClose(work) {
+      closers.push(work);
+    },
+    close() {
+      closing ??= (async () => {
+        for (const work of closers) await work().catch((error: unknown) => logger.error({ err: error }, "closing failed"));
+        await sandbox.close();
+        store.close();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,259 @@
+/**
+ * The CLI as scripts use it: the real `node src/main.ts` in a child process,
+ * with its model pointed at the scripted emulator and a real Docker sandbox.
+ */
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test, type TestContext } from "node:test";
+import { fileURLToPath } from "node:url";
+import { codeStep, delayStep, invalidApiKeyError, startOpenAIServer, textStep, type OpenAIServer } from "./emulators/openai-server.ts";
+import { userTexts } from "./support/recorded-requests.ts";
+import { instanceContainers, removeInstance, testInstance } from "./support/sandbox.ts";
+
+const repository = fileURLToPath(new URL("..", import.meta.url));
+const apiKey = "sk-test-cli-0123456789";
+const instance = testInstance();
+let root: string;
+
+before(() => {
+  root = mkdtempSync(join(tmpdir(), "threadbook-cli-"));
+});
+
+after(async () => {
+  await removeInstance(instance);
+  rmSync(root, { recursive: true, force: true });
+});
+
+interface Run {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+interface RunOptions {
+  input?: string;
+  env?: Record<string, string>;
+  /** Called with each piece of stderr; may signal the child. */
+  onStderr?: (text: string, child: ReturnType<typeof spawn>) => void;
+}
+
+async function emulatorFor(t: TestContext): Promise<OpenAIServer> {
+  const emulator = await startOpenAIServer({ apiKey });
+  t.after(() => emulator.stop());
+  return emulator;
+}
+
+function threadbook(emulator: OpenAIServer | undefined, args: string[], options: RunOptions = {}): Promise<Run> {
+  const env: Record<string, string> = {
+    PATH: process.env["PATH"] ?? "",
+    HOME: process.env["HOME"] ?? root,
+    OPENAI_API_KEY: apiKey,
+    OPENAI_BASE_URL: emulator?.baseURL ?? "http://127.0.0.1:9/v1",
+    THREADBOOK_MODEL: "gpt-test",
+    THREADBOOK_MODEL_MAX_RETRIES: "0",
+    THREADBOOK_DATA_DIR: join(root, "data"),
+    THREADBOOK_INSTANCE: instance,
+    THREADBOOK_SANDBOX_POOL_SIZE: "1",
+    THREADBOOK_SANDBOX_MEMORY_MB: "384",
+    THREADBOOK_CELL_TIMEOUT_S: "10",
+    ...(process.env["DOCKER_HOST"] ? { DOCKER_HOST: process.env["DOCKER_HOST"] } : {}),
+    ...options.env,
+  };
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["src/main.ts", ...args], { cwd: repository, env, stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => { stdout += chunk.toString(); });
+    child.stderr.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString();
+      options.onStderr?.(stderr, child);
+    });
+    child.on("error", reject);
+    child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
+    child.stdin.end(options.input ?? "");
+  });
+}
+
+function parseJson(run: Run): Record<string, unknown> {
+  try {
+    return JSON.parse(run.stdout) as Record<string, unknown>;
+  } catch {
+    assert.fail(`stdout is not JSON (exit ${run.code}):\n${run.stdout}\n--- stderr:\n${run.stderr}`);
+  }
+}
+
+test("ask --json: a one-cell answer as clean JSON, progress on stderr, the session removed", async (t) => {
+  const emulator = await emulatorFor(t);
+  emulator.script([codeStep("print('checking')\n6 * 7"), textStep("It is 42.")]);
+  const run = await threadbook(emulator, ["ask", "What is six times seven?", "--json"]);
+  emulator.assertDone();
+  assert.equal(run.code, 0, run.stderr);
+  const reply = parseJson(run);
+  assert.deepEqual(Object.keys(reply), ["text", "cells", "files", "filesOmitted", "limit", "error", "conversation"]);
+  assert.equal(reply["text"], "It is 42.");
+  assert.equal(reply["limit"], null);
+  assert.equal(reply["error"], null);
+  assert.deepEqual(reply["files"], []);
+  const cells = reply["cells"] as Record<string, unknown>[];
+  assert.equal(cells.length, 1);
+  assert.deepEqual(Object.keys(cells[0] ?? {}), ["code", "stdout", "stderr", "value", "error", "durationMs"]);
+  assert.deepEqual({ ...cells[0], durationMs: 0 }, { code: "print('checking')\n6 * 7", stdout: "checking\n", stderr: "", value: "42", error: null, durationMs: 0 });
+  assert.equal(typeof cells[0]?.["durationMs"], "number");
+  assert.match(run.stderr, /▶ cell 1: print\('checking'\)  \(\+1 line\)/);
+  assert.match(run.stderr, /✓ .*: = 42, 1 line of output/);
+  assert.doesNotMatch(run.stderr, /"level"/, "logs go to the log file, not the terminal");
+  assert.deepEqual(await instanceContainers(instance), [], "an unnamed conversation's session is removed");
+});
+
+test("ask: an attached CSV, files written with --out, and the conversation continued by a new process", async (t) => {
+  const emulator = await emulatorFor(t);
+  const csv = join(root, "orders.csv");
+  writeFileSync(csv, "region,amount\nnorth,10\nsouth,32\n");
+  const out = join(root, "out");
+  emulator.script([
+    codeStep("import pandas as pd\norders = pd.read_csv('orders.csv')\norders.groupby('region').sum().to_csv('by-region.csv')\norders['amount'].sum()"),
+    textStep("Total 42; by region in by-region.csv."),
+    codeStep("orders['amount'].max()"),
+    textStep("The largest is 32."),
+  ]);
+  const first = await threadbook(emulator, ["ask", "Total amount?", "--file", csv, "--conversation", "orders", "--out", out, "--json"]);
+  assert.equal(first.code, 0, first.stderr);
+  const firstReply = parseJson(first);
+  assert.equal((firstReply["cells"] as { value: string }[])[0]?.value, "42");
+  assert.equal(firstReply["conversation"], "orders");
+  const path = join(out, "by-region.csv");
+  assert.deepEqual(firstReply["files"], [{ name: "by-region.csv", bytes: 32, image: false, path }]);
+  assert.equal(readFileSync(path, "utf8"), "region,amount\nnorth,10\nsouth,32\n");
+  assert.match(userTexts(emulator.requests[0]!)[0] ?? "", /orders\.csv: 32 B, csv/);
+
+  const second = await threadbook(emulator, ["ask", "And the largest?", "--conversation", "orders", "--json"]);
+  emulator.assertDone();
+  assert.equal(second.code, 0, second.stderr);
+  const secondReply = parseJson(second);
+  assert.equal((secondReply["cells"] as { value: string }[])[0]?.value, "32", "variables survive the process");
+  assert.equal(secondReply["text"], "The largest is 32.");
+  assert.deepEqual(userTexts(emulator.requests[2]!).slice(1), ["And the largest?"]);
+  assert.equal((await instanceContainers(instance)).length, 1, "a named conversation keeps its session");
+});
+
+test("ask: a model failure is said plainly, with exit code 1", async (t) => {
+  const emulator = await emulatorFor(t);
+  emulator.script([invalidApiKeyError()]);
+  const run = await threadbook(emulator, ["ask", "Anything?", "--json"]);
+  emulator.assertDone();
+  assert.equal(run.code, 1);
+  const reply = parseJson(run);
+  assert.equal(reply["error"], "The model service rejected the API key (401). Check OPENAI_API_KEY.");
+  assert.match(run.stderr, /^threadbook: The model service rejected the API key \(401\)\. Check OPENAI_API_KEY\.$/m);
+});
+
+test("ask without --json prints the cells and the answer for people", async (t) => {
+  const emulator = await emulatorFor(t);
+  emulator.script([codeStep("import matplotlib.pyplot as plt\nplt.plot([1, 2])"), textStep("Here is the line.")]);
+  const run = await threadbook(emulator, ["ask", "Draw a line."]);
+  emulator.assertDone();
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(run.stdout, /^── cell 1 \([\d.]+ m?s\) ──\nimport matplotlib\.pyplot as plt\nplt\.plot\(\[1, 2\]\)\n── output ──\n\[<matplotlib/);
+  assert.match(run.stdout, /\n\nHere is the line\.\n\nFiles \(use --out DIR to save them\):\n  figure-1\.png \([\d.]+ kB\)\n$/);
+});
+
+test("bad usage and bad settings stop before anything starts, with exit code 2", async () => {
+  const missingQuestion = await threadbook(undefined, ["ask"]);
+  assert.equal(missingQuestion.code, 2);
+  assert.equal(missingQuestion.stdout, "");
+  assert.match(missingQuestion.stderr, /^threadbook: Missing the question: threadbook ask "<question>"\.\nRun 'threadbook ask --help' for usage\.\n$/);
+
+  const unknownOption = await threadbook(undefined, ["ask", "hi", "--jsn"]);
+  assert.equal(unknownOption.code, 2);
+  assert.match(unknownOption.stderr, /^threadbook: Unknown option '--jsn'\.\n/);
+
+  const missingFile = await threadbook(undefined, ["ask", "hi", "--file", join(root, "nope.csv")]);
+  assert.equal(missingFile.code, 2);
+  assert.match(missingFile.stderr, /^threadbook: Cannot read .*nope\.csv: no such file\.\n/);
+
+  const unknownCommand = await threadbook(undefined, ["frobnicate"]);
+  assert.equal(unknownCommand.code, 2);
+  assert.match(unknownCommand.stderr, /Unknown command "frobnicate"/);
+
+  const badSetting = await threadbook(undefined, ["ask", "hi"], { env: { THREADBOOK_MODEL_API: "soap", THREADBOOK_CELL_TIMEOUT_S: "-1" } });
+  assert.equal(badSetting.code, 2);
+  assert.match(badSetting.stderr, /^threadbook: the settings are not valid:\n {2}- THREADBOOK_MODEL_API: must be 'responses' or 'chat'\n {2}- THREADBOOK_CELL_TIMEOUT_S: /);
+});
+
+test("--help says what each command does", async () => {
+  const main = await threadbook(undefined, ["--help"]);
+  assert.equal(main.code, 0);
+  assert.match(main.stdout, /threadbook ask "<question>"/);
+  assert.match(main.stdout, /THREADBOOK_TURN_MAX_CELLS/);
+  const ask = await threadbook(undefined, ["ask", "--help"]);
+  assert.equal(ask.code, 0);
+  assert.match(ask.stdout, /--conversation KEY/);
+  const chat = await threadbook(undefined, ["help", "chat"]);
+  assert.equal(chat.code, 0);
+  assert.match(chat.stdout, /--jsonl/);
+});
+
+test("chat --jsonl: one JSON reply per line, in order, a bad line answered with its error", async (t) => {
+  const emulator = await emulatorFor(t);
+  const notes = join(root, "notes.txt");
+  writeFileSync(notes, "seven\n");
+  emulator.script([
+    codeStep("x = 41"),
+    textStep("Set."),
+    codeStep("open('notes.txt').read().strip(), x + 1"),
+    textStep("seven and 42"),
+  ]);
+  const input = [
+    "Set x to 41.",
+    "{not json",
+    JSON.stringify({ text: "Read it.", files: [join(root, "missing.txt")] }),
+    JSON.stringify({ text: "Read the note and add one.", files: [notes] }),
+    "",
+  ].join("\n");
+  const run = await threadbook(emulator, ["chat", "--jsonl"], { input });
+  emulator.assertDone();
+  assert.equal(run.code, 0, run.stderr);
+  const replies = run.stdout.trimEnd().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>);
+  assert.equal(replies.length, 4);
+  assert.equal(replies[0]?.["text"], "Set.");
+  assert.match(String(replies[1]?.["error"]), /^Line 2: not valid JSON/);
+  assert.match(String(replies[2]?.["error"]), /^Line 3: Cannot read .*missing\.txt: no such file\.$/);
+  assert.equal(replies[3]?.["text"], "seven and 42");
+  assert.equal((replies[3]?.["cells"] as { value: string }[])[0]?.value, "('seven', 42)");
+  assert.deepEqual(await instanceContainers(instance).then((list) => list.filter((info) => info.Names[0]?.includes("-pool-")).length), 0, "the warm pool is removed on exit");
+});
+
+test("chat reads plain lines from a pipe, with /file, and prints replies for people", async (t) => {
+  const emulator = await emulatorFor(t);
+  const data = join(root, "numbers.csv");
+  writeFileSync(data, "n\n1\n2\n");
+  emulator.script([codeStep("import pandas as pd\npd.read_csv('numbers.csv')['n'].sum()"), textStep("The sum is 3.")]);
+  const run = await threadbook(emulator, ["chat"], { input: `/file ${data}\nSum the numbers.\n/exit\n` });
+  emulator.assertDone();
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(run.stderr, /· numbers\.csv \(6 B\) goes with your next message/);
+  assert.match(run.stdout, /── output ──\n3\n\nThe sum is 3\.\n/);
+});
+
+test("SIGINT during a turn stops the process cleanly", async (t) => {
+  const emulator = await emulatorFor(t);
+  emulator.script([delayStep(20_000)]);
+  let signalled = false;
+  const started = performance.now();
+  const run = await threadbook(emulator, ["ask", "Take your time."], {
+    onStderr: (text, child) => {
+      if (!signalled && text.includes("thinking")) {
+        signalled = true;
+        child.kill("SIGINT");
+      }
+    },
+  });
+  assert.ok(signalled, run.stderr);
+  assert.equal(run.code, 130, run.stderr);
+  assert.match(run.stderr, /threadbook: stopping…/);
+  assert.ok(performance.now() - started < 15_000);
+});
