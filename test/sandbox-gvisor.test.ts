@@ -40,4 +40,15 @@ describe("docker sandbox on gVisor", { skip }, () => {
     assert.equal(looped.timedOut, true);
     assert.equal((await session.run("frame.shape")).value, "(3, 1)");
   });
+
+  test("a fork bomb stays inside gVisor and the session keeps working", async () => {
+    const session = await sandbox.acquire("gvisor-forks");
+    const other = await sandbox.acquire("gvisor-bystander");
+    await other.run("kept = 'yes'");
+    const bomb = await session.run("import os, time\nchildren = 0\ntry:\n    while True:\n        if os.fork() == 0:\n            time.sleep(5)\n            os._exit(0)\n        children += 1\nexcept OSError as error:\n    print('stopped after', children, type(error).__name__)", { timeoutMs: 20_000 });
+    // Held by the process limit, or by the memory limit with the session restarted.
+    assert.ok(/stopped after \d+ BlockingIOError/.test(bomb.stdout) || (bomb.stateLost && bomb.error?.name === "SessionDied"), JSON.stringify(bomb.error));
+    assert.equal((await session.run("'alive'")).value, "'alive'");
+    assert.equal((await other.run("kept")).value, "'yes'");
+  });
 });

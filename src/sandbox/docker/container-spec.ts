@@ -22,6 +22,15 @@ export interface ContainerLimits {
   runtime: string | undefined;
 }
 
+/**
+ * Under gVisor the container's pids cgroup also counts the threads of
+ * gVisor's own kernel (the Sentry), so a tight cgroup limit starves it. The
+ * limit gets headroom there, plus an nproc limit for gVisor versions that
+ * enforce it; where they do not, a fork bomb runs into the memory limit and
+ * the session is restarted.
+ */
+const GVISOR_THREAD_HEADROOM = 512;
+
 export function containerSpec(options: { image: string; name: string; instance: string; limits: ContainerLimits }): Docker.ContainerCreateOptions {
   const { limits } = options;
   const memory = limits.memoryMb * 1024 * 1024;
@@ -48,8 +57,9 @@ export function containerSpec(options: { image: string; name: string; instance: 
       Memory: memory,
       MemorySwap: memory,
       NanoCpus: Math.round(limits.cpus * 1e9),
-      PidsLimit: limits.pids,
+      PidsLimit: limits.runtime === "runsc" ? limits.pids + GVISOR_THREAD_HEADROOM : limits.pids,
       Ulimits: [
+        ...(limits.runtime === "runsc" ? [{ Name: "nproc", Soft: limits.pids, Hard: limits.pids }] : []),
         { Name: "nofile", Soft: 1024, Hard: 1024 },
         { Name: "fsize", Soft: fileBytes, Hard: fileBytes },
         { Name: "core", Soft: 0, Hard: 0 },

@@ -1,0 +1,46 @@
+/**
+ * The benchmark's own sandboxes: hardened exactly as the bot's (the limits
+ * come from the same Config), under a random instance name so nothing of a
+ * running bot or a test is touched, and every container of it removed after.
+ */
+import { randomBytes } from "node:crypto";
+import type Docker from "dockerode";
+import type { Config } from "../src/config.ts";
+import { silentLogger } from "../src/log.ts";
+import { LABEL_INSTANCE, type ContainerLimits } from "../src/sandbox/docker/container-spec.ts";
+import { DockerSandbox } from "../src/sandbox/docker/docker-sandbox.ts";
+
+/** e.g. "tbbench-1a2b3c4d"; every instance the run uses starts with it. */
+export function benchInstance(): string {
+  return `tbbench-${randomBytes(4).toString("hex")}`;
+}
+
+export function containerLimits(config: Config): ContainerLimits {
+  const { memoryMb, cpus, pids, diskMb, fileMb, runtime } = config.sandbox;
+  return { memoryMb, cpus, pids, diskMb, fileMb, runtime };
+}
+
+export function startBenchSandbox(config: Config, instance: string, poolSize: number): Promise<DockerSandbox> {
+  return DockerSandbox.start({
+    instance,
+    image: config.sandbox.image,
+    limits: containerLimits(config),
+    poolSize,
+    idleTtlMs: config.sandbox.idleTtlMs,
+    cellTimeoutMs: config.sandbox.cellTimeoutMs,
+    outputBytes: config.sandbox.outputBytes,
+    logger: silentLogger,
+    dockerHost: config.sandbox.dockerHost,
+  });
+}
+
+/** Removes every container whose instance label is `prefix` or `prefix-…`, in any state; returns how many. */
+export async function removeBenchContainers(docker: Docker, prefix: string): Promise<number> {
+  const containers = await docker.listContainers({ all: true, filters: { label: [LABEL_INSTANCE] } });
+  const ours = containers.filter((info) => {
+    const instance = info.Labels[LABEL_INSTANCE] ?? "";
+    return instance === prefix || instance.startsWith(`${prefix}-`);
+  });
+  await Promise.all(ours.map((info) => docker.getContainer(info.Id).remove({ force: true }).catch(() => undefined)));
+  return ours.length;
+}

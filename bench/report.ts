@@ -1,0 +1,138 @@
+/**
+ * The figures: one JSON object (`--json`) and a table for people. Medians
+ * are the headline; p90 and sample counts travel with them. Targets are
+ * shown beside the figures, but nothing here passes or fails.
+ */
+import type { MachineInfo } from "./machine.ts";
+import { roundMs, summarize } from "./statistics.ts";
+import type { TurnMeasurements } from "./turn-bench.ts";
+
+export interface Measurements {
+  warmAcquireMs: number[];
+  coldAcquireMs: number[];
+  cellWarmMs: number[];
+  cellDockerExecMs: number[];
+  cellDockerRunMs: number[];
+  turns: TurnMeasurements;
+}
+
+export interface Setup {
+  image: string;
+  poolSize: number;
+  limits: { memoryMb: number; cpus: number; pids: number };
+  machine: MachineInfo;
+  /** Other containers running, which compete for the same cores. */
+  contention: { otherRunningContainersAtStart: number; otherRunningContainersAtEnd: number };
+  totalMs: number;
+}
+
+export const TARGETS = {
+  /** `cellDockerExecMs / cellWarmMs` at least this. */
+  dockerExecOverWarmCell: 50,
+  /** `warmAcquireMs` under this. */
+  warmAcquireMs: 50,
+  /** `harnessOverheadPerCellMs` under this. */
+  harnessOverheadPerCellMs: 100,
+};
+
+const figureNames = [
+  "warmAcquireMs", "coldAcquireMs", "cellWarmMs", "cellDockerExecMs", "cellDockerRunMs",
+  "turnOneCellMs", "turnFiveCellMs", "cellRunOneMs", "cellRunFiveMs", "overheadPerCellOneMs", "overheadPerCellFiveMs",
+] as const;
+
+type FigureName = (typeof figureNames)[number];
+type Figures = Record<FigureName, number>;
+
+export interface BenchResult extends Figures {
+  /** The worse of the two per-cell overheads: the one to hold against the 100 ms target. */
+  harnessOverheadPerCellMs: number;
+  p90: Figures;
+  samples: Figures;
+  ratios: { dockerExecOverWarmCell: number; dockerRunOverWarmCell: number; coldOverWarmAcquire: number };
+  targets: typeof TARGETS;
+  model: { api: string; stream: boolean; server: string };
+  sandbox: Omit<Setup, "machine" | "contention" | "totalMs">;
+  machine: MachineInfo;
+  contention: Setup["contention"];
+  totalMs: number;
+}
+
+export function benchResult(measured: Measurements, setup: Setup): BenchResult {
+  const samples: Record<FigureName, number[]> = {
+    warmAcquireMs: measured.warmAcquireMs,
+    coldAcquireMs: measured.coldAcquireMs,
+    cellWarmMs: measured.cellWarmMs,
+    cellDockerExecMs: measured.cellDockerExecMs,
+    cellDockerRunMs: measured.cellDockerRunMs,
+    turnOneCellMs: measured.turns.oneCell.turnMs,
+    turnFiveCellMs: measured.turns.fiveCell.turnMs,
+    cellRunOneMs: measured.turns.oneCell.cellRunMs,
+    cellRunFiveMs: measured.turns.fiveCell.cellRunMs,
+    overheadPerCellOneMs: measured.turns.oneCell.overheadPerCellMs,
+    overheadPerCellFiveMs: measured.turns.fiveCell.overheadPerCellMs,
+  };
+  const summaries = Object.fromEntries(figureNames.map((name) => [name, summarize(samples[name])])) as Record<FigureName, ReturnType<typeof summarize>>;
+  const pick = (field: "median" | "p90" | "count") => Object.fromEntries(figureNames.map((name) => [name, field === "count" ? summaries[name].count : roundMs(summaries[name][field])])) as Figures;
+  const medians = pick("median");
+  const ratio = (numerator: number, denominator: number) => Math.round((numerator / denominator) * 10) / 10;
+  const { machine, contention, totalMs, ...sandbox } = setup;
+  return {
+    ...medians,
+    harnessOverheadPerCellMs: Math.max(medians.overheadPerCellOneMs, medians.overheadPerCellFiveMs),
+    p90: pick("p90"),
+    samples: pick("count"),
+    ratios: {
+      dockerExecOverWarmCell: ratio(medians.cellDockerExecMs, medians.cellWarmMs),
+      dockerRunOverWarmCell: ratio(medians.cellDockerRunMs, medians.cellWarmMs),
+      coldOverWarmAcquire: ratio(medians.coldAcquireMs, medians.warmAcquireMs),
+    },
+    targets: TARGETS,
+    model: { api: measured.turns.modelApi, stream: measured.turns.modelStream, server: "loopback emulator, answers at once" },
+    sandbox,
+    machine,
+    contention,
+    totalMs: Math.round(totalMs),
+  };
+}
+
+function ms(value: number): string {
+  if (value < 10) return `${value.toFixed(2)} ms`;
+  if (value < 100) return `${value.toFixed(1)} ms`;
+  return `${Math.round(value)} ms`;
+}
+
+function verdict(met: boolean): string {
+  return met ? "met" : "NOT met";
+}
+
+export function renderTable(result: BenchResult): string {
+  const { p90, samples, ratios, machine, contention } = result;
+  const row = (label: string, name: FigureName, note = "") =>
+    `  ${label.padEnd(34)}${ms(result[name]).padStart(11)}${ms(p90[name]).padStart(11)}${String(samples[name]).padStart(8)}   ${note}`.trimEnd();
+  const lines = [
+    `threadbook benchmark: ${machine.cpus} CPUs (${machine.cpuModel}), Node ${machine.node}, Docker ${machine.dockerServer} (${machine.dockerRuntime})`,
+    `image ${result.sandbox.image}, pool ${result.sandbox.poolSize}, ${result.sandbox.limits.memoryMb} MB and ${result.sandbox.limits.cpus} CPU a session; model: ${result.model.api} API, ${result.model.server}`,
+    "",
+    `  ${"".padEnd(34)}${"median".padStart(11)}${"p90".padStart(11)}${"samples".padStart(8)}`,
+    "Acquire a session for a new conversation",
+    row("warm, from the pool", "warmAcquireMs", `target < ${TARGETS.warmAcquireMs} ms: ${verdict(result.warmAcquireMs < TARGETS.warmAcquireMs)}`),
+    row("cold, pool size 0", "coldAcquireMs", `${ratios.coldOverWarmAcquire}x the warm acquire`),
+    "A trivial cell (print(1 + 1) / 1 + 1)",
+    row("warm session, long-lived channel", "cellWarmMs"),
+    row("docker exec per cell (naive)", "cellDockerExecMs", `${ratios.dockerExecOverWarmCell}x the warm cell; target >= ${TARGETS.dockerExecOverWarmCell}x: ${verdict(ratios.dockerExecOverWarmCell >= TARGETS.dockerExecOverWarmCell)}`),
+    row("new container per cell (naive)", "cellDockerRunMs", `${ratios.dockerRunOverWarmCell}x the warm cell`),
+    "One turn, question in to reply out, warm session",
+    row("1-cell turn", "turnOneCellMs"),
+    row("  of which the cell ran", "cellRunOneMs"),
+    row("5-cell turn (one cell a step)", "turnFiveCellMs"),
+    row("  of which the cells ran", "cellRunFiveMs"),
+    row("harness overhead a cell, 1-cell", "overheadPerCellOneMs", `target < ${TARGETS.harnessOverheadPerCellMs} ms: ${verdict(result.overheadPerCellOneMs < TARGETS.harnessOverheadPerCellMs)}`),
+    row("harness overhead a cell, 5-cell", "overheadPerCellFiveMs", `target < ${TARGETS.harnessOverheadPerCellMs} ms: ${verdict(result.overheadPerCellFiveMs < TARGETS.harnessOverheadPerCellMs)}`),
+    "",
+    ...(contention.otherRunningContainersAtStart + contention.otherRunningContainersAtEnd > 0
+      ? [`Note: other containers were running (${contention.otherRunningContainersAtStart} at the start, ${contention.otherRunningContainersAtEnd} at the end) and shared the cores; figures may be slower than on a quiet machine.`]
+      : []),
+    `${(result.totalMs / 1000).toFixed(0)} s in all. 'npm run bench -- --json' prints these figures as one JSON object.`,
+  ];
+  return `${lines.join("\n")}\n`;
+}

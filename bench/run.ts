@@ -1,0 +1,130 @@
+/**
+ * `npm run bench [-- --json]`: how fast sessions and cells are, beside what a
+ * naive bot does, and the agent's own overhead per cell. Prints figures, not
+ * pass/fail; progress goes to stderr. Everything runs one after another in
+ * this process, so the two-core machines we run on are not shared between
+ * measurements, and every container it made is removed at the end, on
+ * failure and on Ctrl-C too.
+ *
+ * Sandbox settings come from the environment as the bot reads them
+ * (THREADBOOK_SANDBOX_RUNTIME=runsc benchmarks gVisor, for example).
+ */
+import { parseArgs } from "node:util";
+import { loadConfig, type Config } from "../src/config.ts";
+import { ThreadbookError } from "../src/errors.ts";
+import { connectDocker, sessionContainerName, type DockerSandbox } from "../src/sandbox/docker/docker-sandbox.ts";
+import { measureColdAcquire, measureWarmAcquire } from "./acquire-bench.ts";
+import { benchInstance, containerLimits, removeBenchContainers, startBenchSandbox } from "./bench-sandbox.ts";
+import { describeMachine } from "./machine.ts";
+import { measureDockerExec, measureDockerRun } from "./naive-cell-bench.ts";
+import { progress } from "./progress.ts";
+import { benchResult, renderTable, type Measurements } from "./report.ts";
+import { measureTurns } from "./turn-bench.ts";
+import { measureWarmCells } from "./warm-cell-bench.ts";
+
+/** Chosen to finish in about two minutes on two cores; medians settle well before. */
+const SAMPLES = { warmAcquire: 10, coldAcquire: 5, warmCell: 500, dockerExec: 30, dockerRun: 10, oneCellTurn: 20, fiveCellTurn: 10 };
+
+const { values: flags } = parseArgs({ options: { json: { type: "boolean", default: false } } });
+
+function readConfig(): Config {
+  try {
+    return loadConfig(process.env);
+  } catch (error) {
+    if (!(error instanceof ThreadbookError)) throw error;
+    progress(error.message);
+    process.exit(2);
+  }
+}
+
+const config = readConfig();
+const docker = connectDocker(config.sandbox.dockerHost);
+const instance = benchInstance();
+const open = new Set<DockerSandbox>();
+
+async function cleanUp(): Promise<void> {
+  await Promise.all([...open].map((sandbox) => sandbox.close().catch(() => undefined)));
+  open.clear();
+  try {
+    const removed = await removeBenchContainers(docker, instance);
+    progress(`removed ${removed} container(s) of ${instance}`);
+  } catch (error) {
+    progress(`could not remove the containers of ${instance} (${error instanceof Error ? error.message : String(error)}); remove them with: docker ps -aq --filter name=${instance} | xargs -r docker rm -f`);
+  }
+}
+
+async function interrupted(signal: NodeJS.Signals): Promise<void> {
+  progress(`${signal}: cleaning up`);
+  await cleanUp();
+  process.exit(130);
+}
+process.once("SIGINT", (signal) => void interrupted(signal));
+process.once("SIGTERM", (signal) => void interrupted(signal));
+
+async function withSandbox<T>(name: string, poolSize: number, work: (sandbox: DockerSandbox) => Promise<T>): Promise<T> {
+  const sandbox = await startBenchSandbox(config, name, poolSize);
+  open.add(sandbox);
+  try {
+    await sandbox.warmUp();
+    return await work(sandbox);
+  } finally {
+    open.delete(sandbox);
+    await sandbox.close();
+  }
+}
+
+async function measure(): Promise<{ measured: Measurements; image: string; poolSize: number }> {
+  const poolSize = Math.max(1, config.sandbox.poolSize);
+  progress(`instance ${instance}: starting a warm pool of ${poolSize}`);
+  const warm = await withSandbox(instance, poolSize, async (sandbox) => {
+    const warmAcquireMs = await measureWarmAcquire(sandbox, SAMPLES.warmAcquire);
+
+    const cellsKey = "bench:cells";
+    const session = await sandbox.acquire(cellsKey);
+    await sandbox.warmUp(); // the refill the acquire started must not share the cores with the cells
+    const cellWarmMs = await measureWarmCells(session, SAMPLES.warmCell);
+    const container = docker.getContainer(sessionContainerName(instance, cellsKey));
+    const cellDockerExecMs = await measureDockerExec(docker, container, SAMPLES.dockerExec);
+    await sandbox.release(cellsKey);
+    await sandbox.warmUp();
+
+    const turns = await measureTurns(config, sandbox, { oneCell: SAMPLES.oneCellTurn, fiveCell: SAMPLES.fiveCellTurn });
+    return { warmAcquireMs, cellWarmMs, cellDockerExecMs, turns, image: sandbox.image };
+  });
+
+  const cellDockerRunMs = await measureDockerRun({ docker, image: warm.image, instance: `${instance}-run`, limits: containerLimits(config) }, SAMPLES.dockerRun);
+
+  progress("cold acquires, pool size 0");
+  const coldAcquireMs = await withSandbox(`${instance}-cold`, 0, (sandbox) => measureColdAcquire(sandbox, SAMPLES.coldAcquire));
+
+  const { image, ...rest } = warm;
+  return { measured: { ...rest, cellDockerRunMs, coldAcquireMs }, image, poolSize };
+}
+
+/** Containers running beside the benchmark share its cores; a figure measured beside them is not comparable. */
+async function otherRunningContainers(): Promise<number> {
+  const running = await docker.listContainers().catch(() => []);
+  return running.filter((info) => !(info.Names[0] ?? "").startsWith(`/${instance}`)).length;
+}
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  const busyBefore = await otherRunningContainers();
+  let outcome: Awaited<ReturnType<typeof measure>>;
+  try {
+    outcome = await measure();
+  } finally {
+    await cleanUp();
+  }
+  const machine = await describeMachine(docker, config.sandbox.runtime);
+  const contention = { otherRunningContainersAtStart: busyBefore, otherRunningContainersAtEnd: await otherRunningContainers() };
+  const { memoryMb, cpus, pids } = config.sandbox;
+  const result = benchResult(outcome.measured, { image: outcome.image, poolSize: outcome.poolSize, limits: { memoryMb, cpus, pids }, machine, contention, totalMs: performance.now() - started });
+  process.stdout.write(flags.json ? `${JSON.stringify(result, null, 2)}\n` : renderTable(result));
+}
+
+main().catch((error: unknown) => {
+  // A ThreadbookError's message says what to do (start Docker, build the image); anything else needs its stack.
+  progress(`failed: ${error instanceof ThreadbookError ? error.message : error instanceof Error ? error.stack : String(error)}`);
+  process.exitCode = 1;
+});
