@@ -1,5 +1,8 @@
 /** The Docker sandbox against a real Docker engine: state, files, limits, isolation, recovery. */
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { hostname } from "node:os";
 import { after, before, describe, test } from "node:test";
 import Docker from "dockerode";
 import { SandboxError } from "../src/errors.ts";
@@ -240,17 +243,27 @@ describe("docker sandbox across processes", () => {
     const dead = await docker.createContainer({ ...spec, name: `${instance}-s-deadbeef` });
     await dead.start();
     await dead.wait();
+    // Warm containers of another process on this host: kept while it runs, removed once it is gone.
+    const neighbour = spawn("sleep", ["60"]);
+    const gone = spawn("true");
+    await once(gone, "exit");
+    const warmSpec = { ...spec, Cmd: ["sleep", "60"] };
+    await (await docker.createContainer({ ...warmSpec, name: `${instance}-pool-neighbour`, Labels: { ...spec.Labels, "threadbook.pool-owner": `${hostname()}:${neighbour.pid}` } })).start();
+    await (await docker.createContainer({ ...warmSpec, name: `${instance}-pool-gone`, Labels: { ...spec.Labels, "threadbook.pool-owner": `${hostname()}:${gone.pid}` } })).start();
 
     const second = await startTestSandbox({ instance });
     try {
       const names = (await instanceContainers(instance)).map((info) => info.Names[0]);
       assert.ok(!names.includes(`/${instance}-pool-leftover`), "warm leftover removed");
       assert.ok(!names.includes(`/${instance}-s-deadbeef`), "dead session removed");
+      assert.ok(names.includes(`/${instance}-pool-neighbour`), "a running neighbour's warm container kept");
+      assert.ok(!names.includes(`/${instance}-pool-gone`), "a gone process's warm container removed");
       const again = await second.acquire("survives");
       assert.equal(again.id, id);
       assert.equal(again.origin, "resumed");
       assert.equal((await again.run("answer")).value, "42");
     } finally {
+      neighbour.kill();
       await second.close();
     }
   });

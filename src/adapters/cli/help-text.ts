@@ -8,7 +8,7 @@ Usage:
   threadbook chat [--jsonl]          Chat in the terminal, or answer one JSON request per line.
   threadbook <command> --help        Options of a command.
 
-Settings (environment variables; a .env file is not read by threadbook itself):
+Settings (environment variables; ./threadbook and npm start also read a .env file in the project directory):
   OPENAI_API_KEY                 API key of the model service (not needed for a local server)
   OPENAI_BASE_URL                OpenAI-compatible endpoint, e.g. http://localhost:11434/v1
   THREADBOOK_MODEL               model name                                        [gpt-5.1]

@@ -4,11 +4,12 @@
  * ready; idle sessions reaped; leftovers of a crash removed at start.
  */
 import { createHash, randomBytes } from "node:crypto";
+import { hostname } from "node:os";
 import Docker from "dockerode";
 import { SandboxError } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
 import type { Sandbox, Session } from "../sandbox.ts";
-import { containerSpec, LABEL_INSTANCE, type ContainerLimits } from "./container-spec.ts";
+import { containerSpec, LABEL_INSTANCE, LABEL_POOL_OWNER, type ContainerLimits } from "./container-spec.ts";
 import { DockerSession, type LiveContainer, type SessionHost } from "./docker-session.ts";
 import { buildImage, currentImageTag, imageExists } from "./image.ts";
 import { RunnerChannel } from "./runner-channel.ts";
@@ -33,6 +34,20 @@ export interface DockerSandboxOptions {
 }
 
 const READY_TIMEOUT_MS = 90_000;
+const POOL_OWNER = `${hostname()}:${process.pid}`;
+
+/** Whether a warm container belongs to another process on this host that still runs. */
+function ownedByLiveProcess(owner: string | undefined): boolean {
+  if (!owner || owner === POOL_OWNER) return false;
+  const [host, pid] = owner.split(":");
+  if (host !== hostname() || !pid) return false;
+  try {
+    process.kill(Number(pid), 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
 
 export function connectDocker(dockerHost: string | undefined): Docker {
   if (!dockerHost) return new Docker();
@@ -209,10 +224,10 @@ export class DockerSandbox implements Sandbox, SessionHost {
     return this.startContainer(name);
   }
 
-  private async startContainer(name: string): Promise<LiveContainer> {
+  private async startContainer(name: string, poolOwner?: string): Promise<LiveContainer> {
     let container: Docker.Container;
     try {
-      container = await this.docker.createContainer(containerSpec({ image: this.image, name, instance: this.options.instance, limits: this.options.limits }));
+      container = await this.docker.createContainer(containerSpec({ image: this.image, name, instance: this.options.instance, limits: this.options.limits, poolOwner }));
     } catch (error) {
       throw this.dockerFailure(error);
     }
@@ -238,7 +253,7 @@ export class DockerSandbox implements Sandbox, SessionHost {
       let failures = 0;
       while (!this.closing && this.pool.length < this.options.poolSize && failures < 3) {
         try {
-          const live = await this.startContainer(`${this.options.instance}-pool-${randomBytes(6).toString("hex")}`);
+          const live = await this.startContainer(`${this.options.instance}-pool-${randomBytes(6).toString("hex")}`, POOL_OWNER);
           if (this.closing) {
             live.channel.close();
             await live.container.remove({ force: true }).catch(() => undefined);
@@ -253,7 +268,11 @@ export class DockerSandbox implements Sandbox, SessionHost {
     })().finally(() => { this.filling = undefined; });
   }
 
-  /** At start: removes warm containers and dead sessions left by an earlier process; adopts live sessions. */
+  /**
+   * At start: removes warm containers and dead sessions left by an earlier
+   * process, and adopts live sessions. Warm containers of another process
+   * still running on this host (a `threadbook ask` beside the bot) are left alone.
+   */
   private async sweep(): Promise<void> {
     const containers = await this.docker.listContainers({ all: true, filters: { label: [`${LABEL_INSTANCE}=${this.options.instance}`] } });
     const sessionPrefix = `/${this.options.instance}-s-`;
@@ -262,6 +281,8 @@ export class DockerSandbox implements Sandbox, SessionHost {
       const live = info.State === "running" && info.Image === this.image && name.startsWith(sessionPrefix);
       if (live) {
         this.adopted.set(name.slice(1), Date.now());
+      } else if (info.State === "running" && ownedByLiveProcess(info.Labels[LABEL_POOL_OWNER])) {
+        continue;
       } else {
         this.logger.info({ name, state: info.State }, "removing a leftover container");
         await this.docker.getContainer(info.Id).remove({ force: true }).catch(() => undefined);
