@@ -53,13 +53,19 @@ async function cleanUp(): Promise<void> {
   }
 }
 
-async function interrupted(signal: NodeJS.Signals): Promise<void> {
-  progress(`${signal}: cleaning up`);
-  await cleanUp();
-  process.exit(130);
+let interruption: NodeJS.Signals | undefined;
+
+/** Removes the containers at once; the measurement then fails, and its own clean-up catches any straggler. */
+function interrupted(signal: NodeJS.Signals): void {
+  if (interruption !== undefined) process.exit(130);
+  interruption = signal;
+  progress(`${signal}: stopping and removing the benchmark's containers (${signal} again quits at once)`);
+  void cleanUp();
+  // Should the measurement hang on a container that is gone, leave anyway.
+  setTimeout(() => process.exit(130), 20_000).unref();
 }
-process.once("SIGINT", (signal) => void interrupted(signal));
-process.once("SIGTERM", (signal) => void interrupted(signal));
+process.on("SIGINT", interrupted);
+process.on("SIGTERM", interrupted);
 
 async function withSandbox<T>(name: string, poolSize: number, work: (sandbox: DockerSandbox) => Promise<T>): Promise<T> {
   const sandbox = await startBenchSandbox(config, name, poolSize);
@@ -116,6 +122,7 @@ async function main(): Promise<void> {
   } finally {
     await cleanUp();
   }
+  if (interruption !== undefined) throw new Error(`interrupted by ${interruption}`);
   const machine = await describeMachine(docker, config.sandbox.runtime);
   const contention = { otherRunningContainersAtStart: busyBefore, otherRunningContainersAtEnd: await otherRunningContainers() };
   const { memoryMb, cpus, pids } = config.sandbox;
@@ -124,6 +131,10 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
+  if (interruption !== undefined) {
+    process.exitCode = 130;
+    return;
+  }
   // A ThreadbookError's message says what to do (start Docker, build the image); anything else needs its stack.
   progress(`failed: ${error instanceof ThreadbookError ? error.message : error instanceof Error ? error.stack : String(error)}`);
   process.exitCode = 1;
