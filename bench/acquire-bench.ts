@@ -8,9 +8,10 @@ import { progress } from "./progress.ts";
 import { timed } from "./statistics.ts";
 
 /** Each sample waits for a full pool first, so every one is a true warm acquire. */
-export async function measureWarmAcquire(sandbox: DockerSandbox, samples: number): Promise<number[]> {
+export async function measureWarmAcquire(sandbox: DockerSandbox, samples: number, signal: AbortSignal): Promise<number[]> {
   const times: number[] = [];
   for (let index = 0; index < samples; index += 1) {
+    signal.throwIfAborted();
     await sandbox.warmUp();
     if (sandbox.stats().warm === 0) throw new Error("the warm pool did not fill; see that Docker can start the sandbox image");
     const key = `bench:warm-acquire:${index}`;
@@ -25,9 +26,10 @@ export async function measureWarmAcquire(sandbox: DockerSandbox, samples: number
 }
 
 /** `sandbox` must have a pool size of 0, so every acquire starts a container. */
-export async function measureColdAcquire(sandbox: DockerSandbox, samples: number): Promise<number[]> {
+export async function measureColdAcquire(sandbox: DockerSandbox, samples: number, signal: AbortSignal): Promise<number[]> {
   const times: number[] = [];
   for (let index = 0; index < samples; index += 1) {
+    signal.throwIfAborted();
     if (sandbox.stats().warm !== 0) throw new Error("the cold-acquire sandbox has warm containers; its pool size must be 0");
     const key = `bench:cold-acquire:${index}`;
     const { ms } = await timed(() => sandbox.acquire(key));

@@ -33,7 +33,7 @@ async function readOutput(stream: NodeJS.ReadableStream, modem: Docker["modem"])
   stderr.on("data", (chunk: Buffer) => err.push(chunk));
   modem.demuxStream(stream, stdout, stderr);
   // The output's end only: the write side of a hijacked socket may stay open.
-  await finished(stream, { writable: false } as Parameters<typeof finished>[1]);
+  await finished(stream, { writable: false });
   return { stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8") };
 }
 
@@ -52,10 +52,11 @@ async function execCell(container: Docker.Container, modem: Docker["modem"]): Pr
 }
 
 /** A `docker exec` per cell into `container`, a running session container. */
-export async function measureDockerExec(docker: Docker, container: Docker.Container, samples: number): Promise<number[]> {
+export async function measureDockerExec(docker: Docker, container: Docker.Container, samples: number, signal: AbortSignal): Promise<number[]> {
   for (let index = 0; index < UNMEASURED_WARM_UPS; index += 1) check(await execCell(container, docker.modem), "docker exec");
   const times: number[] = [];
   for (let index = 0; index < samples; index += 1) {
+    signal.throwIfAborted();
     const { value, ms } = await timed(() => execCell(container, docker.modem));
     check(value, "docker exec");
     times.push(ms);
@@ -88,10 +89,11 @@ async function runCell(target: RunTarget): Promise<Output> {
   }
 }
 
-export async function measureDockerRun(target: RunTarget, samples: number): Promise<number[]> {
+export async function measureDockerRun(target: RunTarget, samples: number, signal: AbortSignal): Promise<number[]> {
   check(await runCell(target), "docker run");
   const times: number[] = [];
   for (let index = 0; index < samples; index += 1) {
+    signal.throwIfAborted();
     const { value, ms } = await timed(() => runCell(target));
     check(value, "docker run");
     times.push(ms);

@@ -53,12 +53,15 @@ async function cleanUp(): Promise<void> {
   }
 }
 
+/** Aborted by Ctrl-C or SIGTERM: every measurement loop stops at its next sample. */
+const stop = new AbortController();
 let interruption: NodeJS.Signals | undefined;
 
-/** Removes the containers at once; the measurement then fails, and its own clean-up catches any straggler. */
+/** Removes the containers at once; the measurement then stops, and its own clean-up catches any straggler. */
 function interrupted(signal: NodeJS.Signals): void {
   if (interruption !== undefined) process.exit(130);
   interruption = signal;
+  stop.abort(new Error(`interrupted by ${signal}`));
   progress(`${signal}: stopping and removing the benchmark's containers (${signal} again quits at once)`);
   void cleanUp();
   // Should the measurement hang on a container that is gone, leave anyway.
@@ -68,9 +71,11 @@ process.on("SIGINT", interrupted);
 process.on("SIGTERM", interrupted);
 
 async function withSandbox<T>(name: string, poolSize: number, work: (sandbox: DockerSandbox) => Promise<T>): Promise<T> {
+  stop.signal.throwIfAborted();
   const sandbox = await startBenchSandbox(config, name, poolSize);
   open.add(sandbox);
   try {
+    stop.signal.throwIfAborted();
     await sandbox.warmUp();
     return await work(sandbox);
   } finally {
@@ -83,25 +88,25 @@ async function measure(): Promise<{ measured: Measurements; image: string; poolS
   const poolSize = Math.max(1, config.sandbox.poolSize);
   progress(`instance ${instance}: starting a warm pool of ${poolSize}`);
   const warm = await withSandbox(instance, poolSize, async (sandbox) => {
-    const warmAcquireMs = await measureWarmAcquire(sandbox, SAMPLES.warmAcquire);
+    const warmAcquireMs = await measureWarmAcquire(sandbox, SAMPLES.warmAcquire, stop.signal);
 
     const cellsKey = "bench:cells";
     const session = await sandbox.acquire(cellsKey);
     await sandbox.warmUp(); // the refill the acquire started must not share the cores with the cells
-    const cellWarmMs = await measureWarmCells(session, SAMPLES.warmCell);
+    const cellWarmMs = await measureWarmCells(session, SAMPLES.warmCell, stop.signal);
     const container = docker.getContainer(sessionContainerName(instance, cellsKey));
-    const cellDockerExecMs = await measureDockerExec(docker, container, SAMPLES.dockerExec);
+    const cellDockerExecMs = await measureDockerExec(docker, container, SAMPLES.dockerExec, stop.signal);
     await sandbox.release(cellsKey);
     await sandbox.warmUp();
 
-    const turns = await measureTurns(config, sandbox, { oneCell: SAMPLES.oneCellTurn, fiveCell: SAMPLES.fiveCellTurn });
+    const turns = await measureTurns(config, sandbox, { oneCell: SAMPLES.oneCellTurn, fiveCell: SAMPLES.fiveCellTurn }, stop.signal);
     return { warmAcquireMs, cellWarmMs, cellDockerExecMs, turns, image: sandbox.image };
   });
 
-  const cellDockerRunMs = await measureDockerRun({ docker, image: warm.image, instance: `${instance}-run`, limits: containerLimits(config) }, SAMPLES.dockerRun);
+  const cellDockerRunMs = await measureDockerRun({ docker, image: warm.image, instance: `${instance}-run`, limits: containerLimits(config) }, SAMPLES.dockerRun, stop.signal);
 
   progress("cold acquires, pool size 0");
-  const coldAcquireMs = await withSandbox(`${instance}-cold`, 0, (sandbox) => measureColdAcquire(sandbox, SAMPLES.coldAcquire));
+  const coldAcquireMs = await withSandbox(`${instance}-cold`, 0, (sandbox) => measureColdAcquire(sandbox, SAMPLES.coldAcquire, stop.signal));
 
   const { image, ...rest } = warm;
   return { measured: { ...rest, cellDockerRunMs, coldAcquireMs }, image, poolSize };
@@ -122,7 +127,7 @@ async function main(): Promise<void> {
   } finally {
     await cleanUp();
   }
-  if (interruption !== undefined) throw new Error(`interrupted by ${interruption}`);
+  stop.signal.throwIfAborted();
   const machine = await describeMachine(docker, config.sandbox.runtime);
   const contention = { otherRunningContainersAtStart: busyBefore, otherRunningContainersAtEnd: await otherRunningContainers() };
   const { memoryMb, cpus, pids } = config.sandbox;

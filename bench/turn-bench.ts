@@ -64,8 +64,9 @@ class TurnDriver {
     return { reply, ms };
   }
 
-  async sample(cells: readonly string[], count: number, into: TurnSamples): Promise<void> {
+  async sample(cells: readonly string[], count: number, into: TurnSamples, signal: AbortSignal): Promise<void> {
     for (let index = 0; index < count; index += 1) {
+      signal.throwIfAborted();
       const { reply, ms } = await this.play(cells);
       const cellRunMs = reply.cells.reduce((sum, cell) => sum + cell.durationMs, 0);
       into.turnMs.push(ms);
@@ -76,7 +77,7 @@ class TurnDriver {
   }
 }
 
-export async function measureTurns(config: Config, sandbox: DockerSandbox, counts: { oneCell: number; fiveCell: number }): Promise<TurnMeasurements> {
+export async function measureTurns(config: Config, sandbox: DockerSandbox, counts: { oneCell: number; fiveCell: number }, signal: AbortSignal): Promise<TurnMeasurements> {
   const dataDir = mkdtempSync(join(tmpdir(), "threadbook-bench-"));
   const emulator = await startOpenAIServer();
   const store = openSqliteStore(dataDir);
@@ -93,8 +94,8 @@ export async function measureTurns(config: Config, sandbox: DockerSandbox, count
     }
     const oneCell: TurnSamples = { cells: ONE_CELL.length, turnMs: [], cellRunMs: [], overheadPerCellMs: [] };
     const fiveCell: TurnSamples = { cells: FIVE_CELLS.length, turnMs: [], cellRunMs: [], overheadPerCellMs: [] };
-    await driver.sample(ONE_CELL, counts.oneCell, oneCell);
-    await driver.sample(FIVE_CELLS, counts.fiveCell, fiveCell);
+    await driver.sample(ONE_CELL, counts.oneCell, oneCell, signal);
+    await driver.sample(FIVE_CELLS, counts.fiveCell, fiveCell, signal);
     await agent.idle();
     emulator.assertDone();
     return { oneCell, fiveCell, modelApi: config.model.api, modelStream: config.model.stream };

@@ -6,14 +6,17 @@ import { timed } from "./statistics.ts";
 export const TRIVIAL_CELL = "1 + 1";
 const UNMEASURED_WARM_UPS = 20;
 
-export async function measureWarmCells(session: Session, samples: number): Promise<number[]> {
+export async function measureWarmCells(session: Session, samples: number, signal: AbortSignal): Promise<number[]> {
   const runOnce = async () => {
     const result = await session.run(TRIVIAL_CELL);
     if (result.value !== "2" || result.error !== null) throw new Error(`the cell ${TRIVIAL_CELL} gave ${JSON.stringify(result.value)} (${result.error?.message ?? "no error"})`);
   };
   for (let index = 0; index < UNMEASURED_WARM_UPS; index += 1) await runOnce();
   const times: number[] = [];
-  for (let index = 0; index < samples; index += 1) times.push((await timed(runOnce)).ms);
+  for (let index = 0; index < samples; index += 1) {
+    signal.throwIfAborted();
+    times.push((await timed(runOnce)).ms);
+  }
   progress(`warm cells: ${samples} samples`);
   return times;
 }

@@ -38,5 +38,9 @@ fi
 log "building sandbox image $tag on $base (several minutes, once)"
 docker build -q --build-arg "BASE_IMAGE=$base" -t "$tag" "$here" >&2
 docker tag "$tag" "$repo:latest"
+# Older builds go; one still used by a running session stays (rmi refuses it).
+for old in $(docker images "$repo" --format '{{.Tag}}'); do
+  case "$old" in "$hash"|latest|'<none>') ;; *) docker rmi "$repo:$old" >/dev/null 2>&1 || true ;; esac
+done
 log "sandbox image $tag ready"
 echo "$tag"

@@ -142,6 +142,8 @@ describe("docker sandbox", () => {
 
   test("a memory bomb fails inside the sandbox and the session keeps working", async () => {
     const session = await sandbox.acquire("memory");
+    const bystander = await sandbox.acquire("memory-bystander");
+    await bystander.run("calm = True");
     await session.run("survivor = 7");
     const bomb = await session.run("blocks = []\nwhile True:\n    blocks.append(bytearray(32 * 1024 * 1024))");
     assert.ok(bomb.error, "the bomb failed");
@@ -149,15 +151,18 @@ describe("docker sandbox", () => {
     const next = await session.run("del blocks\n1 + 1");
     assert.ok(next.error === null || bomb.stateLost);
     assert.equal((await session.run("2 + 2")).value, "4");
+    assert.equal((await bystander.run("calm")).value, "True");
   });
 
   test("a fork bomb fails inside the sandbox and the session keeps working", async () => {
     const session = await sandbox.acquire("forks");
+    const bystander = await sandbox.acquire("forks-bystander");
     const bomb = await session.run("import os, time\nchildren = 0\ntry:\n    while True:\n        if os.fork() == 0:\n            time.sleep(5)\n            os._exit(0)\n        children += 1\nexcept OSError as error:\n    print('stopped after', children, type(error).__name__)", { timeoutMs: 8_000 });
     assert.match(bomb.stdout, /stopped after \d+ BlockingIOError/);
     const children = Number(/stopped after (\d+)/.exec(bomb.stdout)?.[1]);
     assert.ok(children < 64, `${children} processes started`);
     assert.equal((await session.run("'alive'")).value, "'alive'");
+    assert.equal((await bystander.run("sum(range(10))")).value, "45");
   });
 
   test("a disk filler and writes outside the working directory fail inside the sandbox", async () => {
