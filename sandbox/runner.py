@@ -1,7 +1,7 @@
 """threadbook's in-container runner: one persistent Python namespace, like a
 Jupyter kernel, driven over stdin/stdout with one JSON object per line.
 
-Requests  {"id": 1, "op": "run", "code": "...", "timeout": 60, "cell": 3, "output_bytes": 65536}
+Requests  {"id": 1, "op": "run", "code": "...", "timeout": 60, "output_bytes": 65536}
           {"id": 2, "op": "ping"} | {"id": 3, "op": "files"} | {"id": 4, "op": "preview", "names": [...]}
 Replies   {"id": 1, "ok": true, ...} ; at start {"id": 0, "op": "ready", "python": "3.11.2"}
 
@@ -170,6 +170,7 @@ class Runner:
         self.proto_out = proto_out
         self.namespace = {"__name__": "__main__", "__builtins__": builtins}
         self.pid = os.getpid()
+        self.cells = 0
         self.out_pipe = FdPipe(1)
         self.err_pipe = FdPipe(2)
         self.snapshot = self.scan()[0]
@@ -204,10 +205,13 @@ class Runner:
         if op == "ping":
             return {"ok": True, "python": "%d.%d.%d" % sys.version_info[:3]}
         if op == "run":
+            # Cells are numbered by the runner, so a new bot process resuming the
+            # session never reuses a number (and a figure's file name).
+            self.cells += 1
             return self.run(
                 str(request.get("code", "")),
                 float(request.get("timeout") or 60),
-                int(request.get("cell") or 0),
+                self.cells,
                 int(request.get("output_bytes") or 65536),
             )
         if op == "files":

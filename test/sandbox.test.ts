@@ -238,6 +238,8 @@ describe("docker sandbox across processes", () => {
     const first = await startTestSandbox({ instance });
     const session = await first.acquire("survives");
     await session.run("answer = 42");
+    const plot = "import matplotlib.pyplot as plt\nplt.plot([1, 2])";
+    const firstFigure = (await session.run(plot)).figures[0]?.name;
     const id = session.id;
     await first.close();
 
@@ -267,6 +269,10 @@ describe("docker sandbox across processes", () => {
       assert.equal(again.id, id);
       assert.equal(again.origin, "resumed");
       assert.equal((await again.run("answer")).value, "42");
+      // Cell numbers go on where they were, so a new figure never overwrites an earlier one.
+      const secondFigure = (await again.run(plot)).figures[0]?.name;
+      assert.ok(firstFigure && secondFigure && firstFigure !== secondFigure, `${firstFigure} then ${secondFigure}`);
+      assert.deepEqual((await again.listFiles()).map((file) => file.name).sort(), [firstFigure, secondFigure].sort());
     } finally {
       neighbour.kill();
       await second.close();

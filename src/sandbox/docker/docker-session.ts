@@ -51,7 +51,6 @@ export class DockerSession implements Session {
   lastUsed = Date.now();
   private live: LiveContainer;
   private readonly host: SessionHost;
-  private cellNumber = 0;
 
   constructor(options: { conversationKey: string; name: string; origin: SessionOrigin; live: LiveContainer; host: SessionHost }) {
     this.conversationKey = options.conversationKey;
@@ -84,9 +83,8 @@ export class DockerSession implements Session {
   async run(code: string, limits: Partial<CellLimits> = {}): Promise<CellResult> {
     const timeoutMs = limits.timeoutMs ?? this.host.cellTimeoutMs;
     this.lastUsed = Date.now();
-    this.cellNumber += 1;
     const started = performance.now();
-    const pending = this.live.channel.request({ op: "run", code, timeout: timeoutMs / 1000, cell: this.cellNumber, output_bytes: this.host.outputBytes });
+    const pending = this.live.channel.request({ op: "run", code, timeout: timeoutMs / 1000, output_bytes: this.host.outputBytes });
     pending.catch(() => undefined);
     try {
       let reply = await within(pending, timeoutMs + SELF_STOP_GRACE_MS);
