@@ -4,10 +4,11 @@
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { after, before, describe, test, type TestContext } from "node:test";
+import { pino } from "pino";
 import { loadConfig, type ModelApi } from "../src/config.ts";
 import { Agent } from "../src/core/agent.ts";
 import { headAndTail } from "../src/core/bounded-text.ts";
@@ -16,6 +17,7 @@ import { createModelClient } from "../src/core/model/create-model-client.ts";
 import type { TranscriptItem } from "../src/core/model/model-client.ts";
 import { SESSION_LOST_NOTE } from "../src/core/session-continuity.ts";
 import { SandboxError } from "../src/errors.ts";
+import type { Logger } from "../src/log.ts";
 import type { Attachment, Progress, ProgressEvent, Reply } from "../src/core/turn.ts";
 import type { DockerSandbox } from "../src/sandbox/docker/docker-sandbox.ts";
 import type { Sandbox } from "../src/sandbox/sandbox.ts";
@@ -34,7 +36,7 @@ import {
   type ScriptEntry,
 } from "./emulators/openai-server.ts";
 import { codeCalls, imageCount, instructionsOf, toolOutputs, userTexts } from "./support/recorded-requests.ts";
-import { removeInstance, startTestSandbox, testInstance } from "./support/sandbox.ts";
+import { removeInstance, startTestSandbox, testInstance, testSandboxOptions } from "./support/sandbox.ts";
 
 const apiKey = "sk-test-core-0123456789";
 const PNG_MAGIC = Buffer.from([0x89, 0x50, 0x4e, 0x47]);
@@ -62,6 +64,7 @@ interface HarnessOptions {
   sandbox?: Sandbox;
   dataDir?: string;
   key?: string;
+  logger?: Logger;
 }
 
 interface Harness {
@@ -94,7 +97,7 @@ async function harness(t: TestContext, options: HarnessOptions = {}): Promise<Ha
     timeoutMs: options.modelTimeoutMs ?? 10_000,
   });
   const usedSandbox = options.sandbox ?? sandbox;
-  const agent = new Agent({ model, sandbox: usedSandbox, store, settings: config });
+  const agent = new Agent({ model, sandbox: usedSandbox, store, settings: config, logger: options.logger });
   const key = options.key ?? `test:${uniqueName()}`;
   t.after(async () => {
     await agent.idle();
@@ -480,6 +483,117 @@ describe("restarts", () => {
     assert.equal(lost.cells[0]?.value, "False");
     assert.deepEqual(lostEvents.find((event) => event.type === "session"), { type: "session", origin: "lost" });
     assert.equal(userTexts(request(second, 2)).at(-1), `${SESSION_LOST_NOTE}\n\nAnd now?`);
+  });
+});
+
+/** A logger whose lines the test reads, parsed. */
+function capturingLogger(): { logger: Logger; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  const logger = pino({ level: "debug" }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+  return { logger, lines };
+}
+
+describe("kept attachments", () => {
+  const sales: Attachment = { name: "sales.csv", data: Buffer.from("region,amount\nnorth,10\nsouth,32\n") };
+  const sumSales = "import pandas as pd\npd.read_csv('sales.csv')['amount'].sum()";
+  const restoredSales = "The files the user attached earlier were put back in the working directory, as they were sent:\n- sales.csv (32 B)";
+
+  test("are put back when the session was lost, and the model is told", async (t) => {
+    const h = await harness(t);
+    h.script([codeStep(sumSales), textStep("42."), codeStep(sumSales), textStep("Still 42.")]);
+    const first = await h.ask("Total?", [sales]);
+    assert.equal(first.cells[0]?.value, "42");
+    assert.deepEqual(h.store.listAttachments(h.key).map((kept) => [kept.name, kept.bytes]), [["sales.csv", 32]]);
+
+    // As the idle reaper would.
+    await sandbox.release(h.key);
+    const events: ProgressEvent[] = [];
+    const second = await h.ask("And now?", [], events);
+    h.emulator.assertDone();
+    assert.equal(second.error, null);
+    assert.equal(second.cells[0]?.value, "42");
+    assert.deepEqual(second.files, [], "a file put back is not returned as one the turn made");
+    assert.deepEqual(events.find((event) => event.type === "session"), { type: "session", origin: "lost" });
+    const question = userTexts(request(h, 2)).at(-1) ?? "";
+    assert.equal(question, `${SESSION_LOST_NOTE}\n\n${restoredSales}\n\nAnd now?`);
+    assert.match(question, /session of this conversation was lost .* and a new one was started\. Every variable and import .* is gone, and so are the files the code made/);
+  });
+
+  test("are put back after a cell kills the session, so the next cell reads them", async (t) => {
+    const h = await harness(t);
+    h.script([codeStep("import os\nos._exit(1)"), codeStep(sumSales), textStep("42.")]);
+    const reply = await h.ask("Total?", [sales]);
+    h.emulator.assertDone();
+    assert.equal(reply.cells[1]?.value, "42");
+    assert.deepEqual(reply.files, []);
+    const crashed = toolOutputs(request(h, 1))[0] ?? "";
+    assert.match(crashed, /note: the Python session was restarted, so every variable and import is gone, and so are the files the code made\./);
+    assert.ok(crashed.endsWith(`\n\n${restoredSales}`), crashed);
+    assert.deepEqual(h.store.listCellRuns({ conversationKey: h.key }).map((run) => run.outcome), ["lost", "ok"]);
+  });
+
+  test("a kept file that is missing is skipped, and said in the log and to the model", async (t) => {
+    const { logger, lines } = capturingLogger();
+    const h = await harness(t, { logger });
+    h.script([textStep("Got both."), codeStep(sumSales), textStep("42.")]);
+    await h.ask("Keep these.", [sales, { name: "notes.txt", data: Buffer.from("a note\n") }]);
+    const notes = h.store.listAttachments(h.key).find((kept) => kept.name === "notes.txt");
+    assert.ok(notes);
+    rmSync(join(h.dataDir, notes.path));
+
+    await sandbox.release(h.key);
+    const reply = await h.ask("Total?");
+    h.emulator.assertDone();
+    assert.equal(reply.cells[0]?.value, "42");
+    assert.ok(
+      (userTexts(request(h, 1)).at(-1) ?? "").endsWith(
+        `${restoredSales}\n\nThese files the user attached earlier could not be put back; ask the user to attach them again if they are needed:\n- notes.txt: threadbook no longer has its copy.\n\nTotal?`,
+      ),
+    );
+    const warning = lines.find((line) => line["msg"] === "a kept attachment's file is missing; not restored");
+    assert.deepEqual(warning && [warning["level"], warning["name"], warning["path"]], [40, "notes.txt", notes.path]);
+  });
+
+  test("a kept file too big for the new session is skipped with a note, and the turn goes on", async (t) => {
+    const smallInstance = testInstance();
+    const dataDir = join(dataRoot, `kept-${uniqueName()}`);
+    const key = `test:kept-${uniqueName()}`;
+    t.after(() => removeInstance(smallInstance));
+
+    const first = await harness(t, { dataDir, key });
+    first.script([textStep("Got both.")]);
+    await first.ask("Keep these.", [{ name: "big.bin", data: Buffer.alloc(2 * 1024 * 1024, 1) }, sales]);
+    first.emulator.assertDone();
+    await sandbox.release(key);
+
+    const smallSandbox = await startTestSandbox({ instance: smallInstance, poolSize: 0, limits: { ...testSandboxOptions().limits, fileMb: 1 } });
+    t.after(() => smallSandbox.close());
+    const second = await harness(t, { sandbox: smallSandbox, dataDir, key });
+    second.script([codeStep(sumSales), textStep("42.")]);
+    const reply = await second.ask("Total?");
+    second.emulator.assertDone();
+    assert.equal(reply.error, null);
+    assert.equal(reply.cells[0]?.value, "42");
+    assert.ok(
+      (userTexts(request(second, 0)).at(-1) ?? "").endsWith(
+        `${restoredSales}\n\nThese files the user attached earlier could not be put back; ask the user to attach them again if they are needed:\n` +
+          "- big.bin: The file big.bin is 2.0 MB; a session takes files up to 1.0 MB (THREADBOOK_SANDBOX_FILE_MB).\n\nTotal?",
+      ),
+    );
+  });
+
+  test("reset drops the kept attachments' rows and files", async (t) => {
+    const h = await harness(t);
+    h.script([textStep("Got it.")]);
+    await h.ask("Keep this.", [sales]);
+    h.emulator.assertDone();
+    const [kept] = h.store.listAttachments(h.key);
+    assert.ok(kept);
+    assert.equal(existsSync(join(h.dataDir, kept.path)), true);
+
+    await h.agent.reset(h.key);
+    assert.deepEqual(h.store.listAttachments(h.key), []);
+    assert.equal(existsSync(dirname(join(h.dataDir, kept.path))), false);
   });
 });
 

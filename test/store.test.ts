@@ -1,12 +1,14 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { Worker } from "node:worker_threads";
 import { StoreError } from "../src/errors.ts";
+import { conversationDirectory } from "../src/store/attachment-files.ts";
 import { latestSchemaVersion, migrations } from "../src/store/migrations.ts";
 import { databaseFileName, interruptedTurnError, openSqliteStore, type SqliteStore } from "../src/store/sqlite-store.ts";
 import type { TranscriptItem } from "../src/core/model/model-client.ts";
@@ -434,5 +436,140 @@ describe("concurrency", () => {
     } finally {
       store.close();
     }
+  });
+});
+
+describe("kept attachments", () => {
+  const sha256 = (data: Buffer | string) => createHash("sha256").update(data).digest("hex");
+  const directoryOf = (key: string) => `attachments/${sha256(key).slice(0, 24)}`;
+
+  test("version 2 adds the attachments table to a version-1 database, keeping its data", (t) => {
+    const dataDir = freshDataDir();
+    mkdirSync(dataDir);
+    inspect(dataDir, (database) => {
+      const [first] = migrations;
+      assert.ok(first);
+      database.exec("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL) STRICT");
+      database.exec(first.sql);
+      database.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (1, ?, 0)").run(first.name);
+      database.prepare("INSERT INTO conversations (key, created_at, updated_at, session_id) VALUES (?, 1, 1, 'session-1')").run(conversationKey);
+    });
+
+    const store = openForTest(t, dataDir);
+    assert.equal(store.getConversation(conversationKey)?.sessionId, "session-1");
+    assert.deepEqual(store.listAttachments(conversationKey), []);
+    const { versions, columns } = inspect(dataDir, (database) => ({
+      versions: database.prepare("SELECT version FROM schema_migrations ORDER BY version").all().map((row) => row.version),
+      columns: database.prepare("PRAGMA table_info(attachments)").all().map((row) => [row.name, row.type, row.notnull]),
+    }));
+    assert.deepEqual(versions, migrations.map((migration) => migration.version));
+    assert.deepEqual(columns, [
+      ["id", "INTEGER", 0],
+      ["conversation_key", "TEXT", 1],
+      ["name", "TEXT", 1],
+      ["bytes", "INTEGER", 1],
+      ["sha256", "TEXT", 1],
+      ["created_at", "INTEGER", 1],
+      ["path", "TEXT", 1],
+    ]);
+  });
+
+  test("are kept as private files under the data dir, a row each, listed oldest first and across reopen", async () => {
+    const dataDir = freshDataDir();
+    const csv = Buffer.from("region,amount\nnorth,10\nsouth,32\n");
+    const first = openSqliteStore(dataDir, { clock: () => 4_000 });
+    const record = await first.recordAttachment({ conversationKey, name: "sales.csv", data: csv });
+    assert.equal(first.getConversation(conversationKey)?.createdAt, 4_000, "recording creates the conversation");
+    const directory = directoryOf(conversationKey);
+    assert.equal(conversationDirectory(conversationKey), directory);
+    assert.deepEqual(record, { id: record.id, conversationKey, name: "sales.csv", bytes: csv.length, sha256: sha256(csv), createdAt: 4_000, path: `${directory}/sales.csv` });
+
+    const absolute = join(dataDir, record.path);
+    assert.deepEqual(readFileSync(absolute), csv);
+    assert.equal(statSync(absolute).mode & 0o777, 0o600);
+    assert.equal(statSync(join(dataDir, directory)).mode & 0o777, 0o700);
+    assert.equal(statSync(join(dataDir, "attachments")).mode & 0o777, 0o700);
+
+    // The same name again (the earlier file was gone from the session) and a name with folders in it.
+    const again = await first.recordAttachment({ conversationKey, name: "sales.csv", data: Buffer.from("newer") });
+    const foldered = await first.recordAttachment({ conversationKey, name: "../../escape/notes.txt", data: Buffer.from("note") });
+    const other = await first.recordAttachment({ conversationKey: "discord:G1:C1:T1", name: "sales.csv", data: Buffer.from("other") });
+    assert.equal(again.name, "sales.csv");
+    assert.equal(again.path, `${directory}/sales-2.csv`);
+    assert.equal(foldered.path, `${directory}/notes.txt`);
+    assert.equal(other.path, `${directoryOf("discord:G1:C1:T1")}/sales.csv`);
+    assert.ok(record.id < again.id && again.id < foldered.id);
+    first.close();
+
+    const second = openSqliteStore(dataDir);
+    try {
+      const kept = second.listAttachments(conversationKey);
+      assert.deepEqual(kept, [record, again, foldered]);
+      assert.deepEqual(await second.readAttachment(record), csv);
+      assert.equal((await second.readAttachment(again))?.toString(), "newer");
+      assert.deepEqual(second.listAttachments("discord:G1:C1:T1"), [other]);
+      assert.deepEqual(second.listAttachments("never-seen"), []);
+    } finally {
+      second.close();
+    }
+  });
+
+  test("a missing file reads as null, a changed one throws a StoreError", async (t) => {
+    const dataDir = freshDataDir();
+    const store = openForTest(t, dataDir);
+    const missing = await store.recordAttachment({ conversationKey, name: "a.csv", data: Buffer.from("a") });
+    const changed = await store.recordAttachment({ conversationKey, name: "b.csv", data: Buffer.from("b") });
+    rmSync(join(dataDir, missing.path));
+    writeFileSync(join(dataDir, changed.path), "tampered");
+
+    assert.equal(await store.readAttachment(missing), null);
+    await assert.rejects(store.readAttachment(changed), (error: unknown) => {
+      assert.ok(error instanceof StoreError);
+      assert.equal(error.message, `The kept attachment at ${join(dataDir, changed.path)} has changed since it was attached.`);
+      return true;
+    });
+  });
+
+  test("a file that cannot be written gives a StoreError and leaves no row", async (t) => {
+    const dataDir = freshDataDir();
+    const store = openForTest(t, dataDir);
+    writeFileSync(join(dataDir, "attachments"), "a file where the directory belongs");
+    await assert.rejects(
+      store.recordAttachment({ conversationKey, name: "a.csv", data: Buffer.from("a") }),
+      (error: unknown) => error instanceof StoreError && error.message === `Could not keep an attachment in ${join(dataDir, directoryOf(conversationKey))}: a part of the path is not a directory.`,
+    );
+    assert.deepEqual(store.listAttachments(conversationKey), []);
+  });
+
+  test("a row that cannot be written leaves no file", async (t) => {
+    const dataDir = freshDataDir();
+    const store = openForTest(t, dataDir);
+    inspect(dataDir, (database) => database.exec("CREATE TRIGGER refuse BEFORE INSERT ON attachments BEGIN SELECT RAISE(ABORT, 'refused'); END"));
+    await assert.rejects(
+      store.recordAttachment({ conversationKey, name: "a.csv", data: Buffer.from("a") }),
+      (error: unknown) => error instanceof StoreError && /could not record an attachment: refused/.test(error.message),
+    );
+    assert.deepEqual(readdirSync(join(dataDir, directoryOf(conversationKey))), []);
+  });
+
+  test("resetting a conversation drops its rows and files, and only its own", async (t) => {
+    const dataDir = freshDataDir();
+    const store = openForTest(t, dataDir);
+    const turnId = store.startTurn({ conversationKey, user: "slack:U1", text: "q" });
+    store.recordCellRun({ conversationKey, turnId, user: "slack:U1", startedAt: 1, code: "1", outcome: "ok", durationMs: 1, error: null });
+    await store.recordAttachment({ conversationKey, name: "a.csv", data: Buffer.from("a") });
+    await store.recordAttachment({ conversationKey, name: "b.csv", data: Buffer.from("b") });
+    const other = await store.recordAttachment({ conversationKey: "discord:G1:C1:T1", name: "a.csv", data: Buffer.from("other") });
+
+    store.resetConversation(conversationKey);
+    assert.deepEqual(store.listAttachments(conversationKey), []);
+    assert.equal(existsSync(join(dataDir, directoryOf(conversationKey))), false);
+    assert.deepEqual(store.listAttachments("discord:G1:C1:T1"), [other]);
+    assert.equal((await store.readAttachment(other))?.toString(), "other");
+    assert.equal(store.listCellRuns({ conversationKey }).length, 1, "the audit log survives a reset");
+
+    store.resetConversation(conversationKey);
+    const next = await store.recordAttachment({ conversationKey, name: "a.csv", data: Buffer.from("again") });
+    assert.equal(next.path, `${directoryOf(conversationKey)}/a.csv`);
   });
 });

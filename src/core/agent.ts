@@ -62,7 +62,8 @@ export class Agent {
 
   /**
    * Forgets the conversation, as `/reset` does: ends its session and drops
-   * its transcript (the audit log stays). Waits for a turn in progress.
+   * its transcript and kept attachments (the audit log stays). Waits for a
+   * turn in progress.
    */
   reset(conversationKey: string): Promise<void> {
     return this.#queue.run(conversationKey, async () => {

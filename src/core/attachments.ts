@@ -15,6 +15,7 @@ export interface PlacedAttachment {
   /** Its name in the working directory. */
   name: string;
   bytes: number;
+  data: Buffer;
 }
 
 const previewChars = 1_500;
@@ -27,9 +28,9 @@ export async function placeAttachments(session: Session, attachments: Attachment
   for (const attachment of attachments) {
     const name = uniqueName(sanitizeFileName(attachment.name), taken);
     taken.add(name);
-    placed.push({ original: attachment.name, name, bytes: attachment.data.length });
+    placed.push({ original: attachment.name, name, bytes: attachment.data.length, data: attachment.data });
   }
-  await session.putFiles(placed.map((file, index) => ({ name: file.name, data: attachments[index]?.data ?? Buffer.alloc(0) })));
+  await session.putFiles(placed.map((file) => ({ name: file.name, data: file.data })));
   return placed;
 }
 

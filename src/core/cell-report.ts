@@ -32,7 +32,7 @@ export function cellReport(result: CellResult, options: CellReportOptions): stri
   if (files !== null) sections.push(files);
   if (result.figures.length > 0) sections.push(figureNote(result.figures, options.figuresAttached));
   if (result.stateLost) {
-    sections.push("note: the Python session was restarted, so every variable and import is gone, and so are the files in the working directory. Start again from the data the user gave.");
+    sections.push("note: the Python session was restarted, so every variable and import is gone, and so are the files the code made. Start again from the data the user gave; if a file they attached is needed but not in the working directory, ask them to attach it again.");
   }
   if (sections.length === 0) sections.push("(the cell ran without output)");
   return headAndTail(sections.join("\n\n"), MAX_REPORT_CHARS);

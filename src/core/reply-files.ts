@@ -30,6 +30,15 @@ export class TurnFiles {
     }
   }
 
+  /** Files put back after the session was restarted are the user's own, not made by the turn: they are not returned. */
+  noteRestored(files: SandboxFileInfo[]): void {
+    for (const file of files) {
+      this.#before.set(file.name, file.bytes);
+      this.#changed.delete(file.name);
+      this.#figures.delete(file.name);
+    }
+  }
+
   /**
    * Reads the turn's files out of the session. A listing is compared with the
    * one at the start too, which finds files past a cell's listing bound.

@@ -1,5 +1,6 @@
 /**
- * One turn, start to end: the conversation's session, the attachments, the
+ * One turn, start to end: the conversation's session (with the attachments
+ * kept from earlier turns put back if it was lost), the attachments, the
  * earlier turns, then model step → cells → results until the model answers
  * or a limit ends the turn. A failure of the machinery (a ThreadbookError)
  * ends the turn with a plain message and whatever cells ran; anything else
@@ -13,6 +14,7 @@ import type { Store } from "../store/store.ts";
 import { describeAttachments, placeAttachments } from "./attachments.ts";
 import { cellOutcome, cellSummary } from "./cell-summary.ts";
 import { trimHistory } from "./history.ts";
+import { describeRestoration, keepAttachments, restoreAttachments } from "./kept-attachments.ts";
 import type { CodeCall, ModelClient, ModelStep, TranscriptItem } from "./model/model-client.ts";
 import { systemPrompt } from "./prompt.ts";
 import { TurnFiles } from "./reply-files.ts";
@@ -112,12 +114,16 @@ export class TurnRun {
     this.#logger.debug({ session: session.id.slice(0, 12), continuity }, "session ready");
     this.#progress.report({ type: "session", origin: continuity });
 
+    // Put back before placing the new ones, so a new file does not take the name of one put back.
+    const restoration = continuity === "lost" ? await restoreAttachments(session, store, this.#logger) : null;
     const placed = await placeAttachments(session, this.#turn.attachments);
+    await keepAttachments(store, key, placed, this.#logger);
     const previews = placed.length > 0 ? await session.previewFiles(placed.map((file) => file.name)) : [];
     this.#files = new TurnFiles(await session.listFiles());
     const history = trimHistory(earlier, settings.turn.historyChars);
     const userText = joinParagraphs(
       continuity === "lost" ? SESSION_LOST_NOTE : "",
+      restoration === null ? "" : describeRestoration(restoration),
       this.#turn.text,
       placed.length > 0 ? describeAttachments(placed, previews) : "",
     );
@@ -178,10 +184,18 @@ export class TurnRun {
     const timeoutMs = Math.max(minimumCellMs, Math.min(settings.sandbox.cellTimeoutMs, this.#budget.remainingMs()));
     const { result, item, cell } = await runCell(call, { session, store, turn: this.#turn, turnId: this.#turnId ?? "", timeoutMs, images: settings.model.images });
     this.#files?.noteCell(result);
-    this.#transcript.push(item);
+    const output = result.stateLost ? joinParagraphs(item.output, await this.#restoreAfterRestart(session)) : item.output;
+    this.#transcript.push({ ...item, output });
     this.#cells.push(cell);
     this.#logger.debug({ cell: index, outcome: cellOutcome(result), ms: Math.round(result.durationMs) }, "cell ran");
     this.#progress.report({ type: "cell-finished", index, ok: result.error === null, summary: cellSummary(result), durationMs: result.durationMs });
+  }
+
+  /** Puts the kept attachments back into a session a cell restarted; returns what to tell the model. */
+  async #restoreAfterRestart(session: Session): Promise<string> {
+    const restoration = await restoreAttachments(session, this.#services.store, this.#logger);
+    this.#files?.noteRestored(restoration.restored);
+    return describeRestoration(restoration);
   }
 
   /** The reply, with the turn's files; a failure to read them is said in `error`, the answer kept. */

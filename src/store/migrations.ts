@@ -70,6 +70,22 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX event_claims_by_age ON event_claims (claimed_at);
     `,
   },
+  {
+    version: 2,
+    name: "kept attachments",
+    sql: `
+      CREATE TABLE attachments (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        conversation_key TEXT NOT NULL REFERENCES conversations (key),
+        name TEXT NOT NULL,
+        bytes INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        path TEXT NOT NULL UNIQUE
+      ) STRICT;
+      CREATE INDEX attachments_by_conversation ON attachments (conversation_key, id);
+    `,
+  },
 ];
 
 export const latestSchemaVersion = migrations.at(-1)?.version ?? 0;

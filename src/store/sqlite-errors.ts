@@ -97,3 +97,12 @@ export function operationFailure(location: string, action: string, error: unknow
     cause: error,
   });
 }
+
+/** For a failure on a kept attachment's file; `action` completes "could not …", e.g. "keep the attachment at". */
+export function fileFailure(path: string, action: string, error: unknown): StoreError {
+  if (error instanceof StoreError) return error;
+  return new StoreError(`Could not ${action} ${path}: ${reasonFor(error)}.`, {
+    details: { path, action, error: messageOf(error) },
+    cause: error,
+  });
+}

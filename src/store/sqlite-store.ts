@@ -1,6 +1,7 @@
 /**
  * The Store on Node's built-in SQLite: one file, `<dataDir>/threadbook.db`,
- * in WAL mode so several connections (and processes) can share it.
+ * in WAL mode so several connections (and processes) can share it. Kept
+ * attachments' bytes are files beside it (attachment-files.ts).
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -9,11 +10,14 @@ import { DatabaseSync, type StatementSync } from "node:sqlite";
 import type { TranscriptItem } from "../core/model/model-client.ts";
 import type { LimitName } from "../core/turn.ts";
 import { StoreError } from "../errors.ts";
+import { readAttachmentFile, removeAttachmentFile, removeConversationFiles, sha256Hex, writeAttachmentFile } from "./attachment-files.ts";
 import { migrate } from "./migrations.ts";
 import { openFailure, operationFailure } from "./sqlite-errors.ts";
 import { integer, oneOf, optionalInteger, optionalOneOf, optionalText, text, type Row } from "./sqlite-rows.ts";
 import { createTransaction, type Transaction } from "./sqlite-transaction.ts";
 import type {
+  AttachmentInput,
+  AttachmentRecord,
   CellOutcome,
   CellRunFilter,
   CellRunInput,
@@ -90,6 +94,15 @@ function prepareStatements(database: DatabaseSync) {
          AND (:turnId IS NULL OR turn_id = :turnId)
        ORDER BY id`,
     ),
+    insertAttachment: prepare(
+      `INSERT INTO attachments (conversation_key, name, bytes, sha256, created_at, path)
+       VALUES (?, ?, ?, ?, ?, ?)`,
+    ),
+    listAttachments: prepare(
+      `SELECT id, conversation_key, name, bytes, sha256, created_at, path
+       FROM attachments WHERE conversation_key = ? ORDER BY id`,
+    ),
+    deleteAttachments: prepare("DELETE FROM attachments WHERE conversation_key = ?"),
     claimEvent: prepare("INSERT OR IGNORE INTO event_claims (key, claimed_at) VALUES (?, ?)"),
     pruneEvents: prepare("DELETE FROM event_claims WHERE claimed_at < ?"),
   };
@@ -141,17 +154,31 @@ function toCellRun(row: Row): CellRunRecord {
   };
 }
 
+function toAttachment(row: Row): AttachmentRecord {
+  return {
+    id: integer(row, "id"),
+    conversationKey: text(row, "conversation_key"),
+    name: text(row, "name"),
+    bytes: integer(row, "bytes"),
+    sha256: text(row, "sha256"),
+    createdAt: integer(row, "created_at"),
+    path: text(row, "path"),
+  };
+}
+
 export class SqliteStore implements Store {
   /** Path of the database file, for logs and messages. */
   readonly location: string;
+  readonly #dataDir: string;
   readonly #database: DatabaseSync;
   readonly #statements: Statements;
   readonly #transaction: Transaction;
   readonly #clock: () => number;
 
   /** Use openSqliteStore, which prepares the database first. */
-  constructor(database: DatabaseSync, location: string, clock: () => number) {
-    this.location = location;
+  constructor(database: DatabaseSync, dataDir: string, clock: () => number) {
+    this.location = join(dataDir, databaseFileName);
+    this.#dataDir = dataDir;
     this.#database = database;
     this.#statements = prepareStatements(database);
     this.#transaction = createTransaction(database);
@@ -193,9 +220,39 @@ export class SqliteStore implements Store {
       this.#transaction(() => {
         this.#statements.touchConversation.run({ key, now });
         this.#statements.deleteTranscript.run(key);
+        this.#statements.deleteAttachments.run(key);
         this.#statements.bindSession.run(null, null, key);
       });
+      // After the commit: a failed reset leaves the files its rows still name.
+      removeConversationFiles(this.#dataDir, key);
     });
+  }
+
+  async recordAttachment(input: AttachmentInput): Promise<AttachmentRecord> {
+    const path = await writeAttachmentFile(this.#dataDir, input.conversationKey, input.name, input.data);
+    try {
+      return this.#guard("record an attachment", () => {
+        const now = this.#now();
+        const sha256 = sha256Hex(input.data);
+        const id = this.#transaction(() => {
+          this.#statements.touchConversation.run({ key: input.conversationKey, now });
+          const result = this.#statements.insertAttachment.run(input.conversationKey, input.name, input.data.length, sha256, now, path);
+          return Number(result.lastInsertRowid);
+        });
+        return { id, conversationKey: input.conversationKey, name: input.name, bytes: input.data.length, sha256, createdAt: now, path };
+      });
+    } catch (error) {
+      await removeAttachmentFile(this.#dataDir, path).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  listAttachments(conversationKey: string): AttachmentRecord[] {
+    return this.#guard("read the kept attachments", () => this.#statements.listAttachments.all(conversationKey).map(toAttachment));
+  }
+
+  readAttachment(attachment: AttachmentRecord): Promise<Buffer | null> {
+    return readAttachmentFile(this.#dataDir, attachment.path, attachment.sha256);
   }
 
   appendTranscript(key: string, turnId: string, items: TranscriptItem[]): void {
@@ -315,7 +372,7 @@ export function openSqliteStore(dataDir: string, options: SqliteStoreOptions = {
     // In WAL mode NORMAL cannot corrupt the file; a power cut may lose the last commits.
     database.exec("PRAGMA synchronous = NORMAL");
     migrate(database, location, Math.round(clock()));
-    const store = new SqliteStore(database, location, clock);
+    const store = new SqliteStore(database, dataDir, clock);
     if (options.recoverInterruptedTurns ?? true) store.failInterruptedTurns();
     return store;
   } catch (error) {

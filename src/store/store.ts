@@ -1,9 +1,10 @@
 /**
  * The store seam: what threadbook remembers across turns and restarts.
  * SQLite through `node:sqlite` today (sqlite-store.ts); Postgres later for
- * several replicas. Members are synchronous, as `node:sqlite` is, and throw a
- * StoreError with a plain message when the database fails. Times are epoch
- * milliseconds.
+ * several replicas. Members are synchronous, as `node:sqlite` is, except the
+ * two that move an attachment's bytes, which return promises so a large file
+ * does not hold up other conversations. They throw a StoreError with a plain
+ * message when the database or its files fail. Times are epoch milliseconds.
  */
 import type { TranscriptItem } from "../core/model/model-client.ts";
 import type { LimitName } from "../core/turn.ts";
@@ -73,6 +74,28 @@ export interface CellRunFilter {
   turnId?: string;
 }
 
+export interface AttachmentInput {
+  conversationKey: string;
+  /** Its plain file name in the session's working directory, the name it is put back under. */
+  name: string;
+  data: Buffer;
+}
+
+/** A file a user attached, kept so it can be put back into a new session. */
+export interface AttachmentRecord {
+  /** Increases with every kept attachment. */
+  id: number;
+  conversationKey: string;
+  /** Its name in the session's working directory. */
+  name: string;
+  bytes: number;
+  /** SHA-256 of the bytes, in hex. */
+  sha256: string;
+  createdAt: number;
+  /** Where the bytes are kept, relative to the data directory, with `/` separators. */
+  path: string;
+}
+
 export interface Store {
   /** The conversation, or null if nothing was recorded for it yet. */
   getConversation(key: string): ConversationRecord | null;
@@ -81,10 +104,26 @@ export interface Store {
   bindSession(key: string, sessionId: string | null): void;
 
   /**
-   * Drops the conversation's transcript and session binding, as `/reset`
-   * does. Its turns and cell runs stay: they are the audit trail.
+   * Drops the conversation's transcript, session binding and kept
+   * attachments (their rows and files), as `/reset` does. Its turns and cell
+   * runs stay: they are the audit trail.
    */
   resetConversation(key: string): void;
+
+  /**
+   * Keeps a copy of a file the user attached (creating the conversation if
+   * new): its bytes in a private file under the data directory, and a row.
+   */
+  recordAttachment(input: AttachmentInput): Promise<AttachmentRecord>;
+
+  /** The conversation's kept attachments, oldest first. */
+  listAttachments(conversationKey: string): AttachmentRecord[];
+
+  /**
+   * The kept bytes of an attachment, or null when its file is gone. Throws a
+   * StoreError when the file no longer matches its `sha256`.
+   */
+  readAttachment(attachment: AttachmentRecord): Promise<Buffer | null>;
 
   /**
    * Appends items after those already saved for the conversation, in order.
