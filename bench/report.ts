@@ -21,8 +21,8 @@ export interface Setup {
   poolSize: number;
   limits: { memoryMb: number; cpus: number; pids: number };
   machine: MachineInfo;
-  /** Other containers running, which compete for the same cores. */
-  contention: { otherRunningContainersAtStart: number; otherRunningContainersAtEnd: number };
+  /** Other containers running, and the 1-minute load average: work competing for the same cores. */
+  contention: Record<"atStart" | "atEnd", { otherRunningContainers: number; loadAverage: number }>;
   totalMs: number;
 }
 
@@ -117,7 +117,7 @@ export function renderTable(result: BenchResult): string {
     "Acquire a session for a new conversation",
     row("warm, from the pool", "warmAcquireMs", `target < ${TARGETS.warmAcquireMs} ms: ${verdict(result.warmAcquireMs < TARGETS.warmAcquireMs)}`),
     row("cold, pool size 0", "coldAcquireMs", `${ratios.coldOverWarmAcquire}x the warm acquire`),
-    "A trivial cell (print(1 + 1) / 1 + 1)",
+    "A trivial cell: `1 + 1` in the session, `python3 -c \"print(1 + 1)\"` the naive way",
     row("warm session, long-lived channel", "cellWarmMs"),
     row("docker exec per cell (naive)", "cellDockerExecMs", `${ratios.dockerExecOverWarmCell}x the warm cell; target >= ${TARGETS.dockerExecOverWarmCell}x: ${verdict(ratios.dockerExecOverWarmCell >= TARGETS.dockerExecOverWarmCell)}`),
     row("new container per cell (naive)", "cellDockerRunMs", `${ratios.dockerRunOverWarmCell}x the warm cell`),
@@ -129,10 +129,11 @@ export function renderTable(result: BenchResult): string {
     row("harness overhead a cell, 1-cell", "overheadPerCellOneMs", `target < ${TARGETS.harnessOverheadPerCellMs} ms: ${verdict(result.overheadPerCellOneMs < TARGETS.harnessOverheadPerCellMs)}`),
     row("harness overhead a cell, 5-cell", "overheadPerCellFiveMs", `target < ${TARGETS.harnessOverheadPerCellMs} ms: ${verdict(result.overheadPerCellFiveMs < TARGETS.harnessOverheadPerCellMs)}`),
     "",
-    ...(contention.otherRunningContainersAtStart + contention.otherRunningContainersAtEnd > 0
-      ? [`Note: other containers were running (${contention.otherRunningContainersAtStart} at the start, ${contention.otherRunningContainersAtEnd} at the end) and shared the cores; figures may be slower than on a quiet machine.`]
+    `Load average ${contention.atStart.loadAverage} at the start, ${contention.atEnd.loadAverage} at the end.`,
+    ...(contention.atStart.otherRunningContainers + contention.atEnd.otherRunningContainers > 0
+      ? [`Note: other containers were running (${contention.atStart.otherRunningContainers} at the start, ${contention.atEnd.otherRunningContainers} at the end) and shared the cores; figures may be slower than on a quiet machine.`]
       : []),
-    `${(result.totalMs / 1000).toFixed(0)} s in all. 'npm run bench -- --json' prints these figures as one JSON object.`,
+    `${(result.totalMs / 1000).toFixed(0)} s in all. 'npm run -s bench -- --json' prints these figures as one JSON object (-s keeps npm's banner off stdout).`,
   ];
   return `${lines.join("\n")}\n`;
 }

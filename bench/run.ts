@@ -9,6 +9,7 @@
  * Sandbox settings come from the environment as the bot reads them
  * (THREADBOOK_SANDBOX_RUNTIME=runsc benchmarks gVisor, for example).
  */
+import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { loadConfig, type Config } from "../src/config.ts";
 import { ThreadbookError } from "../src/errors.ts";
@@ -112,15 +113,18 @@ async function measure(): Promise<{ measured: Measurements; image: string; poolS
   return { measured: { ...rest, cellDockerRunMs, coldAcquireMs }, image, poolSize };
 }
 
-/** Containers running beside the benchmark share its cores; a figure measured beside them is not comparable. */
-async function otherRunningContainers(): Promise<number> {
+/** Other containers and the load average: work beside the benchmark shares its cores, and its figures are then not comparable. */
+async function busyness(): Promise<{ otherRunningContainers: number; loadAverage: number }> {
   const running = await docker.listContainers().catch(() => []);
-  return running.filter((info) => !(info.Names[0] ?? "").startsWith(`/${instance}`)).length;
+  return {
+    otherRunningContainers: running.filter((info) => !(info.Names[0] ?? "").startsWith(`/${instance}`)).length,
+    loadAverage: Math.round((loadavg()[0] ?? 0) * 100) / 100,
+  };
 }
 
 async function main(): Promise<void> {
   const started = performance.now();
-  const busyBefore = await otherRunningContainers();
+  const busyAtStart = await busyness();
   let outcome: Awaited<ReturnType<typeof measure>>;
   try {
     outcome = await measure();
@@ -129,7 +133,7 @@ async function main(): Promise<void> {
   }
   stop.signal.throwIfAborted();
   const machine = await describeMachine(docker, config.sandbox.runtime);
-  const contention = { otherRunningContainersAtStart: busyBefore, otherRunningContainersAtEnd: await otherRunningContainers() };
+  const contention = { atStart: busyAtStart, atEnd: await busyness() };
   const { memoryMb, cpus, pids } = config.sandbox;
   const result = benchResult(outcome.measured, { image: outcome.image, poolSize: outcome.poolSize, limits: { memoryMb, cpus, pids }, machine, contention, totalMs: performance.now() - started });
   process.stdout.write(flags.json ? `${JSON.stringify(result, null, 2)}\n` : renderTable(result));
