@@ -1,6 +1,7 @@
 /**
  * The entry point: parse the command line, load the settings, start the
- * services, run the command, and close cleanly on exit or on SIGINT/SIGTERM.
+ * services, run the command, and close cleanly on exit or on SIGINT, SIGTERM
+ * or SIGHUP (a closed terminal).
  * Exit codes: 0 answered, 1 failed, 2 bad usage or settings.
  */
 import { userInfo } from "node:os";
@@ -16,7 +17,10 @@ import { loadConfig, type Config } from "./config.ts";
 import { ConfigError, ThreadbookError, userMessage } from "./errors.ts";
 import type { Services } from "./services.ts";
 
-const signalExitCodes = { SIGINT: 130, SIGTERM: 143 } as const;
+const signalExitCodes = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 } as const;
+
+// A closed terminal or pipe (EIO, EPIPE) must not crash the process before it closes its sessions.
+for (const stream of [process.stdout, process.stderr]) stream.on("error", () => undefined);
 
 process.exit(await main(process.argv.slice(2)));
 
@@ -56,6 +60,7 @@ async function main(argv: string[]): Promise<number> {
   };
   process.on("SIGINT", () => stop("SIGINT"));
   process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGHUP", () => stop("SIGHUP"));
 
   // Loaded only now: the SDKs take most of a second to load, which --help and a typo should not wait for.
   const { logFileName, startServices } = await import("./services.ts");
@@ -112,7 +117,7 @@ async function runStart(services: Services, context: CliContext): Promise<number
     await adapter.start();
     services.logger.info({ platform: adapter.name }, "listening");
   }
-  // Runs until SIGINT or SIGTERM, whose handler closes the services and exits.
+  // Runs until SIGINT, SIGTERM or SIGHUP, whose handler closes the services and exits.
   return new Promise<number>(() => {});
 }
 
