@@ -75,7 +75,7 @@ export interface RunTarget {
 
 /** `docker run --rm`: create, attach, start, wait, read the output, remove. */
 async function runCell(target: RunTarget): Promise<Output> {
-  const spec = containerSpec({ image: target.image, name: `${target.instance}-${randomBytes(4).toString("hex")}`, instance: target.instance, limits: target.limits });
+  const spec = containerSpec({ image: target.image, name: `${target.instance}-${randomBytes(4).toString("hex")}`, instance: target.instance, limits: target.limits, owner: "bench" });
   const container = await target.docker.createContainer({ ...spec, Cmd: NAIVE_COMMAND, AttachStdin: false, OpenStdin: false, StdinOnce: false });
   try {
     // Attached before the start, as `docker run` does: the spec logs nothing, so output is read live or never.

@@ -6,9 +6,9 @@
 #        sandbox/build.sh --tag      print the tag only
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-repo="${THREADBOOK_IMAGE_REPO:-threadbook-sandbox}"
+repo=threadbook-sandbox
 
-# Same recipe as src/sandbox/docker/image-tag.ts: sha256 over Dockerfile then runner.py.
+# Same recipe as currentImageTag() in src/sandbox/docker/image.ts: sha256 over Dockerfile then runner.py.
 hash=$(cat "$here/Dockerfile" "$here/runner.py" | sha256sum | cut -c1-16)
 tag="$repo:$hash"
 if [ "${1:-}" = "--tag" ]; then echo "$tag"; exit 0; fi

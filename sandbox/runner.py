@@ -236,10 +236,12 @@ class Runner:
         timed_out = False
         started = time.monotonic()
         previous_handler = signal.signal(signal.SIGALRM, raise_timeout)
+        global CELL_RUNNING
         try:
             os.chdir(WORKDIR)
             body, last = split_last_expression(code, "<cell %d>" % cell)
             signal.setitimer(signal.ITIMER_REAL, timeout)
+            CELL_RUNNING = True
             if body is not None:
                 exec(body, self.namespace)
             if last is not None:
@@ -256,6 +258,7 @@ class Runner:
         except BaseException as exception:  # SystemExit included: the session lives on
             error = describe_exception(exception)
         finally:
+            CELL_RUNNING = False
             if os.getpid() != self.pid:
                 os._exit(0)  # a child the cell forked must never reach the protocol
             signal.setitimer(signal.ITIMER_REAL, 0)
@@ -325,6 +328,16 @@ class Runner:
 
 def raise_timeout(signum, frame):
     raise CellTimeout()
+
+
+CELL_RUNNING = False
+
+
+def interrupt_cell(signum, frame):
+    """SIGINT from the host stops a running cell; one that lands between cells
+    (a late interrupt) must not take the runner down."""
+    if CELL_RUNNING:
+        raise KeyboardInterrupt()
 
 
 def split_last_expression(code, filename):
@@ -481,6 +494,7 @@ def main():
     sys.stdin = io.open(0, "r", closefd=False)
     os.makedirs(WORKDIR, exist_ok=True)
     os.chdir(WORKDIR)
+    signal.signal(signal.SIGINT, interrupt_cell)
     preload()
     limit_memory()
     # The runner's own faults go to the container's stderr, which the host logs.

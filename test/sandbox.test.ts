@@ -220,6 +220,26 @@ describe("docker sandbox", () => {
     assert.equal((await session.run("'back'")).value, "'back'");
   });
 
+  test("an interrupt that lands between cells leaves the session alone", async () => {
+    const session = await sandbox.acquire("late-interrupt");
+    await session.run("kept = 'yes'");
+    const id = session.id;
+    await new Docker().getContainer(sessionContainerName(instance, "late-interrupt")).kill({ signal: "SIGINT" });
+    const next = await session.run("kept");
+    assert.equal(next.value, "'yes'");
+    assert.equal(session.id, id);
+  });
+
+  test("a session released while a cell runs ends that cell with a plain error, not a restart", async () => {
+    const session = await sandbox.acquire("released-mid-cell");
+    const running = assert.rejects(session.run("import time\ntime.sleep(5)"), (error: unknown) => error instanceof SandboxError && error.code === "sandbox_lost");
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await sandbox.release("released-mid-cell");
+    await running;
+    const names = (await instanceContainers(instance)).map((info) => info.Names[0]);
+    assert.ok(!names.includes(`/${sessionContainerName(instance, "released-mid-cell")}`), "no container restarted under the released name");
+  });
+
   test("release ends the session", async () => {
     const session = await sandbox.acquire("released");
     const id = session.id;
@@ -255,8 +275,8 @@ describe("docker sandbox across processes", () => {
     const gone = spawn("true");
     await once(gone, "exit");
     const warmSpec = { ...spec, Cmd: ["sleep", "60"] };
-    await (await docker.createContainer({ ...warmSpec, name: `${instance}-pool-neighbour`, Labels: { ...spec.Labels, "threadbook.pool-owner": `${hostname()}:${neighbour.pid}` } })).start();
-    await (await docker.createContainer({ ...warmSpec, name: `${instance}-pool-gone`, Labels: { ...spec.Labels, "threadbook.pool-owner": `${hostname()}:${gone.pid}` } })).start();
+    await (await docker.createContainer({ ...warmSpec, name: `${instance}-pool-neighbour`, Labels: { ...spec.Labels, "threadbook.owner": `${hostname()}:${neighbour.pid}` } })).start();
+    await (await docker.createContainer({ ...warmSpec, name: `${instance}-pool-gone`, Labels: { ...spec.Labels, "threadbook.owner": `${hostname()}:${gone.pid}` } })).start();
 
     const second = await startTestSandbox({ instance });
     try {
@@ -276,6 +296,39 @@ describe("docker sandbox across processes", () => {
     } finally {
       neighbour.kill();
       await second.close();
+    }
+  });
+
+  test("a busy session is not reaped, and another running process's session is left to it", async () => {
+    const neighbour = spawn("sleep", ["60"]);
+    const docker = new Docker();
+    const foreignName = `${instance}-s-foreign`;
+    const sandbox = await startTestSandbox({ instance, idleTtlMs: 1_500, poolSize: 0 });
+    try {
+      const foreign = await docker.createContainer({ Image: sandbox.image, name: foreignName, Cmd: ["sleep", "60"], Labels: { "threadbook.instance": instance, "threadbook.owner": `${hostname()}:${neighbour.pid}` } });
+      await foreign.start();
+      // Adopted by a fresh sweep, as a restarted bot would see it.
+      const second = await startTestSandbox({ instance, idleTtlMs: 1_500, poolSize: 0 });
+      try {
+        const session = await sandbox.acquire("busy");
+        const long = await session.run("import time\ntime.sleep(4)\n'done'", { timeoutMs: 8_000 });
+        assert.equal(long.value, "'done'");
+        assert.equal(long.stateLost, false);
+        const names = (await instanceContainers(instance)).map((info) => info.Names[0]);
+        assert.ok(names.includes(`/${foreignName}`), "a live process's session kept");
+        neighbour.kill();
+        await once(neighbour, "exit");
+        const deadline = Date.now() + 10_000;
+        while (Date.now() < deadline && (await instanceContainers(instance)).some((info) => info.Names[0] === `/${foreignName}`)) {
+          await new Promise((resolve) => setTimeout(resolve, 250));
+        }
+        assert.ok(!(await instanceContainers(instance)).some((info) => info.Names[0] === `/${foreignName}`), "reaped once its process is gone");
+      } finally {
+        await second.close();
+      }
+    } finally {
+      neighbour.kill();
+      await sandbox.close();
     }
   });
 
@@ -302,7 +355,7 @@ describe("docker sandbox errors", () => {
   });
 
   test("a missing image gives a plain, typed error naming the fix", async () => {
-    await assert.rejects(startTestSandbox({ image: "threadbook-sandbox:does-not-exist" }), (error: unknown) =>
-      error instanceof SandboxError && error.code === "image_missing" && /npm run sandbox:build/.test(error.message));
+    await assert.rejects(startTestSandbox({ image: "threadbook-sandbox:does-not-exist", buildMissingImage: true }), (error: unknown) =>
+      error instanceof SandboxError && error.code === "image_missing" && /THREADBOOK_SANDBOX_IMAGE/.test(error.message));
   });
 });

@@ -10,8 +10,8 @@ import type Docker from "dockerode";
 export const SANDBOX_USER = "10001:10001";
 export const WORKDIR = "/work";
 export const LABEL_INSTANCE = "threadbook.instance";
-/** On warm containers: "<host>:<pid>" of the process that started them. */
-export const LABEL_POOL_OWNER = "threadbook.pool-owner";
+/** "<host>:<pid>" of the process that started the container. */
+export const LABEL_OWNER = "threadbook.owner";
 
 export interface ContainerLimits {
   memoryMb: number;
@@ -32,14 +32,14 @@ export interface ContainerLimits {
  */
 const GVISOR_THREAD_HEADROOM = 512;
 
-export function containerSpec(options: { image: string; name: string; instance: string; limits: ContainerLimits; poolOwner?: string }): Docker.ContainerCreateOptions {
+export function containerSpec(options: { image: string; name: string; instance: string; limits: ContainerLimits; owner: string }): Docker.ContainerCreateOptions {
   const { limits } = options;
   const memory = limits.memoryMb * 1024 * 1024;
   const fileBytes = limits.fileMb * 1024 * 1024;
   return {
     name: options.name,
     Image: options.image,
-    Labels: { [LABEL_INSTANCE]: options.instance, ...(options.poolOwner ? { [LABEL_POOL_OWNER]: options.poolOwner } : {}) },
+    Labels: { [LABEL_INSTANCE]: options.instance, [LABEL_OWNER]: options.owner },
     User: SANDBOX_USER,
     WorkingDir: WORKDIR,
     Env: [`THREADBOOK_WORKDIR=${WORKDIR}`],

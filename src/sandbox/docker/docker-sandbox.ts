@@ -9,8 +9,9 @@ import Docker from "dockerode";
 import { SandboxError } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
 import type { Sandbox, Session } from "../sandbox.ts";
-import { containerSpec, LABEL_INSTANCE, LABEL_POOL_OWNER, type ContainerLimits } from "./container-spec.ts";
+import { containerSpec, LABEL_INSTANCE, LABEL_OWNER, type ContainerLimits } from "./container-spec.ts";
 import { DockerSession, type LiveContainer, type SessionHost } from "./docker-session.ts";
+import { dockerFailure } from "./docker-failure.ts";
 import { buildImage, currentImageTag, imageExists } from "./image.ts";
 import { RunnerChannel } from "./runner-channel.ts";
 
@@ -34,11 +35,11 @@ export interface DockerSandboxOptions {
 }
 
 const READY_TIMEOUT_MS = 90_000;
-const POOL_OWNER = `${hostname()}:${process.pid}`;
+const PROCESS_OWNER = `${hostname()}:${process.pid}`;
 
 /** Whether a warm container belongs to another process on this host that still runs. */
 function ownedByLiveProcess(owner: string | undefined): boolean {
-  if (!owner || owner === POOL_OWNER) return false;
+  if (!owner || owner === PROCESS_OWNER) return false;
   const [host, pid] = owner.split(":");
   if (host !== hostname() || !pid) return false;
   try {
@@ -56,6 +57,12 @@ export function connectDocker(dockerHost: string | undefined): Docker {
   return new Docker({ host: url.hostname, port: Number(url.port || 2375), protocol: "http" });
 }
 
+/** Closes a container's channel and removes it. */
+async function discard(live: LiveContainer): Promise<void> {
+  live.channel.close();
+  await live.container.remove({ force: true }).catch(() => undefined);
+}
+
 export function sessionContainerName(instance: string, conversationKey: string): string {
   return `${instance}-s-${createHash("sha256").update(conversationKey).digest("hex").slice(0, 24)}`;
 }
@@ -70,8 +77,8 @@ export class DockerSandbox implements Sandbox, SessionHost {
   private readonly options: DockerSandboxOptions;
   private readonly pool: LiveContainer[] = [];
   private readonly sessions = new Map<string, DockerSession>();
-  /** Session containers of an earlier process, not yet acquired: name → last use. */
-  private readonly adopted = new Map<string, number>();
+  /** Session containers of an earlier process, not yet acquired: name → last use and starting process. */
+  private readonly adopted = new Map<string, { lastUsed: number; owner: string | undefined }>();
   private readonly locks = new Map<string, Promise<unknown>>();
   private filling: Promise<void> | undefined;
   private reaper: NodeJS.Timeout | undefined;
@@ -104,7 +111,10 @@ export class DockerSandbox implements Sandbox, SessionHost {
       throw new SandboxError("docker_unavailable", "Docker is not running or cannot be reached, so code cannot run. Start Docker (or set DOCKER_HOST) and try again.", { retryable: true, cause: error });
     }
     const image = options.image ?? currentImageTag();
-    if (!(await imageExists(docker, image))) {
+    if (!(await imageExists(docker, image).catch((error) => { throw dockerFailure(error, "Checking the sandbox image"); }))) {
+      if (options.image !== undefined) {
+        throw new SandboxError("image_missing", `The sandbox image ${image} (THREADBOOK_SANDBOX_IMAGE) is missing. Pull or build it, or unset THREADBOOK_SANDBOX_IMAGE to use the one built from sandbox/.`);
+      }
       if (!options.buildMissingImage) {
         throw new SandboxError("image_missing", `The sandbox image ${image} is missing. Build it with 'npm run sandbox:build' (or 'bash sandbox/build.sh').`);
       }
@@ -122,12 +132,17 @@ export class DockerSandbox implements Sandbox, SessionHost {
   }
 
   acquire(conversationKey: string): Promise<Session> {
-    return this.exclusive(conversationKey, () => this.acquireUnlocked(conversationKey));
+    const name = sessionContainerName(this.options.instance, conversationKey);
+    return this.exclusive(name, () => this.acquireUnlocked(conversationKey, name));
   }
 
   release(conversationKey: string): Promise<void> {
-    return this.exclusive(conversationKey, async () => {
-      const name = sessionContainerName(this.options.instance, conversationKey);
+    return this.releaseByName(sessionContainerName(this.options.instance, conversationKey));
+  }
+
+  /** Ends a session by its container's name; a cell running in it ends with a `sandbox_lost` error. */
+  private releaseByName(name: string): Promise<void> {
+    return this.exclusive(name, async () => {
       this.sessions.get(name)?.detach();
       this.sessions.delete(name);
       this.adopted.delete(name);
@@ -139,11 +154,7 @@ export class DockerSandbox implements Sandbox, SessionHost {
     this.closing = true;
     if (this.reaper) clearInterval(this.reaper);
     await this.filling?.catch(() => undefined);
-    const warm = this.pool.splice(0);
-    await Promise.all(warm.map(async (live) => {
-      live.channel.close();
-      await live.container.remove({ force: true }).catch(() => undefined);
-    }));
+    await Promise.all(this.pool.splice(0).map((live) => discard(live)));
     for (const session of this.sessions.values()) session.detach();
     this.sessions.clear();
   }
@@ -158,16 +169,16 @@ export class DockerSandbox implements Sandbox, SessionHost {
     return this.claim(session.name);
   }
 
-  /** Waits until the warm pool is full; for start-up and benchmarks. */
+  /** Waits until the warm pool is full; for start-up and benchmarks. Throws when containers cannot start. */
   async warmUp(): Promise<void> {
-    while (this.pool.length < this.options.poolSize && !this.closing) {
-      this.fillPool();
-      await this.filling;
+    this.fillPool();
+    await this.filling;
+    if (this.pool.length < this.options.poolSize && !this.closing) {
+      throw new SandboxError("sandbox_failed", `The warm pool holds ${this.pool.length} of ${this.options.poolSize} sessions; starting more failed (see the log).`, { retryable: true });
     }
   }
 
-  private async acquireUnlocked(conversationKey: string): Promise<Session> {
-    const name = sessionContainerName(this.options.instance, conversationKey);
+  private async acquireUnlocked(conversationKey: string, name: string): Promise<Session> {
     const known = this.sessions.get(name);
     if (known && !known.closed) {
       known.origin = "resumed";
@@ -190,7 +201,7 @@ export class DockerSandbox implements Sandbox, SessionHost {
       info = await container.inspect();
     } catch (error) {
       if ((error as { statusCode?: number }).statusCode === 404) return undefined;
-      throw this.dockerFailure(error);
+      throw dockerFailure(error);
     }
     if (!info.State.Running || info.Config.Image !== this.image) {
       await this.removeContainer(name);
@@ -217,19 +228,18 @@ export class DockerSandbox implements Sandbox, SessionHost {
         return warm;
       } catch (error) {
         this.logger.warn({ err: error }, "a warm container could not be claimed; starting one");
-        warm.channel.close();
-        await warm.container.remove({ force: true }).catch(() => undefined);
+        await discard(warm);
       }
     }
     return this.startContainer(name);
   }
 
-  private async startContainer(name: string, poolOwner?: string): Promise<LiveContainer> {
+  private async startContainer(name: string): Promise<LiveContainer> {
     let container: Docker.Container;
     try {
-      container = await this.docker.createContainer(containerSpec({ image: this.image, name, instance: this.options.instance, limits: this.options.limits, poolOwner }));
+      container = await this.docker.createContainer(containerSpec({ image: this.image, name, instance: this.options.instance, limits: this.options.limits, owner: PROCESS_OWNER }));
     } catch (error) {
-      throw this.dockerFailure(error);
+      throw dockerFailure(error);
     }
     try {
       const channel = await RunnerChannel.attach(container, this.docker.modem, this.logger);
@@ -238,7 +248,7 @@ export class DockerSandbox implements Sandbox, SessionHost {
       return { container, channel, id: container.id, pythonVersion };
     } catch (error) {
       await container.remove({ force: true }).catch(() => undefined);
-      throw this.dockerFailure(error);
+      throw dockerFailure(error);
     }
   }
 
@@ -253,10 +263,9 @@ export class DockerSandbox implements Sandbox, SessionHost {
       let failures = 0;
       while (!this.closing && this.pool.length < this.options.poolSize && failures < 3) {
         try {
-          const live = await this.startContainer(`${this.options.instance}-pool-${randomBytes(6).toString("hex")}`, POOL_OWNER);
+          const live = await this.startContainer(`${this.options.instance}-pool-${randomBytes(6).toString("hex")}`);
           if (this.closing) {
-            live.channel.close();
-            await live.container.remove({ force: true }).catch(() => undefined);
+            await discard(live);
           } else {
             this.pool.push(live);
           }
@@ -274,14 +283,15 @@ export class DockerSandbox implements Sandbox, SessionHost {
    * still running on this host (a `threadbook ask` beside the bot) are left alone.
    */
   private async sweep(): Promise<void> {
-    const containers = await this.docker.listContainers({ all: true, filters: { label: [`${LABEL_INSTANCE}=${this.options.instance}`] } });
+    const containers = await this.docker.listContainers({ all: true, filters: { label: [`${LABEL_INSTANCE}=${this.options.instance}`] } })
+      .catch((error) => { throw dockerFailure(error, "Listing the sandbox's containers"); });
     const sessionPrefix = `/${this.options.instance}-s-`;
     for (const info of containers) {
       const name = info.Names[0] ?? "";
       const live = info.State === "running" && info.Image === this.image && name.startsWith(sessionPrefix);
       if (live) {
-        this.adopted.set(name.slice(1), Date.now());
-      } else if (info.State === "running" && ownedByLiveProcess(info.Labels[LABEL_POOL_OWNER])) {
+        this.adopted.set(name.slice(1), { lastUsed: Date.now(), owner: info.Labels[LABEL_OWNER] });
+      } else if (info.State === "running" && ownedByLiveProcess(info.Labels[LABEL_OWNER])) {
         continue;
       } else {
         this.logger.info({ name, state: info.State }, "removing a leftover container");
@@ -292,15 +302,14 @@ export class DockerSandbox implements Sandbox, SessionHost {
 
   private async reapIdle(): Promise<void> {
     const cutoff = Date.now() - this.options.idleTtlMs;
-    const idle = [...this.sessions.values()].filter((session) => session.lastUsed < cutoff).map((session) => session.conversationKey);
-    for (const key of idle) {
-      this.logger.info({ conversation: key }, "reaping an idle session");
-      await this.release(key).catch((error) => this.logger.warn({ err: error }, "reaping failed"));
+    const idle = [...this.sessions.values()].filter((session) => !session.busy && session.lastUsed < cutoff).map((session) => session.name);
+    // Sessions of an earlier process; one that another running process started is that process's to reap.
+    for (const [name, { lastUsed, owner }] of this.adopted) {
+      if (lastUsed < cutoff && !ownedByLiveProcess(owner)) idle.push(name);
     }
-    for (const [name, lastUsed] of this.adopted) {
-      if (lastUsed >= cutoff) continue;
-      this.adopted.delete(name);
-      await this.removeContainer(name);
+    for (const name of idle) {
+      this.logger.info({ name }, "reaping an idle session");
+      await this.releaseByName(name).catch((error) => this.logger.warn({ err: error }, "reaping failed"));
     }
   }
 
@@ -320,12 +329,4 @@ export class DockerSandbox implements Sandbox, SessionHost {
     return next;
   }
 
-  private dockerFailure(error: unknown): SandboxError {
-    if (error instanceof SandboxError) return error;
-    const code = (error as { code?: string }).code;
-    if (code === "ECONNREFUSED" || code === "ENOENT") {
-      return new SandboxError("docker_unavailable", "Docker stopped answering, so code cannot run. Start Docker and try again.", { retryable: true, cause: error });
-    }
-    return new SandboxError("sandbox_failed", "Starting a Python session failed. The details are in the log.", { retryable: true, cause: error });
-  }
 }

@@ -9,7 +9,7 @@ import type { Logger } from "../../log.ts";
 import { assertInsideWorkdir, assertPlainFileName } from "../file-names.ts";
 import type { CellLimits, CellResult, FilePreview, InputFile, OutputFile, SandboxFileInfo, Session, SessionOrigin } from "../sandbox.ts";
 import { SANDBOX_USER, WORKDIR } from "./container-spec.ts";
-import { ChannelClosedError, type RunnerChannel, type RunnerReply } from "./runner-channel.ts";
+import { ChannelClosedError, ChannelTimeoutError, type RunnerChannel, type RunnerReply } from "./runner-channel.ts";
 import { getFilesByTar, putFilesByTar } from "./tar-transfer.ts";
 
 /** A started container with the runner answering on its channel. */
@@ -49,6 +49,10 @@ export class DockerSession implements Session {
   readonly name: string;
   origin: SessionOrigin;
   lastUsed = Date.now();
+  /** Requests in flight; a busy session is never reaped. */
+  private inFlight = 0;
+  /** Set when the sandbox ended this session (release, reaping, shutdown). */
+  private released = false;
   private live: LiveContainer;
   private readonly host: SessionHost;
 
@@ -73,16 +77,24 @@ export class DockerSession implements Session {
   }
 
   get closed(): boolean {
-    return this.live.channel.closed;
+    return this.released || this.live.channel.closed;
   }
 
+  get busy(): boolean {
+    return this.inFlight > 0;
+  }
+
+  /** Lets go of the container; a cell still running ends with `sandbox_lost`, nothing is restarted. */
   detach(): void {
+    this.released = true;
     this.live.channel.close();
   }
 
   async run(code: string, limits: Partial<CellLimits> = {}): Promise<CellResult> {
+    this.assertUsable();
     const timeoutMs = limits.timeoutMs ?? this.host.cellTimeoutMs;
     this.lastUsed = Date.now();
+    this.inFlight += 1;
     const started = performance.now();
     const pending = this.live.channel.request({ op: "run", code, timeout: timeoutMs / 1000, output_bytes: this.host.outputBytes });
     pending.catch(() => undefined);
@@ -102,11 +114,13 @@ export class DockerSession implements Session {
       return this.toCellResult(reply, timeoutMs);
     } catch (error) {
       if (!(error instanceof ChannelClosedError)) throw error;
+      this.assertUsable();
       const why = await this.deathCause();
       this.host.logger.warn({ session: this.name, why }, "session died during a cell; replacing it");
       await this.restart();
       return lostResult(performance.now() - started, false, `The Python session died (${why}), so it was restarted: variables are gone, and so are the files in the working directory.`);
     } finally {
+      this.inFlight -= 1;
       this.lastUsed = Date.now();
     }
   }
@@ -154,16 +168,29 @@ export class DockerSession implements Session {
   }
 
   private async control(message: Record<string, unknown>): Promise<RunnerReply> {
+    this.assertUsable();
     this.lastUsed = Date.now();
-    let reply: RunnerReply | typeof timeout;
+    this.inFlight += 1;
+    let reply: RunnerReply;
     try {
-      reply = await within(this.live.channel.request(message), CONTROL_TIMEOUT_MS);
+      reply = await this.live.channel.request(message, CONTROL_TIMEOUT_MS);
     } catch (error) {
-      throw new SandboxError("sandbox_lost", "The Python session is gone; ask again to start a new one.", { retryable: true, cause: error });
+      this.assertUsable();
+      if (error instanceof ChannelTimeoutError) {
+        // A runner that stops answering between cells is beyond saving: start the session over.
+        this.host.logger.warn({ session: this.name, op: message.op }, "runner stopped answering; replacing the session's container");
+        await this.restart();
+      }
+      throw new SandboxError("sandbox_lost", "The Python session stopped answering and was restarted; variables and files are gone. Ask again.", { retryable: true, cause: error });
+    } finally {
+      this.inFlight -= 1;
     }
-    if (reply === timeout) throw new SandboxError("sandbox_failed", "The Python session did not answer.", { retryable: true });
     if (!reply.ok) throw new SandboxError("sandbox_failed", "The Python session failed.", { details: { fault: reply.fault } });
     return reply;
+  }
+
+  private assertUsable(): void {
+    if (this.released) throw new SandboxError("sandbox_lost", "The Python session was ended (reset, idle too long, or the bot is stopping). Ask again to start a new one.", { retryable: true });
   }
 
   private toCellResult(reply: RunnerReply, timeoutMs: number): CellResult {

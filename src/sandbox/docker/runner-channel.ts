@@ -39,7 +39,8 @@ export class RunnerChannel {
   private readonly socket: NodeJS.ReadWriteStream;
   private readonly pending = new Map<number, Pending>();
   private readonly logger: Logger;
-  private nextId = 1;
+  /** Starts at a random point: another process attached to the same runner sees its replies too. */
+  private nextId = 1 + Math.floor(Math.random() * 1e9) * 1000;
   private buffer = "";
   private closedError: Error | undefined;
 

@@ -8,6 +8,7 @@ import { finished } from "node:stream/promises";
 import type Docker from "dockerode";
 import * as tar from "tar-stream";
 import { SandboxError } from "../../errors.ts";
+import { dockerFailure } from "./docker-failure.ts";
 import type { InputFile, OutputFile } from "../sandbox.ts";
 
 export interface TransferTarget {
@@ -18,6 +19,14 @@ export interface TransferTarget {
 }
 
 async function execTar(target: TransferTarget, command: string[], input: Buffer | undefined, stdoutSink: NodeJS.WritableStream): Promise<string> {
+  try {
+    return await execTarUnchecked(target, command, input, stdoutSink);
+  } catch (error) {
+    throw dockerFailure(error, "Moving files in or out of the session");
+  }
+}
+
+async function execTarUnchecked(target: TransferTarget, command: string[], input: Buffer | undefined, stdoutSink: NodeJS.WritableStream): Promise<string> {
   const exec = await target.container.exec({
     Cmd: command,
     User: target.user,
@@ -76,6 +85,6 @@ export async function getFilesByTar(target: TransferTarget, names: string[], max
   })();
   await execTar(target, ["tar", "-c", "-f", "-", "-C", target.workdir, "--", ...names], undefined, extract);
   extract.end(() => undefined);
-  await collecting;
+  await collecting.catch((error: unknown) => { throw dockerFailure(error, "Reading files out of the session"); });
   return files;
 }
