@@ -12,6 +12,7 @@ nothing the code writes can corrupt the protocol. Standard library only.
 """
 
 import ast
+import base64
 import builtins
 import collections
 import fcntl
@@ -30,6 +31,7 @@ WORKDIR = os.environ.get("THREADBOOK_WORKDIR", "/work")
 MAX_LISTED_FILES = 500
 MAX_WALKED_ENTRIES = 20000
 VALUE_CHARS = 20000
+FIGURE_INLINE_BYTES = 4 * 1024 * 1024
 
 
 class CellTimeout(BaseException):
@@ -392,8 +394,16 @@ def save_figures(cell):
     for index, number in enumerate(pyplot.get_fignums(), start=1):
         name = "figure-%d-%d.png" % (cell, index) if index > 1 or len(pyplot.get_fignums()) > 1 else "figure-%d.png" % cell
         try:
-            pyplot.figure(number).savefig(os.path.join(WORKDIR, name), dpi=110, bbox_inches="tight")
-            saved.append({"name": name, "bytes": os.path.getsize(os.path.join(WORKDIR, name))})
+            buffer = io.BytesIO()
+            pyplot.figure(number).savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+            png = buffer.getvalue()
+            with open(os.path.join(WORKDIR, name), "wb") as handle:
+                handle.write(png)
+            figure = {"name": name, "bytes": len(png)}
+            # Small figures travel inline, sparing the host a file transfer per figure.
+            if len(png) <= FIGURE_INLINE_BYTES:
+                figure["png"] = base64.b64encode(png).decode("ascii")
+            saved.append(figure)
         except Exception as error:
             sys.__stderr__.write("figure %d not saved: %s\n" % (number, error))
     pyplot.close("all")

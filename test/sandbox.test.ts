@@ -85,6 +85,7 @@ describe("docker sandbox", () => {
     assert.ok(png, "figure file read back");
     assert.deepEqual(png.data.subarray(0, 8), PNG_MAGIC);
     assert.equal(png.bytes, figure.bytes);
+    assert.deepEqual(figure.png, png.data, "the figure came back inline with the result, the same bytes as its file");
   });
 
   test("a file goes in, a new file comes out, and the input is not reported as made by the cell", async () => {

@@ -17,6 +17,8 @@ export class TurnFiles {
   /** Names reported by cells, in order of first appearance. */
   readonly #changed = new Set<string>();
   readonly #figures = new Set<string>();
+  /** Figures that came back with their cell's result, so the reply need not read them again. */
+  readonly #carried = new Map<string, Buffer>();
 
   constructor(before: SandboxFileInfo[]) {
     this.#before = new Map(before.map((file) => [file.name, file.bytes]));
@@ -27,6 +29,12 @@ export class TurnFiles {
     for (const figure of result.figures) {
       this.#changed.add(figure.name);
       this.#figures.add(figure.name);
+      if (figure.png === null) this.#carried.delete(figure.name);
+      else this.#carried.set(figure.name, figure.png);
+    }
+    // A later cell that rewrote a carried figure's file makes the carried copy stale.
+    for (const file of result.files) {
+      if (!result.figures.some((figure) => figure.name === file.name)) this.#carried.delete(file.name);
     }
   }
 
@@ -36,6 +44,7 @@ export class TurnFiles {
       this.#before.set(file.name, file.bytes);
       this.#changed.delete(file.name);
       this.#figures.delete(file.name);
+      this.#carried.delete(file.name);
     }
   }
 
@@ -54,8 +63,11 @@ export class TurnFiles {
       const fits = (present.get(name) ?? 0) <= bounds.maxFileBytes && wanted.length < bounds.maxFiles;
       (fits ? wanted : omitted).push(name);
     }
-    const read = wanted.length > 0 ? await session.getFiles(wanted, { maxBytes: bounds.maxFileBytes }) : [];
-    const byName = new Map(read.map((file) => [file.name, file]));
+    const isCarried = (name: string) => this.#carried.get(name)?.length === present.get(name);
+    const toRead = wanted.filter((name) => !isCarried(name));
+    const read = toRead.length > 0 ? await session.getFiles(toRead, { maxBytes: bounds.maxFileBytes }) : [];
+    const byName = new Map<string, { data: Buffer }>(read.map((file) => [file.name, file]));
+    for (const name of wanted) if (isCarried(name)) byName.set(name, { data: this.#carried.get(name)! });
     const files: ReplyFile[] = [];
     for (const name of wanted) {
       const file = byName.get(name);

@@ -57,8 +57,9 @@ export async function runCell(call: CodeCall, context: CellRunContext): Promise<
 }
 
 async function figureImages(session: Session, result: CellResult): Promise<ImageInput[]> {
-  const names = result.figures.filter((figure) => figure.bytes <= maxImageBytes).slice(0, maxImagesPerCell).map((figure) => figure.name);
-  if (names.length === 0) return [];
-  const files = await session.getFiles(names, { maxBytes: maxImageBytes });
-  return files.map((file) => ({ mediaType: "image/png", base64: file.data.toString("base64") }));
+  const figures = result.figures.filter((figure) => figure.bytes <= maxImageBytes).slice(0, maxImagesPerCell);
+  const carried = figures.flatMap((figure) => (figure.png === null ? [] : [figure.png]));
+  const missing = figures.filter((figure) => figure.png === null).map((figure) => figure.name);
+  const read = missing.length > 0 ? (await session.getFiles(missing, { maxBytes: maxImageBytes })).map((file) => file.data) : [];
+  return [...carried, ...read].map((png) => ({ mediaType: "image/png", base64: png.toString("base64") }));
 }

@@ -25,6 +25,11 @@ export interface SandboxFileInfo {
   bytes: number;
 }
 
+export interface FigureFile extends SandboxFileInfo {
+  /** The PNG itself when small enough to come back with the result (up to 4 MB); else read it with getFiles. */
+  png: Buffer | null;
+}
+
 export interface CellResult {
   /** Captured stdout, head and tail kept when long (a note marks the cut). */
   stdout: string;
@@ -36,7 +41,7 @@ export interface CellResult {
   value: string | null;
   error: CellError | null;
   /** Figures the cell left open, saved as PNG files in the working directory. */
-  figures: SandboxFileInfo[];
+  figures: FigureFile[];
   /** Files created or changed in the working directory by this cell (figures included). */
   files: SandboxFileInfo[];
   /** Files beyond the listing bound, counted but not listed. */

@@ -204,7 +204,11 @@ export class DockerSession implements Session {
       stderrBytes: Number(reply.stderr_bytes ?? 0),
       value: (reply.value as string | null) ?? null,
       error: timedOut && error ? { ...error, message: `the cell ran past its ${timeoutMs / 1000} s limit (THREADBOOK_CELL_TIMEOUT_S) and was interrupted; variables are kept` } : error,
-      figures: (reply.figures as SandboxFileInfo[]) ?? [],
+      figures: ((reply.figures as (SandboxFileInfo & { png?: string })[]) ?? []).map((figure) => ({
+        name: figure.name,
+        bytes: figure.bytes,
+        png: figure.png === undefined ? null : Buffer.from(figure.png, "base64"),
+      })),
       files: (reply.files as SandboxFileInfo[]) ?? [],
       filesOmitted: Number(reply.files_omitted ?? 0),
       durationMs: Number(reply.duration_ms ?? 0),
