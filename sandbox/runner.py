@@ -3,6 +3,7 @@ Jupyter kernel, driven over stdin/stdout with one JSON object per line.
 
 Requests  {"id": 1, "op": "run", "code": "...", "timeout": 60, "output_bytes": 65536}
           {"id": 2, "op": "ping"} | {"id": 3, "op": "files"} | {"id": 4, "op": "preview", "names": [...]}
+          {"id": 5, "op": "baseline"}: what is in the working directory now was not made by a cell
 Replies   {"id": 1, "ok": true, ...} ; at start {"id": 0, "op": "ready", "python": "3.11.2"}
 
 The protocol owns the process's real stdout and stdin. The user's code gets
@@ -28,7 +29,7 @@ import time
 import traceback
 
 WORKDIR = os.environ.get("THREADBOOK_WORKDIR", "/work")
-MAX_LISTED_FILES = 500
+MAX_LISTED_FILES = 500  # changed files reported after one cell
 MAX_WALKED_ENTRIES = 20000
 VALUE_CHARS = 20000
 FIGURE_INLINE_BYTES = 4 * 1024 * 1024
@@ -218,8 +219,10 @@ class Runner:
             )
         if op == "files":
             files, omitted = self.scan()
-            self.snapshot = files  # files put in between cells are not the next cell's doing
-            return {"ok": True, "files": [{"name": name, "bytes": size} for name, (size, _) in sorted(files.items())][:MAX_LISTED_FILES], "omitted": omitted}
+            return {"ok": True, "files": [{"name": name, "bytes": size} for name, (size, _) in sorted(files.items())], "omitted": omitted}
+        if op == "baseline":
+            self.snapshot = self.scan()[0]  # files put in between cells are not the next cell's doing
+            return {"ok": True}
         if op == "preview":
             return {"ok": True, "previews": [preview(name) for name in request.get("names", [])]}
         return {"ok": False, "fault": "unknown op %r" % (op,)}

@@ -104,6 +104,18 @@ describe("docker sandbox", () => {
     assert.deepEqual(listed.map((file) => file.name).sort(), ["orders.csv", "summary.csv"]);
   });
 
+  test("many new files: a cell lists 500 and counts the rest, the full listing has them all", async () => {
+    const session = await sandbox.acquire("many-files");
+    const result = await session.run("import os\nos.makedirs('parts')\nfor i in range(600):\n    open(f'parts/{i:03}.txt', 'w').write(str(i))");
+    assert.equal(result.files.length, 500);
+    assert.equal(result.filesOmitted, 100);
+    const listed = await session.listFiles();
+    assert.equal(listed.length, 600);
+    assert.ok(listed.some((file) => file.name === "parts/599.txt"));
+    const [last] = await session.getFiles(["parts/599.txt"]);
+    assert.equal(last?.data.toString("utf8"), "599");
+  });
+
   test("file names with path tricks, symlinks out and huge files are refused", async () => {
     const session = await sandbox.acquire("tricks");
     await assert.rejects(session.putFiles([{ name: "../escape.txt", data: Buffer.from("x") }]), (error: unknown) => error instanceof SandboxError && error.code === "file_rejected");

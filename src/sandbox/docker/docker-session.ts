@@ -144,7 +144,7 @@ export class DockerSession implements Session {
       throw error;
     }
     // Tell the runner the new files are the baseline, so they are not reported as made by a cell.
-    await this.control({ op: "files" });
+    await this.control({ op: "baseline" });
     return files.map((file) => ({ name: file.name, bytes: file.data.length }));
   }
 
@@ -158,6 +158,7 @@ export class DockerSession implements Session {
 
   async listFiles(): Promise<SandboxFileInfo[]> {
     const reply = await this.control({ op: "files" });
+    if (Number(reply.omitted) > 0) this.host.logger.warn({ session: this.name, omitted: reply.omitted }, "working directory listing cut at its bound");
     return reply.files as SandboxFileInfo[];
   }
 
