@@ -6,8 +6,9 @@
 import { randomBytes } from "node:crypto";
 import type Docker from "dockerode";
 import type { Config } from "../src/config.ts";
+import { dockerSandboxOptions } from "../src/docker-sandbox-options.ts";
 import { silentLogger } from "../src/log.ts";
-import { LABEL_INSTANCE, type ContainerLimits } from "../src/sandbox/docker/container-spec.ts";
+import { LABEL_INSTANCE } from "../src/sandbox/docker/container-spec.ts";
 import { DockerSandbox } from "../src/sandbox/docker/docker-sandbox.ts";
 
 /** e.g. "tbbench-1a2b3c4d"; every instance the run uses starts with it. */
@@ -15,23 +16,8 @@ export function benchInstance(): string {
   return `tbbench-${randomBytes(4).toString("hex")}`;
 }
 
-export function containerLimits(config: Config): ContainerLimits {
-  const { memoryMb, cpus, pids, diskMb, fileMb, runtime } = config.sandbox;
-  return { memoryMb, cpus, pids, diskMb, fileMb, runtime };
-}
-
 export function startBenchSandbox(config: Config, instance: string, poolSize: number): Promise<DockerSandbox> {
-  return DockerSandbox.start({
-    instance,
-    image: config.sandbox.image,
-    limits: containerLimits(config),
-    poolSize,
-    idleTtlMs: config.sandbox.idleTtlMs,
-    cellTimeoutMs: config.sandbox.cellTimeoutMs,
-    outputBytes: config.sandbox.outputBytes,
-    logger: silentLogger,
-    dockerHost: config.sandbox.dockerHost,
-  });
+  return DockerSandbox.start(dockerSandboxOptions(config, { instance, poolSize, logger: silentLogger }));
 }
 
 /** Removes every container whose instance label is `prefix` or `prefix-…`, in any state; returns how many. */

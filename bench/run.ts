@@ -12,10 +12,11 @@
 import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { loadConfig, type Config } from "../src/config.ts";
+import { containerLimits } from "../src/docker-sandbox-options.ts";
 import { ThreadbookError } from "../src/errors.ts";
 import { connectDocker, sessionContainerName, type DockerSandbox } from "../src/sandbox/docker/docker-sandbox.ts";
 import { measureColdAcquire, measureWarmAcquire } from "./acquire-bench.ts";
-import { benchInstance, containerLimits, removeBenchContainers, startBenchSandbox } from "./bench-sandbox.ts";
+import { benchInstance, removeBenchContainers, startBenchSandbox } from "./bench-sandbox.ts";
 import { describeMachine } from "./machine.ts";
 import { measureDockerExec, measureDockerRun } from "./naive-cell-bench.ts";
 import { progress } from "./progress.ts";
@@ -23,7 +24,7 @@ import { benchResult, renderTable, type Measurements } from "./report.ts";
 import { measureTurns } from "./turn-bench.ts";
 import { measureWarmCells } from "./warm-cell-bench.ts";
 
-/** Chosen to finish in about two minutes on two cores; medians settle well before. */
+/** Chosen so a run takes about 30–40 s on two cores; medians settle well before. */
 const SAMPLES = { warmAcquire: 10, coldAcquire: 5, warmCell: 500, dockerExec: 30, dockerRun: 10, oneCellTurn: 20, fiveCellTurn: 10 };
 
 const { values: flags } = parseArgs({ options: { json: { type: "boolean", default: false } } });

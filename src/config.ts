@@ -1,6 +1,7 @@
 /**
  * Every setting, read from the environment once and validated here. Nothing
- * else reads `process.env`. Each bad or missing value gets its own line.
+ * else reads `process.env`. Each bad or missing value gets its own line, and
+ * so does each pair of settings that cannot work together.
  */
 import { resolve } from "node:path";
 import { z } from "zod";
@@ -46,8 +47,27 @@ const schema = z.object({
   THREADBOOK_OUTPUT_KB: count(64, 16_384).pipe(z.number().min(1)),
   THREADBOOK_REPLY_MAX_FILES: count(20, 1000),
   THREADBOOK_REPLY_MAX_FILE_MB: count(25, 1024).pipe(z.number().min(1)),
-  DOCKER_HOST: optionalText,
+  // connectDocker speaks to a socket or to plain HTTP: no TLS, no ssh://.
+  DOCKER_HOST: optionalText.refine((value) => value === undefined || /^unix:\/\/\/.+|^tcp:\/\/[^/:]+(:\d+)?\/?$/.test(value), {
+    message: "must be unix:///path/to/docker.sock or tcp://host:port (plain TCP; TLS and ssh:// are not supported)",
+  }),
 });
+
+type Settings = z.infer<typeof schema>;
+
+/** Settings valid alone but not together, one line each. */
+function conflicts(value: Settings): string[] {
+  const problems: string[] = [];
+  const busySeconds = value.THREADBOOK_CELL_TIMEOUT_S + value.THREADBOOK_MODEL_TIMEOUT_S;
+  if (value.THREADBOOK_SANDBOX_IDLE_TTL_S <= busySeconds) {
+    problems.push(
+      `THREADBOOK_SANDBOX_IDLE_TTL_S: must be greater than THREADBOOK_CELL_TIMEOUT_S + THREADBOOK_MODEL_TIMEOUT_S ` +
+        `(${value.THREADBOOK_CELL_TIMEOUT_S} + ${value.THREADBOOK_MODEL_TIMEOUT_S} = ${busySeconds} s; it is ${value.THREADBOOK_SANDBOX_IDLE_TTL_S} s), ` +
+        "or a session in use could be removed as idle",
+    );
+  }
+  return problems;
+}
 
 export type ModelApi = "responses" | "chat";
 
@@ -89,6 +109,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`));
   }
   const value = parsed.data;
+  const problems = conflicts(value);
+  if (problems.length > 0) throw new ConfigError(problems);
   return {
     model: {
       apiKey: value.OPENAI_API_KEY,

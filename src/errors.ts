@@ -19,7 +19,8 @@ export type ErrorCode =
   | "model_bad_request"
   | "model_bad_response"
   | "store_failed"
-  | "input_invalid";
+  | "input_invalid"
+  | "turn_interrupted";
 
 export interface ThreadbookErrorOptions {
   retryable?: boolean;

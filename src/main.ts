@@ -78,6 +78,7 @@ async function main(argv: string[]): Promise<number> {
     return exitCodes.failed;
   }
 
+  const running = services;
   const context: CliContext = {
     agent: services.agent,
     user: `cli:${localUserName()}`,
@@ -86,6 +87,7 @@ async function main(argv: string[]): Promise<number> {
     writeError,
     promptOutput: process.stderr,
     interrupt: () => stop("SIGINT"),
+    onClose: (work) => running.onClose(work),
   };
   try {
     switch (commandLine.command) {

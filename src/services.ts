@@ -8,11 +8,15 @@ import { join } from "node:path";
 import type { Config } from "./config.ts";
 import { Agent } from "./core/agent.ts";
 import { createModelClient } from "./core/model/create-model-client.ts";
+import { dockerSandboxOptions } from "./docker-sandbox-options.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { DockerSandbox } from "./sandbox/docker/docker-sandbox.ts";
 import { openSqliteStore, type SqliteStore } from "./store/sqlite-store.ts";
 
 export const logFileName = "threadbook.log";
+
+/** How long close waits for interrupted turns to unwind (a session to remove, a failure to record) before it closes the store. */
+const turnGraceMs = 5_000;
 
 export interface ServiceOptions {
   /** "file": <dataDir>/threadbook.log, so a terminal shows progress only; "stderr" for a bot. */
@@ -31,9 +35,18 @@ export interface Services {
   store: SqliteStore;
   sandbox: DockerSandbox;
   agent: Agent;
-  /** Adds work to do first on close, such as stopping a chat platform's adapter. */
+  /**
+   * Adds work to do first on close, such as stopping a chat platform's adapter
+   * or ending a conversation nobody can continue. It runs on a signal too, when
+   * a command's own `finally` never would.
+   */
   onClose(work: () => Promise<void>): void;
-  /** Runs the onClose work, stops the sandbox's background work (sessions keep running for the next start) and closes the store. */
+  /**
+   * Interrupts the turns in progress (each is recorded as failed), runs the
+   * onClose work, waits a few seconds for the turns to unwind, stops the
+   * sandbox's background work (sessions keep running for the next start) and
+   * closes the store. Calling it again returns the same promise.
+   */
   close(): Promise<void>;
 }
 
@@ -44,26 +57,7 @@ export async function startServices(config: Config, options: ServiceOptions): Pr
   const store = openSqliteStore(config.dataDir, { recoverInterruptedTurns: options.recoverInterruptedTurns });
   let sandbox: DockerSandbox;
   try {
-    sandbox = await DockerSandbox.start({
-      instance: config.sandbox.instance,
-      image: config.sandbox.image,
-      limits: {
-        memoryMb: config.sandbox.memoryMb,
-        cpus: config.sandbox.cpus,
-        pids: config.sandbox.pids,
-        diskMb: config.sandbox.diskMb,
-        fileMb: config.sandbox.fileMb,
-        runtime: config.sandbox.runtime,
-      },
-      poolSize: options.poolSize,
-      idleTtlMs: config.sandbox.idleTtlMs,
-      cellTimeoutMs: config.sandbox.cellTimeoutMs,
-      outputBytes: config.sandbox.outputBytes,
-      logger,
-      dockerHost: config.sandbox.dockerHost,
-      buildMissingImage: true,
-      onStatus: options.onStatus,
-    });
+    sandbox = await DockerSandbox.start(dockerSandboxOptions(config, { logger, poolSize: options.poolSize, buildMissingImage: true, onStatus: options.onStatus }));
   } catch (error) {
     store.close();
     throw error;
@@ -83,11 +77,24 @@ export async function startServices(config: Config, options: ServiceOptions): Pr
     },
     close() {
       closing ??= (async () => {
+        agent.interrupt();
         for (const work of closers) await work().catch((error: unknown) => logger.error({ err: error }, "closing failed"));
+        if (!(await settlesWithin(agent.idle(), turnGraceMs))) logger.warn({ graceMs: turnGraceMs }, "turns were still unwinding at close");
         await sandbox.close();
         store.close();
       })();
       return closing;
     },
   };
+}
+
+/** Whether `promise` settles within `milliseconds`; it is not waited for after that. */
+async function settlesWithin(promise: Promise<unknown>, milliseconds: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<false>((resolve) => { timer = setTimeout(() => resolve(false), milliseconds); });
+  try {
+    return await Promise.race([promise.then(() => true, () => true), deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

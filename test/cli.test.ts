@@ -1,16 +1,23 @@
 /**
  * The CLI as scripts use it: the real `node src/main.ts` in a child process,
  * with its model pointed at the scripted emulator and a real Docker sandbox.
+ * The terminal chat's own bookkeeping is also run in-process, against an
+ * agent that plays scripted replies.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { PassThrough, Readable } from "node:stream";
 import { after, before, test, type TestContext } from "node:test";
 import { fileURLToPath } from "node:url";
+import { runChatTerminal } from "../src/adapters/cli/chat-terminal.ts";
+import type { CliContext } from "../src/adapters/cli/cli-context.ts";
+import type { Reply, Turn } from "../src/core/turn.ts";
 import { codeStep, delayStep, invalidApiKeyError, startOpenAIServer, textStep, type OpenAIServer } from "./emulators/openai-server.ts";
 import { userTexts } from "./support/recorded-requests.ts";
+import { recordedTurns } from "./support/recorded-turns.ts";
 import { instanceContainers, removeInstance, testInstance } from "./support/sandbox.ts";
 
 const repository = fileURLToPath(new URL("..", import.meta.url));
@@ -239,12 +246,27 @@ test("chat reads plain lines from a pipe, with /file, and prints replies for peo
   assert.match(run.stdout, /── output ──\n3\n\nThe sum is 3\.\n/);
 });
 
-test("SIGINT during a turn stops the process cleanly", async (t) => {
+const interruptedTurn = "The turn was stopped because threadbook is shutting down.";
+
+/** An instance and data directory of the test's own, so what is left after it is only its doing. */
+function isolated(t: TestContext): { instance: string; dataDir: string; env: Record<string, string> } {
+  const own = { instance: testInstance(), dataDir: join(root, `data-${testInstance()}`) };
+  t.after(() => removeInstance(own.instance));
+  return { ...own, env: { THREADBOOK_INSTANCE: own.instance, THREADBOOK_DATA_DIR: own.dataDir } };
+}
+
+async function runningContainers(instance: string): Promise<string[]> {
+  return (await instanceContainers(instance)).filter((info) => info.State === "running").map((info) => info.Names[0] ?? info.Id);
+}
+
+test("SIGINT during a turn stops the process cleanly: no container left running, the turn recorded as failed", async (t) => {
   const emulator = await emulatorFor(t);
+  const own = isolated(t);
   emulator.script([delayStep(20_000)]);
   let signalled = false;
   const started = performance.now();
   const run = await threadbook(emulator, ["ask", "Take your time."], {
+    env: own.env,
     onStderr: (text, child) => {
       if (!signalled && text.includes("thinking")) {
         signalled = true;
@@ -255,5 +277,99 @@ test("SIGINT during a turn stops the process cleanly", async (t) => {
   assert.ok(signalled, run.stderr);
   assert.equal(run.code, 130, run.stderr);
   assert.match(run.stderr, /threadbook: stopping…/);
+  assert.doesNotMatch(run.stderr, /could not remove the session/);
   assert.ok(performance.now() - started < 15_000);
+  assert.deepEqual(await runningContainers(own.instance), [], "the unnamed conversation's session is removed");
+  assert.deepEqual(recordedTurns(own.dataDir).map((turn) => [turn.status, turn.error]), [["failed", interruptedTurn]]);
 });
+
+test("SIGTERM while a cell runs in chat ends the cell at once and removes its session", async (t) => {
+  const emulator = await emulatorFor(t);
+  const own = isolated(t);
+  // Nothing after the cell: a turn that went on to ask the model again would be a fault.
+  emulator.script([codeStep("import time\ntime.sleep(60)")]);
+  let signalled = false;
+  const started = performance.now();
+  const run = await threadbook(emulator, ["chat"], {
+    input: "Wait a minute.\n",
+    env: own.env,
+    onStderr: (text, child) => {
+      if (!signalled && text.includes("▶ cell 1")) {
+        signalled = true;
+        child.kill("SIGTERM");
+      }
+    },
+  });
+  emulator.assertDone();
+  assert.ok(signalled, run.stderr);
+  assert.equal(run.code, 143, run.stderr);
+  assert.ok(performance.now() - started < 20_000, "the 60 s cell was not waited for");
+  assert.deepEqual(await runningContainers(own.instance), [], "neither the session nor a warm container is left running");
+  assert.deepEqual(recordedTurns(own.dataDir).map((turn) => [turn.status, turn.error]), [["failed", interruptedTurn]]);
+});
+
+test("npx threadbook (bin/threadbook.js) reads the project's .env, the environment winning", () => {
+  const project = mkdtempSync(join(root, "project-"));
+  mkdirSync(join(project, "bin"));
+  mkdirSync(join(project, "src"));
+  copyFileSync(join(repository, "bin", "threadbook.js"), join(project, "bin", "threadbook.js"));
+  writeFileSync(join(project, "package.json"), JSON.stringify({ type: "module" }));
+  // Stands in for src/main.ts: shows what it was given.
+  writeFileSync(join(project, "src", "main.ts"), "process.stdout.write(JSON.stringify({ fromFile: process.env.TB_FROM_FILE ?? null, both: process.env.TB_BOTH ?? null, args: process.argv.slice(2) }));\n");
+  const run = (env: Record<string, string>) => {
+    const result = spawnSync(process.execPath, [join(project, "bin", "threadbook.js"), "ask", "hi"], { cwd: root, env: { PATH: process.env["PATH"] ?? "", ...env }, encoding: "utf8" });
+    assert.equal(result.status, 0, result.stderr);
+    return JSON.parse(result.stdout) as unknown;
+  };
+  assert.deepEqual(run({ TB_BOTH: "environment" }), { fromFile: null, both: "environment", args: ["ask", "hi"] }, "no .env is fine");
+  writeFileSync(join(project, ".env"), "TB_FROM_FILE=file\nTB_BOTH=file\n");
+  assert.deepEqual(run({ TB_BOTH: "environment" }), { fromFile: "file", both: "environment", args: ["ask", "hi"] });
+});
+
+test("chat keeps /file attachments a failed turn never put in the session for the next message, and says so", async () => {
+  const path = join(root, "kept.csv");
+  writeFileSync(path, "n\n1\n");
+  const turns: Turn[] = [];
+  const replies: Reply[] = [
+    scriptedReply({ error: "Docker is not running or cannot be reached, so code cannot run.", attachmentsNotPlaced: ["kept.csv"] }),
+    scriptedReply({ text: "It has one row." }),
+    scriptedReply({ text: "Nothing attached." }),
+  ];
+  const closers: (() => Promise<void>)[] = [];
+  let stderr = "";
+  let stdout = "";
+  const context: CliContext = {
+    agent: {
+      handle: async (turn) => {
+        turns.push(turn);
+        const reply = replies.shift();
+        assert.ok(reply, `unexpected turn ${JSON.stringify(turn.text)}`);
+        return reply;
+      },
+      reset: () => assert.fail("no /reset was typed"),
+      end: () => assert.fail("the conversation ends on close, not before"),
+    },
+    user: "cli:test",
+    input: Readable.from([`/file ${path}\nHow many rows?\nAnd now?\nAgain?\n`]),
+    writeOut: async (text) => { stdout += text; },
+    writeError: (text) => { stderr += text; },
+    promptOutput: new PassThrough(),
+    interrupt: () => assert.fail("nothing interrupts"),
+    onClose: (work) => void closers.push(work),
+  };
+  assert.equal(await runChatTerminal({ jsonl: false, conversation: undefined, out: undefined }, context), 0);
+  assert.deepEqual(replies, [], "every scripted reply was used");
+  assert.deepEqual(turns.map((turn) => [turn.text, turn.attachments.map((attachment) => attachment.name)]), [
+    ["How many rows?", ["kept.csv"]],
+    ["And now?", ["kept.csv"]],
+    ["Again?", []],
+  ]);
+  assert.match(stderr, /^threadbook: Docker is not running or cannot be reached, so code cannot run\.\n· kept\.csv did not reach the session, so it goes with your next message \(\/reset drops it\)\n/m);
+  assert.equal(stderr.match(/did not reach the session/g)?.length, 1);
+  assert.match(stdout, /It has one row\./);
+  assert.equal(closers.length, 1, "the unnamed conversation is ended when the process stops");
+});
+
+function scriptedReply(fields: Partial<Reply>): Reply {
+  return { text: "", cells: [], files: [], limit: null, error: null, filesOmitted: [], attachmentsNotPlaced: [], ...fields };
+}

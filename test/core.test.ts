@@ -19,7 +19,7 @@ import { SESSION_LOST_NOTE } from "../src/core/session-continuity.ts";
 import { SandboxError } from "../src/errors.ts";
 import type { Logger } from "../src/log.ts";
 import type { Attachment, Progress, ProgressEvent, Reply } from "../src/core/turn.ts";
-import type { DockerSandbox } from "../src/sandbox/docker/docker-sandbox.ts";
+import { sessionContainerName, type DockerSandbox } from "../src/sandbox/docker/docker-sandbox.ts";
 import type { Sandbox } from "../src/sandbox/sandbox.ts";
 import { openSqliteStore, type SqliteStore } from "../src/store/sqlite-store.ts";
 import {
@@ -36,7 +36,8 @@ import {
   type ScriptEntry,
 } from "./emulators/openai-server.ts";
 import { codeCalls, imageCount, instructionsOf, toolOutputs, userTexts } from "./support/recorded-requests.ts";
-import { removeInstance, startTestSandbox, testInstance, testSandboxOptions } from "./support/sandbox.ts";
+import { recordedTurns } from "./support/recorded-turns.ts";
+import { instanceContainers, removeInstance, startTestSandbox, testInstance, testSandboxOptions } from "./support/sandbox.ts";
 
 const apiKey = "sk-test-core-0123456789";
 const PNG_MAGIC = Buffer.from([0x89, 0x50, 0x4e, 0x47]);
@@ -437,14 +438,77 @@ describe("machinery failures", () => {
     };
     const h = await harness(t, { sandbox: dockerDown });
     const events: ProgressEvent[] = [];
-    const reply = await h.ask("Anything.", [], events);
+    const reply = await h.ask("Anything.", [{ name: "orders.csv", data: Buffer.from("a\n1\n") }], events);
     assert.equal(reply.error, "Docker is not running or cannot be reached, so code cannot run.");
     assert.equal(reply.text, "The turn failed before any code ran.");
+    assert.deepEqual(reply.attachmentsNotPlaced, ["orders.csv"], "the attachment never reached a session, so it must be sent again");
     assert.deepEqual(events.map((event) => event.type), ["turn-started", "turn-failed"]);
     assert.equal(h.requests().length, 0);
     assert.deepEqual(h.store.loadTranscript(h.key), []);
+    assert.deepEqual(h.store.listAttachments(h.key), []);
+  });
+
+  test("attachments a failed turn had put in the session are kept, and not asked for again", async (t) => {
+    const h = await harness(t);
+    h.script([invalidApiKeyError()]);
+    const reply = await h.ask("Anything.", [{ name: "orders.csv", data: Buffer.from("a\n1\n") }]);
+    h.emulator.assertDone();
+    assert.match(reply.error ?? "", /rejected the API key/);
+    assert.deepEqual(reply.attachmentsNotPlaced, []);
+    assert.deepEqual(h.store.listAttachments(h.key).map((kept) => kept.name), ["orders.csv"]);
   });
 });
+
+describe("shutdown", () => {
+  const interrupted = "The turn was stopped because threadbook is shutting down.";
+
+  test("interrupt abandons a model answer at once, records the turn as failed, and fails later turns at once", async (t) => {
+    const h = await harness(t);
+    h.script([delayStep(20_000)]);
+    const events: ProgressEvent[] = [];
+    const pending = h.ask("Take your time.", [], events);
+    const queued = h.ask("And then this.");
+    await until(() => h.requests().length === 1);
+    const started = performance.now();
+    h.agent.interrupt();
+    const [reply, later] = await Promise.all([pending, queued]);
+    assert.ok(performance.now() - started < 2_000, "the model answer is not waited for");
+    assert.equal(reply.error, interrupted);
+    assert.equal(later.error, interrupted);
+    assert.equal(h.requests().length, 1, "the waiting turn never reached the model");
+    assert.deepEqual(events.at(-1), { type: "turn-failed", message: interrupted });
+    assert.deepEqual(recordedTurns(h.dataDir, h.key).map((turn) => [turn.status, turn.error]), [["failed", interrupted], ["failed", interrupted]]);
+  });
+
+  test("end stops a running cell by removing its session, and no session is left once the turn is over", async (t) => {
+    const h = await harness(t);
+    h.script([codeStep("import time\ntime.sleep(60)")]);
+    const events: ProgressEvent[] = [];
+    const pending = h.ask("Sleep.", [], events);
+    await until(() => events.some((event) => event.type === "cell-started"));
+    const started = performance.now();
+    h.agent.interrupt();
+    // Recorded at once, before the cell has ended: the process may exit any moment now.
+    assert.equal(recordedTurns(h.dataDir, h.key)[0]?.status, "failed");
+    await h.agent.end(h.key);
+    const reply = await pending;
+    assert.ok(performance.now() - started < 15_000, "the cell was not waited for");
+    h.emulator.assertDone();
+    assert.equal(reply.error, interrupted);
+    assert.deepEqual(recordedTurns(h.dataDir, h.key).map((turn) => [turn.status, turn.error]), [["failed", interrupted]]);
+    const name = sessionContainerName(instance, h.key);
+    assert.deepEqual((await instanceContainers(instance)).filter((info) => info.Names[0] === `/${name}`), [], "the session (and any restarted one) is removed");
+    assert.deepEqual(h.store.loadTranscript(h.key), [], "the conversation is forgotten");
+  });
+});
+
+async function until(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!condition()) {
+    assert.ok(performance.now() < deadline, "timed out waiting");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
 
 describe("restarts", () => {
   test("a conversation continues after the process restarts, and is told when its session was lost", async (t) => {

@@ -31,6 +31,7 @@ export class Agent {
   readonly #options: AgentOptions;
   readonly #logger: Logger;
   readonly #queue = new ConversationQueue();
+  readonly #interruption = new AbortController();
 
   constructor(options: AgentOptions) {
     this.#options = options;
@@ -49,7 +50,7 @@ export class Agent {
       turn.conversationKey,
       async () => {
         const { model, sandbox, store, settings } = this.#options;
-        const services = { model, sandbox, store, settings, logger: this.#logger, libraries: this.#options.libraries ?? SANDBOX_LIBRARIES };
+        const services = { model, sandbox, store, settings, logger: this.#logger, libraries: this.#options.libraries ?? SANDBOX_LIBRARIES, interruption: this.#interruption.signal };
         try {
           return await new TurnRun(turn, events, services).execute();
         } finally {
@@ -70,6 +71,28 @@ export class Agent {
       await this.#options.sandbox.release(conversationKey);
       this.#options.store.resetConversation(conversationKey);
     });
+  }
+
+  /**
+   * Ends a conversation nobody can continue (the CLI's unnamed one) as its
+   * process stops, without waiting for a turn in progress: the session goes at
+   * once, so a running cell ends now and its turn fails. Then, once the
+   * conversation's turns are over, it is reset, which also removes any session
+   * a turn acquired meanwhile.
+   */
+  async end(conversationKey: string): Promise<void> {
+    await this.#options.sandbox.release(conversationKey);
+    await this.reset(conversationKey);
+  }
+
+  /**
+   * For shutdown: every turn, running or waiting, stops at its next step (a
+   * model answer in progress is abandoned at once) and is recorded as failed
+   * right away. A running cell is not stopped: it runs on until `end` removes
+   * its session, or to its limit. Turns handed in later fail at once.
+   */
+  interrupt(): void {
+    this.#interruption.abort();
   }
 
   /** Turns running or waiting for the conversation. */

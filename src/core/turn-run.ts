@@ -4,7 +4,8 @@
  * earlier turns, then model step → cells → results until the model answers
  * or a limit ends the turn. A failure of the machinery (a ThreadbookError)
  * ends the turn with a plain message and whatever cells ran; anything else
- * is a bug and is thrown.
+ * is a bug and is thrown. When the process stops (`interruption`), the turn
+ * ends at its next step and is recorded as failed.
  */
 import type { Config } from "../config.ts";
 import { ThreadbookError, userMessage } from "../errors.ts";
@@ -38,10 +39,14 @@ export interface TurnServices {
   settings: AgentSettings;
   libraries: readonly string[];
   logger: Logger;
+  /** Aborted when the process stops: the turn ends at its next step and is recorded as failed. */
+  interruption: AbortSignal;
 }
 
 /** A cell shortened to fit the turn's remaining time still gets this long. */
 const minimumCellMs = 1_000;
+
+const interruptedMessage = "The turn was stopped because threadbook is shutting down.";
 
 interface Ending {
   text: string;
@@ -59,6 +64,7 @@ export class TurnRun {
   #turnId: string | undefined;
   #session: Session | undefined;
   #files: TurnFiles | undefined;
+  #attachmentsPlaced = false;
   #lastText = "";
 
   constructor(turn: Turn, progress: SafeProgress, services: TurnServices) {
@@ -70,12 +76,14 @@ export class TurnRun {
   }
 
   async execute(): Promise<Reply> {
-    const { store } = this.#services;
+    const { store, interruption } = this.#services;
     const started = performance.now();
+    const recordInterruption = () => this.#recordInterruption();
     this.#progress.report({ type: "turn-started" });
     try {
       this.#turnId = store.startTurn({ conversationKey: this.#turn.conversationKey, user: this.#turn.user, text: this.#turn.text });
       this.#logger = this.#logger.child({ turn: this.#turnId });
+      interruption.addEventListener("abort", recordInterruption, { once: true });
       const ending = await this.#loop();
       const text = ending.limit === null ? ending.text : joinParagraphs(ending.text, this.#budget.explain(ending.limit));
       if (ending.limit !== null) {
@@ -88,26 +96,32 @@ export class TurnRun {
       this.#progress.report({ type: "turn-finished", reply });
       return reply;
     } catch (error) {
-      const message = userMessage(error);
       if (!(error instanceof ThreadbookError)) {
+        const message = userMessage(error);
         this.#logger.error({ err: error }, "turn failed on a bug");
         this.#recordFailure(message);
         this.#progress.report({ type: "turn-failed", message });
         throw error;
       }
       this.#logger.warn({ err: error, code: error.code, details: error.details }, "turn failed");
+      // Once stopping, a failure is the stop's doing (a session ended under a running cell): say so.
+      const message = interruption.aborted ? interruptedMessage : userMessage(error);
       this.#recordFailure(message);
       const reply = await this.#reply(this.#failureText(), null, message);
       this.#progress.report({ type: "turn-failed", message });
       return reply;
+    } finally {
+      interruption.removeEventListener("abort", recordInterruption);
     }
   }
 
   async #loop(): Promise<Ending> {
     const { sandbox, store, settings, model } = this.#services;
     const key = this.#turn.conversationKey;
+    this.#throwIfInterrupted();
     const session = await sandbox.acquire(key);
     this.#session = session;
+    this.#throwIfInterrupted();
     const earlier = store.loadTranscript(key);
     const continuity = sessionContinuity(store.getConversation(key), earlier.length > 0, session);
     store.bindSession(key, session.id);
@@ -117,6 +131,7 @@ export class TurnRun {
     // Put back before placing the new ones, so a new file does not take the name of one put back.
     const restoration = continuity === "lost" ? await restoreAttachments(session, store, this.#logger) : null;
     const placed = await placeAttachments(session, this.#turn.attachments);
+    this.#attachmentsPlaced = true;
     await keepAttachments(store, key, placed, this.#logger);
     const previews = placed.length > 0 ? await session.previewFiles(placed.map((file) => file.name)) : [];
     this.#files = new TurnFiles(await session.listFiles());
@@ -132,6 +147,7 @@ export class TurnRun {
 
     const instructions = systemPrompt({ pythonVersion: session.pythonVersion, cellTimeoutMs: settings.sandbox.cellTimeoutMs, libraries: this.#services.libraries });
     for (;;) {
+      this.#throwIfInterrupted();
       const stepLimit = this.#budget.beforeStep();
       if (stepLimit !== null) return { text: this.#lastText, limit: stepLimit };
       this.#budget.steps += 1;
@@ -149,6 +165,7 @@ export class TurnRun {
       }
       this.#transcript.push(...step.calls.map((call): TranscriptItem => ({ type: "code", callId: call.callId, code: call.code })));
       for (const call of step.calls) {
+        this.#throwIfInterrupted();
         const cellLimit = this.#budget.beforeCell();
         if (cellLimit !== null) {
           this.#transcript.closeOpenCalls(`Not run: the turn reached its ${cellLimit} limit.`);
@@ -161,14 +178,16 @@ export class TurnRun {
     }
   }
 
-  /** One model step, or null when the turn's time ran out while the model was answering. */
+  /** One model step, or null when the turn's time ran out while the model was answering. Abandoned at once on an interruption. */
   async #modelStep(model: ModelClient, instructions: string, history: TranscriptItem[]): Promise<ModelStep | null> {
     const controller = new AbortController();
     const remaining = this.#budget.remainingMs();
     const timer = Number.isFinite(remaining) ? setTimeout(() => controller.abort(), remaining) : undefined;
+    const signal = AbortSignal.any([controller.signal, this.#services.interruption]);
     try {
-      return await model.step({ instructions, transcript: this.#transcript.forModel(history), signal: controller.signal });
+      return await model.step({ instructions, transcript: this.#transcript.forModel(history), signal });
     } catch (error) {
+      this.#throwIfInterrupted();
       if (controller.signal.aborted) return null;
       throw error;
     } finally {
@@ -202,7 +221,8 @@ export class TurnRun {
   async #reply(text: string, limit: LimitName | null, error: string | null): Promise<Reply> {
     let files: ReplyFile[] = [];
     let filesOmitted: string[] = [];
-    if (this.#session !== undefined && this.#files !== undefined) {
+    // A stopping process has nobody to hand files to, and its session may be gone already.
+    if (this.#session !== undefined && this.#files !== undefined && !this.#services.interruption.aborted) {
       try {
         ({ files, omitted: filesOmitted } = await this.#files.collect(this.#session, this.#services.settings.reply));
       } catch (failure) {
@@ -212,7 +232,8 @@ export class TurnRun {
       }
     }
     if (files.length > 0) this.#progress.report({ type: "files-ready", files: files.map((file) => ({ name: file.name, bytes: file.bytes })) });
-    return { text, cells: this.#cells, files, limit, error, filesOmitted };
+    const attachmentsNotPlaced = this.#attachmentsPlaced ? [] : this.#turn.attachments.map((attachment) => attachment.name);
+    return { text, cells: this.#cells, files, limit, error, filesOmitted, attachmentsNotPlaced };
   }
 
   #failureText(): string {
@@ -231,6 +252,25 @@ export class TurnRun {
       this.#services.store.finishTurn(this.#turnId, { status: "failed", limit: null, error: message });
     } catch (error) {
       this.#logger.error({ err: error }, "could not record the failed turn");
+    }
+  }
+
+  #throwIfInterrupted(): void {
+    if (this.#services.interruption.aborted) throw new ThreadbookError("turn_interrupted", interruptedMessage, { retryable: true });
+  }
+
+  /**
+   * Records the turn as failed the moment the process is told to stop, so it
+   * is not left "running" should the process exit before the turn has
+   * unwound (a cell can take its whole limit). The unwinding records it again,
+   * with the transcript, when it gets there in time.
+   */
+  #recordInterruption(): void {
+    if (this.#turnId === undefined) return;
+    try {
+      this.#services.store.finishTurn(this.#turnId, { status: "failed", limit: null, error: interruptedMessage });
+    } catch (error) {
+      this.#logger.error({ err: error }, "could not record the interrupted turn");
     }
   }
 

@@ -51,6 +51,12 @@ export interface Reply {
   error: string | null;
   /** Files left out of `files` (over the count or size bound), named so the user knows. */
   filesOmitted: string[];
+  /**
+   * The turn's attachments, by the names the user gave, when the turn failed
+   * before they reached the session: nothing kept them, so they must be sent
+   * again. Empty once they were put in (they are then kept with the conversation).
+   */
+  attachmentsNotPlaced: string[];
 }
 
 export type ProgressEvent =

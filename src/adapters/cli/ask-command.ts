@@ -1,6 +1,6 @@
 /** `threadbook ask "<question>"`: one turn, the reply on stdout as text or JSON. */
 import type { Attachment } from "../../core/turn.ts";
-import { cliConversation, endUnnamedConversation, runCliTurn, type CliContext } from "./cli-context.ts";
+import { cliConversation, endUnnamedConversationOnClose, runCliTurn, type CliContext } from "./cli-context.ts";
 import type { AskOptions } from "./command-line.ts";
 import { toJsonReply } from "./json-reply.ts";
 import { readAttachments } from "./read-attachments.ts";
@@ -19,16 +19,13 @@ export async function prepareAsk(options: AskOptions): Promise<PreparedAsk> {
 
 export async function runAsk({ options, attachments }: PreparedAsk, context: CliContext): Promise<number> {
   const conversation = cliConversation(options.conversation, "ask");
-  try {
-    const { reply, written } = await runCliTurn(context, conversation.key, options.question, attachments, options.out);
-    if (options.json) {
-      await context.writeOut(`${JSON.stringify(toJsonReply(reply, { written, conversation: options.conversation ?? null }), null, 2)}\n`);
-    } else {
-      await context.writeOut(renderReply(reply, written));
-    }
-    if (reply.error !== null) context.writeError(`threadbook: ${reply.error}\n`);
-    return reply.error === null ? exitCodes.answered : exitCodes.failed;
-  } finally {
-    await endUnnamedConversation(context, conversation);
+  endUnnamedConversationOnClose(context, conversation);
+  const { reply, written } = await runCliTurn(context, conversation.key, options.question, attachments, options.out);
+  if (options.json) {
+    await context.writeOut(`${JSON.stringify(toJsonReply(reply, { written, conversation: options.conversation ?? null }), null, 2)}\n`);
+  } else {
+    await context.writeOut(renderReply(reply, written));
   }
+  if (reply.error !== null) context.writeError(`threadbook: ${reply.error}\n`);
+  return reply.error === null ? exitCodes.answered : exitCodes.failed;
 }

@@ -5,7 +5,7 @@
  */
 import { createInterface } from "node:readline";
 import type { Attachment } from "../../core/turn.ts";
-import { cliConversation, endUnnamedConversation, runCliTurn, type CliContext } from "./cli-context.ts";
+import { cliConversation, endUnnamedConversationOnClose, runCliTurn, type CliContext } from "./cli-context.ts";
 import type { ChatOptions } from "./command-line.ts";
 import { jsonError, toJsonReply, type JsonReply } from "./json-reply.ts";
 import { readAttachments } from "./read-attachments.ts";
@@ -18,27 +18,24 @@ interface LineRequest {
 
 export async function runChatLines(options: ChatOptions, context: CliContext): Promise<number> {
   const conversation = cliConversation(options.conversation, "chat");
+  endUnnamedConversationOnClose(context, conversation);
   const lines = createInterface({ input: context.input, crlfDelay: Infinity, terminal: false });
   let number = 0;
-  try {
-    for await (const line of lines) {
-      number += 1;
-      if (line.trim() === "") continue;
-      let json: JsonReply;
-      try {
-        const request = parseLine(line);
-        const attachments: Attachment[] = await readAttachments(request.files, "chat");
-        const { reply, written } = await runCliTurn(context, conversation.key, request.text, attachments, options.out);
-        json = toJsonReply(reply, { written, conversation: options.conversation ?? null });
-      } catch (error) {
-        if (!(error instanceof UsageError)) throw error;
-        json = jsonError(`Line ${number}: ${error.message}`);
-      }
-      await context.writeOut(`${JSON.stringify(json)}\n`);
-      if (json.error !== null) context.writeError(`threadbook: ${json.error}\n`);
+  for await (const line of lines) {
+    number += 1;
+    if (line.trim() === "") continue;
+    let json: JsonReply;
+    try {
+      const request = parseLine(line);
+      const attachments: Attachment[] = await readAttachments(request.files, "chat");
+      const { reply, written } = await runCliTurn(context, conversation.key, request.text, attachments, options.out);
+      json = toJsonReply(reply, { written, conversation: options.conversation ?? null });
+    } catch (error) {
+      if (!(error instanceof UsageError)) throw error;
+      json = jsonError(`Line ${number}: ${error.message}`);
     }
-  } finally {
-    await endUnnamedConversation(context, conversation);
+    await context.writeOut(`${JSON.stringify(json)}\n`);
+    if (json.error !== null) context.writeError(`threadbook: ${json.error}\n`);
   }
   return exitCodes.answered;
 }

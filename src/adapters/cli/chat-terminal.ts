@@ -1,12 +1,13 @@
 /**
  * `threadbook chat` in a terminal: a prompt on stderr, each message one
  * turn in the same session, the replies on stdout. `/file PATH` attaches a
- * file to the next message; `/reset` starts over; `/exit` or Ctrl-D quits.
+ * file to the next message (and to the one after, when a failed turn never
+ * put it in the session); `/reset` starts over; `/exit` or Ctrl-D quits.
  */
 import { createInterface } from "node:readline";
 import { formatBytes } from "../../core/format-size.ts";
 import type { Attachment } from "../../core/turn.ts";
-import { cliConversation, endUnnamedConversation, runCliTurn, type CliContext } from "./cli-context.ts";
+import { cliConversation, endUnnamedConversationOnClose, runCliTurn, type CliContext } from "./cli-context.ts";
 import type { ChatOptions } from "./command-line.ts";
 import { readAttachments } from "./read-attachments.ts";
 import { renderReply } from "./render-reply.ts";
@@ -16,6 +17,7 @@ const commandsHelp = "/file PATH attaches a file to your next message, /reset st
 
 export async function runChatTerminal(options: ChatOptions, context: CliContext): Promise<number> {
   const conversation = cliConversation(options.conversation, "chat");
+  endUnnamedConversationOnClose(context, conversation);
   const terminal = context.input.isTTY === true;
   const lines = createInterface({ input: context.input, output: context.promptOutput, terminal, crlfDelay: Infinity });
   // With a terminal, Ctrl-C reaches readline rather than the process.
@@ -48,15 +50,21 @@ export async function runChatTerminal(options: ChatOptions, context: CliContext)
         } else context.writeError(`threadbook: unknown command ${command}. ${commandsHelp}\n`);
       } else if (line !== "" || attachments.length > 0) {
         const { reply, written } = await runCliTurn(context, conversation.key, line, attachments, options.out);
-        attachments = [];
         await context.writeOut(`${renderReply(reply, written)}\n`);
         if (reply.error !== null) context.writeError(`threadbook: ${reply.error}\n`);
+        // Files a failed turn never put in the session are kept nowhere else: they go with the next message.
+        if (reply.attachmentsNotPlaced.length === 0) attachments = [];
+        else context.writeError(`${keptAttachmentsNote(reply.attachmentsNotPlaced)}\n`);
       }
       if (terminal) lines.prompt();
     }
   } finally {
     lines.close();
-    await endUnnamedConversation(context, conversation);
   }
   return exitCodes.answered;
+}
+
+function keptAttachmentsNote(names: string[]): string {
+  if (names.length === 1) return `· ${names[0]} did not reach the session, so it goes with your next message (/reset drops it)`;
+  return `· ${names.slice(0, -1).join(", ")} and ${names.at(-1)} did not reach the session, so they go with your next message (/reset drops them)`;
 }

@@ -10,7 +10,7 @@ import { StderrProgress } from "./stderr-progress.ts";
 import { writeReplyFiles } from "./write-reply-files.ts";
 
 export interface CliContext {
-  agent: Pick<Agent, "handle" | "reset">;
+  agent: Pick<Agent, "handle" | "reset" | "end">;
   /** Recorded in the audit log, e.g. "cli:alice". */
   user: string;
   input: NodeJS.ReadableStream & { isTTY?: boolean };
@@ -21,6 +21,11 @@ export interface CliContext {
   promptOutput: NodeJS.WritableStream;
   /** Asks the process to shut down, as Ctrl-C does. */
   interrupt: () => void;
+  /**
+   * Adds work to do as the process stops, before the services close: on a
+   * signal too, where the command's own `finally` would never run.
+   */
+  onClose: (work: () => Promise<void>) => void;
 }
 
 export interface CliConversation {
@@ -33,11 +38,18 @@ export function cliConversation(name: string | undefined, command: string): CliC
   return name === undefined ? { key: `cli:${command}-${randomBytes(6).toString("hex")}`, named: false } : { key: `cli:${name}`, named: true };
 }
 
-/** Ends an unnamed conversation's session: nobody can continue it. */
-export async function endUnnamedConversation(context: CliContext, conversation: CliConversation): Promise<void> {
-  if (conversation.named) return;
+/**
+ * Has an unnamed conversation ended as the process stops, its session
+ * removed (a running cell stopped): nobody can continue it. A named one keeps
+ * its session for the next process.
+ */
+export function endUnnamedConversationOnClose(context: CliContext, conversation: CliConversation): void {
+  if (!conversation.named) context.onClose(() => endConversation(context, conversation));
+}
+
+async function endConversation(context: CliContext, conversation: CliConversation): Promise<void> {
   try {
-    await context.agent.reset(conversation.key);
+    await context.agent.end(conversation.key);
   } catch (error) {
     if (!(error instanceof ThreadbookError)) throw error;
     context.writeError(`threadbook: could not remove the session: ${userMessage(error)}\n`);

@@ -8,7 +8,8 @@ Usage:
   threadbook chat [--jsonl]          Chat in the terminal, or answer one JSON request per line.
   threadbook <command> --help        Options of a command.
 
-Settings (environment variables; ./threadbook and npm start also read a .env file in the project directory):
+Settings (environment variables; ./threadbook, npm start and npx threadbook also read a .env file in the
+project directory, where the environment wins):
   OPENAI_API_KEY                 API key of the model service (not needed for a local server)
   OPENAI_BASE_URL                OpenAI-compatible endpoint, e.g. http://localhost:11434/v1
   THREADBOOK_MODEL               model name                                        [gpt-5.1]
@@ -34,11 +35,15 @@ Settings (environment variables; ./threadbook and npm start also read a .env fil
   THREADBOOK_SANDBOX_DISK_MB     working directory size per session                [512]
   THREADBOOK_SANDBOX_FILE_MB     largest file a session may write or receive       [256]
   THREADBOOK_SANDBOX_POOL_SIZE   warm sessions kept ready                          [2]
-  THREADBOOK_SANDBOX_IDLE_TTL_S  seconds before an idle session is removed         [3600]
-  THREADBOOK_OUTPUT_KB           output kept per cell and stream                   [64]
+  THREADBOOK_SANDBOX_IDLE_TTL_S  seconds before an idle session is removed; must   [3600]
+                                 exceed THREADBOOK_CELL_TIMEOUT_S + THREADBOOK_MODEL_TIMEOUT_S
+  THREADBOOK_OUTPUT_KB           output kept per cell and stream, as head and tail [64]
+                                 of about this many ×1024 characters in all (what was
+                                 cut is counted in bytes)
   THREADBOOK_REPLY_MAX_FILES     files per reply                                   [20]
   THREADBOOK_REPLY_MAX_FILE_MB   largest file in a reply                           [25]
-  DOCKER_HOST                    Docker endpoint, e.g. unix:///var/run/docker.sock
+  DOCKER_HOST                    Docker endpoint: unix:///path/to/docker.sock or plain tcp://host:port
+                                 (no TLS, no ssh://)                               [/var/run/docker.sock]
 
 Logs go to <THREADBOOK_DATA_DIR>/threadbook.log; the terminal shows progress and answers only.
 Exit codes: 0 answered, 1 failed, 2 bad usage or settings.

@@ -1,0 +1,27 @@
+/**
+ * The settings → DockerSandbox options, in one place, so the bot and the
+ * benchmark harden and bound their containers alike.
+ */
+import type { Config } from "./config.ts";
+import type { ContainerLimits } from "./sandbox/docker/container-spec.ts";
+import type { DockerSandboxOptions } from "./sandbox/docker/docker-sandbox.ts";
+
+export function containerLimits(config: Config): ContainerLimits {
+  const { memoryMb, cpus, pids, diskMb, fileMb, runtime } = config.sandbox;
+  return { memoryMb, cpus, pids, diskMb, fileMb, runtime };
+}
+
+/** What the settings say, with `overrides` (a logger at least) on top, e.g. a pool size for a one-shot command. */
+export function dockerSandboxOptions(config: Config, overrides: Partial<DockerSandboxOptions> & Pick<DockerSandboxOptions, "logger">): DockerSandboxOptions {
+  return {
+    instance: config.sandbox.instance,
+    image: config.sandbox.image,
+    limits: containerLimits(config),
+    poolSize: config.sandbox.poolSize,
+    idleTtlMs: config.sandbox.idleTtlMs,
+    cellTimeoutMs: config.sandbox.cellTimeoutMs,
+    outputBytes: config.sandbox.outputBytes,
+    dockerHost: config.sandbox.dockerHost,
+    ...overrides,
+  };
+}
