@@ -4,10 +4,10 @@
  * It knows no chat platform and no Docker: only the ModelClient, Sandbox and
  * Store seams.
  */
+import { KeyedQueue } from "../keyed-queue.ts";
 import { silentLogger, type Logger } from "../log.ts";
 import type { Sandbox } from "../sandbox/sandbox.ts";
 import type { Store } from "../store/store.ts";
-import { ConversationQueue } from "./conversation-queue.ts";
 import type { ModelClient } from "./model/model-client.ts";
 import { SANDBOX_LIBRARIES } from "./prompt.ts";
 import { SafeProgress } from "./safe-progress.ts";
@@ -30,7 +30,7 @@ export interface AgentOptions {
 export class Agent {
   readonly #options: AgentOptions;
   readonly #logger: Logger;
-  readonly #queue = new ConversationQueue();
+  readonly #queue = new KeyedQueue();
   readonly #interruption = new AbortController();
 
   constructor(options: AgentOptions) {

@@ -7,6 +7,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import Docker from "dockerode";
 import { SandboxError } from "../../errors.ts";
+import { KeyedQueue } from "../../keyed-queue.ts";
 import type { Logger } from "../../log.ts";
 import type { Sandbox, Session } from "../sandbox.ts";
 import { containerSpec, LABEL_INSTANCE, LABEL_OWNER, type ContainerLimits } from "./container-spec.ts";
@@ -79,7 +80,8 @@ export class DockerSandbox implements Sandbox, SessionHost {
   private readonly sessions = new Map<string, DockerSession>();
   /** Session containers of an earlier process, not yet acquired: name → last use and starting process. */
   private readonly adopted = new Map<string, { lastUsed: number; owner: string | undefined }>();
-  private readonly locks = new Map<string, Promise<unknown>>();
+  /** One acquire or release at a time per session container. */
+  private readonly locks = new KeyedQueue();
   private filling: Promise<void> | undefined;
   private reaper: NodeJS.Timeout | undefined;
   private closing = false;
@@ -133,7 +135,7 @@ export class DockerSandbox implements Sandbox, SessionHost {
 
   acquire(conversationKey: string): Promise<Session> {
     const name = sessionContainerName(this.options.instance, conversationKey);
-    return this.exclusive(name, () => this.acquireUnlocked(conversationKey, name));
+    return this.locks.run(name, () => this.acquireUnlocked(conversationKey, name));
   }
 
   release(conversationKey: string): Promise<void> {
@@ -142,7 +144,7 @@ export class DockerSandbox implements Sandbox, SessionHost {
 
   /** Ends a session by its container's name; a cell running in it ends with a `sandbox_lost` error. */
   private releaseByName(name: string): Promise<void> {
-    return this.exclusive(name, async () => {
+    return this.locks.run(name, async () => {
       this.sessions.get(name)?.detach();
       this.sessions.delete(name);
       this.adopted.delete(name);
@@ -320,13 +322,4 @@ export class DockerSandbox implements Sandbox, SessionHost {
       if ((error as { statusCode?: number }).statusCode !== 404) this.logger.warn({ name, err: error }, "could not remove a container");
     }
   }
-
-  private exclusive<T>(key: string, work: () => Promise<T>): Promise<T> {
-    const previous = this.locks.get(key) ?? Promise.resolve();
-    const next = previous.catch(() => undefined).then(work);
-    this.locks.set(key, next);
-    void next.finally(() => { if (this.locks.get(key) === next) this.locks.delete(key); }).catch(() => undefined);
-    return next;
-  }
-
 }

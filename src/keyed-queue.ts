@@ -1,9 +1,9 @@
 /**
- * One turn at a time per conversation: work for a busy conversation waits
- * for what came before it, in arrival order; other conversations run
- * alongside.
+ * One piece of work at a time per key, in arrival order; other keys run
+ * alongside. The core runs one turn at a time per conversation with it, the
+ * sandbox one acquire or release at a time per session.
  */
-export class ConversationQueue {
+export class KeyedQueue {
   readonly #tails = new Map<string, { promise: Promise<unknown>; waiting: number }>();
 
   /**
