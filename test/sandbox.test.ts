@@ -8,7 +8,7 @@ import Docker from "dockerode";
 import { SandboxError } from "../src/errors.ts";
 import type { DockerSandbox } from "../src/sandbox/docker/docker-sandbox.ts";
 import { sessionContainerName } from "../src/sandbox/docker/docker-sandbox.ts";
-import { instanceContainers, removeInstance, startTestSandbox, testInstance } from "./support/sandbox.ts";
+import { containerGone, instanceContainers, removeInstance, startTestSandbox, testInstance } from "./support/sandbox.ts";
 
 const PNG_MAGIC = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
@@ -331,11 +331,7 @@ describe("docker sandbox across processes", () => {
         assert.ok(names.includes(`/${foreignName}`), "a live process's session kept");
         neighbour.kill();
         await once(neighbour, "exit");
-        const deadline = Date.now() + 10_000;
-        while (Date.now() < deadline && (await instanceContainers(instance)).some((info) => info.Names[0] === `/${foreignName}`)) {
-          await new Promise((resolve) => setTimeout(resolve, 250));
-        }
-        assert.ok(!(await instanceContainers(instance)).some((info) => info.Names[0] === `/${foreignName}`), "reaped once its process is gone");
+        assert.ok(await containerGone(instance, foreignName, 10_000), "reaped once its process is gone");
       } finally {
         await second.close();
       }
@@ -349,12 +345,7 @@ describe("docker sandbox across processes", () => {
     const sandbox = await startTestSandbox({ instance, idleTtlMs: 1_500, poolSize: 0 });
     try {
       await sandbox.acquire("idle");
-      const name = sessionContainerName(instance, "idle");
-      const deadline = Date.now() + 10_000;
-      while (Date.now() < deadline && (await instanceContainers(instance)).some((info) => info.Names[0] === `/${name}`)) {
-        await new Promise((resolve) => setTimeout(resolve, 250));
-      }
-      assert.ok(!(await instanceContainers(instance)).some((info) => info.Names[0] === `/${name}`), "idle session removed");
+      assert.ok(await containerGone(instance, sessionContainerName(instance, "idle"), 10_000), "idle session removed");
     } finally {
       await sandbox.close();
     }

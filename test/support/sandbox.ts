@@ -36,3 +36,11 @@ export async function removeInstance(instance: string): Promise<void> {
   const docker = new Docker();
   for (const info of await instanceContainers(instance)) await docker.getContainer(info.Id).remove({ force: true }).catch(() => undefined);
 }
+
+/** Whether the instance's container `name` is gone within `withinMs`, checking every 250 ms. */
+export async function containerGone(instance: string, name: string, withinMs: number): Promise<boolean> {
+  const present = async () => (await instanceContainers(instance)).some((info) => info.Names[0] === `/${name}`);
+  const deadline = Date.now() + withinMs;
+  while (Date.now() < deadline && (await present())) await new Promise((resolve) => setTimeout(resolve, 250));
+  return !(await present());
+}
