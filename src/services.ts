@@ -8,6 +8,7 @@ import { join } from "node:path";
 import type { Config } from "./config.ts";
 import { Agent } from "./core/agent.ts";
 import { createModelClient } from "./core/model/create-model-client.ts";
+import { timedOut, within } from "./deadline.ts";
 import { dockerSandboxOptions } from "./docker-sandbox-options.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { DockerSandbox } from "./sandbox/docker/docker-sandbox.ts";
@@ -79,22 +80,12 @@ export async function startServices(config: Config, options: ServiceOptions): Pr
       closing ??= (async () => {
         agent.interrupt();
         for (const work of closers) await work().catch((error: unknown) => logger.error({ err: error }, "closing failed"));
-        if (!(await settlesWithin(agent.idle(), turnGraceMs))) logger.warn({ graceMs: turnGraceMs }, "turns were still unwinding at close");
+        const unwound = await within(agent.idle().catch(() => undefined), turnGraceMs);
+        if (unwound === timedOut) logger.warn({ graceMs: turnGraceMs }, "turns were still unwinding at close");
         await sandbox.close();
         store.close();
       })();
       return closing;
     },
   };
-}
-
-/** Whether `promise` settles within `milliseconds`; it is not waited for after that. */
-async function settlesWithin(promise: Promise<unknown>, milliseconds: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<false>((resolve) => { timer = setTimeout(() => resolve(false), milliseconds); });
-  try {
-    return await Promise.race([promise.then(() => true, () => true), deadline]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

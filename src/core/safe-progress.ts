@@ -3,6 +3,7 @@
  * order, without the turn waiting for them, and an adapter that throws or
  * rejects is logged, never allowed to break the turn.
  */
+import { within } from "../deadline.ts";
 import type { Logger } from "../log.ts";
 import type { Progress, ProgressEvent } from "./turn.ts";
 
@@ -31,9 +32,6 @@ export class SafeProgress {
 
   /** Settles once every event reported so far was handled, or after a few seconds. */
   async flush(): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<void>((resolve) => { timer = setTimeout(resolve, flushTimeoutMs); });
-    await Promise.race([this.#chain, timeout]);
-    clearTimeout(timer);
+    await within(this.#chain, flushTimeoutMs);
   }
 }

@@ -4,6 +4,7 @@
  * fails the container is replaced and the caller told that state was lost.
  */
 import type Docker from "dockerode";
+import { timedOut as noReplyYet, within } from "../../deadline.ts";
 import { SandboxError } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
 import { assertInsideWorkdir, assertPlainFileName } from "../file-names.ts";
@@ -35,14 +36,6 @@ const SELF_STOP_GRACE_MS = 2_000;
 /** How long an interrupted cell may take to stop before its container is replaced. */
 const INTERRUPT_GRACE_MS = 3_000;
 const CONTROL_TIMEOUT_MS = 30_000;
-
-const timeout = Symbol("timeout");
-
-function within<T>(promise: Promise<T>, milliseconds: number): Promise<T | typeof timeout> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<typeof timeout>((resolve) => { timer = setTimeout(() => resolve(timeout), milliseconds); });
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
-}
 
 export class DockerSession implements Session {
   readonly conversationKey: string;
@@ -100,13 +93,13 @@ export class DockerSession implements Session {
     pending.catch(() => undefined);
     try {
       let reply = await within(pending, timeoutMs + SELF_STOP_GRACE_MS);
-      if (reply === timeout) {
+      if (reply === noReplyYet) {
         // Stuck where Python cannot see its own alarm (inside C code): interrupt it.
         this.host.logger.warn({ session: this.name }, "cell did not stop at its limit; interrupting");
         await this.live.container.kill({ signal: "SIGINT" }).catch(() => undefined);
         reply = await within(pending, INTERRUPT_GRACE_MS);
       }
-      if (reply === timeout) {
+      if (reply === noReplyYet) {
         this.host.logger.warn({ session: this.name }, "cell ignored the interrupt; replacing the session's container");
         await this.restart();
         return lostResult(performance.now() - started, true, `The cell ran past its ${timeoutMs / 1000} s limit and did not stop, so the session was restarted: variables are gone, and so are the files in the working directory.`);
