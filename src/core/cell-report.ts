@@ -6,6 +6,7 @@
  */
 import type { CellResult, SandboxFileInfo } from "../sandbox/sandbox.ts";
 import { headAndTail } from "./bounded-text.ts";
+import { cellErrorText } from "./cell-summary.ts";
 import { formatBytes } from "./format-size.ts";
 
 /** The most one cell's result adds to the model's context. */
@@ -24,10 +25,8 @@ export function cellReport(result: CellResult, options: CellReportOptions): stri
   if (result.stdoutBytes > 0 || result.stdout !== "") sections.push(stream("stdout", result.stdout, result.stdoutBytes, sectionChars.stdout));
   if (result.stderrBytes > 0 || result.stderr !== "") sections.push(stream("stderr", result.stderr, result.stderrBytes, sectionChars.stderr));
   if (result.value !== null) sections.push(`value:\n${headAndTail(result.value, sectionChars.value)}`);
-  if (result.error !== null) {
-    const text = result.error.traceback !== "" ? result.error.traceback : `${result.error.name}: ${result.error.message}`;
-    sections.push(`error:\n${headAndTail(text.trimEnd(), sectionChars.error)}`);
-  }
+  const error = cellErrorText(result);
+  if (error !== null) sections.push(`error:\n${headAndTail(error, sectionChars.error)}`);
   const files = fileList(result.files, result.filesOmitted);
   if (files !== null) sections.push(files);
   if (result.figures.length > 0) sections.push(figureNote(result.figures, options.figuresAttached));
