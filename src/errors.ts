@@ -10,6 +10,7 @@ export type ErrorCode =
   | "image_build_failed"
   | "sandbox_failed"
   | "sandbox_lost"
+  | "sandbox_busy"
   | "file_rejected"
   | "model_auth"
   | "model_not_found"
@@ -53,7 +54,7 @@ export class ConfigError extends ThreadbookError {
 }
 
 export class SandboxError extends ThreadbookError {
-  constructor(code: Extract<ErrorCode, "docker_unavailable" | "image_missing" | "image_build_failed" | "sandbox_failed" | "sandbox_lost" | "file_rejected">, message: string, options?: ThreadbookErrorOptions) {
+  constructor(code: Extract<ErrorCode, "docker_unavailable" | "image_missing" | "image_build_failed" | "sandbox_failed" | "sandbox_lost" | "sandbox_busy" | "file_rejected">, message: string, options?: ThreadbookErrorOptions) {
     super(code, message, options);
     this.name = "SandboxError";
   }

@@ -5,27 +5,58 @@
  */
 import { SandboxError } from "../errors.ts";
 
-const MAX_NAME_LENGTH = 120;
+/**
+ * The longest name, in UTF-8 bytes, that every file system on a file's path
+ * takes (tmpfs in the session, the data directory's): 255, with room left for
+ * the "-2" that `uniqueName` may add.
+ */
+export const MAX_NAME_BYTES = 240;
+
+/** Control and format characters: line breaks, NUL, and invisible ones such as U+202E, which makes "evil\u202Etxt.exe" display as "evilexe.txt". */
+const controlOrFormat = /[\p{Cc}\p{Cf}]/gu;
 
 /**
  * Turns whatever a user's file was called into a plain file name: the last
- * path segment, no control characters, no leading dots, at most 120
- * characters with the extension kept.
+ * path segment, no control or format characters, no leading dots, at most
+ * MAX_NAME_BYTES bytes of UTF-8 with the extension kept.
  */
 export function sanitizeFileName(original: string): string {
   const lastSegment = original.split(/[\\/]/).filter(Boolean).pop() ?? "";
   let name = lastSegment
     .normalize("NFC")
-    .replace(/[\u0000-\u001f\u007f<>:"|?*]/g, "_")
+    .replace(controlOrFormat, "")
+    .replace(/[<>:"|?*]/g, "_")
     .replace(/\s+/g, " ")
     .trim()
     .replace(/^\.+/, "");
-  if (name.length > MAX_NAME_LENGTH) {
+  if (Buffer.byteLength(name) > MAX_NAME_BYTES) {
     const dot = name.lastIndexOf(".");
     const extension = dot > 0 && name.length - dot <= 12 ? name.slice(dot) : "";
-    name = name.slice(0, MAX_NAME_LENGTH - extension.length) + extension;
+    name = truncateUtf8(name.slice(0, name.length - extension.length), MAX_NAME_BYTES - Buffer.byteLength(extension)).trimEnd() + extension;
   }
   return name === "" ? "file" : name;
+}
+
+/**
+ * A name of something in a session (a path the code made, maybe with
+ * folders) as it is safe to show and to upload: each segment without control
+ * or format characters and within MAX_NAME_BYTES.
+ */
+export function displayPath(path: string): string {
+  return path.split("/").map((segment) => sanitizeFileName(segment)).join("/");
+}
+
+/** The longest prefix of `text` of at most `maxBytes` UTF-8 bytes, never splitting a character. */
+function truncateUtf8(text: string, maxBytes: number): string {
+  let bytes = 0;
+  let end = 0;
+  for (const character of text) {
+    const size = Buffer.byteLength(character);
+    if (bytes + size > maxBytes) break;
+    bytes += size;
+    end += character.length;
+  }
+  return text.slice(0, end);
 }
 
 /** Throws unless `name` is already a plain file name (what sanitizeFileName returns). */

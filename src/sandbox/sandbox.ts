@@ -11,6 +11,11 @@ export interface CellLimits {
   timeoutMs: number;
 }
 
+export interface RunOptions extends Partial<CellLimits> {
+  /** Stops the cell when it aborts: it is interrupted (variables kept), or its session restarted if it will not stop. */
+  signal?: AbortSignal;
+}
+
 export interface CellError {
   /** Exception class name, e.g. "KeyError". */
   name: string;
@@ -40,8 +45,10 @@ export interface CellResult {
   /** Rendering of the cell's last expression (DataFrames as a table), if any. */
   value: string | null;
   error: CellError | null;
-  /** Figures the cell left open, saved as PNG files in the working directory. */
+  /** Figures the cell left open, saved as PNG files in the working directory (at most 10). */
   figures: FigureFile[];
+  /** Figures past the per-cell bound, closed without saving, by the names they would have had. */
+  figuresOmitted: string[];
   /** Files created or changed in the working directory by this cell (figures included). */
   files: SandboxFileInfo[];
   /** Files beyond the listing bound, counted but not listed. */
@@ -49,6 +56,8 @@ export interface CellResult {
   durationMs: number;
   /** The cell hit its time limit and was interrupted. */
   timedOut: boolean;
+  /** The cell was stopped through `RunOptions.signal`. */
+  stopped: boolean;
   /**
    * The session had to be restarted to stop the cell (or it died):
    * variables are gone, the working directory's files may be gone too.
@@ -90,7 +99,7 @@ export interface Session {
   /** Python version inside, e.g. "3.11.2". */
   readonly pythonVersion: string;
 
-  run(code: string, limits?: Partial<CellLimits>): Promise<CellResult>;
+  run(code: string, options?: RunOptions): Promise<CellResult>;
   /** Writes files into the working directory; returns what was written. */
   putFiles(files: InputFile[]): Promise<SandboxFileInfo[]>;
   /** Reads files out of the working directory; refuses non-regular files and paths leaving it. */
@@ -99,10 +108,20 @@ export interface Session {
   listFiles(): Promise<SandboxFileInfo[]>;
   /** A first look at files, for telling the model what it was given. */
   previewFiles(names: string[]): Promise<FilePreview[]>;
+  /**
+   * Ends the hold that `acquire` took (a turn's end). A held session is never
+   * removed to make room for another conversation's, nor reaped as idle.
+   */
+  idle(): void;
 }
 
 export interface Sandbox {
-  /** The conversation's session: the running one, or a new one from the warm pool. */
+  /**
+   * The conversation's session: the running one, or a new one from the warm
+   * pool, held until the caller calls its `idle`. When every session slot is
+   * taken, the least recently used idle session is removed first; when all are
+   * held or busy, it throws a retryable `sandbox_busy` SandboxError.
+   */
   acquire(conversationKey: string): Promise<Session>;
   /** Ends the conversation's session and frees its resources. */
   release(conversationKey: string): Promise<void>;

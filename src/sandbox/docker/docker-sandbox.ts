@@ -1,7 +1,8 @@
 /**
  * The Docker sandbox: one container per conversation, named after it so a new
  * process finds it again; a warm pool of started containers with the runner
- * ready; idle sessions reaped; leftovers of a crash removed at start.
+ * ready; idle sessions reaped; at most `maxSessions` live, the least recently
+ * used idle one removed to make room; leftovers of a crash removed at start.
  */
 import { createHash, randomBytes } from "node:crypto";
 import { hostname } from "node:os";
@@ -14,7 +15,8 @@ import { containerSpec, LABEL_INSTANCE, LABEL_OWNER, type ContainerLimits } from
 import { DockerSession, type LiveContainer, type SessionHost } from "./docker-session.ts";
 import { dockerFailure } from "./docker-failure.ts";
 import { buildImage, currentImageTag, imageExists } from "./image.ts";
-import { RunnerChannel } from "./runner-channel.ts";
+import { defaultDiagnosticsBounds, RunnerChannel, type ChannelBounds } from "./runner-channel.ts";
+import { maxReplyLineBytes, pingReply } from "./runner-replies.ts";
 
 export interface DockerSandboxOptions {
   /** Names and labels this process's containers; two instances never touch each other's. */
@@ -23,6 +25,8 @@ export interface DockerSandboxOptions {
   image?: string;
   limits: ContainerLimits;
   poolSize: number;
+  /** Session containers live at once; past it the least recently used idle session is removed. Unbounded when absent. */
+  maxSessions?: number;
   idleTtlMs: number;
   cellTimeoutMs: number;
   outputBytes: number;
@@ -82,6 +86,9 @@ export class DockerSandbox implements Sandbox, SessionHost {
   private readonly adopted = new Map<string, { lastUsed: number; owner: string | undefined }>();
   /** One acquire or release at a time per session container. */
   private readonly locks = new KeyedQueue();
+  /** Sessions being started, counted against `maxSessions` before they exist. */
+  private starting = 0;
+  private readonly channelBounds: ChannelBounds;
   private filling: Promise<void> | undefined;
   private reaper: NodeJS.Timeout | undefined;
   private closing = false;
@@ -94,6 +101,7 @@ export class DockerSandbox implements Sandbox, SessionHost {
     this.cellTimeoutMs = options.cellTimeoutMs;
     this.outputBytes = options.outputBytes;
     this.fileBytes = options.limits.fileMb * 1024 * 1024;
+    this.channelBounds = { maxLineBytes: maxReplyLineBytes(options.outputBytes), ...defaultDiagnosticsBounds };
   }
 
   get instance(): string {
@@ -166,6 +174,11 @@ export class DockerSandbox implements Sandbox, SessionHost {
     return { sessions: this.sessions.size, warm: this.pool.length, adopted: this.adopted.size };
   }
 
+  /** The most memory one session's channel may hold of what its runner sends. */
+  get maxChannelBytes(): number {
+    return this.channelBounds.maxLineBytes;
+  }
+
   async replace(session: DockerSession): Promise<LiveContainer> {
     await this.removeContainer(session.name);
     return this.claim(session.name);
@@ -185,14 +198,60 @@ export class DockerSandbox implements Sandbox, SessionHost {
     if (known && !known.closed) {
       known.origin = "resumed";
       known.lastUsed = Date.now();
+      known.hold();
       return known;
     }
     this.sessions.delete(name);
     this.adopted.delete(name);
-    const resumed = await this.resume(name);
-    const session = new DockerSession({ conversationKey, name, origin: resumed ? "resumed" : "new", live: resumed ?? (await this.claim(name)), host: this });
-    this.sessions.set(name, session);
-    return session;
+    await this.reserveSlot(name);
+    try {
+      const resumed = await this.resume(name);
+      const session = new DockerSession({ conversationKey, name, origin: resumed ? "resumed" : "new", live: resumed ?? (await this.claim(name)), host: this });
+      this.sessions.set(name, session);
+      session.hold();
+      return session;
+    } finally {
+      this.starting -= 1;
+    }
+  }
+
+  /** Session containers that count against `maxSessions`: this process's, those adopted, and those starting. */
+  private liveSessions(): number {
+    let adopted = 0;
+    for (const { owner } of this.adopted.values()) if (!ownedByLiveProcess(owner)) adopted += 1;
+    return this.sessions.size + adopted + this.starting;
+  }
+
+  /**
+   * Counts a session about to start (or resume) against `maxSessions`, first
+   * removing the least recently used idle sessions while there is no room.
+   */
+  private async reserveSlot(name: string): Promise<void> {
+    const limit = this.options.maxSessions ?? Infinity;
+    for (;;) {
+      if (this.liveSessions() < limit) {
+        this.starting += 1;
+        return;
+      }
+      const victim = this.leastRecentlyUsedIdle(name);
+      if (victim === undefined) {
+        throw new SandboxError("sandbox_busy", `Every one of the ${limit} Python sessions (THREADBOOK_MAX_SESSIONS) is in use. Try again in a minute.`, { retryable: true });
+      }
+      this.logger.info({ name: victim, maxSessions: limit }, "removing the least recently used idle session to make room");
+      await this.releaseByName(victim);
+    }
+  }
+
+  private leastRecentlyUsedIdle(except: string): string | undefined {
+    const candidates: { name: string; lastUsed: number }[] = [];
+    for (const session of this.sessions.values()) {
+      if (session.name !== except && !session.busy && !session.held) candidates.push({ name: session.name, lastUsed: session.lastUsed });
+    }
+    for (const [name, { lastUsed, owner }] of this.adopted) {
+      if (name !== except && !ownedByLiveProcess(owner)) candidates.push({ name, lastUsed });
+    }
+    candidates.sort((a, b) => a.lastUsed - b.lastUsed);
+    return candidates[0]?.name;
   }
 
   /** Reattaches to the conversation's container left by an earlier process, if it still runs. */
@@ -210,7 +269,7 @@ export class DockerSandbox implements Sandbox, SessionHost {
       return undefined;
     }
     try {
-      const channel = await RunnerChannel.attach(container, this.docker.modem, this.logger);
+      const channel = await RunnerChannel.attach(container, this.logger.child({ session: name }), this.channelBounds);
       const pong = await this.ping(channel);
       return { container, channel, id: info.Id, pythonVersion: pong };
     } catch (error) {
@@ -244,7 +303,7 @@ export class DockerSandbox implements Sandbox, SessionHost {
       throw dockerFailure(error);
     }
     try {
-      const channel = await RunnerChannel.attach(container, this.docker.modem, this.logger);
+      const channel = await RunnerChannel.attach(container, this.logger.child({ container: name }), this.channelBounds);
       await container.start();
       const pythonVersion = await this.ping(channel);
       return { container, channel, id: container.id, pythonVersion };
@@ -255,8 +314,8 @@ export class DockerSandbox implements Sandbox, SessionHost {
   }
 
   private async ping(channel: RunnerChannel): Promise<string> {
-    const reply = await channel.request({ op: "ping" }, READY_TIMEOUT_MS);
-    return String(reply.python ?? "");
+    const reply = await channel.request({ op: "ping" }, pingReply, READY_TIMEOUT_MS);
+    return reply.python;
   }
 
   private fillPool(): void {
@@ -281,8 +340,10 @@ export class DockerSandbox implements Sandbox, SessionHost {
 
   /**
    * At start: removes warm containers and dead sessions left by an earlier
-   * process, and adopts live sessions. Warm containers of another process
-   * still running on this host (a `threadbook ask` beside the bot) are left alone.
+   * process, and adopts live sessions. A container of another process still
+   * running on this host (a `threadbook ask` beside the bot, or a second bot
+   * starting at the same moment) is left alone, whatever its state: it may be
+   * one that process has just created and not yet started.
    */
   private async sweep(): Promise<void> {
     const containers = await this.docker.listContainers({ all: true, filters: { label: [`${LABEL_INSTANCE}=${this.options.instance}`] } })
@@ -293,7 +354,7 @@ export class DockerSandbox implements Sandbox, SessionHost {
       const live = info.State === "running" && info.Image === this.image && name.startsWith(sessionPrefix);
       if (live) {
         this.adopted.set(name.slice(1), { lastUsed: Date.now(), owner: info.Labels[LABEL_OWNER] });
-      } else if (info.State === "running" && ownedByLiveProcess(info.Labels[LABEL_OWNER])) {
+      } else if (ownedByLiveProcess(info.Labels[LABEL_OWNER])) {
         continue;
       } else {
         this.logger.info({ name, state: info.State }, "removing a leftover container");
@@ -304,7 +365,7 @@ export class DockerSandbox implements Sandbox, SessionHost {
 
   private async reapIdle(): Promise<void> {
     const cutoff = Date.now() - this.options.idleTtlMs;
-    const idle = [...this.sessions.values()].filter((session) => !session.busy && session.lastUsed < cutoff).map((session) => session.name);
+    const idle = [...this.sessions.values()].filter((session) => !session.busy && !session.held && session.lastUsed < cutoff).map((session) => session.name);
     // Sessions of an earlier process; one that another running process started is that process's to reap.
     for (const [name, { lastUsed, owner }] of this.adopted) {
       if (lastUsed < cutoff && !ownedByLiveProcess(owner)) idle.push(name);

@@ -1,16 +1,20 @@
 /**
  * One conversation's session: a container running the runner, reached over
  * its attached channel. A cell that will not stop is interrupted, and if that
- * fails the container is replaced and the caller told that state was lost.
+ * fails the container is replaced and the caller told that state was lost. A
+ * runner that breaks the protocol (see runner-channel.ts) has its container
+ * removed at once; the next request starts the session over.
  */
 import type Docker from "dockerode";
+import type { z } from "zod";
 import { timedOut as noReplyYet, within } from "../../deadline.ts";
 import { SandboxError } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
 import { assertInsideWorkdir, assertPlainFileName } from "../file-names.ts";
-import type { CellLimits, CellResult, FilePreview, InputFile, OutputFile, SandboxFileInfo, Session, SessionOrigin } from "../sandbox.ts";
+import type { CellResult, FilePreview, InputFile, OutputFile, RunOptions, SandboxFileInfo, Session, SessionOrigin } from "../sandbox.ts";
 import { SANDBOX_USER, WORKDIR } from "./container-spec.ts";
-import { ChannelClosedError, ChannelTimeoutError, type RunnerChannel, type RunnerReply } from "./runner-channel.ts";
+import { ChannelClosedError, ChannelTimeoutError, ProtocolViolationError, RunnerFaultError, type RunnerChannel } from "./runner-channel.ts";
+import { baselineReply, filesReply, previewReply, runReply, type RunReply } from "./runner-replies.ts";
 import { getFilesByTar, putFilesByTar } from "./tar-transfer.ts";
 
 /** A started container with the runner answering on its channel. */
@@ -31,6 +35,8 @@ export interface SessionHost {
   readonly fileBytes: number;
 }
 
+type ControlSchema = typeof filesReply | typeof previewReply | typeof baselineReply;
+
 /** How long past its own limit a cell may take to stop itself before it is interrupted. */
 const SELF_STOP_GRACE_MS = 2_000;
 /** How long an interrupted cell may take to stop before its container is replaced. */
@@ -44,17 +50,22 @@ export class DockerSession implements Session {
   lastUsed = Date.now();
   /** Requests in flight; a busy session is never reaped. */
   private inFlight = 0;
+  /** Callers between `acquire` and `idle`; a held session is never evicted nor reaped. */
+  private holds = 0;
   /** Set when the sandbox ended this session (release, reaping, shutdown). */
   private released = false;
   private live: LiveContainer;
   private readonly host: SessionHost;
+  private readonly runSchema: ReturnType<typeof runReply>;
 
   constructor(options: { conversationKey: string; name: string; origin: SessionOrigin; live: LiveContainer; host: SessionHost }) {
     this.conversationKey = options.conversationKey;
     this.name = options.name;
     this.origin = options.origin;
-    this.live = options.live;
     this.host = options.host;
+    this.runSchema = runReply(options.host.outputBytes);
+    this.live = options.live;
+    this.watch(options.live);
   }
 
   get id(): string {
@@ -77,44 +88,75 @@ export class DockerSession implements Session {
     return this.inFlight > 0;
   }
 
+  get held(): boolean {
+    return this.holds > 0;
+  }
+
+  /** Counts a caller that acquired the session; `idle` ends its hold. */
+  hold(): void {
+    this.holds += 1;
+  }
+
+  idle(): void {
+    this.holds = Math.max(0, this.holds - 1);
+    this.lastUsed = Date.now();
+  }
+
   /** Lets go of the container; a cell still running ends with `sandbox_lost`, nothing is restarted. */
   detach(): void {
     this.released = true;
     this.live.channel.close();
   }
 
-  async run(code: string, limits: Partial<CellLimits> = {}): Promise<CellResult> {
+  async run(code: string, options: RunOptions = {}): Promise<CellResult> {
     this.assertUsable();
-    const timeoutMs = limits.timeoutMs ?? this.host.cellTimeoutMs;
+    const timeoutMs = options.timeoutMs ?? this.host.cellTimeoutMs;
+    const signal = options.signal;
     this.lastUsed = Date.now();
     this.inFlight += 1;
     const started = performance.now();
-    const pending = this.live.channel.request({ op: "run", code, timeout: timeoutMs / 1000, output_bytes: this.host.outputBytes });
-    pending.catch(() => undefined);
     try {
-      let reply = await within(pending, timeoutMs + SELF_STOP_GRACE_MS);
-      if (reply === noReplyYet) {
-        // Stuck where Python cannot see its own alarm (inside C code): interrupt it.
-        this.host.logger.warn({ session: this.name }, "cell did not stop at its limit; interrupting");
+      // A runner that broke the protocol between requests was removed: start over, and say that state is gone.
+      const restartedFirst = await this.restartIfBroken();
+      const result = await this.runOnce(code, timeoutMs, signal, started);
+      return restartedFirst ? { ...result, stateLost: true } : result;
+    } finally {
+      this.inFlight -= 1;
+      this.lastUsed = Date.now();
+    }
+  }
+
+  private async runOnce(code: string, timeoutMs: number, signal: AbortSignal | undefined, started: number): Promise<CellResult> {
+    const pending = this.live.channel.request({ op: "run", code, timeout: timeoutMs / 1000, output_bytes: this.host.outputBytes }, this.runSchema);
+    pending.catch(() => undefined);
+    const stopped = signal === undefined ? undefined : abortPromise(signal);
+    try {
+      let reply = await within(stopped === undefined ? pending : Promise.race([pending, stopped.promise]), timeoutMs + SELF_STOP_GRACE_MS);
+      if (reply === noReplyYet || reply === stopRequested) {
+        // Stopped by the caller, or stuck where Python cannot see its own alarm (inside C code): interrupt it.
+        if (reply === noReplyYet) this.host.logger.warn({ session: this.name }, "cell did not stop at its limit; interrupting");
         await this.live.container.kill({ signal: "SIGINT" }).catch(() => undefined);
         reply = await within(pending, INTERRUPT_GRACE_MS);
       }
       if (reply === noReplyYet) {
         this.host.logger.warn({ session: this.name }, "cell ignored the interrupt; replacing the session's container");
         await this.restart();
-        return lostResult(performance.now() - started, true, `The cell ran past its ${timeoutMs / 1000} s limit and did not stop, so the session was restarted: variables are gone, and so are the files in the working directory.`);
+        const why = signal?.aborted
+          ? "The cell was stopped but did not react to the interrupt, so the session was restarted"
+          : `The cell ran past its ${timeoutMs / 1000} s limit and did not stop, so the session was restarted`;
+        return lostResult(performance.now() - started, !signal?.aborted, `${why}: variables are gone, and so are the files in the working directory.`, signal?.aborted === true);
       }
-      return this.toCellResult(reply, timeoutMs);
+      return this.toCellResult(reply as RunReply, timeoutMs, signal?.aborted === true);
     } catch (error) {
+      if (error instanceof RunnerFaultError) throw new SandboxError("sandbox_failed", "The Python session failed to run the cell.", { details: { fault: error.fault } });
       if (!(error instanceof ChannelClosedError)) throw error;
       this.assertUsable();
-      const why = await this.deathCause();
+      const why = error instanceof ProtocolViolationError ? "it sent the bot data it may not send" : await this.deathCause();
       this.host.logger.warn({ session: this.name, why }, "session died during a cell; replacing it");
       await this.restart();
-      return lostResult(performance.now() - started, false, `The Python session died (${why}), so it was restarted: variables are gone, and so are the files in the working directory.`);
+      return lostResult(performance.now() - started, false, `The Python session died (${why}), so it was restarted: variables are gone, and so are the files in the working directory.`, false);
     } finally {
-      this.inFlight -= 1;
-      this.lastUsed = Date.now();
+      stopped?.dispose();
     }
   }
 
@@ -137,7 +179,7 @@ export class DockerSession implements Session {
       throw error;
     }
     // Tell the runner the new files are the baseline, so they are not reported as made by a cell.
-    await this.control({ op: "baseline" });
+    await this.control({ op: "baseline" }, baselineReply);
     return files.map((file) => ({ name: file.name, bytes: file.data.length }));
   }
 
@@ -150,70 +192,90 @@ export class DockerSession implements Session {
   }
 
   async listFiles(): Promise<SandboxFileInfo[]> {
-    const reply = await this.control({ op: "files" });
-    if (Number(reply.omitted) > 0) this.host.logger.warn({ session: this.name, omitted: reply.omitted }, "working directory listing cut at its bound");
-    return reply.files as SandboxFileInfo[];
+    const reply = await this.control({ op: "files" }, filesReply);
+    if (reply.omitted > 0) this.host.logger.warn({ session: this.name, omitted: reply.omitted }, "working directory listing cut at its bound");
+    return reply.files;
   }
 
   async previewFiles(names: string[]): Promise<FilePreview[]> {
     for (const name of names) assertInsideWorkdir(name);
-    const reply = await this.control({ op: "preview", names });
-    return reply.previews as FilePreview[];
+    const reply = await this.control({ op: "preview", names }, previewReply);
+    return reply.previews;
   }
 
-  private async control(message: Record<string, unknown>): Promise<RunnerReply> {
+  private async control<Schema extends ControlSchema>(message: Record<string, unknown>, schema: Schema): Promise<z.infer<Schema>> {
     this.assertUsable();
     this.lastUsed = Date.now();
     this.inFlight += 1;
-    let reply: RunnerReply;
     try {
-      reply = await this.live.channel.request(message, CONTROL_TIMEOUT_MS);
+      await this.restartIfBroken();
+      return (await this.live.channel.request(message, schema, CONTROL_TIMEOUT_MS)) as z.infer<Schema>;
     } catch (error) {
+      if (error instanceof RunnerFaultError) throw new SandboxError("sandbox_failed", "The Python session failed.", { details: { fault: error.fault } });
+      if (error instanceof SandboxError) throw error;
       this.assertUsable();
-      if (error instanceof ChannelTimeoutError) {
-        // A runner that stops answering between cells is beyond saving: start the session over.
-        this.host.logger.warn({ session: this.name, op: message.op }, "runner stopped answering; replacing the session's container");
+      if (error instanceof ChannelTimeoutError || error instanceof ProtocolViolationError) {
+        // A runner that stops answering, or breaks the protocol, between cells is beyond saving: start the session over.
+        this.host.logger.warn({ session: this.name, op: message.op, why: error.message }, "replacing the session's container");
         await this.restart();
       }
       throw new SandboxError("sandbox_lost", "The Python session stopped answering and was restarted; variables and files are gone. Ask again.", { retryable: true, cause: error });
     } finally {
       this.inFlight -= 1;
     }
-    if (!reply.ok) throw new SandboxError("sandbox_failed", "The Python session failed.", { details: { fault: reply.fault } });
-    return reply;
   }
 
   private assertUsable(): void {
     if (this.released) throw new SandboxError("sandbox_lost", "The Python session was ended (reset, idle too long, or the bot is stopping). Ask again to start a new one.", { retryable: true });
   }
 
-  private toCellResult(reply: RunnerReply, timeoutMs: number): CellResult {
-    if (!reply.ok) throw new SandboxError("sandbox_failed", "The Python session failed to run the cell.", { details: { fault: reply.fault } });
-    const error = reply.error as CellResult["error"];
-    const timedOut = reply.timed_out === true;
+  private toCellResult(reply: RunReply, timeoutMs: number, stoppedByCaller: boolean): CellResult {
+    const timedOut = reply.timed_out && !stoppedByCaller;
+    let error = reply.error;
+    if (error && reply.timed_out) {
+      error = stoppedByCaller
+        ? { ...error, name: "KeyboardInterrupt", message: "the cell was stopped; variables are kept" }
+        : { ...error, message: `the cell ran past its ${timeoutMs / 1000} s limit (THREADBOOK_CELL_TIMEOUT_S) and was interrupted; variables are kept` };
+    }
     return {
-      stdout: String(reply.stdout ?? ""),
-      stderr: String(reply.stderr ?? ""),
-      stdoutBytes: Number(reply.stdout_bytes ?? 0),
-      stderrBytes: Number(reply.stderr_bytes ?? 0),
-      value: (reply.value as string | null) ?? null,
-      error: timedOut && error ? { ...error, message: `the cell ran past its ${timeoutMs / 1000} s limit (THREADBOOK_CELL_TIMEOUT_S) and was interrupted; variables are kept` } : error,
-      figures: ((reply.figures as (SandboxFileInfo & { png?: string })[]) ?? []).map((figure) => ({
-        name: figure.name,
-        bytes: figure.bytes,
-        png: figure.png === undefined ? null : Buffer.from(figure.png, "base64"),
-      })),
-      files: (reply.files as SandboxFileInfo[]) ?? [],
-      filesOmitted: Number(reply.files_omitted ?? 0),
-      durationMs: Number(reply.duration_ms ?? 0),
+      stdout: reply.stdout,
+      stderr: reply.stderr,
+      stdoutBytes: reply.stdout_bytes,
+      stderrBytes: reply.stderr_bytes,
+      value: reply.value,
+      error,
+      figures: reply.figures.map((figure) => ({ name: figure.name, bytes: figure.bytes, png: figure.png === undefined ? null : Buffer.from(figure.png, "base64") })),
+      figuresOmitted: reply.figures_omitted,
+      files: reply.files,
+      filesOmitted: reply.files_omitted,
+      durationMs: reply.duration_ms,
       timedOut,
+      stopped: stoppedByCaller && reply.timed_out,
       stateLost: false,
     };
+  }
+
+  /** Removes the container at once when its runner breaks the protocol, so nothing more of it is read or resumed. */
+  private watch(live: LiveContainer): void {
+    live.channel.onClose((error) => {
+      if (!(error instanceof ProtocolViolationError) || this.live !== live) return;
+      live.container.remove({ force: true }).catch(() => undefined);
+    });
+  }
+
+  /** Starts the session over when its channel broke while nothing was in flight; true when it did. */
+  private async restartIfBroken(): Promise<boolean> {
+    if (!this.live.channel.closed) return false;
+    const why = this.live.channel.closedError instanceof ProtocolViolationError ? "it broke the protocol" : "its channel closed";
+    this.host.logger.warn({ session: this.name, why }, "session broke between requests; replacing it");
+    await this.restart();
+    return true;
   }
 
   private async restart(): Promise<void> {
     this.live.channel.close();
     this.live = await this.host.replace(this);
+    this.watch(this.live);
   }
 
   private async deathCause(): Promise<string> {
@@ -232,12 +294,25 @@ export class DockerSession implements Session {
   }
 }
 
-function lostResult(durationMs: number, timedOut: boolean, message: string): CellResult {
+function lostResult(durationMs: number, timedOut: boolean, message: string, stopped: boolean): CellResult {
   return {
     stdout: "", stderr: "", stdoutBytes: 0, stderrBytes: 0, value: null,
-    error: { name: timedOut ? "TimeoutError" : "SessionDied", message, traceback: "" },
-    figures: [], files: [], filesOmitted: 0, durationMs, timedOut, stateLost: true,
+    error: { name: stopped ? "KeyboardInterrupt" : timedOut ? "TimeoutError" : "SessionDied", message, traceback: "" },
+    figures: [], figuresOmitted: [], files: [], filesOmitted: 0, durationMs, timedOut, stopped, stateLost: true,
   };
+}
+
+const stopRequested = Symbol("stop requested");
+
+/** Settles with `stopRequested` when the signal aborts; `dispose` removes the listener. */
+function abortPromise(signal: AbortSignal): { promise: Promise<typeof stopRequested>; dispose(): void } {
+  let listener: (() => void) | undefined;
+  const promise = new Promise<typeof stopRequested>((resolve) => {
+    listener = () => resolve(stopRequested);
+    if (signal.aborted) resolve(stopRequested);
+    else signal.addEventListener("abort", listener, { once: true });
+  });
+  return { promise, dispose: () => listener && signal.removeEventListener("abort", listener) };
 }
 
 function megabytes(bytes: number): string {

@@ -2,23 +2,37 @@
  * The long-lived channel to the in-container runner: the container's own
  * stdin and stdout, attached once, carrying one JSON object per line each way.
  * A cell costs a line out and a line back, not a `docker exec`.
+ *
+ * Everything read here is untrusted: a cell can reach the runner's protocol
+ * and diagnostics descriptors. Lines are bounded in bytes, parsed, and
+ * checked against the schema of the request they answer. Anything else (a
+ * line over the bound, one that is not JSON, a reply to no request, a reply
+ * of the wrong shape, a diagnostics flood) is a protocol violation: the
+ * channel closes with a `ProtocolViolationError` and the session's owner
+ * restarts it. Diagnostics reach the log up to a byte cap; the rest is counted.
  */
-import { PassThrough } from "node:stream";
+import type { Duplex } from "node:stream";
 import type Docker from "dockerode";
+import type { z } from "zod";
 import type { Logger } from "../../log.ts";
-
-/** A reply of the runner; `ok: false` carries `fault`, a failure of the runner itself. */
-export interface RunnerReply {
-  id: number;
-  ok: boolean;
-  fault?: string;
-  [field: string]: unknown;
-}
+import { DockerStreamDemuxer } from "./docker-stream-demuxer.ts";
+import { LineFramer } from "./line-framer.ts";
+import { readyLine, replyEnvelope } from "./runner-replies.ts";
 
 export class ChannelClosedError extends Error {
   constructor(message = "the runner's channel closed") {
     super(message);
     this.name = "ChannelClosedError";
+  }
+}
+
+/** The runner sent something it may not: the channel is closed, the session must be restarted. */
+export class ProtocolViolationError extends ChannelClosedError {
+  readonly reason: string;
+  constructor(reason: string) {
+    super(`the runner broke the protocol: ${reason}`);
+    this.name = "ProtocolViolationError";
+    this.reason = reason;
   }
 }
 
@@ -29,97 +43,174 @@ export class ChannelTimeoutError extends Error {
   }
 }
 
+export interface ChannelBounds {
+  /** The longest line accepted from the runner. */
+  maxLineBytes: number;
+  /** Diagnostics logged per channel; beyond it they are counted, not logged. */
+  logBytes: number;
+  /** Diagnostics accepted per channel; beyond it the channel is closed as a violation. */
+  diagnosticsBytes: number;
+}
+
+export const defaultDiagnosticsBounds = { logBytes: 16 * 1024, diagnosticsBytes: 1024 * 1024 } as const;
+
 interface Pending {
-  resolve(reply: RunnerReply): void;
+  schema: z.ZodType;
+  resolve(reply: unknown): void;
   reject(error: Error): void;
   timer: NodeJS.Timeout | undefined;
 }
 
 export class RunnerChannel {
-  private readonly socket: NodeJS.ReadWriteStream;
-  private readonly pending = new Map<number, Pending>();
-  private readonly logger: Logger;
+  readonly #socket: Duplex;
+  readonly #pending = new Map<number, Pending>();
+  readonly #logger: Logger;
+  readonly #bounds: ChannelBounds;
+  readonly #framer: LineFramer;
   /** Starts at a random point: another process attached to the same runner sees its replies too. */
-  private nextId = 1 + Math.floor(Math.random() * 1e9) * 1000;
-  private buffer = "";
-  private closedError: Error | undefined;
+  #nextId = 1 + Math.floor(Math.random() * 1e9) * 1000;
+  #closedError: Error | undefined;
+  #diagnosticsBytes = 0;
+  #diagnosticsDropped = 0;
+  #onClose: ((error: Error) => void) | undefined;
 
-  private constructor(socket: NodeJS.ReadWriteStream, logger: Logger) {
-    this.socket = socket;
-    this.logger = logger;
+  constructor(socket: Duplex, logger: Logger, bounds: ChannelBounds) {
+    this.#socket = socket;
+    this.#logger = logger;
+    this.#bounds = bounds;
+    this.#framer = new LineFramer(bounds.maxLineBytes, {
+      line: (line) => this.#receiveLine(line),
+      tooLong: (bytes) => this.#violation(`a line of more than ${bytes} bytes without a newline (the bound is ${bounds.maxLineBytes})`),
+    });
+    const demuxer = new DockerStreamDemuxer((stream, data) => (stream === "stdout" ? this.#framer.push(data) : this.#receiveDiagnostics(data)));
+    socket.on("data", (chunk: Buffer) => {
+      if (!this.#closedError) demuxer.push(chunk);
+    });
+    socket.on("end", () => this.#fail(new ChannelClosedError()));
+    socket.on("close", () => this.#fail(new ChannelClosedError()));
+    socket.on("error", (error: Error) => this.#fail(new ChannelClosedError(`the runner's channel failed: ${error.message}`)));
   }
 
-  /** Attaches to the container's stdin and stdout; call before `start()` for a new container. */
-  static async attach(container: Docker.Container, modem: { demuxStream: Docker["modem"]["demuxStream"] }, logger: Logger): Promise<RunnerChannel> {
-    const socket = await container.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true });
-    const channel = new RunnerChannel(socket, logger);
-    const stdout = new PassThrough();
-    const stderr = new PassThrough();
-    modem.demuxStream(socket, stdout, stderr);
-    stdout.setEncoding("utf8");
-    stdout.on("data", (chunk: string) => channel.receive(chunk));
-    stderr.setEncoding("utf8");
-    stderr.on("data", (chunk: string) => logger.warn({ runnerStderr: chunk.slice(0, 4000) }, "runner wrote to stderr"));
-    socket.on("end", () => channel.fail(new ChannelClosedError()));
-    socket.on("close", () => channel.fail(new ChannelClosedError()));
-    socket.on("error", (error: Error) => channel.fail(new ChannelClosedError(`the runner's channel failed: ${error.message}`)));
-    return channel;
+  /** Attaches to the container's stdin, stdout and stderr; call before `start()` for a new container. */
+  static async attach(container: Docker.Container, logger: Logger, bounds: ChannelBounds): Promise<RunnerChannel> {
+    const socket = (await container.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true })) as unknown as Duplex;
+    return new RunnerChannel(socket, logger, bounds);
   }
 
   get closed(): boolean {
-    return this.closedError !== undefined;
+    return this.#closedError !== undefined;
   }
 
-  /** Sends a request and resolves with the runner's reply to it. */
-  request(message: Record<string, unknown>, timeoutMs?: number): Promise<RunnerReply> {
-    if (this.closedError) return Promise.reject(this.closedError);
-    const id = this.nextId++;
-    return new Promise<RunnerReply>((resolve, reject) => {
+  /** Why the channel closed, once it has. */
+  get closedError(): Error | undefined {
+    return this.#closedError;
+  }
+
+  /** Told once, when the channel closes for any reason. */
+  onClose(listener: (error: Error) => void): void {
+    this.#onClose = listener;
+    if (this.#closedError) listener(this.#closedError);
+  }
+
+  /** Sends a request and resolves with the runner's reply to it, checked against `schema`. */
+  request<Schema extends z.ZodType>(message: Record<string, unknown>, schema: Schema, timeoutMs?: number): Promise<z.infer<Schema>> {
+    if (this.#closedError) return Promise.reject(this.#closedError);
+    const id = this.#nextId++;
+    return new Promise<z.infer<Schema>>((resolve, reject) => {
       const timer = timeoutMs === undefined ? undefined : setTimeout(() => {
-        this.pending.delete(id);
+        this.#pending.delete(id);
         reject(new ChannelTimeoutError(timeoutMs));
       }, timeoutMs);
-      this.pending.set(id, { resolve, reject, timer });
-      this.socket.write(`${JSON.stringify({ ...message, id })}\n`);
+      this.#pending.set(id, { schema, resolve: resolve as (reply: unknown) => void, reject, timer });
+      this.#socket.write(`${JSON.stringify({ ...message, id })}\n`);
     });
   }
 
+  /** Closes the channel: requests in flight reject, and nothing the runner sends after is read. */
   close(): void {
-    this.fail(new ChannelClosedError("the channel was closed"));
-    this.socket.end();
-    (this.socket as unknown as { destroy?: () => void }).destroy?.();
+    this.#fail(new ChannelClosedError("the channel was closed"));
   }
 
-  private receive(chunk: string): void {
-    this.buffer += chunk;
-    let newline = this.buffer.indexOf("\n");
-    while (newline >= 0) {
-      const line = this.buffer.slice(0, newline);
-      this.buffer = this.buffer.slice(newline + 1);
-      newline = this.buffer.indexOf("\n");
-      if (line.trim() === "") continue;
-      let reply: RunnerReply;
-      try {
-        reply = JSON.parse(line) as RunnerReply;
-      } catch {
-        this.logger.warn({ line: line.slice(0, 500) }, "runner sent a line that is not JSON");
-        continue;
-      }
-      const waiting = this.pending.get(reply.id);
-      if (!waiting) continue; // the ready line, or a reply to a request of an earlier process
-      this.pending.delete(reply.id);
-      if (waiting.timer) clearTimeout(waiting.timer);
-      waiting.resolve(reply);
+  #receiveLine(line: Buffer): void {
+    if (this.#closedError) return;
+    if (line.length === 0 || (line.length === 1 && line[0] === 0x0d)) return;
+    let value: unknown;
+    try {
+      value = JSON.parse(line.toString("utf8"));
+    } catch {
+      this.#violation(`a line that is not JSON (${line.length} bytes, starting ${JSON.stringify(line.subarray(0, 60).toString("utf8"))})`);
+      return;
     }
+    const envelope = replyEnvelope.safeParse(value);
+    if (!envelope.success) {
+      this.#violation("a line that is not a reply (no numeric id)");
+      return;
+    }
+    const { id } = envelope.data;
+    if (id === 0 && readyLine.safeParse(value).success) return; // the runner saying it started
+    const waiting = this.#pending.get(id);
+    if (!waiting) {
+      this.#violation(`a reply to no request in flight (id ${id})`);
+      return;
+    }
+    this.#pending.delete(id);
+    if (waiting.timer) clearTimeout(waiting.timer);
+    if (envelope.data.ok === false) {
+      waiting.reject(new RunnerFaultError(envelope.data.fault ?? "no reason given"));
+      return;
+    }
+    const reply = waiting.schema.safeParse(value);
+    if (!reply.success) {
+      const issue = reply.error.issues[0];
+      this.#violation(`a reply of the wrong shape (${issue?.path.join(".") || "reply"}: ${issue?.message ?? "invalid"})`);
+      return;
+    }
+    waiting.resolve(reply.data);
   }
 
-  private fail(error: Error): void {
-    if (this.closedError) return;
-    this.closedError = error;
-    for (const [id, waiting] of this.pending) {
-      this.pending.delete(id);
+  #receiveDiagnostics(data: Buffer): void {
+    this.#diagnosticsBytes += data.length;
+    if (this.#diagnosticsBytes > this.#bounds.diagnosticsBytes) {
+      this.#violation(`more than ${this.#bounds.diagnosticsBytes} bytes on its diagnostics stream`);
+      return;
+    }
+    const room = this.#bounds.logBytes - (this.#diagnosticsBytes - data.length);
+    if (room <= 0) {
+      this.#diagnosticsDropped += data.length;
+      return;
+    }
+    const logged = data.subarray(0, room);
+    this.#diagnosticsDropped += data.length - logged.length;
+    this.#logger.warn({ runnerStderr: logged.toString("utf8") }, "runner wrote to stderr");
+  }
+
+  #violation(reason: string): void {
+    if (this.#closedError) return;
+    this.#logger.warn({ reason }, "runner broke the protocol; its session is restarted");
+    this.#fail(new ProtocolViolationError(reason));
+  }
+
+  #fail(error: Error): void {
+    if (this.#closedError) return;
+    this.#closedError = error;
+    this.#framer.stop();
+    for (const [id, waiting] of this.#pending) {
+      this.#pending.delete(id);
       if (waiting.timer) clearTimeout(waiting.timer);
       waiting.reject(error);
     }
+    if (this.#diagnosticsDropped > 0) this.#logger.warn({ droppedBytes: this.#diagnosticsDropped }, "runner stderr over the log cap was dropped");
+    this.#socket.destroy();
+    this.#onClose?.(error);
+  }
+}
+
+/** The runner answered `ok: false`: it failed at the request, though it still speaks the protocol. */
+export class RunnerFaultError extends Error {
+  readonly fault: string;
+  constructor(fault: string) {
+    super(`the runner failed: ${fault}`);
+    this.name = "RunnerFaultError";
+    this.fault = fault.slice(0, 2000);
   }
 }

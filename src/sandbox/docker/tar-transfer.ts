@@ -18,6 +18,8 @@ export interface TransferTarget {
   workdir: string;
 }
 
+const maxErrorBytes = 16 * 1024;
+
 async function execTar(target: TransferTarget, command: string[], input: Buffer | undefined, stdoutSink: NodeJS.WritableStream): Promise<string> {
   try {
     return await execTarUnchecked(target, command, input, stdoutSink);
@@ -38,8 +40,13 @@ async function execTarUnchecked(target: TransferTarget, command: string[], input
   });
   const stream = await exec.start({ hijack: true, stdin: input !== undefined });
   const stderr = new PassThrough();
+  // tar's own complaints, kept for the log up to a bound.
   const errorChunks: Buffer[] = [];
-  stderr.on("data", (chunk: Buffer) => errorChunks.push(chunk));
+  let errorBytes = 0;
+  stderr.on("data", (chunk: Buffer) => {
+    if (errorBytes < maxErrorBytes) errorChunks.push(chunk.subarray(0, maxErrorBytes - errorBytes));
+    errorBytes += chunk.length;
+  });
   target.modem.demuxStream(stream, stdoutSink, stderr);
   if (input !== undefined) {
     stream.write(input);
