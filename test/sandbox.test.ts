@@ -344,7 +344,7 @@ describe("docker sandbox across processes", () => {
   test("idle sessions are reaped after their time to live", async () => {
     const sandbox = await startTestSandbox({ instance, idleTtlMs: 1_500, poolSize: 0 });
     try {
-      await sandbox.acquire("idle");
+      (await sandbox.acquire("idle")).idle();
       assert.ok(await containerGone(instance, sessionContainerName(instance, "idle"), 10_000), "idle session removed");
     } finally {
       await sandbox.close();

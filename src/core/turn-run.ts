@@ -112,6 +112,7 @@ export class TurnRun {
       return reply;
     } finally {
       interruption.removeEventListener("abort", recordInterruption);
+      this.#session?.idle();
     }
   }
 

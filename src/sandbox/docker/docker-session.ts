@@ -255,11 +255,14 @@ export class DockerSession implements Session {
     };
   }
 
-  /** Removes the container at once when its runner breaks the protocol, so nothing more of it is read or resumed. */
+  /**
+   * Kills the container at once when its runner breaks the protocol, so it
+   * stops sending and is never resumed; the restart that follows removes it.
+   */
   private watch(live: LiveContainer): void {
     live.channel.onClose((error) => {
       if (!(error instanceof ProtocolViolationError) || this.live !== live) return;
-      live.container.remove({ force: true }).catch(() => undefined);
+      live.container.kill({ signal: "SIGKILL" }).catch(() => undefined);
     });
   }
 
