@@ -232,6 +232,75 @@ describe("persistence across reopen", () => {
 });
 
 describe("turns", () => {
+  test("count the turns a user started since a time, any status, also after a reopen", async () => {
+    const dataDir = freshDataDir();
+    let now = 1_000;
+    const first = openSqliteStore(dataDir, { clock: () => now });
+    const answered = await first.startTurn({ conversationKey, user: ada, text: "one" });
+    await first.finishTurn(answered, { status: "answered", limit: null, error: null });
+    now = 2_000;
+    await first.startTurn({ conversationKey, user: ada, text: "two" });
+    now = 2_500;
+    await first.startTurn({ conversationKey, user: grace, text: "someone else" });
+    await first.startTurn({ conversationKey: "discord:G1:C1:T1", user: { platform: "discord", id: "U1", workspace: "G1", displayName: null }, text: "same id, other platform" });
+    now = 3_000;
+    const failed = await first.startTurn({ conversationKey: "slack:T1:C2:1", user: ada, text: "three" });
+    await first.finishTurn(failed, { status: "failed", limit: null, error: "model down" });
+
+    assert.equal(await first.countTurnsSince("slack", "U1", 0), 3);
+    assert.equal(await first.countTurnsSince("slack", "U1", 2_000), 2, "a turn started at the time itself counts");
+    assert.equal(await first.countTurnsSince("slack", "U1", 3_001), 0);
+    assert.equal(await first.countTurnsSince("slack", "U2", 0), 1);
+    assert.equal(await first.countTurnsSince("discord", "U1", 0), 1);
+    assert.equal(await first.countTurnsSince("slack", "nobody", 0), 0);
+    await first.close();
+
+    // Reopened to recover: the running turn becomes failed and still counts.
+    const second = openSqliteStore(dataDir, { clock: () => 4_000 });
+    try {
+      assert.equal(await second.countTurnsSince("slack", "U1", 2_000), 2);
+    } finally {
+      await second.close();
+    }
+  });
+
+  test("version 3 splits a version-2 database's \"platform:id\" users into the turn's user record", async (t) => {
+    const dataDir = freshDataDir();
+    mkdirSync(dataDir);
+    // The schema as versions 1 and 2 left it (a released migration never changes), with rows an older threadbook wrote.
+    inspect(dataDir, (database) => {
+      database.exec("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL) STRICT");
+      for (const migration of migrations.filter((each) => each.version <= 2)) {
+        database.exec(migration.sql);
+        database.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, 0)").run(migration.version, migration.name);
+      }
+      database.prepare("INSERT INTO conversations (key, created_at, updated_at) VALUES (?, 1, 1)").run(conversationKey);
+      const insertTurn = database.prepare("INSERT INTO turns (id, conversation_key, user, text, started_at, finished_at, status) VALUES (?, ?, ?, ?, ?, 2, 'answered')");
+      insertTurn.run("turn-slack", conversationKey, "slack:U1", "from slack", 1);
+      insertTurn.run("turn-cli", conversationKey, "cli:alice", "from the terminal", 1);
+      insertTurn.run("turn-colon", conversationKey, "discord:U9:extra", "an id with a colon", 1);
+      insertTurn.run("turn-bare", conversationKey, "someone", "no platform", 1);
+      database
+        .prepare("INSERT INTO cell_runs (conversation_key, turn_id, user, started_at, code, outcome, duration_ms) VALUES (?, 'turn-slack', 'slack:U1', 1, '1', 'ok', 1)")
+        .run(conversationKey);
+    });
+
+    const store = openForTest(t, dataDir);
+    const userOf = async (turnId: string) => (await store.getTurn(turnId))?.user;
+    assert.deepEqual(await userOf("turn-slack"), { platform: "slack", id: "U1", workspace: null, displayName: null });
+    assert.deepEqual(await userOf("turn-cli"), { platform: "cli", id: "alice", workspace: null, displayName: null });
+    assert.deepEqual(await userOf("turn-colon"), { platform: "discord", id: "U9:extra", workspace: null, displayName: null });
+    assert.deepEqual(await userOf("turn-bare"), { platform: "unknown", id: "someone", workspace: null, displayName: null });
+    assert.equal((await store.getTurn("turn-slack"))?.text, "from slack");
+    assert.equal(await store.countTurnsSince("slack", "U1", 0), 1);
+    assert.deepEqual((await store.listCellRuns()).map((run) => [run.turnId, run.user, run.workspace]), [["turn-slack", "slack:U1", null]]);
+
+    const columns = inspect(dataDir, (database) => database.prepare("PRAGMA table_info(turns)").all().map((row) => row.name));
+    assert.ok(!columns.includes("user"), "the old column is gone");
+    const next = await store.startTurn({ conversationKey, user: ada, text: "after the upgrade" });
+    assert.deepEqual((await store.getTurn(next))?.user, ada);
+  });
+
   test("a turn a crashed process left running is failed when the store is opened to recover it", async () => {
     const dataDir = freshDataDir();
     // A process that starts a turn and is killed before it finishes it (its output written synchronously, as it gets no chance to flush).
