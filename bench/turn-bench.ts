@@ -13,7 +13,7 @@ import { join } from "node:path";
 import type { Config } from "../src/config.ts";
 import { Agent } from "../src/core/agent.ts";
 import { createModelClient } from "../src/core/model/create-model-client.ts";
-import type { Reply } from "../src/core/turn.ts";
+import type { Reply, TurnUser } from "../src/core/turn.ts";
 import type { DockerSandbox } from "../src/sandbox/docker/docker-sandbox.ts";
 import { openSqliteStore } from "../src/store/sqlite-store.ts";
 import { codeStep, startOpenAIServer, textStep, type OpenAIServer } from "../test/emulators/openai-server.ts";
@@ -26,6 +26,7 @@ const FIVE_CELLS = ["a = 1", "b = a + 1", "c = b * 2", "d = c - 1", "d"];
 const ANSWER = "Done.";
 const CONVERSATION = "bench:turns";
 const UNMEASURED_WARM_UPS = 2;
+const BENCH_USER: TurnUser = { platform: "bench", id: "user", workspace: null, displayName: null };
 
 export interface TurnSamples {
   cells: number;
@@ -56,7 +57,7 @@ class TurnDriver {
   /** Plays one turn whose model writes `cells`, one a step, then answers. */
   async play(cells: readonly string[]): Promise<{ reply: Reply; ms: number }> {
     this.#emulator.script([...cells.map((code) => codeStep(code)), textStep(ANSWER)]);
-    const { value: reply, ms } = await timed(() => this.#agent.handle({ conversationKey: CONVERSATION, user: "bench:user", text: "What is the result?", attachments: [] }));
+    const { value: reply, ms } = await timed(() => this.#agent.handle({ conversationKey: CONVERSATION, user: BENCH_USER, text: "What is the result?", attachments: [] }));
     const failed = reply.cells.find((cell) => cell.error !== null);
     if (reply.error !== null || reply.limit !== null || reply.cells.length !== cells.length || failed || reply.text !== ANSWER) {
       throw new Error(`a benchmark turn went wrong: ${JSON.stringify({ error: reply.error, limit: reply.limit, cells: reply.cells.length, cellError: failed?.error, text: reply.text.slice(0, 300) })}`);
@@ -101,7 +102,7 @@ export async function measureTurns(config: Config, sandbox: DockerSandbox, count
     return { oneCell, fiveCell, modelApi: config.model.api, modelStream: config.model.stream };
   } finally {
     await sandbox.release(CONVERSATION).catch(() => undefined);
-    store.close();
+    await store.close();
     await emulator.stop();
     rmSync(dataDir, { recursive: true, force: true });
   }

@@ -14,6 +14,7 @@ import { parseCommandLine, type CommandLine } from "./adapters/cli/command-line.
 import { exitCodes, UsageError } from "./adapters/cli/usage-error.ts";
 import { createPlatformAdapters, hasConfiguredPlatform } from "./adapters/platform-adapter.ts";
 import { loadConfig, type Config } from "./config.ts";
+import type { TurnUser } from "./core/turn.ts";
 import { ConfigError, ThreadbookError, userMessage } from "./errors.ts";
 import type { Services } from "./services.ts";
 
@@ -81,7 +82,7 @@ async function main(argv: string[]): Promise<number> {
   const running = services;
   const context: CliContext = {
     agent: services.agent,
-    user: `cli:${localUserName()}`,
+    user: cliUser(localUserName()),
     input: process.stdin,
     writeOut,
     writeError,
@@ -121,6 +122,10 @@ async function runStart(services: Services, context: CliContext): Promise<number
   }
   // Runs until SIGINT, SIGTERM or SIGHUP, whose handler closes the services and exits.
   return new Promise<number>(() => {});
+}
+
+function cliUser(name: string): TurnUser {
+  return { platform: "cli", id: name, workspace: null, displayName: name };
 }
 
 function localUserName(): string {

@@ -12,7 +12,9 @@ import { timedOut, within } from "./deadline.ts";
 import { dockerSandboxOptions } from "./docker-sandbox-options.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { DockerSandbox } from "./sandbox/docker/docker-sandbox.ts";
-import { openSqliteStore, type SqliteStore } from "./store/sqlite-store.ts";
+import type { Sandbox } from "./sandbox/sandbox.ts";
+import { openSqliteStore } from "./store/sqlite-store.ts";
+import type { Store } from "./store/store.ts";
 
 export const logFileName = "threadbook.log";
 
@@ -33,8 +35,8 @@ export interface ServiceOptions {
 export interface Services {
   config: Config;
   logger: Logger;
-  store: SqliteStore;
-  sandbox: DockerSandbox;
+  store: Store;
+  sandbox: Sandbox;
   agent: Agent;
   /**
    * Adds work to do first on close, such as stopping a chat platform's adapter
@@ -56,11 +58,11 @@ export async function startServices(config: Config, options: ServiceOptions): Pr
   const logger = createLogger({ level: config.logLevel, destination: options.log === "file" ? join(config.dataDir, logFileName) : 2 });
   const model = createModelClient(config.model, logger);
   const store = openSqliteStore(config.dataDir, { recoverInterruptedTurns: options.recoverInterruptedTurns });
-  let sandbox: DockerSandbox;
+  let sandbox: Sandbox;
   try {
     sandbox = await DockerSandbox.start(dockerSandboxOptions(config, { logger, poolSize: options.poolSize, buildMissingImage: true, onStatus: options.onStatus }));
   } catch (error) {
-    store.close();
+    await store.close();
     throw error;
   }
   const agent = new Agent({ model, sandbox, store, settings: config, logger });
@@ -83,7 +85,7 @@ export async function startServices(config: Config, options: ServiceOptions): Pr
         const unwound = await within(agent.idle().catch(() => undefined), turnGraceMs);
         if (unwound === timedOut) logger.warn({ graceMs: turnGraceMs }, "turns were still unwinding at close");
         await sandbox.close();
-        store.close();
+        await store.close();
       })();
       return closing;
     },

@@ -349,7 +349,7 @@ test("chat keeps /file attachments a failed turn never put in the session for th
       reset: () => assert.fail("no /reset was typed"),
       end: () => assert.fail("the conversation ends on close, not before"),
     },
-    user: "cli:test",
+    user: { platform: "cli", id: "test", workspace: null, displayName: "test" },
     input: Readable.from([`/file ${path}\nHow many rows?\nAnd now?\nAgain?\n`]),
     writeOut: async (text) => { stdout += text; },
     writeError: (text) => { stderr += text; },

@@ -18,7 +18,7 @@ import type { TranscriptItem } from "../src/core/model/model-client.ts";
 import { SESSION_LOST_NOTE } from "../src/core/session-continuity.ts";
 import { SandboxError } from "../src/errors.ts";
 import type { Logger } from "../src/log.ts";
-import type { Attachment, Progress, ProgressEvent, Reply } from "../src/core/turn.ts";
+import type { Attachment, Progress, ProgressEvent, Reply, TurnUser } from "../src/core/turn.ts";
 import { sessionContainerName, type DockerSandbox } from "../src/sandbox/docker/docker-sandbox.ts";
 import type { Sandbox } from "../src/sandbox/sandbox.ts";
 import { openSqliteStore, type SqliteStore } from "../src/store/sqlite-store.ts";
@@ -81,6 +81,8 @@ interface Harness {
   script: (steps: ScriptEntry[]) => void;
 }
 
+const testUser: TurnUser = { platform: "test", id: "user", workspace: "W1", displayName: "Test User" };
+
 const uniqueName = () => randomBytes(4).toString("hex");
 
 async function harness(t: TestContext, options: HarnessOptions = {}): Promise<Harness> {
@@ -103,7 +105,7 @@ async function harness(t: TestContext, options: HarnessOptions = {}): Promise<Ha
   t.after(async () => {
     await agent.idle();
     if (options.sandbox === undefined) await usedSandbox.release(key);
-    store.close();
+    await store.close();
     await emulator.stop();
   });
   return {
@@ -115,7 +117,7 @@ async function harness(t: TestContext, options: HarnessOptions = {}): Promise<Ha
     requests: () => emulator.requests,
     script: (steps) => emulator.script(steps),
     ask: (text, attachments = [], events = []) =>
-      agent.handle({ conversationKey: key, user: "test:user", text, attachments }, { report: (event) => void events.push(event) }),
+      agent.handle({ conversationKey: key, user: testUser, text, attachments }, { report: (event) => void events.push(event) }),
   };
 }
 
@@ -138,7 +140,7 @@ describe("agent turns", () => {
         if (event.type === "thinking") return Promise.reject(new Error("adapter outage"));
       },
     };
-    const reply = await h.agent.handle({ conversationKey: h.key, user: "test:user", text: "What is six times seven?", attachments: [] }, progress);
+    const reply = await h.agent.handle({ conversationKey: h.key, user: testUser, text: "What is six times seven?", attachments: [] }, progress);
 
     assert.equal(reply.text, "The answer is 42.");
     assert.equal(reply.error, null);
@@ -161,9 +163,9 @@ describe("agent turns", () => {
     const finished = events[4];
     assert.ok(finished?.type === "cell-finished" && finished.ok && finished.summary === "= 42" && finished.index === 1);
 
-    const runs = h.store.listCellRuns({ conversationKey: h.key });
-    assert.deepEqual(runs.map((run) => [run.code, run.outcome, run.user, run.error]), [["6 * 7", "ok", "test:user", null]]);
-    const turn = h.store.getTurn(runs[0]?.turnId ?? "");
+    const runs = await h.store.listCellRuns({ conversationKey: h.key });
+    assert.deepEqual(runs.map((run) => [run.code, run.outcome, run.user, run.workspace, run.error]), [["6 * 7", "ok", "test:user", "W1", null]]);
+    const turn = await h.store.getTurn(runs[0]?.turnId ?? "");
     assert.equal(turn?.status, "answered");
   });
 
@@ -186,7 +188,7 @@ describe("agent turns", () => {
       assert.match(traceback ?? "", /line 2/);
       assert.match(traceback ?? "", /NameError: name 'value' is not defined/);
       assert.doesNotMatch(traceback ?? "", /runner\.py/);
-      assert.deepEqual(h.store.listCellRuns({ conversationKey: h.key }).map((run) => run.outcome), ["error", "ok"]);
+      assert.deepEqual((await h.store.listCellRuns({ conversationKey: h.key })).map((run) => run.outcome), ["error", "ok"]);
     });
   }
 
@@ -299,9 +301,9 @@ describe("agent turns", () => {
     assert.equal(reply.error, null);
     assert.equal(reply.cells.length, 2);
     assert.match(reply.text, /^Now b\.\n\nI stopped after running 2 cells.*THREADBOOK_TURN_MAX_CELLS/s);
-    const turnId = h.store.listCellRuns({ conversationKey: h.key })[0]?.turnId ?? "";
-    assert.deepEqual({ ...h.store.getTurn(turnId), startedAt: 0, finishedAt: 0, id: "" }, {
-      id: "", conversationKey: h.key, user: "test:user", text: "Set some variables.", startedAt: 0, finishedAt: 0, status: "limit", limit: "cells", error: null,
+    const turnId = (await h.store.listCellRuns({ conversationKey: h.key }))[0]?.turnId ?? "";
+    assert.deepEqual({ ...(await h.store.getTurn(turnId)), startedAt: 0, finishedAt: 0, id: "" }, {
+      id: "", conversationKey: h.key, user: testUser, text: "Set some variables.", startedAt: 0, finishedAt: 0, status: "limit", limit: "cells", error: null,
     });
 
     const next = await h.ask("What did you set?");
@@ -389,7 +391,8 @@ describe("agent turns", () => {
     const followUp = h.requests().at(-2);
     assert.ok(followUp);
     assert.equal(codeCalls(followUp).length, toolOutputs(followUp).length, "the failed turn's calls are all answered");
-    const statuses = new Set(h.store.listCellRuns({ conversationKey: h.key }).map((run) => h.store.getTurn(run.turnId)?.status));
+    const runs = await h.store.listCellRuns({ conversationKey: h.key });
+    const statuses = new Set(await Promise.all(runs.map(async (run) => (await h.store.getTurn(run.turnId))?.status)));
     assert.deepEqual([...statuses], ["failed", "answered"]);
   });
 
@@ -423,9 +426,9 @@ describe("agent turns", () => {
     h.emulator.assertDone();
     assert.equal(reply.cells[2]?.value, "False");
     assert.match(toolOutputs(request(h, 2))[1] ?? "", /session was restarted/);
-    assert.deepEqual(h.store.listCellRuns({ conversationKey: h.key }).map((run) => run.outcome), ["ok", "lost", "ok"]);
+    assert.deepEqual((await h.store.listCellRuns({ conversationKey: h.key })).map((run) => run.outcome), ["ok", "lost", "ok"]);
     const session = await sandbox.acquire(h.key);
-    assert.equal(h.store.getConversation(h.key)?.sessionId, session.id, "the new session is bound");
+    assert.equal((await h.store.getConversation(h.key))?.sessionId, session.id, "the new session is bound");
   });
 });
 
@@ -444,8 +447,8 @@ describe("machinery failures", () => {
     assert.deepEqual(reply.attachmentsNotPlaced, ["orders.csv"], "the attachment never reached a session, so it must be sent again");
     assert.deepEqual(events.map((event) => event.type), ["turn-started", "turn-failed"]);
     assert.equal(h.requests().length, 0);
-    assert.deepEqual(h.store.loadTranscript(h.key), []);
-    assert.deepEqual(h.store.listAttachments(h.key), []);
+    assert.deepEqual(await h.store.loadTranscript(h.key), []);
+    assert.deepEqual(await h.store.listAttachments(h.key), []);
   });
 
   test("attachments a failed turn had put in the session are kept, and not asked for again", async (t) => {
@@ -455,7 +458,7 @@ describe("machinery failures", () => {
     h.emulator.assertDone();
     assert.match(reply.error ?? "", /rejected the API key/);
     assert.deepEqual(reply.attachmentsNotPlaced, []);
-    assert.deepEqual(h.store.listAttachments(h.key).map((kept) => kept.name), ["orders.csv"]);
+    assert.deepEqual((await h.store.listAttachments(h.key)).map((kept) => kept.name), ["orders.csv"]);
   });
 });
 
@@ -498,7 +501,7 @@ describe("shutdown", () => {
     assert.deepEqual(recordedTurns(h.dataDir, h.key).map((turn) => [turn.status, turn.error]), [["failed", interrupted]]);
     const name = sessionContainerName(instance, h.key);
     assert.deepEqual((await instanceContainers(instance)).filter((info) => info.Names[0] === `/${name}`), [], "the session (and any restarted one) is removed");
-    assert.deepEqual(h.store.loadTranscript(h.key), [], "the conversation is forgotten");
+    assert.deepEqual(await h.store.loadTranscript(h.key), [], "the conversation is forgotten");
   });
 });
 
@@ -524,7 +527,7 @@ describe("restarts", () => {
       assert.equal((await first.ask("Keep something.")).text, "Kept.");
       first.emulator.assertDone();
       await first.agent.idle();
-      first.store.close();
+      await first.store.close();
     } finally {
       await firstSandbox.close();
     }
@@ -567,7 +570,7 @@ describe("kept attachments", () => {
     h.script([codeStep(sumSales), textStep("42."), codeStep(sumSales), textStep("Still 42.")]);
     const first = await h.ask("Total?", [sales]);
     assert.equal(first.cells[0]?.value, "42");
-    assert.deepEqual(h.store.listAttachments(h.key).map((kept) => [kept.name, kept.bytes]), [["sales.csv", 32]]);
+    assert.deepEqual((await h.store.listAttachments(h.key)).map((kept) => [kept.name, kept.bytes]), [["sales.csv", 32]]);
 
     // As the idle reaper would.
     await sandbox.release(h.key);
@@ -593,7 +596,7 @@ describe("kept attachments", () => {
     const crashed = toolOutputs(request(h, 1))[0] ?? "";
     assert.match(crashed, /note: the Python session was restarted, so every variable and import is gone, and so are the files the code made\./);
     assert.ok(crashed.endsWith(`\n\n${restoredSales}`), crashed);
-    assert.deepEqual(h.store.listCellRuns({ conversationKey: h.key }).map((run) => run.outcome), ["lost", "ok"]);
+    assert.deepEqual((await h.store.listCellRuns({ conversationKey: h.key })).map((run) => run.outcome), ["lost", "ok"]);
   });
 
   test("a kept file that is missing is skipped, and said in the log and to the model", async (t) => {
@@ -601,7 +604,7 @@ describe("kept attachments", () => {
     const h = await harness(t, { logger });
     h.script([textStep("Got both."), codeStep(sumSales), textStep("42.")]);
     await h.ask("Keep these.", [sales, { name: "notes.txt", data: Buffer.from("a note\n") }]);
-    const notes = h.store.listAttachments(h.key).find((kept) => kept.name === "notes.txt");
+    const notes = (await h.store.listAttachments(h.key)).find((kept) => kept.name === "notes.txt");
     assert.ok(notes);
     rmSync(join(h.dataDir, notes.path));
 
@@ -651,12 +654,12 @@ describe("kept attachments", () => {
     h.script([textStep("Got it.")]);
     await h.ask("Keep this.", [sales]);
     h.emulator.assertDone();
-    const [kept] = h.store.listAttachments(h.key);
+    const [kept] = await h.store.listAttachments(h.key);
     assert.ok(kept);
     assert.equal(existsSync(join(h.dataDir, kept.path)), true);
 
     await h.agent.reset(h.key);
-    assert.deepEqual(h.store.listAttachments(h.key), []);
+    assert.deepEqual(await h.store.listAttachments(h.key), []);
     assert.equal(existsSync(dirname(join(h.dataDir, kept.path))), false);
   });
 });

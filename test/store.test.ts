@@ -10,11 +10,14 @@ import { Worker } from "node:worker_threads";
 import { StoreError } from "../src/errors.ts";
 import { conversationDirectory } from "../src/store/attachment-files.ts";
 import { latestSchemaVersion, migrations } from "../src/store/migrations.ts";
-import { databaseFileName, interruptedTurnError, openSqliteStore, type SqliteStore } from "../src/store/sqlite-store.ts";
+import { databaseFileName, openSqliteStore, type SqliteStore } from "../src/store/sqlite-store.ts";
+import type { UserRecord } from "../src/store/store.ts";
 import type { TranscriptItem } from "../src/core/model/model-client.ts";
 
 const storeModuleUrl = new URL("../src/store/sqlite-store.ts", import.meta.url).href;
 const conversationKey = "slack:T1:C1:1700000000.000100";
+const ada: UserRecord = { platform: "slack", id: "U1", workspace: "T1", displayName: "Ada" };
+const grace: UserRecord = { platform: "slack", id: "U2", workspace: "T1", displayName: null };
 
 let root: string;
 let directoryCount = 0;
@@ -50,19 +53,19 @@ function inspect<T>(dataDir: string, work: (database: DatabaseSync) => T): T {
 }
 
 describe("migrations", () => {
-  test("are listed in strictly increasing versions", () => {
+  test("are listed in strictly increasing versions", async () => {
     const versions = migrations.map((migration) => migration.version);
     assert.deepEqual(versions, [...versions].sort((a, b) => a - b));
     assert.equal(new Set(versions).size, versions.length);
     assert.equal(latestSchemaVersion, versions.at(-1));
   });
 
-  test("are applied once, recorded, and not reapplied on reopen", (t) => {
+  test("are applied once, recorded, and not reapplied on reopen", async (t) => {
     const dataDir = freshDataDir();
-    openSqliteStore(dataDir).close();
-    openSqliteStore(dataDir).close();
+    await openSqliteStore(dataDir).close();
+    await openSqliteStore(dataDir).close();
     const store = openForTest(t, dataDir);
-    store.claimEvent("still works");
+    await store.claimEvent("still works");
 
     const applied = inspect(dataDir, (database) =>
       database.prepare("SELECT version, name, applied_at FROM schema_migrations ORDER BY version").all(),
@@ -74,20 +77,20 @@ describe("migrations", () => {
     for (const row of applied) assert.equal(typeof row.applied_at, "number");
   });
 
-  test("open the database in WAL mode with foreign keys on", (t) => {
+  test("open the database in WAL mode with foreign keys on", async (t) => {
     const dataDir = freshDataDir();
     const store = openForTest(t, dataDir);
     assert.equal(inspect(dataDir, (database) => database.prepare("PRAGMA journal_mode").get()?.journal_mode), "wal");
-    const turnId = store.startTurn({ conversationKey, user: "slack:U1", text: "q" });
-    assert.throws(
-      () => store.recordCellRun({ conversationKey: "never-seen", turnId, user: "slack:U1", startedAt: 1, code: "1", outcome: "ok", durationMs: 1, error: null }),
+    const turnId = await store.startTurn({ conversationKey, user: ada, text: "q" });
+    await assert.rejects(
+      store.recordCellRun({ conversationKey: "never-seen", turnId, user: "slack:U1", workspace: "T1", startedAt: 1, code: "1", outcome: "ok", durationMs: 1, error: null }),
       (error: unknown) => error instanceof StoreError && /could not record a cell run/.test(error.message),
     );
   });
 
-  test("a database from a newer threadbook is refused with a plain message", () => {
+  test("a database from a newer threadbook is refused with a plain message", async () => {
     const dataDir = freshDataDir();
-    openSqliteStore(dataDir).close();
+    await openSqliteStore(dataDir).close();
     const newer = latestSchemaVersion + 1;
     inspect(dataDir, (database) =>
       database.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, 'from the future', 0)").run(newer),
@@ -107,85 +110,85 @@ describe("migrations", () => {
 });
 
 describe("persistence across reopen", () => {
-  test("keeps the conversation, its session binding, transcript order, turns and audit", () => {
+  test("keeps the conversation, its session binding, transcript order, turns and audit", async () => {
     const dataDir = freshDataDir();
     let now = 1_000;
     const clock = () => now;
 
     const first = openSqliteStore(dataDir, { clock });
-    const firstTurn = first.startTurn({ conversationKey, user: "slack:U1", text: "median order value?" });
-    first.bindSession(conversationKey, "session-1");
-    first.appendTranscript(conversationKey, firstTurn, [
+    const firstTurn = await first.startTurn({ conversationKey, user: ada, text: "median order value?" });
+    await first.bindSession(conversationKey, "session-1");
+    await first.appendTranscript(conversationKey, firstTurn, [
       { type: "user", text: "median order value?" },
       { type: "code", callId: "call-1", code: "import pandas as pd" },
       { type: "result", callId: "call-1", output: "" },
     ]);
-    first.recordCellRun({ conversationKey, turnId: firstTurn, user: "slack:U1", startedAt: 1_100, code: "import pandas as pd", outcome: "ok", durationMs: 12.6, error: null });
+    await first.recordCellRun({ conversationKey, turnId: firstTurn, user: "slack:U1", workspace: "T1", startedAt: 1_100, code: "import pandas as pd", outcome: "ok", durationMs: 12.6, error: null });
     now = 2_000;
-    first.appendTranscript(conversationKey, firstTurn, [{ type: "assistant", text: "It is 42." }]);
-    first.finishTurn(firstTurn, { status: "answered", limit: null, error: null });
-    first.close();
+    await first.appendTranscript(conversationKey, firstTurn, [{ type: "assistant", text: "It is 42." }]);
+    await first.finishTurn(firstTurn, { status: "answered", limit: null, error: null });
+    await first.close();
 
     now = 3_000;
     const second = openSqliteStore(dataDir, { clock });
     try {
-      const conversation = second.getConversation(conversationKey);
+      const conversation = await second.getConversation(conversationKey);
       assert.deepEqual(conversation, { key: conversationKey, createdAt: 1_000, updatedAt: 2_000, sessionId: "session-1", sessionBoundAt: 1_000 });
 
-      const followUp = second.startTurn({ conversationKey, user: "slack:U2", text: "and the mean?" });
-      second.appendTranscript(conversationKey, followUp, [{ type: "user", text: "and the mean?" }]);
-      second.recordCellRun({ conversationKey, turnId: followUp, user: "slack:U2", startedAt: 3_100, code: "df.mean()", outcome: "error", durationMs: 5, error: "NameError: name 'df' is not defined" });
-      second.finishTurn(followUp, { status: "limit", limit: "cells", error: null });
+      const followUp = await second.startTurn({ conversationKey, user: grace, text: "and the mean?" });
+      await second.appendTranscript(conversationKey, followUp, [{ type: "user", text: "and the mean?" }]);
+      await second.recordCellRun({ conversationKey, turnId: followUp, user: "slack:U2", workspace: "T1", startedAt: 3_100, code: "df.mean()", outcome: "error", durationMs: 5, error: "NameError: name 'df' is not defined" });
+      await second.finishTurn(followUp, { status: "limit", limit: "cells", error: null });
 
-      assert.deepEqual(second.loadTranscript(conversationKey), [
+      assert.deepEqual(await second.loadTranscript(conversationKey), [
         { type: "user", text: "median order value?" },
         { type: "code", callId: "call-1", code: "import pandas as pd" },
         { type: "result", callId: "call-1", output: "" },
         { type: "assistant", text: "It is 42." },
         { type: "user", text: "and the mean?" },
       ]);
-      assert.equal(second.getConversation(conversationKey)?.updatedAt, 3_000);
+      assert.equal((await second.getConversation(conversationKey))?.updatedAt, 3_000);
 
-      assert.deepEqual(second.getTurn(firstTurn), {
-        id: firstTurn, conversationKey, user: "slack:U1", text: "median order value?",
+      assert.deepEqual(await second.getTurn(firstTurn), {
+        id: firstTurn, conversationKey, user: ada, text: "median order value?",
         startedAt: 1_000, finishedAt: 2_000, status: "answered", limit: null, error: null,
       });
-      assert.equal(second.getTurn(followUp)?.status, "limit");
-      assert.equal(second.getTurn(followUp)?.limit, "cells");
+      assert.equal((await second.getTurn(followUp))?.status, "limit");
+      assert.equal((await second.getTurn(followUp))?.limit, "cells");
 
-      const runs = second.listCellRuns({ conversationKey });
-      assert.deepEqual(runs.map((run) => [run.turnId, run.user, run.code, run.outcome, run.durationMs]), [
-        [firstTurn, "slack:U1", "import pandas as pd", "ok", 13],
-        [followUp, "slack:U2", "df.mean()", "error", 5],
+      const runs = await second.listCellRuns({ conversationKey });
+      assert.deepEqual(runs.map((run) => [run.turnId, run.user, run.workspace, run.code, run.outcome, run.durationMs]), [
+        [firstTurn, "slack:U1", "T1", "import pandas as pd", "ok", 13],
+        [followUp, "slack:U2", "T1", "df.mean()", "error", 5],
       ]);
       assert.equal(runs[1]?.error, "NameError: name 'df' is not defined");
-      assert.deepEqual(second.listCellRuns({ turnId: followUp }).map((run) => run.code), ["df.mean()"]);
-      assert.deepEqual(second.listCellRuns({ conversationKey, turnId: firstTurn }).map((run) => run.code), ["import pandas as pd"]);
-      assert.equal(second.listCellRuns().length, 2);
-      assert.deepEqual(second.listCellRuns({ conversationKey: "other" }), []);
+      assert.deepEqual((await second.listCellRuns({ turnId: followUp })).map((run) => run.code), ["df.mean()"]);
+      assert.deepEqual((await second.listCellRuns({ conversationKey, turnId: firstTurn })).map((run) => run.code), ["import pandas as pd"]);
+      assert.equal((await second.listCellRuns()).length, 2);
+      assert.deepEqual(await second.listCellRuns({ conversationKey: "other" }), []);
     } finally {
-      second.close();
+      await second.close();
     }
   });
 
-  test("an unknown conversation or turn reads as null, and its transcript as empty", (t) => {
+  test("an unknown conversation or turn reads as null, and its transcript as empty", async (t) => {
     const store = openForTest(t, freshDataDir());
-    assert.equal(store.getConversation("discord:G1:C1:T1"), null);
-    assert.equal(store.getTurn("no-such-turn"), null);
-    assert.deepEqual(store.loadTranscript("discord:G1:C1:T1"), []);
+    assert.equal(await store.getConversation("discord:G1:C1:T1"), null);
+    assert.equal(await store.getTurn("no-such-turn"), null);
+    assert.deepEqual(await store.loadTranscript("discord:G1:C1:T1"), []);
   });
 
-  test("image data is never saved", (t) => {
+  test("image data is never saved", async (t) => {
     const dataDir = freshDataDir();
     const store = openForTest(t, dataDir);
-    const turnId = store.startTurn({ conversationKey, user: "slack:U1", text: "plot it" });
+    const turnId = await store.startTurn({ conversationKey, user: ada, text: "plot it" });
     const base64 = Buffer.from("a PNG, pretend").toString("base64");
     const result: TranscriptItem = { type: "result", callId: "call-1", output: "[figure 1: plot.png]", images: [{ mediaType: "image/png", base64 }] };
-    store.appendTranscript(conversationKey, turnId, [result]);
+    await store.appendTranscript(conversationKey, turnId, [result]);
 
-    assert.deepEqual(store.loadTranscript(conversationKey), [{ type: "result", callId: "call-1", output: "[figure 1: plot.png]" }]);
+    assert.deepEqual(await store.loadTranscript(conversationKey), [{ type: "result", callId: "call-1", output: "[figure 1: plot.png]" }]);
     assert.equal(result.images?.length, 1, "the caller's item is left as it was");
-    store.close();
+    await store.close();
     for (const file of [databaseFileName, `${databaseFileName}-wal`]) {
       const path = join(dataDir, file);
       let bytes = "";
@@ -198,112 +201,196 @@ describe("persistence across reopen", () => {
     }
   });
 
-  test("unbinding and resetting a conversation", (t) => {
+  test("unbinding and resetting a conversation", async (t) => {
     const store = openForTest(t, freshDataDir(), { clock: () => 5_000 });
-    const turnId = store.startTurn({ conversationKey, user: "slack:U1", text: "q" });
-    store.bindSession(conversationKey, "session-1");
-    store.appendTranscript(conversationKey, turnId, [{ type: "user", text: "q" }, { type: "assistant", text: "a" }]);
-    store.recordCellRun({ conversationKey, turnId, user: "slack:U1", startedAt: 5_000, code: "1", outcome: "ok", durationMs: 1, error: null });
+    const turnId = await store.startTurn({ conversationKey, user: ada, text: "q" });
+    await store.bindSession(conversationKey, "session-1");
+    await store.appendTranscript(conversationKey, turnId, [{ type: "user", text: "q" }, { type: "assistant", text: "a" }]);
+    await store.recordCellRun({ conversationKey, turnId, user: "slack:U1", workspace: "T1", startedAt: 5_000, code: "1", outcome: "ok", durationMs: 1, error: null });
 
-    store.bindSession(conversationKey, null);
-    assert.equal(store.getConversation(conversationKey)?.sessionId, null);
-    assert.equal(store.getConversation(conversationKey)?.sessionBoundAt, null);
+    await store.bindSession(conversationKey, null);
+    assert.equal((await store.getConversation(conversationKey))?.sessionId, null);
+    assert.equal((await store.getConversation(conversationKey))?.sessionBoundAt, null);
 
-    store.bindSession(conversationKey, "session-2");
-    store.resetConversation(conversationKey);
-    assert.deepEqual(store.loadTranscript(conversationKey), []);
-    assert.equal(store.getConversation(conversationKey)?.sessionId, null);
-    assert.equal(store.listCellRuns({ conversationKey }).length, 1, "the audit log survives a reset");
-    assert.equal(store.getTurn(turnId)?.text, "q");
+    await store.bindSession(conversationKey, "session-2");
+    await store.resetConversation(conversationKey);
+    assert.deepEqual(await store.loadTranscript(conversationKey), []);
+    assert.equal((await store.getConversation(conversationKey))?.sessionId, null);
+    assert.equal((await store.listCellRuns({ conversationKey })).length, 1, "the audit log survives a reset");
+    assert.equal((await store.getTurn(turnId))?.text, "q");
 
-    const next = store.startTurn({ conversationKey, user: "slack:U1", text: "again" });
-    store.appendTranscript(conversationKey, next, [{ type: "user", text: "again" }]);
-    assert.deepEqual(store.loadTranscript(conversationKey), [{ type: "user", text: "again" }]);
+    const next = await store.startTurn({ conversationKey, user: ada, text: "again" });
+    await store.appendTranscript(conversationKey, next, [{ type: "user", text: "again" }]);
+    assert.deepEqual(await store.loadTranscript(conversationKey), [{ type: "user", text: "again" }]);
   });
 
-  test("binding a session to a new conversation creates it", (t) => {
+  test("binding a session to a new conversation creates it", async (t) => {
     const store = openForTest(t, freshDataDir(), { clock: () => 7_000 });
-    store.bindSession("cli:local:1", "session-9");
-    assert.deepEqual(store.getConversation("cli:local:1"), { key: "cli:local:1", createdAt: 7_000, updatedAt: 7_000, sessionId: "session-9", sessionBoundAt: 7_000 });
+    await store.bindSession("cli:local:1", "session-9");
+    assert.deepEqual(await store.getConversation("cli:local:1"), { key: "cli:local:1", createdAt: 7_000, updatedAt: 7_000, sessionId: "session-9", sessionBoundAt: 7_000 });
   });
 });
 
 describe("turns", () => {
-  test("a turn left running by a crash is failed at the next open", () => {
+  test("count the turns a user started since a time, any status, also after a reopen", async () => {
     const dataDir = freshDataDir();
-    const crashed = openSqliteStore(dataDir, { clock: () => 1_000 });
-    const running = crashed.startTurn({ conversationKey, user: "slack:U1", text: "long job" });
-    const done = crashed.startTurn({ conversationKey, user: "slack:U1", text: "quick" });
-    crashed.finishTurn(done, { status: "answered", limit: null, error: null });
-    crashed.close();
+    let now = 1_000;
+    const first = openSqliteStore(dataDir, { clock: () => now });
+    const answered = await first.startTurn({ conversationKey, user: ada, text: "one" });
+    await first.finishTurn(answered, { status: "answered", limit: null, error: null });
+    now = 2_000;
+    await first.startTurn({ conversationKey, user: ada, text: "two" });
+    now = 2_500;
+    await first.startTurn({ conversationKey, user: grace, text: "someone else" });
+    await first.startTurn({ conversationKey: "discord:G1:C1:T1", user: { platform: "discord", id: "U1", workspace: "G1", displayName: null }, text: "same id, other platform" });
+    now = 3_000;
+    const failed = await first.startTurn({ conversationKey: "slack:T1:C2:1", user: ada, text: "three" });
+    await first.finishTurn(failed, { status: "failed", limit: null, error: "model down" });
 
-    const restarted = openSqliteStore(dataDir, { clock: () => 9_000 });
+    assert.equal(await first.countTurnsSince("slack", "U1", 0), 3);
+    assert.equal(await first.countTurnsSince("slack", "U1", 2_000), 2, "a turn started at the time itself counts");
+    assert.equal(await first.countTurnsSince("slack", "U1", 3_001), 0);
+    assert.equal(await first.countTurnsSince("slack", "U2", 0), 1);
+    assert.equal(await first.countTurnsSince("discord", "U1", 0), 1);
+    assert.equal(await first.countTurnsSince("slack", "nobody", 0), 0);
+    await first.close();
+
+    // Reopened to recover: the running turn becomes failed and still counts.
+    const second = openSqliteStore(dataDir, { clock: () => 4_000 });
     try {
-      assert.deepEqual(restarted.getTurn(running), {
-        id: running, conversationKey, user: "slack:U1", text: "long job",
-        startedAt: 1_000, finishedAt: 9_000, status: "failed", limit: null, error: interruptedTurnError,
-      });
-      assert.equal(interruptedTurnError, "interrupted by a restart");
-      assert.equal(restarted.getTurn(done)?.status, "answered");
-      assert.equal(restarted.getTurn(done)?.finishedAt, 1_000);
+      assert.equal(await second.countTurnsSince("slack", "U1", 2_000), 2);
     } finally {
-      restarted.close();
+      await second.close();
     }
   });
 
-  test("a second process can open without failing the first one's running turns", (t) => {
+  test("version 3 splits a version-2 database's \"platform:id\" users into the turn's user record", async (t) => {
     const dataDir = freshDataDir();
-    const bot = openForTest(t, dataDir);
-    const running = bot.startTurn({ conversationKey, user: "slack:U1", text: "long job" });
-    const oneOff = openForTest(t, dataDir, { recoverInterruptedTurns: false });
-    assert.equal(oneOff.getTurn(running)?.status, "running");
+    mkdirSync(dataDir);
+    // The schema as versions 1 and 2 left it (a released migration never changes), with rows an older threadbook wrote.
+    inspect(dataDir, (database) => {
+      database.exec("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL) STRICT");
+      for (const migration of migrations.filter((each) => each.version <= 2)) {
+        database.exec(migration.sql);
+        database.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, 0)").run(migration.version, migration.name);
+      }
+      database.prepare("INSERT INTO conversations (key, created_at, updated_at) VALUES (?, 1, 1)").run(conversationKey);
+      const insertTurn = database.prepare("INSERT INTO turns (id, conversation_key, user, text, started_at, finished_at, status) VALUES (?, ?, ?, ?, ?, 2, 'answered')");
+      insertTurn.run("turn-slack", conversationKey, "slack:U1", "from slack", 1);
+      insertTurn.run("turn-cli", conversationKey, "cli:alice", "from the terminal", 1);
+      insertTurn.run("turn-colon", conversationKey, "discord:U9:extra", "an id with a colon", 1);
+      insertTurn.run("turn-bare", conversationKey, "someone", "no platform", 1);
+      database
+        .prepare("INSERT INTO cell_runs (conversation_key, turn_id, user, started_at, code, outcome, duration_ms) VALUES (?, 'turn-slack', 'slack:U1', 1, '1', 'ok', 1)")
+        .run(conversationKey);
+    });
+
+    const store = openForTest(t, dataDir);
+    const userOf = async (turnId: string) => (await store.getTurn(turnId))?.user;
+    assert.deepEqual(await userOf("turn-slack"), { platform: "slack", id: "U1", workspace: null, displayName: null });
+    assert.deepEqual(await userOf("turn-cli"), { platform: "cli", id: "alice", workspace: null, displayName: null });
+    assert.deepEqual(await userOf("turn-colon"), { platform: "discord", id: "U9:extra", workspace: null, displayName: null });
+    assert.deepEqual(await userOf("turn-bare"), { platform: "unknown", id: "someone", workspace: null, displayName: null });
+    assert.equal((await store.getTurn("turn-slack"))?.text, "from slack");
+    assert.equal(await store.countTurnsSince("slack", "U1", 0), 1);
+    assert.deepEqual((await store.listCellRuns()).map((run) => [run.turnId, run.user, run.workspace]), [["turn-slack", "slack:U1", null]]);
+
+    const columns = inspect(dataDir, (database) => database.prepare("PRAGMA table_info(turns)").all().map((row) => row.name));
+    assert.ok(!columns.includes("user"), "the old column is gone");
+    const next = await store.startTurn({ conversationKey, user: ada, text: "after the upgrade" });
+    assert.deepEqual((await store.getTurn(next))?.user, ada);
   });
 
-  test("finishing an unknown turn throws a StoreError", (t) => {
+  test("a turn a crashed process left running is failed when the store is opened to recover it", async () => {
+    const dataDir = freshDataDir();
+    // A process that starts a turn and is killed before it finishes it (its output written synchronously, as it gets no chance to flush).
+    const script = `
+      const { writeSync } = await import("node:fs");
+      const { openSqliteStore } = await import(${JSON.stringify(storeModuleUrl)});
+      const store = openSqliteStore(${JSON.stringify(dataDir)}, { clock: () => 1_000 });
+      const user = ${JSON.stringify(ada)};
+      const done = await store.startTurn({ conversationKey: ${JSON.stringify(conversationKey)}, user, text: "quick" });
+      await store.finishTurn(done, { status: "answered", limit: null, error: null });
+      const running = await store.startTurn({ conversationKey: ${JSON.stringify(conversationKey)}, user, text: "long job" });
+      writeSync(1, JSON.stringify({ done, running }));
+      process.kill(process.pid, "SIGKILL");`;
+    const child = spawnSync(process.execPath, ["--input-type=module", "--no-warnings", "-e", script], { encoding: "utf8" });
+    assert.equal(child.signal, "SIGKILL", child.stderr);
+    const { done, running } = JSON.parse(child.stdout) as { done: string; running: string };
+
+    const oneOff = openSqliteStore(dataDir, { clock: () => 5_000, recoverInterruptedTurns: false });
+    try {
+      assert.equal((await oneOff.getTurn(running))?.status, "running", "only a store opened to recover fails it");
+    } finally {
+      await oneOff.close();
+    }
+
+    const restarted = openSqliteStore(dataDir, { clock: () => 9_000, recoverInterruptedTurns: true });
+    try {
+      assert.deepEqual(await restarted.getTurn(running), {
+        id: running, conversationKey, user: ada, text: "long job",
+        startedAt: 1_000, finishedAt: 9_000, status: "failed", limit: null, error: "interrupted by a restart",
+      });
+      assert.equal((await restarted.getTurn(done))?.status, "answered");
+      assert.equal((await restarted.getTurn(done))?.finishedAt, 1_000);
+    } finally {
+      await restarted.close();
+    }
+  });
+
+  test("a second process can open without failing the first one's running turns", async (t) => {
+    const dataDir = freshDataDir();
+    const bot = openForTest(t, dataDir);
+    const running = await bot.startTurn({ conversationKey, user: ada, text: "long job" });
+    const oneOff = openForTest(t, dataDir, { recoverInterruptedTurns: false });
+    assert.equal((await oneOff.getTurn(running))?.status, "running");
+  });
+
+  test("finishing an unknown turn throws a StoreError", async (t) => {
     const store = openForTest(t, freshDataDir());
-    assert.throws(
-      () => store.finishTurn("no-such-turn", { status: "failed", limit: null, error: "x" }),
+    await assert.rejects(
+      store.finishTurn("no-such-turn", { status: "failed", limit: null, error: "x" }),
       (error: unknown) => error instanceof StoreError && /no turn with id no-such-turn/.test(error.message),
     );
   });
 });
 
 describe("event claims", () => {
-  test("a key is claimed once, also across reopen", () => {
+  test("a key is claimed once, also across reopen", async () => {
     const dataDir = freshDataDir();
     const first = openSqliteStore(dataDir);
-    assert.equal(first.claimEvent("slack:Ev1"), true);
-    assert.equal(first.claimEvent("slack:Ev1"), false);
-    assert.equal(first.claimEvent("slack:Ev2"), true);
-    first.close();
+    assert.equal(await first.claimEvent("slack:Ev1"), true);
+    assert.equal(await first.claimEvent("slack:Ev1"), false);
+    assert.equal(await first.claimEvent("slack:Ev2"), true);
+    await first.close();
 
     const second = openSqliteStore(dataDir);
     try {
-      assert.equal(second.claimEvent("slack:Ev1"), false);
-      assert.equal(second.claimEvent("slack:Ev2"), false);
-      assert.equal(second.claimEvent("slack:Ev3"), true);
+      assert.equal(await second.claimEvent("slack:Ev1"), false);
+      assert.equal(await second.claimEvent("slack:Ev2"), false);
+      assert.equal(await second.claimEvent("slack:Ev3"), true);
     } finally {
-      second.close();
+      await second.close();
     }
   });
 
-  test("pruning forgets only keys older than the given age", (t) => {
+  test("pruning forgets only keys older than the given age", async (t) => {
     let now = 10_000;
     const store = openForTest(t, freshDataDir(), { clock: () => now });
-    store.claimEvent("old");
+    await store.claimEvent("old");
     now = 20_000;
-    store.claimEvent("recent");
+    await store.claimEvent("recent");
     now = 25_000;
 
-    assert.equal(store.pruneEvents(10_000), 1);
-    assert.equal(store.pruneEvents(10_000), 0);
-    assert.equal(store.claimEvent("old"), true, "a pruned key can be claimed again");
-    assert.equal(store.claimEvent("recent"), false);
+    assert.equal(await store.pruneEvents(10_000), 1);
+    assert.equal(await store.pruneEvents(10_000), 0);
+    assert.equal(await store.claimEvent("old"), true, "a pruned key can be claimed again");
+    assert.equal(await store.claimEvent("recent"), false);
   });
 });
 
 describe("failures", () => {
-  test("a data dir that is a file gives a StoreError with a plain message", () => {
+  test("a data dir that is a file gives a StoreError with a plain message", async () => {
     const file = join(root, `not-a-directory-${directoryCount += 1}`);
     writeFileSync(file, "");
     const dataDir = join(file, "data");
@@ -317,7 +404,7 @@ describe("failures", () => {
     );
   });
 
-  test("a data dir that cannot be written gives a StoreError saying permission denied", () => {
+  test("a data dir that cannot be written gives a StoreError saying permission denied", async () => {
     // Root writes anywhere, so as root the store is opened by a child process running as nobody.
     const asRoot = process.getuid?.() === 0;
     const shared = mkdtempSync(join(tmpdir(), "threadbook-store-permissions-"));
@@ -332,7 +419,7 @@ describe("failures", () => {
         const script = `
           const { openSqliteStore } = await import(${JSON.stringify(storeModuleUrl)});
           try {
-            openSqliteStore(${JSON.stringify(dataDir)}).close();
+            await openSqliteStore(${JSON.stringify(dataDir)}).close();
             console.log(JSON.stringify({ opened: true }));
           } catch (error) {
             console.log(JSON.stringify({ name: error.name, code: error.code, message: error.message }));
@@ -353,7 +440,7 @@ describe("failures", () => {
     }
   });
 
-  test("a file that is not a database gives a StoreError", () => {
+  test("a file that is not a database gives a StoreError", async () => {
     const dataDir = freshDataDir();
     mkdirSync(dataDir);
     writeFileSync(join(dataDir, databaseFileName), "this is not a database, just some text that is long enough ".repeat(20));
@@ -363,32 +450,32 @@ describe("failures", () => {
     );
   });
 
-  test("a closed store throws StoreErrors, and closing twice is harmless", () => {
+  test("a closed store throws StoreErrors, and closing twice is harmless", async () => {
     const store = openSqliteStore(freshDataDir());
-    store.close();
-    store.close();
-    assert.throws(() => store.claimEvent("x"), (error: unknown) => error instanceof StoreError && /could not claim an event/.test(error.message));
+    await store.close();
+    await store.close();
+    await assert.rejects(store.claimEvent("x"), (error: unknown) => error instanceof StoreError && /could not claim an event/.test(error.message));
   });
 });
 
 describe("concurrency", () => {
-  test("two store instances on the same file both read and write", (t) => {
+  test("two store instances on the same file both read and write", async (t) => {
     const dataDir = freshDataDir();
     const first = openForTest(t, dataDir);
     const second = openForTest(t, dataDir, { recoverInterruptedTurns: false });
 
-    const firstTurn = first.startTurn({ conversationKey, user: "slack:U1", text: "one" });
-    const secondTurn = second.startTurn({ conversationKey, user: "slack:U2", text: "two" });
-    first.appendTranscript(conversationKey, firstTurn, [{ type: "user", text: "one" }]);
-    second.appendTranscript(conversationKey, secondTurn, [{ type: "user", text: "two" }]);
-    first.bindSession(conversationKey, "session-1");
+    const firstTurn = await first.startTurn({ conversationKey, user: ada, text: "one" });
+    const secondTurn = await second.startTurn({ conversationKey, user: grace, text: "two" });
+    await first.appendTranscript(conversationKey, firstTurn, [{ type: "user", text: "one" }]);
+    await second.appendTranscript(conversationKey, secondTurn, [{ type: "user", text: "two" }]);
+    await first.bindSession(conversationKey, "session-1");
 
-    assert.equal(first.claimEvent("slack:Ev1"), true);
-    assert.equal(second.claimEvent("slack:Ev1"), false);
-    assert.deepEqual(second.loadTranscript(conversationKey), [{ type: "user", text: "one" }, { type: "user", text: "two" }]);
-    assert.deepEqual(first.loadTranscript(conversationKey), second.loadTranscript(conversationKey));
-    assert.equal(second.getConversation(conversationKey)?.sessionId, "session-1");
-    assert.equal(first.getTurn(secondTurn)?.user, "slack:U2");
+    assert.equal(await first.claimEvent("slack:Ev1"), true);
+    assert.equal(await second.claimEvent("slack:Ev1"), false);
+    assert.deepEqual(await second.loadTranscript(conversationKey), [{ type: "user", text: "one" }, { type: "user", text: "two" }]);
+    assert.deepEqual(await first.loadTranscript(conversationKey), await second.loadTranscript(conversationKey));
+    assert.equal((await second.getConversation(conversationKey))?.sessionId, "session-1");
+    assert.deepEqual((await first.getTurn(secondTurn))?.user, grace);
   });
 
   test("connections in parallel threads open a fresh file, claim each event once and keep every transcript item", async () => {
@@ -397,15 +484,16 @@ describe("concurrency", () => {
     const eventCount = 150;
     const source = `
       const { workerData, parentPort } = require("node:worker_threads");
-      import(workerData.storeModuleUrl).then(({ openSqliteStore }) => {
+      import(workerData.storeModuleUrl).then(async ({ openSqliteStore }) => {
         const store = openSqliteStore(workerData.dataDir, { recoverInterruptedTurns: false });
-        const turnId = store.startTurn({ conversationKey: workerData.conversationKey, user: workerData.name, text: "race" });
+        const user = { platform: "test", id: workerData.name, workspace: null, displayName: null };
+        const turnId = await store.startTurn({ conversationKey: workerData.conversationKey, user, text: "race" });
         let claimed = 0;
         for (let index = 0; index < workerData.eventCount; index += 1) {
-          if (store.claimEvent("event-" + index)) claimed += 1;
-          store.appendTranscript(workerData.conversationKey, turnId, [{ type: "assistant", text: workerData.name + ":" + index }]);
+          if (await store.claimEvent("event-" + index)) claimed += 1;
+          await store.appendTranscript(workerData.conversationKey, turnId, [{ type: "assistant", text: workerData.name + ":" + index }]);
         }
-        store.close();
+        await store.close();
         parentPort.postMessage(claimed);
       });`;
     const claims = await Promise.all(
@@ -425,7 +513,7 @@ describe("concurrency", () => {
     assert.equal(claims.reduce((sum, count) => sum + count, 0), eventCount, "every event claimed exactly once");
     const store = openSqliteStore(dataDir);
     try {
-      const texts = store.loadTranscript(conversationKey).map((item) => (item.type === "assistant" ? item.text : ""));
+      const texts = (await store.loadTranscript(conversationKey)).map((item) => (item.type === "assistant" ? item.text : ""));
       assert.equal(texts.length, workerCount * eventCount);
       for (let index = 0; index < workerCount; index += 1) {
         const own = texts.filter((text) => text.startsWith(`worker-${index}:`));
@@ -434,7 +522,7 @@ describe("concurrency", () => {
       const applied = inspect(dataDir, (database) => database.prepare("SELECT count(*) AS count FROM schema_migrations").get()?.count);
       assert.equal(applied, migrations.length, "concurrent first opens applied each migration once");
     } finally {
-      store.close();
+      await store.close();
     }
   });
 });
@@ -443,7 +531,7 @@ describe("kept attachments", () => {
   const sha256 = (data: Buffer | string) => createHash("sha256").update(data).digest("hex");
   const directoryOf = (key: string) => `attachments/${sha256(key).slice(0, 24)}`;
 
-  test("version 2 adds the attachments table to a version-1 database, keeping its data", (t) => {
+  test("version 2 adds the attachments table to a version-1 database, keeping its data", async (t) => {
     const dataDir = freshDataDir();
     mkdirSync(dataDir);
     inspect(dataDir, (database) => {
@@ -456,8 +544,8 @@ describe("kept attachments", () => {
     });
 
     const store = openForTest(t, dataDir);
-    assert.equal(store.getConversation(conversationKey)?.sessionId, "session-1");
-    assert.deepEqual(store.listAttachments(conversationKey), []);
+    assert.equal((await store.getConversation(conversationKey))?.sessionId, "session-1");
+    assert.deepEqual(await store.listAttachments(conversationKey), []);
     const { versions, columns } = inspect(dataDir, (database) => ({
       versions: database.prepare("SELECT version FROM schema_migrations ORDER BY version").all().map((row) => row.version),
       columns: database.prepare("PRAGMA table_info(attachments)").all().map((row) => [row.name, row.type, row.notnull]),
@@ -479,7 +567,7 @@ describe("kept attachments", () => {
     const csv = Buffer.from("region,amount\nnorth,10\nsouth,32\n");
     const first = openSqliteStore(dataDir, { clock: () => 4_000 });
     const record = await first.recordAttachment({ conversationKey, name: "sales.csv", data: csv });
-    assert.equal(first.getConversation(conversationKey)?.createdAt, 4_000, "recording creates the conversation");
+    assert.equal((await first.getConversation(conversationKey))?.createdAt, 4_000, "recording creates the conversation");
     const directory = directoryOf(conversationKey);
     assert.equal(conversationDirectory(conversationKey), directory);
     assert.deepEqual(record, { id: record.id, conversationKey, name: "sales.csv", bytes: csv.length, sha256: sha256(csv), createdAt: 4_000, path: `${directory}/sales.csv` });
@@ -499,18 +587,18 @@ describe("kept attachments", () => {
     assert.equal(foldered.path, `${directory}/notes.txt`);
     assert.equal(other.path, `${directoryOf("discord:G1:C1:T1")}/sales.csv`);
     assert.ok(record.id < again.id && again.id < foldered.id);
-    first.close();
+    await first.close();
 
     const second = openSqliteStore(dataDir);
     try {
-      const kept = second.listAttachments(conversationKey);
+      const kept = await second.listAttachments(conversationKey);
       assert.deepEqual(kept, [record, again, foldered]);
       assert.deepEqual(await second.readAttachment(record), csv);
       assert.equal((await second.readAttachment(again))?.toString(), "newer");
-      assert.deepEqual(second.listAttachments("discord:G1:C1:T1"), [other]);
-      assert.deepEqual(second.listAttachments("never-seen"), []);
+      assert.deepEqual(await second.listAttachments("discord:G1:C1:T1"), [other]);
+      assert.deepEqual(await second.listAttachments("never-seen"), []);
     } finally {
-      second.close();
+      await second.close();
     }
   });
 
@@ -538,7 +626,7 @@ describe("kept attachments", () => {
       store.recordAttachment({ conversationKey, name: "a.csv", data: Buffer.from("a") }),
       (error: unknown) => error instanceof StoreError && error.message === `Could not keep an attachment in ${join(dataDir, directoryOf(conversationKey))}: a part of the path is not a directory.`,
     );
-    assert.deepEqual(store.listAttachments(conversationKey), []);
+    assert.deepEqual(await store.listAttachments(conversationKey), []);
   });
 
   test("a row that cannot be written leaves no file", async (t) => {
@@ -555,20 +643,20 @@ describe("kept attachments", () => {
   test("resetting a conversation drops its rows and files, and only its own", async (t) => {
     const dataDir = freshDataDir();
     const store = openForTest(t, dataDir);
-    const turnId = store.startTurn({ conversationKey, user: "slack:U1", text: "q" });
-    store.recordCellRun({ conversationKey, turnId, user: "slack:U1", startedAt: 1, code: "1", outcome: "ok", durationMs: 1, error: null });
+    const turnId = await store.startTurn({ conversationKey, user: ada, text: "q" });
+    await store.recordCellRun({ conversationKey, turnId, user: "slack:U1", workspace: "T1", startedAt: 1, code: "1", outcome: "ok", durationMs: 1, error: null });
     await store.recordAttachment({ conversationKey, name: "a.csv", data: Buffer.from("a") });
     await store.recordAttachment({ conversationKey, name: "b.csv", data: Buffer.from("b") });
     const other = await store.recordAttachment({ conversationKey: "discord:G1:C1:T1", name: "a.csv", data: Buffer.from("other") });
 
-    store.resetConversation(conversationKey);
-    assert.deepEqual(store.listAttachments(conversationKey), []);
+    await store.resetConversation(conversationKey);
+    assert.deepEqual(await store.listAttachments(conversationKey), []);
     assert.equal(existsSync(join(dataDir, directoryOf(conversationKey))), false);
-    assert.deepEqual(store.listAttachments("discord:G1:C1:T1"), [other]);
+    assert.deepEqual(await store.listAttachments("discord:G1:C1:T1"), [other]);
     assert.equal((await store.readAttachment(other))?.toString(), "other");
-    assert.equal(store.listCellRuns({ conversationKey }).length, 1, "the audit log survives a reset");
+    assert.equal((await store.listCellRuns({ conversationKey })).length, 1, "the audit log survives a reset");
 
-    store.resetConversation(conversationKey);
+    await store.resetConversation(conversationKey);
     const next = await store.recordAttachment({ conversationKey, name: "a.csv", data: Buffer.from("again") });
     assert.equal(next.path, `${directoryOf(conversationKey)}/a.csv`);
   });

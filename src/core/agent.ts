@@ -69,7 +69,7 @@ export class Agent {
   reset(conversationKey: string): Promise<void> {
     return this.#queue.run(conversationKey, async () => {
       await this.#options.sandbox.release(conversationKey);
-      this.#options.store.resetConversation(conversationKey);
+      await this.#options.store.resetConversation(conversationKey);
     });
   }
 

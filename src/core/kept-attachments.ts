@@ -42,7 +42,7 @@ export async function restoreAttachments(session: Session, store: Store, logger:
   const restoration: Restoration = { restored: [], skipped: [], failure: null };
   let kept: AttachmentRecord[];
   try {
-    kept = newestByName(store.listAttachments(session.conversationKey));
+    kept = newestByName(await store.listAttachments(session.conversationKey));
   } catch (error) {
     if (!(error instanceof ThreadbookError)) throw error;
     logger.warn({ err: error }, "could not list the kept attachments; none restored");

@@ -35,10 +35,11 @@ export async function runCell(call: CodeCall, context: CellRunContext): Promise<
   const startedAt = Date.now();
   const result = await session.run(call.code, { timeoutMs: context.timeoutMs });
   const error = cellErrorText(result);
-  store.recordCellRun({
+  await store.recordCellRun({
     conversationKey: turn.conversationKey,
     turnId: context.turnId,
-    user: turn.user,
+    user: `${turn.user.platform}:${turn.user.id}`,
+    workspace: turn.user.workspace,
     startedAt,
     code: call.code,
     outcome: cellOutcome(result),
@@ -46,7 +47,7 @@ export async function runCell(call: CodeCall, context: CellRunContext): Promise<
     error,
   });
   // A restarted session has a new id; bind it so the next turn knows this one is current.
-  if (result.stateLost) store.bindSession(turn.conversationKey, session.id);
+  if (result.stateLost) await store.bindSession(turn.conversationKey, session.id);
   const images = context.images ? await figureImages(session, result) : [];
   const output = cellReport(result, { figuresAttached: images.length > 0 });
   return {

@@ -81,17 +81,17 @@ export class TurnRun {
     const recordInterruption = () => this.#recordInterruption();
     this.#progress.report({ type: "turn-started" });
     try {
-      this.#turnId = store.startTurn({ conversationKey: this.#turn.conversationKey, user: this.#turn.user, text: this.#turn.text });
+      this.#turnId = await store.startTurn({ conversationKey: this.#turn.conversationKey, user: this.#turn.user, text: this.#turn.text });
       this.#logger = this.#logger.child({ turn: this.#turnId });
       interruption.addEventListener("abort", recordInterruption, { once: true });
       const ending = await this.#loop();
       const text = ending.limit === null ? ending.text : joinParagraphs(ending.text, this.#budget.explain(ending.limit));
       if (ending.limit !== null) {
         this.#transcript.push({ type: "assistant", text: this.#budget.explain(ending.limit) });
-        this.#saveTranscript();
+        await this.#saveTranscript();
       }
       const reply = await this.#reply(text, ending.limit, null);
-      store.finishTurn(this.#turnId, { status: ending.limit === null ? "answered" : "limit", limit: ending.limit, error: reply.error });
+      await store.finishTurn(this.#turnId, { status: ending.limit === null ? "answered" : "limit", limit: ending.limit, error: reply.error });
       this.#logger.info({ cells: this.#cells.length, steps: this.#budget.steps, tokens: this.#budget.tokens, limit: ending.limit, files: reply.files.length, ms: Math.round(performance.now() - started) }, "turn finished");
       this.#progress.report({ type: "turn-finished", reply });
       return reply;
@@ -99,14 +99,14 @@ export class TurnRun {
       if (!(error instanceof ThreadbookError)) {
         const message = userMessage(error);
         this.#logger.error({ err: error }, "turn failed on a bug");
-        this.#recordFailure(message);
+        await this.#recordFailure(message);
         this.#progress.report({ type: "turn-failed", message });
         throw error;
       }
       this.#logger.warn({ err: error, code: error.code, details: error.details }, "turn failed");
       // Once stopping, a failure is the stop's doing (a session ended under a running cell): say so.
       const message = interruption.aborted ? interruptedMessage : userMessage(error);
-      this.#recordFailure(message);
+      await this.#recordFailure(message);
       const reply = await this.#reply(this.#failureText(), null, message);
       this.#progress.report({ type: "turn-failed", message });
       return reply;
@@ -123,9 +123,9 @@ export class TurnRun {
     const session = await sandbox.acquire(key);
     this.#session = session;
     this.#throwIfInterrupted();
-    const earlier = store.loadTranscript(key);
-    const continuity = sessionContinuity(store.getConversation(key), earlier.length > 0, session);
-    store.bindSession(key, session.id);
+    const earlier: TranscriptItem[] = await store.loadTranscript(key);
+    const continuity = sessionContinuity(await store.getConversation(key), earlier.length > 0, session);
+    await store.bindSession(key, session.id);
     this.#logger.debug({ session: session.id.slice(0, 12), continuity }, "session ready");
     this.#progress.report({ type: "session", origin: continuity });
 
@@ -144,7 +144,7 @@ export class TurnRun {
       placed.length > 0 ? describeAttachments(placed, previews) : "",
     );
     this.#transcript.push({ type: "user", text: userText });
-    this.#saveTranscript();
+    await this.#saveTranscript();
 
     const instructions = systemPrompt({ pythonVersion: session.pythonVersion, cellTimeoutMs: settings.sandbox.cellTimeoutMs, libraries: this.#services.libraries });
     for (;;) {
@@ -161,7 +161,7 @@ export class TurnRun {
         this.#transcript.push({ type: "assistant", text: step.text });
       }
       if (step.calls.length === 0) {
-        this.#saveTranscript();
+        await this.#saveTranscript();
         return { text: step.text !== "" ? step.text : "(The model ended the turn without an answer.)", limit: null };
       }
       this.#transcript.push(...step.calls.map((call): TranscriptItem => ({ type: "code", callId: call.callId, code: call.code })));
@@ -170,12 +170,12 @@ export class TurnRun {
         const cellLimit = this.#budget.beforeCell();
         if (cellLimit !== null) {
           this.#transcript.closeOpenCalls(`Not run: the turn reached its ${cellLimit} limit.`);
-          this.#saveTranscript();
+          await this.#saveTranscript();
           return { text: this.#lastText, limit: cellLimit };
         }
         await this.#runCell(session, call);
       }
-      this.#saveTranscript();
+      await this.#saveTranscript();
     }
   }
 
@@ -244,13 +244,13 @@ export class TurnRun {
   }
 
   /** Saves what the turn did and that it failed; a store that fails too is only logged. */
-  #recordFailure(message: string): void {
+  async #recordFailure(message: string): Promise<void> {
     if (this.#turnId === undefined) return;
     try {
       this.#transcript.closeOpenCalls(`The cell could not run: ${message}`);
       if (this.#transcript.items.length > 0) this.#transcript.push({ type: "assistant", text: `(This turn failed: ${message})` });
-      this.#saveTranscript();
-      this.#services.store.finishTurn(this.#turnId, { status: "failed", limit: null, error: message });
+      await this.#saveTranscript();
+      await this.#services.store.finishTurn(this.#turnId, { status: "failed", limit: null, error: message });
     } catch (error) {
       this.#logger.error({ err: error }, "could not record the failed turn");
     }
@@ -268,15 +268,13 @@ export class TurnRun {
    */
   #recordInterruption(): void {
     if (this.#turnId === undefined) return;
-    try {
-      this.#services.store.finishTurn(this.#turnId, { status: "failed", limit: null, error: interruptedMessage });
-    } catch (error) {
-      this.#logger.error({ err: error }, "could not record the interrupted turn");
-    }
+    this.#services.store
+      .finishTurn(this.#turnId, { status: "failed", limit: null, error: interruptedMessage })
+      .catch((error: unknown) => this.#logger.error({ err: error }, "could not record the interrupted turn"));
   }
 
-  #saveTranscript(): void {
-    if (this.#turnId !== undefined) this.#transcript.save(this.#services.store, this.#turn.conversationKey, this.#turnId);
+  async #saveTranscript(): Promise<void> {
+    if (this.#turnId !== undefined) await this.#transcript.save(this.#services.store, this.#turn.conversationKey, this.#turnId);
   }
 }
 

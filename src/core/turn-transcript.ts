@@ -38,9 +38,9 @@ export class TurnTranscript {
   }
 
   /** Appends the items not saved yet. */
-  save(store: Store, conversationKey: string, turnId: string): void {
-    const unsaved = this.items.slice(this.#saved);
-    store.appendTranscript(conversationKey, turnId, unsaved);
-    this.#saved = this.items.length;
+  async save(store: Store, conversationKey: string, turnId: string): Promise<void> {
+    const saving = this.items.length;
+    await store.appendTranscript(conversationKey, turnId, this.items.slice(this.#saved, saving));
+    this.#saved = saving;
   }
 }

@@ -10,11 +10,22 @@ export interface Attachment {
   data: Buffer;
 }
 
+/** Who asked; recorded with the turn and, as "platform:id" with the workspace, in the audit log of cell runs. */
+export interface TurnUser {
+  /** "slack", "discord" or "cli". */
+  platform: string;
+  /** The user's id on the platform, e.g. "U123"; the local user name for the CLI. */
+  id: string;
+  /** The Slack team or Discord guild; null for the CLI. */
+  workspace: string | null;
+  /** The name to show for the user, when known. */
+  displayName: string | null;
+}
+
 export interface Turn {
   /** Identifies the conversation, e.g. "slack:T1:C1:1700000000.000100". */
   conversationKey: string;
-  /** Who asked, e.g. "slack:U123"; kept in the audit log. */
-  user: string;
+  user: TurnUser;
   text: string;
   attachments: Attachment[];
 }

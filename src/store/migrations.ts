@@ -86,6 +86,25 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX attachments_by_conversation ON attachments (conversation_key, id);
     `,
   },
+  {
+    version: 3,
+    name: "who started a turn, as a record; the workspace of a cell run's user",
+    // Version 1 kept the user as one "platform:id" string; it splits at the first colon.
+    // SQLite adds a NOT NULL column only with a default; every insert gives the value.
+    sql: `
+      ALTER TABLE turns ADD COLUMN user_platform TEXT NOT NULL DEFAULT '';
+      ALTER TABLE turns ADD COLUMN user_id TEXT NOT NULL DEFAULT '';
+      ALTER TABLE turns ADD COLUMN user_workspace TEXT;
+      ALTER TABLE turns ADD COLUMN user_display_name TEXT;
+      UPDATE turns SET
+        user_platform = CASE WHEN instr(user, ':') > 0 THEN substr(user, 1, instr(user, ':') - 1) ELSE 'unknown' END,
+        user_id = CASE WHEN instr(user, ':') > 0 THEN substr(user, instr(user, ':') + 1) ELSE user END;
+      ALTER TABLE turns DROP COLUMN user;
+      CREATE INDEX turns_by_user ON turns (user_platform, user_id, started_at);
+
+      ALTER TABLE cell_runs ADD COLUMN user_workspace TEXT;
+    `,
+  },
 ];
 
 export const latestSchemaVersion = migrations.at(-1)?.version ?? 0;

@@ -7,8 +7,6 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { randomUUID } from "node:crypto";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import type { TranscriptItem } from "../core/model/model-client.ts";
-import type { LimitName } from "../core/turn.ts";
 import { StoreError } from "../errors.ts";
 import { readAttachmentFile, removeAttachmentFile, removeConversationFiles, sha256Hex, writeAttachmentFile } from "./attachment-files.ts";
 import { migrate } from "./migrations.ts";
@@ -25,6 +23,8 @@ import type {
   ConversationRecord,
   StartTurnInput,
   Store,
+  StoredTranscriptItem,
+  TurnLimitName,
   TurnOutcome,
   TurnRecord,
   TurnStatus,
@@ -36,7 +36,7 @@ export const databaseFileName = "threadbook.db";
 const busyTimeoutMs = 5_000;
 
 const turnStatuses: readonly TurnStatus[] = ["running", "answered", "limit", "failed"];
-const limitNames: readonly LimitName[] = ["steps", "cells", "time", "tokens"];
+const limitNames: readonly TurnLimitName[] = ["steps", "cells", "time", "tokens"];
 const cellOutcomes: readonly CellOutcome[] = ["ok", "error", "timeout", "lost"];
 
 export const interruptedTurnError = "interrupted by a restart";
@@ -73,22 +73,26 @@ function prepareStatements(database: DatabaseSync) {
     ),
     loadTranscript: prepare("SELECT item_json FROM transcript_items WHERE conversation_key = ? ORDER BY seq"),
     insertTurn: prepare(
-      "INSERT INTO turns (id, conversation_key, user, text, started_at, status) VALUES (?, ?, ?, ?, ?, 'running')",
+      `INSERT INTO turns (id, conversation_key, user_platform, user_id, user_workspace, user_display_name, text, started_at, status)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running')`,
     ),
     finishTurn: prepare("UPDATE turns SET finished_at = ?, status = ?, limit_name = ?, error = ? WHERE id = ?"),
     getTurn: prepare(
-      `SELECT id, conversation_key, user, text, started_at, finished_at, status, limit_name, error
+      `SELECT id, conversation_key, user_platform, user_id, user_workspace, user_display_name, text, started_at, finished_at, status, limit_name, error
        FROM turns WHERE id = ?`,
+    ),
+    countTurnsSince: prepare(
+      "SELECT count(*) AS turns FROM turns WHERE user_platform = ? AND user_id = ? AND started_at >= ?",
     ),
     failRunningTurns: prepare(
       "UPDATE turns SET finished_at = ?, status = 'failed', error = ? WHERE status = 'running'",
     ),
     insertCellRun: prepare(
-      `INSERT INTO cell_runs (conversation_key, turn_id, user, started_at, code, outcome, duration_ms, error)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO cell_runs (conversation_key, turn_id, user, user_workspace, started_at, code, outcome, duration_ms, error)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     listCellRuns: prepare(
-      `SELECT id, conversation_key, turn_id, user, started_at, code, outcome, duration_ms, error
+      `SELECT id, conversation_key, turn_id, user, user_workspace, started_at, code, outcome, duration_ms, error
        FROM cell_runs
        WHERE (:conversationKey IS NULL OR conversation_key = :conversationKey)
          AND (:turnId IS NULL OR turn_id = :turnId)
@@ -110,10 +114,17 @@ function prepareStatements(database: DatabaseSync) {
 
 type Statements = ReturnType<typeof prepareStatements>;
 
-function withoutImages(item: TranscriptItem): TranscriptItem {
-  if (item.type !== "result" || item.images === undefined) return item;
-  const { images: _dropped, ...rest } = item;
-  return rest;
+/** The item's stored fields only: whatever else a caller's item carries (a result's images) is not saved. */
+function storedFields(item: StoredTranscriptItem): StoredTranscriptItem {
+  switch (item.type) {
+    case "user":
+    case "assistant":
+      return { type: item.type, text: item.text };
+    case "code":
+      return { type: "code", callId: item.callId, code: item.code };
+    case "result":
+      return { type: "result", callId: item.callId, output: item.output };
+  }
 }
 
 function toConversation(row: Row): ConversationRecord {
@@ -130,7 +141,12 @@ function toTurn(row: Row): TurnRecord {
   return {
     id: text(row, "id"),
     conversationKey: text(row, "conversation_key"),
-    user: text(row, "user"),
+    user: {
+      platform: text(row, "user_platform"),
+      id: text(row, "user_id"),
+      workspace: optionalText(row, "user_workspace"),
+      displayName: optionalText(row, "user_display_name"),
+    },
     text: text(row, "text"),
     startedAt: integer(row, "started_at"),
     finishedAt: optionalInteger(row, "finished_at"),
@@ -146,6 +162,7 @@ function toCellRun(row: Row): CellRunRecord {
     conversationKey: text(row, "conversation_key"),
     turnId: text(row, "turn_id"),
     user: text(row, "user"),
+    workspace: optionalText(row, "user_workspace"),
     startedAt: integer(row, "started_at"),
     code: text(row, "code"),
     outcome: oneOf(row, "outcome", cellOutcomes),
@@ -189,23 +206,28 @@ export class SqliteStore implements Store {
     return Math.round(this.#clock());
   }
 
-  #guard<T>(action: string, work: () => T): T {
+  /**
+   * Runs the synchronous work at once (so a caller that does not wait still
+   * has it done, as when a turn is marked failed the moment the process is
+   * told to stop) and settles with its result, or rejects with a StoreError.
+   */
+  #guard<T>(action: string, work: () => T): Promise<T> {
     try {
-      return work();
+      return Promise.resolve(work());
     } catch (error) {
-      throw operationFailure(this.location, action, error);
+      return Promise.reject(operationFailure(this.location, action, error));
     }
   }
 
-  getConversation(key: string): ConversationRecord | null {
+  getConversation(key: string): Promise<ConversationRecord | null> {
     return this.#guard("read a conversation", () => {
       const row = this.#statements.getConversation.get(key);
       return row === undefined ? null : toConversation(row);
     });
   }
 
-  bindSession(key: string, sessionId: string | null): void {
-    this.#guard("bind a sandbox session", () => {
+  bindSession(key: string, sessionId: string | null): Promise<void> {
+    return this.#guard("bind a sandbox session", () => {
       const now = this.#now();
       this.#transaction(() => {
         this.#statements.touchConversation.run({ key, now });
@@ -214,8 +236,8 @@ export class SqliteStore implements Store {
     });
   }
 
-  resetConversation(key: string): void {
-    this.#guard("reset a conversation", () => {
+  resetConversation(key: string): Promise<void> {
+    return this.#guard("reset a conversation", () => {
       const now = this.#now();
       this.#transaction(() => {
         this.#statements.touchConversation.run({ key, now });
@@ -231,7 +253,7 @@ export class SqliteStore implements Store {
   async recordAttachment(input: AttachmentInput): Promise<AttachmentRecord> {
     const path = await writeAttachmentFile(this.#dataDir, input.conversationKey, input.name, input.data);
     try {
-      return this.#guard("record an attachment", () => {
+      return await this.#guard("record an attachment", () => {
         const now = this.#now();
         const sha256 = sha256Hex(input.data);
         const id = this.#transaction(() => {
@@ -247,7 +269,7 @@ export class SqliteStore implements Store {
     }
   }
 
-  listAttachments(conversationKey: string): AttachmentRecord[] {
+  listAttachments(conversationKey: string): Promise<AttachmentRecord[]> {
     return this.#guard("read the kept attachments", () => this.#statements.listAttachments.all(conversationKey).map(toAttachment));
   }
 
@@ -255,41 +277,42 @@ export class SqliteStore implements Store {
     return readAttachmentFile(this.#dataDir, attachment.path, attachment.sha256);
   }
 
-  appendTranscript(key: string, turnId: string, items: TranscriptItem[]): void {
-    if (items.length === 0) return;
-    this.#guard("save the transcript", () => {
+  appendTranscript(key: string, turnId: string, items: readonly StoredTranscriptItem[]): Promise<void> {
+    if (items.length === 0) return Promise.resolve();
+    return this.#guard("save the transcript", () => {
       const now = this.#now();
       this.#transaction(() => {
         this.#statements.touchConversation.run({ key, now });
         let seq = integer(this.#statements.nextTranscriptSeq.get(key) ?? { seq: 0 }, "seq");
         for (const item of items) {
-          this.#statements.insertTranscriptItem.run(key, seq, turnId, JSON.stringify(withoutImages(item)), now);
+          this.#statements.insertTranscriptItem.run(key, seq, turnId, JSON.stringify(storedFields(item)), now);
           seq += 1;
         }
       });
     });
   }
 
-  loadTranscript(key: string): TranscriptItem[] {
+  loadTranscript(key: string): Promise<StoredTranscriptItem[]> {
     return this.#guard("read the transcript", () =>
-      this.#statements.loadTranscript.all(key).map((row) => JSON.parse(text(row, "item_json")) as TranscriptItem),
+      this.#statements.loadTranscript.all(key).map((row) => JSON.parse(text(row, "item_json")) as StoredTranscriptItem),
     );
   }
 
-  startTurn(input: StartTurnInput): string {
+  startTurn(input: StartTurnInput): Promise<string> {
     return this.#guard("record the start of a turn", () => {
       const id = randomUUID();
       const now = this.#now();
       this.#transaction(() => {
         this.#statements.touchConversation.run({ key: input.conversationKey, now });
-        this.#statements.insertTurn.run(id, input.conversationKey, input.user, input.text, now);
+        const { user } = input;
+        this.#statements.insertTurn.run(id, input.conversationKey, user.platform, user.id, user.workspace, user.displayName, input.text, now);
       });
       return id;
     });
   }
 
-  finishTurn(turnId: string, outcome: TurnOutcome): void {
-    this.#guard("record the end of a turn", () => {
+  finishTurn(turnId: string, outcome: TurnOutcome): Promise<void> {
+    return this.#guard("record the end of a turn", () => {
       const result = this.#statements.finishTurn.run(this.#now(), outcome.status, outcome.limit, outcome.error, turnId);
       if (Number(result.changes) === 0) {
         throw new StoreError(`The database has no turn with id ${turnId} to finish.`, { details: { turnId } });
@@ -297,19 +320,26 @@ export class SqliteStore implements Store {
     });
   }
 
-  getTurn(turnId: string): TurnRecord | null {
+  getTurn(turnId: string): Promise<TurnRecord | null> {
     return this.#guard("read a turn", () => {
       const row = this.#statements.getTurn.get(turnId);
       return row === undefined ? null : toTurn(row);
     });
   }
 
-  recordCellRun(run: CellRunInput): void {
-    this.#guard("record a cell run", () => {
+  countTurnsSince(userPlatform: string, userId: string, sinceMs: number): Promise<number> {
+    return this.#guard("count a user's turns", () =>
+      integer(this.#statements.countTurnsSince.get(userPlatform, userId, Math.round(sinceMs)) ?? { turns: 0 }, "turns"),
+    );
+  }
+
+  recordCellRun(run: CellRunInput): Promise<void> {
+    return this.#guard("record a cell run", () => {
       this.#statements.insertCellRun.run(
         run.conversationKey,
         run.turnId,
         run.user,
+        run.workspace,
         Math.round(run.startedAt),
         run.code,
         run.outcome,
@@ -319,7 +349,7 @@ export class SqliteStore implements Store {
     });
   }
 
-  listCellRuns(filter: CellRunFilter = {}): CellRunRecord[] {
+  listCellRuns(filter: CellRunFilter = {}): Promise<CellRunRecord[]> {
     return this.#guard("read the cell runs", () =>
       this.#statements.listCellRuns
         .all({ conversationKey: filter.conversationKey ?? null, turnId: filter.turnId ?? null })
@@ -327,25 +357,28 @@ export class SqliteStore implements Store {
     );
   }
 
-  claimEvent(key: string): boolean {
+  claimEvent(key: string): Promise<boolean> {
     return this.#guard("claim an event", () => Number(this.#statements.claimEvent.run(key, this.#now()).changes) === 1);
   }
 
-  pruneEvents(olderThanMs: number): number {
+  pruneEvents(olderThanMs: number): Promise<number> {
     return this.#guard("prune old events", () =>
       Number(this.#statements.pruneEvents.run(this.#now() - olderThanMs).changes),
     );
   }
 
-  /** Marks every turn still "running" as failed; returns how many. */
+  /** Marks every turn still "running" as failed; returns how many. Synchronous: opening the store does it. */
   failInterruptedTurns(): number {
-    return this.#guard("recover interrupted turns", () =>
-      Number(this.#statements.failRunningTurns.run(this.#now(), interruptedTurnError).changes),
-    );
+    try {
+      return Number(this.#statements.failRunningTurns.run(this.#now(), interruptedTurnError).changes);
+    } catch (error) {
+      throw operationFailure(this.location, "recover interrupted turns", error);
+    }
   }
 
-  close(): void {
+  close(): Promise<void> {
     if (this.#database.isOpen) this.#database.close();
+    return Promise.resolve();
   }
 }
 

@@ -1,13 +1,37 @@
 /**
  * The store seam: what threadbook remembers across turns and restarts.
  * SQLite through `node:sqlite` today (sqlite-store.ts); Postgres later for
- * several replicas. Members are synchronous, as `node:sqlite` is, except the
- * two that move an attachment's bytes, which return promises so a large file
- * does not hold up other conversations. They throw a StoreError with a plain
- * message when the database or its files fail. Times are epoch milliseconds.
+ * several replicas. Every member returns a promise, so a store over the
+ * network fits without changing its callers; a promise rejects with a
+ * StoreError with a plain message when the database or its files fail.
+ * Times are epoch milliseconds.
+ *
+ * The store owns the shapes it keeps and imports nothing from the core: the
+ * core's values (its transcript items, limit names and turn users) fit these
+ * shapes, so a change to them that the schema cannot hold fails to typecheck.
  */
-import type { TranscriptItem } from "../core/model/model-client.ts";
-import type { LimitName } from "../core/turn.ts";
+
+/** An item of a conversation's transcript, as saved: a result's images are never kept. */
+export type StoredTranscriptItem =
+  | { type: "user"; text: string }
+  | { type: "assistant"; text: string }
+  | { type: "code"; callId: string; code: string }
+  | { type: "result"; callId: string; output: string };
+
+/** Which per-turn limit ended a turn; the schema accepts only these. */
+export type TurnLimitName = "steps" | "cells" | "time" | "tokens";
+
+/** Who started a turn. */
+export interface UserRecord {
+  /** e.g. "slack", "discord", "cli". */
+  platform: string;
+  /** The user's id on that platform. */
+  id: string;
+  /** The Slack team or Discord guild; null where the platform has none. */
+  workspace: string | null;
+  /** The name shown for the user, when known. */
+  displayName: string | null;
+}
 
 export interface ConversationRecord {
   /** e.g. "slack:T1:C1:1700000000.000100"; the store never parses it. */
@@ -25,27 +49,27 @@ export type TurnStatus = "running" | "answered" | "limit" | "failed";
 export interface TurnRecord {
   id: string;
   conversationKey: string;
-  user: string;
+  user: UserRecord;
   text: string;
   startedAt: number;
   /** Null while the turn runs. */
   finishedAt: number | null;
   status: TurnStatus;
   /** Which limit ended the turn when `status` is "limit". */
-  limit: LimitName | null;
+  limit: TurnLimitName | null;
   /** What failed when `status` is "failed". */
   error: string | null;
 }
 
 export interface StartTurnInput {
   conversationKey: string;
-  user: string;
+  user: UserRecord;
   text: string;
 }
 
 export interface TurnOutcome {
   status: Exclude<TurnStatus, "running">;
-  limit: LimitName | null;
+  limit: TurnLimitName | null;
   error: string | null;
 }
 
@@ -55,7 +79,10 @@ export type CellOutcome = "ok" | "error" | "timeout" | "lost";
 export interface CellRunInput {
   conversationKey: string;
   turnId: string;
+  /** Who ran it, as "platform:id", e.g. "slack:U123". */
   user: string;
+  /** The user's Slack team or Discord guild; null where the platform has none. */
+  workspace: string | null;
   startedAt: number;
   code: string;
   outcome: CellOutcome;
@@ -98,17 +125,17 @@ export interface AttachmentRecord {
 
 export interface Store {
   /** The conversation, or null if nothing was recorded for it yet. */
-  getConversation(key: string): ConversationRecord | null;
+  getConversation(key: string): Promise<ConversationRecord | null>;
 
   /** Binds a sandbox session to the conversation (creating it if new); null unbinds. */
-  bindSession(key: string, sessionId: string | null): void;
+  bindSession(key: string, sessionId: string | null): Promise<void>;
 
   /**
    * Drops the conversation's transcript, session binding and kept
    * attachments (their rows and files), as `/reset` does. Its turns and cell
    * runs stay: they are the audit trail.
    */
-  resetConversation(key: string): void;
+  resetConversation(key: string): Promise<void>;
 
   /**
    * Keeps a copy of a file the user attached (creating the conversation if
@@ -117,48 +144,55 @@ export interface Store {
   recordAttachment(input: AttachmentInput): Promise<AttachmentRecord>;
 
   /** The conversation's kept attachments, oldest first. */
-  listAttachments(conversationKey: string): AttachmentRecord[];
+  listAttachments(conversationKey: string): Promise<AttachmentRecord[]>;
 
   /**
-   * The kept bytes of an attachment, or null when its file is gone. Throws a
-   * StoreError when the file no longer matches its `sha256`.
+   * The kept bytes of an attachment, or null when its file is gone. Rejects
+   * with a StoreError when the file no longer matches its `sha256`.
    */
   readAttachment(attachment: AttachmentRecord): Promise<Buffer | null>;
 
   /**
-   * Appends items after those already saved for the conversation, in order.
-   * Image data is never saved: a result's `images` are dropped.
+   * Appends items after those already saved for the conversation, in order,
+   * all or none. Only the fields of StoredTranscriptItem are saved: image
+   * data a result may carry is dropped.
    */
-  appendTranscript(key: string, turnId: string, items: TranscriptItem[]): void;
+  appendTranscript(key: string, turnId: string, items: readonly StoredTranscriptItem[]): Promise<void>;
 
   /** Every saved item of the conversation, oldest first. */
-  loadTranscript(key: string): TranscriptItem[];
+  loadTranscript(key: string): Promise<StoredTranscriptItem[]>;
 
   /** Records a running turn (creating the conversation if new) and returns its id. */
-  startTurn(input: StartTurnInput): string;
+  startTurn(input: StartTurnInput): Promise<string>;
 
-  /** Records how the turn ended. Throws a StoreError for an unknown id. */
-  finishTurn(turnId: string, outcome: TurnOutcome): void;
+  /** Records how the turn ended. Rejects with a StoreError for an unknown id. */
+  finishTurn(turnId: string, outcome: TurnOutcome): Promise<void>;
 
   /** The turn, or null for an unknown id. */
-  getTurn(turnId: string): TurnRecord | null;
+  getTurn(turnId: string): Promise<TurnRecord | null>;
+
+  /**
+   * How many turns the user started at or after `sinceMs`, whatever their
+   * status: what a per-user rate limit counts, across restarts.
+   */
+  countTurnsSince(userPlatform: string, userId: string, sinceMs: number): Promise<number>;
 
   /** Adds a cell run to the audit log. */
-  recordCellRun(run: CellRunInput): void;
+  recordCellRun(run: CellRunInput): Promise<void>;
 
   /** Cell runs matching every given field, oldest first. */
-  listCellRuns(filter?: CellRunFilter): CellRunRecord[];
+  listCellRuns(filter?: CellRunFilter): Promise<CellRunRecord[]>;
 
   /**
    * True the first time `key` is claimed, false ever after (until pruned),
    * also across processes sharing the database: how a retried or duplicate
    * delivery of a platform event is dropped.
    */
-  claimEvent(key: string): boolean;
+  claimEvent(key: string): Promise<boolean>;
 
   /** Forgets event keys claimed more than `olderThanMs` ago; returns how many. */
-  pruneEvents(olderThanMs: number): number;
+  pruneEvents(olderThanMs: number): Promise<number>;
 
   /** Closes the database; calling it again does nothing. */
-  close(): void;
+  close(): Promise<void>;
 }

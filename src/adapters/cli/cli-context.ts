@@ -4,15 +4,15 @@
  */
 import { randomBytes } from "node:crypto";
 import type { Agent } from "../../core/agent.ts";
-import type { Attachment, Reply } from "../../core/turn.ts";
+import type { Attachment, Reply, TurnUser } from "../../core/turn.ts";
 import { ThreadbookError, userMessage } from "../../errors.ts";
 import { StderrProgress } from "./stderr-progress.ts";
 import { writeReplyFiles } from "./write-reply-files.ts";
 
 export interface CliContext {
   agent: Pick<Agent, "handle" | "reset" | "end">;
-  /** Recorded in the audit log, e.g. "cli:alice". */
-  user: string;
+  /** Who asks: the local user, on platform "cli". */
+  user: TurnUser;
   input: NodeJS.ReadableStream & { isTTY?: boolean };
   /** Resolves once the text is handed to the stream, so the process may exit after it. */
   writeOut: (text: string) => Promise<void>;
