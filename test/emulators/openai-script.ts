@@ -62,11 +62,11 @@ export type AnswerStep = Extract<ScriptedStep, { type: "text" | "code" | "refusa
 /** A step, or a function that picks one from the request it answers. */
 export type ScriptEntry = ScriptedStep | ((request: RecordedRequest) => ScriptedStep);
 
-export function textStep(text: string, usage?: ScriptedUsage): ScriptedStep {
+export function textStep(text: string, usage?: ScriptedUsage): AnswerStep {
   return usage ? { type: "text", text, usage } : { type: "text", text };
 }
 
-export function codeStep(...calls: (string | ScriptedCall)[]): ScriptedStep {
+export function codeStep(...calls: (string | ScriptedCall)[]): AnswerStep {
   return { type: "code", calls: calls.map((call) => (typeof call === "string" ? { code: call } : call)) };
 }
 
@@ -74,7 +74,7 @@ export function errorStep(status: number, error: ApiErrorBody, headers?: Record<
   return headers ? { type: "error", status, error, headers } : { type: "error", status, error };
 }
 
-export function refusalStep(refusal: string): ScriptedStep {
+export function refusalStep(refusal: string): AnswerStep {
   return { type: "refusal", refusal };
 }
 
