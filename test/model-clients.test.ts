@@ -443,8 +443,8 @@ for (const api of ["responses", "chat"] as const) {
         if (pieces.length === sent) resolve();
       };
       const step = model.step({ instructions, transcript: question, signal: controller.signal, onTextDelta });
-      step.catch(() => {});
-      await allSent;
+      // The step cannot end before the abort: its stream has stalled.
+      await Promise.race([allSent, step.then(() => assert.fail("the step ended though its stream stalled"))]);
       controller.abort();
       await expectModelError(step, "model_timeout", /stopped before the model answered/);
       assert.equal(pieces.join(""), deltas(multiByteText).slice(0, sent).join(""));
