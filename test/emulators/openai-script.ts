@@ -53,8 +53,12 @@ export type ScriptedStep =
   | { type: "refusal"; refusal: string; usage?: ScriptedUsage }
   | { type: "error"; status: number; error: ApiErrorBody; headers?: Record<string, string> }
   | { type: "delay"; ms: number; then: ScriptedStep }
-  /** Streams `then` up to its `afterTextDeltas`-th piece of text, then sends nothing more until the client hangs up. */
-  | { type: "stall"; afterTextDeltas: number; then: AnswerStep };
+  /**
+   * Streams `then` up to its `afterTextDeltas`-th piece of text, then sends
+   * nothing more until the client hangs up; after `limitMs` without that, it
+   * breaks the connection off and counts a fault.
+   */
+  | { type: "stall"; afterTextDeltas: number; then: AnswerStep; limitMs: number };
 
 /** A step that answers with a model's output. */
 export type AnswerStep = Extract<ScriptedStep, { type: "text" | "code" | "refusal" }>;
@@ -79,8 +83,8 @@ export function refusalStep(refusal: string): AnswerStep {
 }
 
 /** A stream that stops mid-way, after some of the text, as a model stalled or a connection gone quiet; streamed requests only. */
-export function stallStep(then: AnswerStep, afterTextDeltas: number): ScriptedStep {
-  return { type: "stall", afterTextDeltas, then };
+export function stallStep(then: AnswerStep, afterTextDeltas: number, limitMs = 10_000): ScriptedStep {
+  return { type: "stall", afterTextDeltas, then, limitMs };
 }
 
 /** Waits before answering with `then`; longer than the client's timeout, it makes the client give up. */

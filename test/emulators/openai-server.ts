@@ -164,7 +164,7 @@ class ScriptedOpenAIServer implements OpenAIServer {
       sendError(response, 500, emulatorError("the script stalls a stream, but the request did not ask to stream"));
       return;
     }
-    const stallAfterTextDeltas = step.type === "stall" ? step.afterTextDeltas : undefined;
+    const stall = step.type === "stall" ? { afterTextDeltas: step.afterTextDeltas, limitMs: step.limitMs } : undefined;
     const answer = step.type === "stall" ? step.then : step;
     const undeclared = answer.type === "code" ? answer.calls.map((call) => call.name ?? "python").filter((name) => !declaredTools(request).includes(name)) : [];
     if (undeclared.length > 0) {
@@ -175,7 +175,11 @@ class ScriptedOpenAIServer implements OpenAIServer {
     const usage = usageFor(request, answer);
     if (request.stream) {
       const events = request.api === "responses" ? responseEvents(request, answer, usage) : chatCompletionEvents(request, answer, usage);
-      await sendEvents(response, events, stallAfterTextDeltas, closed);
+      const stalled = await sendEvents(response, events, stall, closed);
+      if (stalled) {
+        this.faults.push(`the client of request #${this.requests.indexOf(request) + 1} did not hang up on a stalled stream within ${stall?.limitMs} ms`);
+        response.destroy();
+      }
     } else {
       sendJson(response, 200, request.api === "responses" ? responseBody(request, answer, usage) : chatCompletionBody(request, answer, usage));
     }
@@ -219,20 +223,26 @@ function sendError(response: ServerResponse, status: number, error: ApiErrorBody
   sendJson(response, status, { error }, { ...retry, ...headers });
 }
 
-/** Streams the events; with `stallAfterTextDeltas`, stops after that many pieces of text and waits for the client to hang up. */
-async function sendEvents(response: ServerResponse, events: ServerSentEvent[], stallAfterTextDeltas: number | undefined, closed: Promise<void>): Promise<void> {
+interface Stall {
+  afterTextDeltas: number;
+  limitMs: number;
+}
+
+/**
+ * Streams the events. With a stall, stops after that many pieces of text and
+ * waits for the client to hang up; resolves true when it waited in vain.
+ */
+async function sendEvents(response: ServerResponse, events: ServerSentEvent[], stall: Stall | undefined, closed: Promise<void>): Promise<boolean> {
   response.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" });
   let textDeltas = 0;
   for (const { event, data, carriesText } of events) {
     const payload = typeof data === "string" ? data : JSON.stringify(data);
     writeSplit(response, Buffer.from(`${event === undefined ? "" : `event: ${event}\n`}data: ${payload}\n\n`));
     if (carriesText === true) textDeltas += 1;
-    if (textDeltas === stallAfterTextDeltas) {
-      await closed;
-      return;
-    }
+    if (textDeltas === stall?.afterTextDeltas) return await waitUnlessClosed(stall.limitMs, closed);
   }
   response.end();
+  return false;
 }
 
 /**
