@@ -167,6 +167,14 @@ for (const variant of variants) {
     });
   });
 
+  test(`${name}: a refusal is the step's text`, async () => {
+    await withModel(variant, async (emulator, model) => {
+      emulator.script([refusalStep("I can’t help with that.")]);
+      const step = await model.step({ instructions, transcript: question });
+      assert.deepEqual([step.text, step.calls], ["I can’t help with that.", []]);
+    });
+  });
+
   test(`${name}: a transcript with code, a traceback and results is sent in the API's own shape`, async () => {
     const traceback = "Traceback (most recent call last):\n  File \"<cell 1>\", line 1, in <module>\nNameError: name 'pd' is not defined";
     const transcript: TranscriptItem[] = [
@@ -335,13 +343,11 @@ for (const variant of variants) {
       async (emulator, model) => {
         // Far longer than any load could stretch the client's timeout: the order below cannot flip.
         emulator.script([delayStep(30_000)]);
-        const started = performance.now();
+        // No figure of elapsed time: a loaded machine stretches it, and Node's timers count from a cached loop
+        // clock, so even a lower bound can fail. The emulator sees the order: the client hung up first.
         const error = await expectModelError(model.step({ instructions, transcript: question }), "model_timeout", /did not answer within 0\.2 s \(THREADBOOK_MODEL_TIMEOUT_S\)/);
-        const waited = performance.now() - started;
         assert.equal(error.retryable, true);
         assert.equal(await emulator.requests[0]?.outcome, "client hung up", "the client gave up before the server answered");
-        // Timers run on a clock of whole milliseconds, so one may fire a fraction of one early.
-        assert.ok(waited >= timeoutMs - 1, `the client waited for its timeout (${timeoutMs} ms), not less (${Math.round(waited)} ms)`);
       },
       { timeoutMs },
     );

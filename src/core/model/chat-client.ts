@@ -91,6 +91,7 @@ export class ChatClient implements ModelClient {
       const say = textSink(request.onTextDelta);
       stream.on("chunk", (chunk) => {
         const delta = chunk.choices.find((choice) => choice.index === 0)?.delta;
+        // A model sends content or, when it declines, a refusal instead: never both.
         say(delta?.content ?? "");
         say(delta?.refusal ?? "");
       });
@@ -172,8 +173,7 @@ function toModelStep(completion: ChatCompletion): ModelStep {
     else calls.push({ callId, code: call.custom.input });
   }
   return {
-    // A model that refuses sends a refusal instead of content; a stream may still open with empty content.
-    text: choice.message.content || choice.message.refusal || "",
+    text: choice.message.content ?? choice.message.refusal ?? "",
     calls,
     usage: { inputTokens: completion.usage?.prompt_tokens ?? 0, outputTokens: completion.usage?.completion_tokens ?? 0 },
   };

@@ -35,9 +35,11 @@ export interface ModelRequest {
    * Called with each piece of the model's text as it arrives, in order, when
    * the client streams (THREADBOOK_MODEL_STREAM); never called otherwise.
    * Joined, the pieces equal the step's final `text` exactly. Only the answer's
-   * text comes here: never the code tool's input. The callback runs inside the
-   * stream's reading, so it should return quickly; anything it throws is caught
-   * and ignored, because showing text early must never cost the answer.
+   * text comes here (a refusal included): never the code tool's input. When
+   * the step then rejects (aborted, cut off, failed), the pieces said so far
+   * were no answer. The callback runs inside the stream's reading, so it
+   * should return quickly; anything it throws is caught and ignored, because
+   * showing text early must never cost the answer.
    */
   onTextDelta?: (delta: string) => void;
 }
