@@ -10,6 +10,7 @@ import type { Config, ModelApi } from "../src/config.ts";
 import { ModelError, type ErrorCode } from "../src/errors.ts";
 import { createModelClient } from "../src/core/model/create-model-client.ts";
 import type { ModelClient, TranscriptItem } from "../src/core/model/model-client.ts";
+import { messagesSink, textSink } from "../src/core/model/text-deltas.ts";
 import {
   codeStep,
   contextLengthError,
@@ -19,9 +20,13 @@ import {
   modelNotFoundError,
   rateLimitError,
   serverError,
+  deltas,
+  refusalStep,
+  stallStep,
   startOpenAIServer,
   textStep,
   type OpenAIServer,
+  type OpenAIServerOptions,
   type RecordedRequest,
 } from "./emulators/openai-server.ts";
 
@@ -43,30 +48,32 @@ const variants: Variant[] = [
 
 type ModelSettings = Config["model"];
 
-/** Starts an emulator, builds the client under test against it, and checks the script was played out. */
+/**
+ * Starts an emulator, runs the test against it and, when the test passed,
+ * checks in teardown that every scripted step was played and no fault is
+ * left: a test that provokes a fault on purpose takes it (`takeFaults`).
+ */
+async function withEmulator(run: (emulator: OpenAIServer) => Promise<void>, options: OpenAIServerOptions = {}): Promise<void> {
+  const emulator = await startOpenAIServer(options);
+  try {
+    await run(emulator);
+    emulator.assertDone();
+  } finally {
+    await emulator.stop();
+  }
+}
+
+function modelSettings(variant: Variant, baseURL: string, settings: Partial<ModelSettings> = {}): ModelSettings {
+  return { apiKey, baseURL, name: "gpt-test", api: variant.api, stream: variant.stream, images: true, timeoutMs: 10_000, maxRetries: 0, ...settings };
+}
+
+/** withEmulator, with the client under test built against it. */
 async function withModel(
   variant: Variant,
   run: (emulator: OpenAIServer, model: ModelClient) => Promise<void>,
   settings: Partial<ModelSettings> = {},
 ): Promise<void> {
-  const emulator = await startOpenAIServer({ apiKey });
-  try {
-    const model = createModelClient({
-      apiKey,
-      baseURL: emulator.baseURL,
-      name: "gpt-test",
-      api: variant.api,
-      stream: variant.stream,
-      images: true,
-      timeoutMs: 10_000,
-      maxRetries: 0,
-      ...settings,
-    });
-    await run(emulator, model);
-    emulator.assertDone();
-  } finally {
-    await emulator.stop();
-  }
+  await withEmulator((emulator) => run(emulator, createModelClient(modelSettings(variant, emulator.baseURL, settings))), { apiKey });
 }
 
 async function expectModelError(promise: Promise<unknown>, code: ErrorCode, message: RegExp): Promise<ModelError> {
@@ -157,6 +164,14 @@ for (const variant of variants) {
       assert.equal(step.text, "Loading the file first.");
       assert.deepEqual(step.calls.map((call) => call.code), ["import pandas as pd", "df = pd.read_csv('orders.csv')"]);
       assert.equal(new Set(step.calls.map((call) => call.callId)).size, 2);
+    });
+  });
+
+  test(`${name}: a refusal is the step's text`, async () => {
+    await withModel(variant, async (emulator, model) => {
+      emulator.script([refusalStep("I can’t help with that.")]);
+      const step = await model.step({ instructions, transcript: question });
+      assert.deepEqual([step.text, step.calls], ["I can’t help with that.", []]);
     });
   });
 
@@ -266,20 +281,19 @@ for (const variant of variants) {
   });
 
   test(`${name}: a missing endpoint is model_not_found naming OPENAI_BASE_URL`, async () => {
-    const emulator = await startOpenAIServer({ apiKey });
-    try {
-      const model = createModelClient({ apiKey, baseURL: `${emulator.baseURL}/wrong`, name: "gpt-test", api: variant.api, stream: variant.stream, images: true, timeoutMs: 10_000, maxRetries: 0 });
+    await withEmulator(async (emulator) => {
+      const model = createModelClient(modelSettings(variant, `${emulator.baseURL}/wrong`));
       await expectModelError(model.step({ instructions, transcript: question }), "model_not_found", /no \/(responses|chat\/completions) endpoint at 127\.0\.0\.1:\d+ \(404\)\. Check OPENAI_BASE_URL/);
-      assert.equal(emulator.faults.length, 1, "the emulator counts an unknown path as a fault");
-    } finally {
-      await emulator.stop();
-    }
+      const faults = emulator.takeFaults();
+      assert.equal(faults.length, 1, "the emulator counts an unknown path as a fault");
+      assert.match(faults[0] ?? "", /unexpected request POST \/v1\/wrong\//);
+    });
   });
 
   test(`${name}: a service that cannot be reached is model_unavailable naming OPENAI_BASE_URL`, async () => {
     const emulator = await startOpenAIServer();
     await emulator.stop();
-    const model = createModelClient({ apiKey, baseURL: emulator.baseURL, name: "gpt-test", api: variant.api, stream: variant.stream, images: true, timeoutMs: 10_000, maxRetries: 0 });
+    const model = createModelClient(modelSettings(variant, emulator.baseURL));
     const error = await expectModelError(model.step({ instructions, transcript: question }), "model_unavailable", /Could not reach the model service at 127\.0\.0\.1:\d+\. Check OPENAI_BASE_URL/);
     assert.equal(error.retryable, true);
   });
@@ -323,29 +337,149 @@ for (const variant of variants) {
   });
 
   test(`${name}: no answer within the timeout is model_timeout naming THREADBOOK_MODEL_TIMEOUT_S`, async () => {
+    const timeoutMs = 200;
     await withModel(
       variant,
       async (emulator, model) => {
-        emulator.script([delayStep(2_000)]);
-        const started = Date.now();
+        // Far longer than any load could stretch the client's timeout: the order below cannot flip.
+        emulator.script([delayStep(30_000)]);
+        // No figure of elapsed time: a loaded machine stretches it, and Node's timers count from a cached loop
+        // clock, so even a lower bound can fail. The emulator sees the order: the client hung up first.
         const error = await expectModelError(model.step({ instructions, transcript: question }), "model_timeout", /did not answer within 0\.2 s \(THREADBOOK_MODEL_TIMEOUT_S\)/);
         assert.equal(error.retryable, true);
-        assert.ok(Date.now() - started < 1_500, "the client gave up at its timeout, not at the server's answer");
+        assert.equal(await emulator.requests[0]?.outcome, "client hung up", "the client gave up before the server answered");
       },
-      { timeoutMs: 200 },
+      { timeoutMs },
     );
   });
 
   test(`${name}: aborting the request's signal stops the step`, async () => {
     await withModel(variant, async (emulator, model) => {
-      emulator.script([delayStep(2_000)]);
       const controller = new AbortController();
-      setTimeout(() => controller.abort(), 100);
+      // Aborts once the request has reached the model, which then takes far longer than any load could explain.
+      emulator.script([
+        () => {
+          controller.abort();
+          return delayStep(30_000);
+        },
+      ]);
       const error = await expectModelError(model.step({ instructions, transcript: question, signal: controller.signal }), "model_timeout", /stopped before the model answered/);
       assert.equal(error.retryable, false);
+      assert.equal(await emulator.requests[0]?.outcome, "client hung up", "the abort closed the connection");
     });
   });
 }
+
+/** Text whose characters take two, three and four bytes in UTF-8, so the stream's pieces and frames cut through them. */
+const multiByteText = "Le panier médian vaut 42,50 € — 中位数订单金额 📈📊 naïve café, Ünïcödé ✓";
+
+/** Collects what a step says through onTextDelta. */
+function textPieces(): { pieces: string[]; onTextDelta: (delta: string) => void } {
+  const pieces: string[] = [];
+  return { pieces, onTextDelta: (delta) => void pieces.push(delta) };
+}
+
+for (const api of ["responses", "chat"] as const) {
+  const variant: Variant = { api, stream: true };
+
+  test(`${api} streamed: the text arrives in pieces, in order, and joined they equal the step's text`, async () => {
+    await withModel(variant, async (emulator, model) => {
+      emulator.script([textStep(multiByteText)]);
+      const { pieces, onTextDelta } = textPieces();
+      const step = await model.step({ instructions, transcript: question, onTextDelta });
+      assert.equal(step.text, multiByteText);
+      assert.ok(pieces.length > 1, `the text came in ${pieces.length} piece(s)`);
+      assert.equal(pieces.join(""), step.text);
+    });
+  });
+
+  test(`${api} streamed: only the answer's text is said, never the code tool's input`, async () => {
+    await withModel(variant, async (emulator, model) => {
+      emulator.script([
+        { type: "code", text: "Loading the file first.", calls: [{ code: "import pandas as pd" }, { code: "df = pd.read_csv('orders.csv')" }] },
+        codeStep({ code: trickyCode }),
+      ]);
+      const first = textPieces();
+      const step = await model.step({ instructions, transcript: question, onTextDelta: first.onTextDelta });
+      assert.equal(step.calls.length, 2);
+      assert.equal(first.pieces.join(""), "Loading the file first.");
+
+      const second = textPieces();
+      const codeOnly = await model.step({ instructions, transcript: question, onTextDelta: second.onTextDelta });
+      assert.deepEqual(codeOnly.calls.map((call) => call.code), [trickyCode]);
+      assert.deepEqual(second.pieces, [], "a step with only code says nothing");
+    });
+  });
+
+  test(`${api} streamed: a refusal is said as it arrives and is the step's text`, async () => {
+    await withModel(variant, async (emulator, model) => {
+      const refusal = "I can’t help with that request — désolé.";
+      emulator.script([refusalStep(refusal)]);
+      const { pieces, onTextDelta } = textPieces();
+      const step = await model.step({ instructions, transcript: question, onTextDelta });
+      assert.equal(step.text, refusal);
+      assert.equal(pieces.join(""), refusal);
+    });
+  });
+
+  test(`${api} streamed: a callback that throws costs nothing: every piece is still offered and the step answers`, async () => {
+    await withModel(variant, async (emulator, model) => {
+      emulator.script([textStep(multiByteText)]);
+      const pieces: string[] = [];
+      const onTextDelta = (delta: string) => {
+        pieces.push(delta);
+        throw new Error("the progress display failed");
+      };
+      const step = await model.step({ instructions, transcript: question, onTextDelta });
+      assert.equal(step.text, multiByteText);
+      assert.equal(pieces.join(""), multiByteText);
+    });
+  });
+
+  // A stream that stalls never ends by itself: should the abort not stop it, the test's timeout fails it.
+  test(`${api} streamed: aborting stops a stream stalled mid-way, after the pieces that came`, { timeout: 20_000 }, async () => {
+    await withModel(variant, async (emulator, model) => {
+      const sent = 3;
+      emulator.script([stallStep(textStep(multiByteText), sent)]);
+      const controller = new AbortController();
+      const pieces: string[] = [];
+      const { promise: allSent, resolve } = Promise.withResolvers<void>();
+      const onTextDelta = (delta: string) => {
+        pieces.push(delta);
+        if (pieces.length === sent) resolve();
+      };
+      const step = model.step({ instructions, transcript: question, signal: controller.signal, onTextDelta });
+      // The step cannot end before the abort: its stream has stalled.
+      await Promise.race([allSent, step.then(() => assert.fail("the step ended though its stream stalled"))]);
+      controller.abort();
+      await expectModelError(step, "model_timeout", /stopped before the model answered/);
+      assert.equal(pieces.join(""), deltas(multiByteText).slice(0, sent).join(""));
+      assert.equal(await emulator.requests[0]?.outcome, "client hung up");
+    });
+  });
+}
+
+for (const api of ["responses", "chat"] as const) {
+  test(`${api}: without streaming, onTextDelta is never called`, async () => {
+    await withModel({ api, stream: false }, async (emulator, model) => {
+      emulator.script([textStep(multiByteText)]);
+      const { pieces, onTextDelta } = textPieces();
+      assert.equal((await model.step({ instructions, transcript: question, onTextDelta })).text, multiByteText);
+      assert.deepEqual(pieces, []);
+    });
+  });
+}
+
+test("messagesSink: the texts of several messages are said with the separator between them, empty ones left out", () => {
+  const said: string[] = [];
+  const say = messagesSink(textSink((delta) => void said.push(delta)), "\n\n");
+  say("message_1", "First ");
+  say("message_1", "part.");
+  say("message_2", "");
+  say("message_3", "Second.");
+  say("message_4", "Third.");
+  assert.deepEqual(said, ["First ", "part.", "\n\n", "Second.", "\n\n", "Third."]);
+});
 
 for (const stream of [false, true]) {
   test(`chat${stream ? " streamed" : ""}: arguments that are raw Python instead of JSON are taken as the code`, async () => {
@@ -381,40 +515,49 @@ test("model errors: a 403 names the key and the model; a 503 is retryable; an ex
 });
 
 test("emulator: a model call with an empty script fails loudly, once, and assertDone reports it", async () => {
-  const emulator = await startOpenAIServer();
-  try {
-    const model = createModelClient({ apiKey, baseURL: emulator.baseURL, name: "gpt-test", api: "responses", stream: false, images: true, timeoutMs: 10_000, maxRetries: 2 });
+  await withEmulator(async (emulator) => {
+    const model = createModelClient(modelSettings({ api: "responses", stream: false }, emulator.baseURL, { maxRetries: 2 }));
     await expectModelError(model.step({ instructions, transcript: question }), "model_unavailable", /500/);
     assert.equal(emulator.requests.length, 1, "the SDK is told not to retry the emulator's own fault");
-    assert.match(emulator.faults.join("\n"), /unexpected model call #1 to \/v1\/responses: the script is empty/);
     assert.throws(() => emulator.assertDone(), /unexpected model call/);
-  } finally {
-    await emulator.stop();
-  }
+    assert.match(emulator.takeFaults().join("\n"), /unexpected model call #1 to \/v1\/responses: the script is empty/);
+  });
 });
 
-test("emulator: steps left unplayed fail assertDone", async () => {
-  const emulator = await startOpenAIServer();
-  try {
+test("emulator: steps left unplayed fail assertDone, and so the harness's teardown", async () => {
+  await withEmulator(async (emulator) => {
     emulator.script([textStep("one"), textStep("two")]);
-    const model = createModelClient({ apiKey, baseURL: emulator.baseURL, name: "gpt-test", api: "chat", stream: false, images: true, timeoutMs: 10_000, maxRetries: 0 });
+    const model = createModelClient(modelSettings({ api: "chat", stream: false }, emulator.baseURL));
     assert.equal((await model.step({ instructions, transcript: question })).text, "one");
     assert.throws(() => emulator.assertDone(), /1 scripted step\(s\) were never played/);
-  } finally {
-    await emulator.stop();
-  }
+    assert.equal((await model.step({ instructions, transcript: question })).text, "two");
+  });
+  await assert.rejects(
+    withModel({ api: "chat", stream: true }, async (emulator, model) => {
+      emulator.script([textStep("one"), textStep("two")]);
+      await model.step({ instructions, transcript: question });
+    }),
+    /1 scripted step\(s\) were never played/,
+  );
 });
 
 test("emulator: a scripted call of a tool the request did not declare is a fault", async () => {
-  const emulator = await startOpenAIServer();
-  try {
+  await withEmulator(async (emulator) => {
     emulator.script([codeStep({ code: "ls", name: "shell" })]);
-    const model = createModelClient({ apiKey, baseURL: emulator.baseURL, name: "gpt-test", api: "responses", stream: true, images: true, timeoutMs: 10_000, maxRetries: 0 });
+    const model = createModelClient(modelSettings({ api: "responses", stream: true }, emulator.baseURL));
     await expectModelError(model.step({ instructions, transcript: question }), "model_unavailable", /500/);
     assert.throws(() => emulator.assertDone(), /tool 'shell', which request #1 did not declare/);
-  } finally {
-    await emulator.stop();
-  }
+    assert.equal(emulator.takeFaults().length, 1);
+  });
+});
+
+test("emulator: a stalled stream scripted for a request that does not stream is a fault", async () => {
+  await withEmulator(async (emulator) => {
+    emulator.script([stallStep(textStep("never sent"), 1)]);
+    const model = createModelClient(modelSettings({ api: "chat", stream: false }, emulator.baseURL));
+    await expectModelError(model.step({ instructions, transcript: question }), "model_unavailable", /500/);
+    assert.match(emulator.takeFaults().join("\n"), /stalled stream for request #1, which did not ask to stream/);
+  });
 });
 
 test("emulator: a step may be a function of the request it answers", async () => {
@@ -434,15 +577,11 @@ test("createModelClient: no API key for a remote service is a model_auth error",
 });
 
 test("createModelClient: no API key for a local server still works, with a placeholder key", async () => {
-  const emulator = await startOpenAIServer();
-  try {
+  await withEmulator(async (emulator) => {
     emulator.script([textStep("Local answer.")]);
-    const model = createModelClient({ apiKey: undefined, baseURL: emulator.baseURL, name: "llama3", api: "chat", stream: false, images: false, timeoutMs: 10_000, maxRetries: 0 });
+    const model = createModelClient(modelSettings({ api: "chat", stream: false }, emulator.baseURL, { apiKey: undefined, name: "llama3", images: false }));
     assert.equal(model.description, "chat:llama3");
     assert.equal((await model.step({ instructions, transcript: question })).text, "Local answer.");
     assert.match(String(emulator.requests[0]?.headers.authorization), /^Bearer \S+$/);
-    emulator.assertDone();
-  } finally {
-    await emulator.stop();
-  }
+  });
 });

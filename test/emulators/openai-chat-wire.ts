@@ -2,12 +2,11 @@
  * How Chat Completions (`POST /v1/chat/completions`) puts a scripted step on
  * the wire: a `chat.completion`, or `chat.completion.chunk` events ending in
  * `data: [DONE]`. Code calls are function tool calls whose arguments are JSON
- * `{"code": "..."}`, streamed in fragments that split escapes apart.
+ * `{"code": "..."}`, streamed in fragments that split escapes apart. A
+ * refusal takes the place of the content.
  */
 import { randomBytes } from "node:crypto";
-import { deltas, type RecordedRequest, type ScriptedCall, type ScriptedStep, type ScriptedUsage, type ServerSentEvent } from "./openai-script.ts";
-
-type AnswerStep = Extract<ScriptedStep, { type: "text" | "code" }>;
+import { deltas, type AnswerStep, type RecordedRequest, type ScriptedCall, type ScriptedUsage, type ServerSentEvent } from "./openai-script.ts";
 
 interface WireCall {
   id: string;
@@ -20,7 +19,7 @@ const systemFingerprint = "fp_emulator";
 
 export function chatCompletionBody(request: RecordedRequest, step: AnswerStep, usage: ScriptedUsage): Record<string, unknown> {
   const calls = wireCalls(step);
-  const message: Record<string, unknown> = { role: "assistant", content: step.text ?? null, refusal: null, annotations: [] };
+  const message: Record<string, unknown> = { role: "assistant", content: contentOf(step), refusal: refusalOf(step), annotations: [] };
   if (calls.length > 0) {
     message["tool_calls"] = calls.map((call) => ({ id: call.id, type: "function", function: { name: call.name, arguments: call.arguments } }));
   }
@@ -59,9 +58,14 @@ export function chatCompletionEvents(request: RecordedRequest, step: AnswerStep,
 
   const events: ServerSentEvent[] = [];
   const calls = wireCalls(step);
-  if (step.text !== undefined) {
+  const content = contentOf(step);
+  const refusal = refusalOf(step);
+  if (content !== null) {
     events.push(delta({ role: "assistant", content: "", refusal: null }));
-    for (const piece of deltas(step.text)) events.push(delta({ content: piece }));
+    for (const piece of deltas(content)) events.push({ ...delta({ content: piece }), carriesText: true });
+  } else if (refusal !== null) {
+    events.push(delta({ role: "assistant", content: null, refusal: "" }));
+    for (const piece of deltas(refusal)) events.push({ ...delta({ refusal: piece }), carriesText: true });
   }
   calls.forEach((call, index) => {
     const opening = { index, id: call.id, type: "function", function: { name: call.name, arguments: "" } };
@@ -72,6 +76,14 @@ export function chatCompletionEvents(request: RecordedRequest, step: AnswerStep,
   if (includeUsage) events.push(chunk([], { usage: usageBody(usage) }));
   events.push({ data: "[DONE]" });
   return events;
+}
+
+function contentOf(step: AnswerStep): string | null {
+  return step.type === "refusal" ? null : (step.text ?? null);
+}
+
+function refusalOf(step: AnswerStep): string | null {
+  return step.type === "refusal" ? step.refusal : null;
 }
 
 function wireCalls(step: AnswerStep): WireCall[] {

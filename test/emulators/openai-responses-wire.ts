@@ -5,10 +5,9 @@
  * tool, so the SDK's strict stream accumulator accepts them.
  */
 import { randomBytes } from "node:crypto";
-import { deltas, type RecordedRequest, type ScriptedStep, type ScriptedUsage, type ServerSentEvent } from "./openai-script.ts";
-
-type AnswerStep = Extract<ScriptedStep, { type: "text" | "code" }>;
+import { deltas, type AnswerStep, type RecordedRequest, type ScriptedUsage, type ServerSentEvent } from "./openai-script.ts";
 type OutputItem = Record<string, unknown> & { id: string; type: string };
+type MessagePart = { type: "output_text"; annotations: []; logprobs: []; text: string } | { type: "refusal"; refusal: string };
 
 const newId = (prefix: string) => `${prefix}_${randomBytes(12).toString("hex")}`;
 
@@ -20,20 +19,29 @@ export function responseEvents(request: RecordedRequest, step: AnswerStep, usage
   const id = newId("resp");
   const items = outputItems(step);
   const events: ServerSentEvent[] = [];
-  const emit = (type: string, fields: Record<string, unknown>) => {
-    events.push({ event: type, data: { type, sequence_number: events.length, ...fields } });
+  const emit = (type: string, fields: Record<string, unknown>, carriesText = false) => {
+    events.push({ event: type, data: { type, sequence_number: events.length, ...fields }, ...(carriesText ? { carriesText } : {}) });
   };
   emit("response.created", { response: responseObject(request, id, "in_progress", [], null) });
   emit("response.in_progress", { response: responseObject(request, id, "in_progress", [], null) });
   items.forEach((item, outputIndex) => {
     const routing = { item_id: item.id, output_index: outputIndex };
     if (item.type === "message") {
-      const text = messageText(item);
       emit("response.output_item.added", { output_index: outputIndex, item: { ...item, status: "in_progress", content: [] } });
-      emit("response.content_part.added", { ...routing, content_index: 0, part: { type: "output_text", annotations: [], logprobs: [], text: "" } });
-      for (const delta of deltas(text)) emit("response.output_text.delta", { ...routing, content_index: 0, delta, logprobs: [] });
-      emit("response.output_text.done", { ...routing, content_index: 0, text, logprobs: [] });
-      emit("response.content_part.done", { ...routing, content_index: 0, part: { type: "output_text", annotations: [], logprobs: [], text } });
+      const [part] = item["content"] as MessagePart[];
+      const at = { ...routing, content_index: 0 };
+      if (part?.type === "refusal") {
+        emit("response.content_part.added", { ...at, part: { type: "refusal", refusal: "" } });
+        for (const delta of deltas(part.refusal)) emit("response.refusal.delta", { ...at, delta }, true);
+        emit("response.refusal.done", { ...at, refusal: part.refusal });
+        emit("response.content_part.done", { ...at, part });
+      } else if (part?.type === "output_text") {
+        const text = part.text;
+        emit("response.content_part.added", { ...at, part: { type: "output_text", annotations: [], logprobs: [], text: "" } });
+        for (const delta of deltas(text)) emit("response.output_text.delta", { ...at, delta, logprobs: [] }, true);
+        emit("response.output_text.done", { ...at, text, logprobs: [] });
+        emit("response.content_part.done", { ...at, part });
+      }
     } else if (item.type === "custom_tool_call") {
       const input = String(item["input"]);
       emit("response.output_item.added", { output_index: outputIndex, item: { ...item, status: "in_progress", input: "" } });
@@ -52,15 +60,14 @@ function outputItems(step: AnswerStep): OutputItem[] {
   // A reasoning model starts with a reasoning item; with `store: false` and no
   // `include` it carries no content, and a client must skip it.
   const items: OutputItem[] = [{ id: newId("rs"), type: "reasoning", summary: [] }];
-  const text = step.text;
-  if (text !== undefined) {
-    items.push({
-      id: newId("msg"),
-      type: "message",
-      status: "completed",
-      role: "assistant",
-      content: [{ type: "output_text", annotations: [], logprobs: [], text }],
-    });
+  const part: MessagePart | undefined =
+    step.type === "refusal"
+      ? { type: "refusal", refusal: step.refusal }
+      : step.text !== undefined
+        ? { type: "output_text", annotations: [], logprobs: [], text: step.text }
+        : undefined;
+  if (part !== undefined) {
+    items.push({ id: newId("msg"), type: "message", status: "completed", role: "assistant", content: [part] });
   }
   if (step.type === "code") {
     for (const call of step.calls) {
@@ -75,11 +82,6 @@ function outputItems(step: AnswerStep): OutputItem[] {
     }
   }
   return items;
-}
-
-function messageText(item: OutputItem): string {
-  const content = item["content"] as { text: string }[];
-  return content.map((part) => part.text).join("");
 }
 
 function responseObject(

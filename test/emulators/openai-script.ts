@@ -16,6 +16,11 @@ export interface RecordedRequest {
   /** The parsed JSON body; cast it to the SDK's parameter type to read it. */
   body: Record<string, unknown>;
   stream: boolean;
+  /**
+   * How the exchange ended: the emulator finished its answer, or the client
+   * closed the connection first (its timeout fired, or its signal aborted).
+   */
+  outcome: Promise<"answered" | "client hung up">;
 }
 
 export interface ScriptedUsage {
@@ -44,22 +49,42 @@ export interface ApiErrorBody {
 export type ScriptedStep =
   | { type: "text"; text: string; usage?: ScriptedUsage }
   | { type: "code"; calls: ScriptedCall[]; text?: string; usage?: ScriptedUsage }
+  /** The model declines: Responses sends a `refusal` content part, Chat a `refusal` instead of content. */
+  | { type: "refusal"; refusal: string; usage?: ScriptedUsage }
   | { type: "error"; status: number; error: ApiErrorBody; headers?: Record<string, string> }
-  | { type: "delay"; ms: number; then: ScriptedStep };
+  | { type: "delay"; ms: number; then: ScriptedStep }
+  /**
+   * Streams `then` up to its `afterTextDeltas`-th piece of text, then sends
+   * nothing more until the client hangs up; after `limitMs` without that, it
+   * breaks the connection off and counts a fault.
+   */
+  | { type: "stall"; afterTextDeltas: number; then: AnswerStep; limitMs: number };
+
+/** A step that answers with a model's output. */
+export type AnswerStep = Extract<ScriptedStep, { type: "text" | "code" | "refusal" }>;
 
 /** A step, or a function that picks one from the request it answers. */
 export type ScriptEntry = ScriptedStep | ((request: RecordedRequest) => ScriptedStep);
 
-export function textStep(text: string, usage?: ScriptedUsage): ScriptedStep {
+export function textStep(text: string, usage?: ScriptedUsage): AnswerStep {
   return usage ? { type: "text", text, usage } : { type: "text", text };
 }
 
-export function codeStep(...calls: (string | ScriptedCall)[]): ScriptedStep {
+export function codeStep(...calls: (string | ScriptedCall)[]): AnswerStep {
   return { type: "code", calls: calls.map((call) => (typeof call === "string" ? { code: call } : call)) };
 }
 
 export function errorStep(status: number, error: ApiErrorBody, headers?: Record<string, string>): ScriptedStep {
   return headers ? { type: "error", status, error, headers } : { type: "error", status, error };
+}
+
+export function refusalStep(refusal: string): AnswerStep {
+  return { type: "refusal", refusal };
+}
+
+/** A stream that stops mid-way, after some of the text, as a model stalled or a connection gone quiet; streamed requests only. */
+export function stallStep(then: AnswerStep, afterTextDeltas: number, limitMs = 10_000): ScriptedStep {
+  return { type: "stall", afterTextDeltas, then, limitMs };
 }
 
 /** Waits before answering with `then`; longer than the client's timeout, it makes the client give up. */
@@ -115,10 +140,11 @@ export function contextLengthError(): ScriptedStep {
 }
 
 /** Usage the step names, or a rough count of four characters a token. */
-export function usageFor(request: RecordedRequest, step: Extract<ScriptedStep, { type: "text" | "code" }>): ScriptedUsage {
+export function usageFor(request: RecordedRequest, step: AnswerStep): ScriptedUsage {
   if (step.usage) return step.usage;
   const input = JSON.stringify(request.body["input"] ?? request.body["messages"] ?? "");
-  const output = step.type === "text" ? step.text : (step.text ?? "") + step.calls.map((call) => call.code).join("");
+  const output =
+    step.type === "text" ? step.text : step.type === "refusal" ? step.refusal : (step.text ?? "") + step.calls.map((call) => call.code).join("");
   return { inputTokens: Math.ceil(input.length / 4), outputTokens: Math.ceil(output.length / 4) + 1 };
 }
 
@@ -127,6 +153,8 @@ export interface ServerSentEvent {
   event?: string;
   /** JSON-encoded on the wire; a string is sent as is (`[DONE]`). */
   data: unknown;
+  /** Not sent: marks an event carrying a piece of the answer's text (or refusal), where a stall step may stop. */
+  carriesText?: boolean;
 }
 
 /** Cuts text into small pieces, never inside a code point, as a streamed model sends it. */

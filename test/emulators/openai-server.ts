@@ -4,8 +4,9 @@
  * or streamed, to the real `openai` SDK pointed here by `baseURL`.
  *
  * Like openai-agents-js's ScriptedModel it fails loudly: a call when the
- * script is empty, an unknown path or a code call to a tool the request never
- * declared answers 500 and is kept as a fault; `assertDone()` throws on any
+ * script is empty, an unknown path, a code call to a tool the request never
+ * declared or a stalled stream for a request that did not stream answers 500
+ * and is kept as a fault; `assertDone()` throws on any
  * fault and on steps left unplayed. Every request is recorded, rejected ones
  * too, so a test can assert on what reached the model.
  */
@@ -40,7 +41,9 @@ export interface OpenAIServer {
   readonly faults: readonly string[];
   /** Appends steps; each model call plays the next one. */
   script(steps: ScriptEntry[]): void;
-  /** Throws when a fault happened or scripted steps were never played. */
+  /** Returns the faults so far and forgets them: for a test that provokes one on purpose and asserts on it. */
+  takeFaults(): string[];
+  /** Throws when a fault happened (and was not taken) or scripted steps were never played. */
   assertDone(): void;
   stop(): Promise<void>;
 }
@@ -88,6 +91,10 @@ class ScriptedOpenAIServer implements OpenAIServer {
     this.#queue.push(...steps);
   }
 
+  takeFaults(): string[] {
+    return this.faults.splice(0);
+  }
+
   assertDone(): void {
     const problems = [...this.faults];
     if (this.#queue.length > 0) problems.push(`${this.#queue.length} scripted step(s) were never played`);
@@ -117,7 +124,9 @@ class ScriptedOpenAIServer implements OpenAIServer {
       sendError(response, 400, { message: "We could not parse the JSON body of your request.", type: "invalid_request_error", code: null, param: null });
       return;
     }
-    const recorded: RecordedRequest = { api, path, headers: request.headers, body, stream: body["stream"] === true };
+    const closed = new Promise<void>((resolve) => response.once("close", resolve));
+    const outcome = closed.then(() => (response.writableFinished ? "answered" : "client hung up"));
+    const recorded: RecordedRequest = { api, path, headers: request.headers, body, stream: body["stream"] === true, outcome };
     this.requests.push(recorded);
 
     if (this.#apiKey !== undefined && request.headers.authorization !== `Bearer ${this.#apiKey}`) {
@@ -137,29 +146,42 @@ class ScriptedOpenAIServer implements OpenAIServer {
       return;
     }
     const step = typeof entry === "function" ? entry(recorded) : entry;
-    await this.#play(step, recorded, response);
+    await this.#play(step, recorded, response, closed);
   }
 
-  async #play(step: ScriptedStep, request: RecordedRequest, response: ServerResponse): Promise<void> {
+  /** `closed` settles when the connection closes, whoever closed it. */
+  async #play(step: ScriptedStep, request: RecordedRequest, response: ServerResponse, closed: Promise<void>): Promise<void> {
     if (step.type === "delay") {
-      if (await waitUnlessClosed(step.ms, response)) await this.#play(step.then, request, response);
+      if (await waitUnlessClosed(step.ms, closed)) await this.#play(step.then, request, response, closed);
       return;
     }
     if (step.type === "error") {
       sendError(response, step.status, step.error, step.headers);
       return;
     }
-    const undeclared = step.type === "code" ? step.calls.map((call) => call.name ?? "python").filter((name) => !declaredTools(request).includes(name)) : [];
+    if (step.type === "stall" && !request.stream) {
+      this.faults.push(`scripted a stalled stream for request #${this.requests.indexOf(request) + 1}, which did not ask to stream`);
+      sendError(response, 500, emulatorError("the script stalls a stream, but the request did not ask to stream"));
+      return;
+    }
+    const stall = step.type === "stall" ? { afterTextDeltas: step.afterTextDeltas, limitMs: step.limitMs } : undefined;
+    const answer = step.type === "stall" ? step.then : step;
+    const undeclared = answer.type === "code" ? answer.calls.map((call) => call.name ?? "python").filter((name) => !declaredTools(request).includes(name)) : [];
     if (undeclared.length > 0) {
       this.faults.push(`scripted a call of tool '${undeclared[0]}', which request #${this.requests.indexOf(request) + 1} did not declare`);
       sendError(response, 500, emulatorError(`the script calls tool '${undeclared[0]}', which the request did not declare`));
       return;
     }
-    const usage = usageFor(request, step);
+    const usage = usageFor(request, answer);
     if (request.stream) {
-      sendEvents(response, request.api === "responses" ? responseEvents(request, step, usage) : chatCompletionEvents(request, step, usage));
+      const events = request.api === "responses" ? responseEvents(request, answer, usage) : chatCompletionEvents(request, answer, usage);
+      const stalled = await sendEvents(response, events, stall, closed);
+      if (stalled) {
+        this.faults.push(`the client of request #${this.requests.indexOf(request) + 1} did not hang up on a stalled stream within ${stall?.limitMs} ms`);
+        response.destroy();
+      }
     } else {
-      sendJson(response, 200, request.api === "responses" ? responseBody(request, step, usage) : chatCompletionBody(request, step, usage));
+      sendJson(response, 200, request.api === "responses" ? responseBody(request, answer, usage) : chatCompletionBody(request, answer, usage));
     }
   }
 }
@@ -201,26 +223,48 @@ function sendError(response: ServerResponse, status: number, error: ApiErrorBody
   sendJson(response, status, { error }, { ...retry, ...headers });
 }
 
-function sendEvents(response: ServerResponse, events: ServerSentEvent[]): void {
-  response.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" });
-  for (const { event, data } of events) {
-    const payload = typeof data === "string" ? data : JSON.stringify(data);
-    response.write(`${event === undefined ? "" : `event: ${event}\n`}data: ${payload}\n\n`);
-  }
-  response.end();
+interface Stall {
+  afterTextDeltas: number;
+  limitMs: number;
 }
 
-/** Resolves true after `ms`, or false as soon as the client hangs up (e.g. its timeout fired). */
-function waitUnlessClosed(ms: number, response: ServerResponse): Promise<boolean> {
-  return new Promise((resolve) => {
-    const onClose = () => {
-      clearTimeout(timer);
-      resolve(false);
-    };
-    const timer = setTimeout(() => {
-      response.off("close", onClose);
-      resolve(true);
-    }, ms);
-    response.once("close", onClose);
+/**
+ * Streams the events. With a stall, stops after that many pieces of text and
+ * waits for the client to hang up; resolves true when it waited in vain.
+ */
+async function sendEvents(response: ServerResponse, events: ServerSentEvent[], stall: Stall | undefined, closed: Promise<void>): Promise<boolean> {
+  response.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" });
+  let textDeltas = 0;
+  for (const { event, data, carriesText } of events) {
+    const payload = typeof data === "string" ? data : JSON.stringify(data);
+    writeSplit(response, Buffer.from(`${event === undefined ? "" : `event: ${event}\n`}data: ${payload}\n\n`));
+    if (carriesText === true) textDeltas += 1;
+    if (textDeltas === stall?.afterTextDeltas) return await waitUnlessClosed(stall.limitMs, closed);
+  }
+  response.end();
+  return false;
+}
+
+/**
+ * Writes a frame in two writes, cut inside a multi-byte character when it has
+ * one, as a network may cut it: the client must not decode the halves apart.
+ */
+function writeSplit(response: ServerResponse, frame: Buffer): void {
+  const continuation = frame.findIndex((byte) => (byte & 0b1100_0000) === 0b1000_0000);
+  const cut = continuation > 0 ? continuation : Math.floor(frame.length / 2);
+  response.write(frame.subarray(0, cut));
+  response.write(frame.subarray(cut));
+}
+
+/** Resolves true after `ms`, or false as soon as the connection closes (e.g. the client's timeout fired). */
+async function waitUnlessClosed(ms: number, closed: Promise<void>): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const elapsed = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(true), ms);
   });
+  try {
+    return await Promise.race([elapsed, closed.then(() => false)]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -25,6 +25,7 @@ import {
   type TranscriptItem,
 } from "./model-client.ts";
 import { toModelError, type ModelErrorContext } from "./model-errors.ts";
+import { textSink } from "./text-deltas.ts";
 
 export type ChatClientSettings = Pick<Config["model"], "name" | "stream" | "images" | "timeoutMs" | "baseURL">;
 
@@ -70,14 +71,32 @@ export class ChatClient implements ModelClient {
     } satisfies ChatCompletionCreateParamsNonStreaming;
     try {
       const completion = this.#settings.stream
-        ? await this.#client.chat.completions
-          .stream({ ...body, stream_options: { include_usage: true } }, { signal: request.signal })
-          .finalChatCompletion()
+        ? await this.#streamCompletion(body, request)
         : await this.#client.chat.completions.create(body, { signal: request.signal });
       return toModelStep(completion);
     } catch (error) {
       throw toModelError(error, this.#errorContext);
     }
+  }
+
+  /**
+   * Streams the completion, saying the first choice's content (or its
+   * refusal) as it arrives; tool call arguments are never said. The step is
+   * still built from the completion the SDK assembles.
+   */
+  async #streamCompletion(body: Omit<ChatCompletionCreateParamsNonStreaming, "stream">, request: ModelRequest): Promise<ChatCompletion> {
+    // include_usage adds a last chunk with the usage, which a stream otherwise lacks.
+    const stream = this.#client.chat.completions.stream({ ...body, stream_options: { include_usage: true } }, { signal: request.signal });
+    if (request.onTextDelta !== undefined) {
+      const say = textSink(request.onTextDelta);
+      stream.on("chunk", (chunk) => {
+        const delta = chunk.choices.find((choice) => choice.index === 0)?.delta;
+        // A model sends content or, when it declines, a refusal instead: never both.
+        say(delta?.content ?? "");
+        say(delta?.refusal ?? "");
+      });
+    }
+    return await stream.finalChatCompletion();
   }
 }
 

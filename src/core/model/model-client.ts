@@ -29,8 +29,19 @@ export interface ModelRequest {
   /** The system prompt. */
   instructions: string;
   transcript: TranscriptItem[];
-  /** Aborts the request, e.g. when the turn's time is up. */
+  /** Aborts the request, e.g. when the turn's time is up; a stream stops mid-way. */
   signal?: AbortSignal;
+  /**
+   * Called with each piece of the model's text as it arrives, in order, when
+   * the client streams (THREADBOOK_MODEL_STREAM); never called otherwise.
+   * Joined, the pieces equal the step's final `text` exactly. Only the answer's
+   * text comes here (a refusal included): never the code tool's input. When
+   * the step then rejects (aborted, cut off, failed), the pieces said so far
+   * were no answer. The callback runs inside the stream's reading, so it
+   * should return quickly; anything it throws is caught and ignored, because
+   * showing text early must never cost the answer.
+   */
+  onTextDelta?: (delta: string) => void;
 }
 
 export interface CodeCall {

@@ -15,6 +15,7 @@ import type { Config } from "../../config.ts";
 import { ModelError } from "../../errors.ts";
 import { CODE_TOOL_NAME, type CodeCall, type ModelClient, type ModelRequest, type ModelStep, type TranscriptItem } from "./model-client.ts";
 import { toModelError, type ModelErrorContext } from "./model-errors.ts";
+import { messagesSink, textSink } from "./text-deltas.ts";
 
 export type ResponsesClientSettings = Pick<Config["model"], "name" | "stream" | "images" | "timeoutMs" | "baseURL">;
 
@@ -29,6 +30,9 @@ const codeTool: CustomTool = {
 
 /** Said beside the figures, which travel in a user message because a tool output is text here. */
 const figuresNote = "Figures from the code call above:";
+
+/** Between the texts of two messages in one response. */
+const messageSeparator = "\n\n";
 
 export class ResponsesClient implements ModelClient {
   readonly description: string;
@@ -55,12 +59,27 @@ export class ResponsesClient implements ModelClient {
     } satisfies ResponseCreateParamsNonStreaming;
     try {
       const response = this.#settings.stream
-        ? await this.#client.responses.stream(body, { signal: request.signal }).finalResponse()
+        ? await this.#streamResponse(body, request)
         : await this.#client.responses.create(body, { signal: request.signal });
       return toModelStep(response);
     } catch (error) {
       throw toModelError(error, this.#errorContext);
     }
+  }
+
+  /**
+   * Streams the response, saying the messages' text (output text and
+   * refusals) as it arrives; the code tool's input is never said. The step is
+   * still built from the final response the SDK assembles.
+   */
+  async #streamResponse(body: Omit<ResponseCreateParamsNonStreaming, "stream">, request: ModelRequest): Promise<Response> {
+    const stream = this.#client.responses.stream(body, { signal: request.signal });
+    if (request.onTextDelta !== undefined) {
+      const say = messagesSink(textSink(request.onTextDelta), messageSeparator);
+      stream.on("response.output_text.delta", (event) => say(event.item_id, event.delta));
+      stream.on("response.refusal.delta", (event) => say(event.item_id, event.delta));
+    }
+    return await stream.finalResponse();
   }
 }
 
@@ -119,7 +138,7 @@ function toModelStep(response: Response): ModelStep {
     }
   }
   return {
-    text: texts.filter((text) => text.length > 0).join("\n\n"),
+    text: texts.filter((text) => text.length > 0).join(messageSeparator),
     calls,
     usage: { inputTokens: response.usage?.input_tokens ?? 0, outputTokens: response.usage?.output_tokens ?? 0 },
   };
