@@ -33,14 +33,19 @@ export function unknownSettingWarnings(env: NodeJS.ProcessEnv, known: readonly s
     });
 }
 
-/** The known name fewest edits away, when that is at most about a third of its length. */
+/**
+ * The known name fewest edits away, when that is at most about a third of
+ * the part after its prefix (the shared prefix says nothing of a typo).
+ */
 function closestName(name: string, known: readonly string[]): string | undefined {
   let best: { name: string; distance: number } | undefined;
   for (const candidate of known) {
     const distance = editDistance(name, candidate);
     if (best === undefined || distance < best.distance) best = { name: candidate, distance };
   }
-  if (best === undefined || best.distance > Math.max(2, Math.floor(best.name.length / 3))) return undefined;
+  if (best === undefined) return undefined;
+  const prefix = ownedPrefixes.find((owned) => best.name.startsWith(owned)) ?? "";
+  if (best.distance > Math.max(2, Math.floor((best.name.length - prefix.length) / 3))) return undefined;
   return best.name;
 }
 
