@@ -1,62 +1,98 @@
 /**
  * Every setting, read from the environment once and validated here. Nothing
- * else reads `process.env`. Each bad or missing value gets its own line, and
- * so does each pair of settings that cannot work together.
+ * else reads `process.env`. Each bad or missing value gets its own line in
+ * plain words, and so does each pair of settings that cannot work together.
+ * Variables that look like settings but are none come back as warnings.
  */
+import { availableParallelism, totalmem } from "node:os";
 import { resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { z } from "zod";
 import { ConfigError } from "./errors.ts";
+import { choice, flag, httpUrl, matching, positiveNumber, text, wholeNumber } from "./setting-rules.ts";
+import { platformSettingNames, unknownSettingWarnings } from "./unknown-settings.ts";
 
-const seconds = (fallback: number, max = 86_400) => z.coerce.number().positive().max(max).default(fallback);
-const count = (fallback: number, max: number) => z.coerce.number().int().min(0).max(max).default(fallback);
-const flag = (fallback: boolean) =>
-  z.enum(["1", "0", "true", "false", "yes", "no", "on", "off"]).default(fallback ? "true" : "false")
-    .transform((value) => ["1", "true", "yes", "on"].includes(value));
-const optionalText = z.string().trim().optional().transform((value) => (value ? value : undefined));
+/** The project's folder: a relative THREADBOOK_DATA_DIR is under it, wherever threadbook is run from. */
+export const projectRoot = fileURLToPath(new URL("..", import.meta.url));
+
+const seconds = (fallback: number, max: number) => positiveNumber(fallback, max, "seconds");
 
 const schema = z.object({
-  OPENAI_API_KEY: optionalText,
-  OPENAI_BASE_URL: z.url({ message: "must be a URL such as https://api.example.com/v1" }).optional().or(z.literal("").transform(() => undefined)),
-  THREADBOOK_MODEL: z.string().trim().min(1).default("gpt-5.1"),
-  THREADBOOK_MODEL_API: z.enum(["responses", "chat"], { message: "must be 'responses' or 'chat'" }).default("responses"),
-  THREADBOOK_MODEL_STREAM: flag(false),
+  OPENAI_API_KEY: text(undefined, { secret: true }),
+  OPENAI_BASE_URL: httpUrl(),
+  THREADBOOK_MODEL: text("gpt-5.1"),
+  THREADBOOK_MODEL_API: choice("responses", ["responses", "chat"]),
+  THREADBOOK_MODEL_STREAM: flag(true),
   THREADBOOK_MODEL_IMAGES: flag(true),
   THREADBOOK_MODEL_TIMEOUT_S: seconds(120, 3600),
-  THREADBOOK_MODEL_MAX_RETRIES: count(2, 10),
+  THREADBOOK_MODEL_MAX_RETRIES: wholeNumber(2, 0, 10),
 
-  THREADBOOK_DATA_DIR: z.string().trim().min(1).default("./data"),
-  THREADBOOK_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  THREADBOOK_DATA_DIR: text("./data"),
+  THREADBOOK_LOG_LEVEL: choice("info", ["fatal", "error", "warn", "info", "debug", "trace", "silent"]),
 
   THREADBOOK_CELL_TIMEOUT_S: seconds(60, 3600),
-  THREADBOOK_TURN_MAX_STEPS: count(24, 200),
-  THREADBOOK_TURN_MAX_CELLS: count(16, 200),
+  THREADBOOK_TURN_MAX_STEPS: wholeNumber(24, 0, 200),
+  THREADBOOK_TURN_MAX_CELLS: wholeNumber(16, 0, 200),
   THREADBOOK_TURN_TIMEOUT_S: seconds(600, 86_400),
-  THREADBOOK_TURN_MAX_TOKENS: count(400_000, 100_000_000),
-  THREADBOOK_HISTORY_CHARS: count(24_000, 1_000_000),
+  THREADBOOK_TURN_MAX_TOKENS: wholeNumber(400_000, 0, 100_000_000),
+  THREADBOOK_HISTORY_CHARS: wholeNumber(24_000, 0, 1_000_000),
 
-  THREADBOOK_INSTANCE: z.string().regex(/^[a-z0-9][a-z0-9-]{0,30}$/, "lower-case letters, digits and dashes, at most 31").default("threadbook"),
-  THREADBOOK_SANDBOX_IMAGE: optionalText,
-  THREADBOOK_SANDBOX_RUNTIME: optionalText,
-  THREADBOOK_SANDBOX_MEMORY_MB: count(1024, 65_536).pipe(z.number().min(64)),
-  THREADBOOK_SANDBOX_CPUS: z.coerce.number().positive().max(64).default(1),
-  THREADBOOK_SANDBOX_PIDS: count(128, 65_536).pipe(z.number().min(16)),
-  THREADBOOK_SANDBOX_DISK_MB: count(512, 65_536).pipe(z.number().min(8)),
-  THREADBOOK_SANDBOX_FILE_MB: count(256, 65_536).pipe(z.number().min(1)),
-  THREADBOOK_SANDBOX_POOL_SIZE: count(2, 64),
+  // Unset: derived from the machine (see capacityDefaults).
+  THREADBOOK_MAX_SESSIONS: wholeNumber(undefined, 1, 100_000),
+  THREADBOOK_MAX_TURNS: wholeNumber(undefined, 1, 10_000),
+  THREADBOOK_MAX_QUEUED: wholeNumber(50, 0, 100_000),
+  THREADBOOK_USER_MAX_TURNS: wholeNumber(3, 1, 1000),
+  THREADBOOK_USER_TURNS_PER_HOUR: wholeNumber(60, 0, 100_000),
+
+  THREADBOOK_INSTANCE: matching("threadbook", /^[a-z0-9][a-z0-9-]{0,30}$/, "lower-case letters, digits and dashes, at most 31, not starting with a dash"),
+  THREADBOOK_SANDBOX_IMAGE: text(undefined),
+  THREADBOOK_SANDBOX_RUNTIME: text(undefined),
+  THREADBOOK_SANDBOX_MEMORY_MB: wholeNumber(1024, 64, 65_536),
+  THREADBOOK_SANDBOX_CPUS: positiveNumber(1, 64),
+  THREADBOOK_SANDBOX_PIDS: wholeNumber(128, 16, 65_536),
+  THREADBOOK_SANDBOX_DISK_MB: wholeNumber(512, 8, 65_536),
+  THREADBOOK_SANDBOX_FILE_MB: wholeNumber(256, 1, 65_536),
+  THREADBOOK_SANDBOX_POOL_SIZE: wholeNumber(2, 0, 64),
   THREADBOOK_SANDBOX_IDLE_TTL_S: seconds(3600, 30 * 86_400),
-  THREADBOOK_OUTPUT_KB: count(64, 16_384).pipe(z.number().min(1)),
-  THREADBOOK_REPLY_MAX_FILES: count(20, 1000),
-  THREADBOOK_REPLY_MAX_FILE_MB: count(25, 1024).pipe(z.number().min(1)),
+  THREADBOOK_OUTPUT_KB: wholeNumber(64, 1, 16_384),
+  THREADBOOK_REPLY_MAX_FILES: wholeNumber(20, 0, 1000),
+  THREADBOOK_REPLY_MAX_FILE_MB: wholeNumber(25, 1, 1024),
   // connectDocker speaks to a socket or to plain HTTP: no TLS, no ssh://.
-  DOCKER_HOST: optionalText.refine((value) => value === undefined || /^unix:\/\/\/.+|^tcp:\/\/[^/:]+(:\d+)?\/?$/.test(value), {
-    message: "must be unix:///path/to/docker.sock or tcp://host:port (plain TCP; TLS and ssh:// are not supported)",
-  }),
+  DOCKER_HOST: matching(undefined, /^unix:\/\/\/.+|^tcp:\/\/[^/:]+(:\d+)?\/?$/, "unix:///path/to/docker.sock or tcp://host:port (plain TCP; TLS and ssh:// are not supported)"),
 });
 
 type Settings = z.infer<typeof schema>;
 
+/** Every variable threadbook reads or will read; others with its prefixes draw a warning. */
+export const knownSettingNames: readonly string[] = [...Object.keys(schema.shape), ...platformSettingNames];
+
+/** What the capacity defaults are derived from. */
+export interface Machine {
+  totalMemoryBytes: number;
+  cpus: number;
+}
+
+export function thisMachine(): Machine {
+  return { totalMemoryBytes: totalmem(), cpus: availableParallelism() };
+}
+
+/** Share of the machine's memory that session containers may take together, by default. */
+const sessionMemoryShare = 0.75;
+
+/**
+ * Live sessions: as many as fit in three quarters of the memory at
+ * THREADBOOK_SANDBOX_MEMORY_MB each. Turns at once: two a CPU (a turn mostly
+ * waits for the model), but never more than there are sessions.
+ */
+function capacityDefaults(value: Settings, machine: Machine): { maxSessions: number; maxTurns: number } {
+  const sessionBytes = value.THREADBOOK_SANDBOX_MEMORY_MB * 1024 * 1024;
+  const maxSessions = value.THREADBOOK_MAX_SESSIONS ?? Math.max(1, Math.floor((sessionMemoryShare * machine.totalMemoryBytes) / sessionBytes));
+  const maxTurns = value.THREADBOOK_MAX_TURNS ?? Math.max(1, Math.min(2 * machine.cpus, maxSessions));
+  return { maxSessions, maxTurns };
+}
+
 /** Settings valid alone but not together, one line each. */
-function conflicts(value: Settings): string[] {
+function conflicts(value: Settings, machine: Machine): string[] {
   const problems: string[] = [];
   const busySeconds = value.THREADBOOK_CELL_TIMEOUT_S + value.THREADBOOK_MODEL_TIMEOUT_S;
   if (value.THREADBOOK_SANDBOX_IDLE_TTL_S <= busySeconds) {
@@ -64,6 +100,16 @@ function conflicts(value: Settings): string[] {
       `THREADBOOK_SANDBOX_IDLE_TTL_S: must be greater than THREADBOOK_CELL_TIMEOUT_S + THREADBOOK_MODEL_TIMEOUT_S ` +
         `(${value.THREADBOOK_CELL_TIMEOUT_S} + ${value.THREADBOOK_MODEL_TIMEOUT_S} = ${busySeconds} s; it is ${value.THREADBOOK_SANDBOX_IDLE_TTL_S} s), ` +
         "or a session in use could be removed as idle",
+    );
+  }
+  const { maxSessions, maxTurns } = capacityDefaults(value, machine);
+  if (maxTurns > maxSessions) {
+    const derived = value.THREADBOOK_MAX_SESSIONS === undefined
+      ? `, derived from 75% of this machine's ${Math.round(machine.totalMemoryBytes / 1024 ** 2)} MB memory at ${value.THREADBOOK_SANDBOX_MEMORY_MB} MB a session`
+      : "";
+    problems.push(
+      `THREADBOOK_MAX_TURNS: must not exceed THREADBOOK_MAX_SESSIONS, since every running turn holds a session ` +
+        `(it is ${maxTurns}; THREADBOOK_MAX_SESSIONS is ${maxSessions}${derived})`,
     );
   }
   return problems;
@@ -85,6 +131,19 @@ export interface Config {
   dataDir: string;
   logLevel: string;
   turn: { maxSteps: number; maxCells: number; timeoutMs: number; maxTokens: number; historyChars: number };
+  /** How much the whole bot takes on at once, and each user's share of it. */
+  capacity: {
+    /** Live session containers at once; past it the least recently used idle session is removed. */
+    maxSessions: number;
+    /** Turns running at once; each holds a session. */
+    maxTurns: number;
+    /** Turns waiting for a running slot; past it a new turn is refused as busy. */
+    maxQueued: number;
+    /** One user's turns running or waiting at once. */
+    userMaxTurns: number;
+    /** One user's turns per rolling hour; 0: no hourly limit. */
+    userTurnsPerHour: number;
+  };
   sandbox: {
     instance: string;
     image: string | undefined;
@@ -101,15 +160,22 @@ export interface Config {
     dockerHost: string | undefined;
   };
   reply: { maxFiles: number; maxFileBytes: number };
+  /** Variables that look like settings but are none (a typo, most likely), one line each, for the user to see. */
+  warnings: string[];
 }
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const parsed = schema.safeParse(env);
+/**
+ * Reads the settings; throws a ConfigError listing every problem. An empty
+ * value counts as unset, as a .env file line `NAME=` means.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, machine: Machine = thisMachine()): Config {
+  const given = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value.trim() !== ""));
+  const parsed = schema.safeParse(given);
   if (!parsed.success) {
     throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`));
   }
   const value = parsed.data;
-  const problems = conflicts(value);
+  const problems = conflicts(value, machine);
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     model: {
@@ -122,7 +188,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       timeoutMs: value.THREADBOOK_MODEL_TIMEOUT_S * 1000,
       maxRetries: value.THREADBOOK_MODEL_MAX_RETRIES,
     },
-    dataDir: resolve(value.THREADBOOK_DATA_DIR),
+    dataDir: resolve(projectRoot, value.THREADBOOK_DATA_DIR),
     logLevel: value.THREADBOOK_LOG_LEVEL,
     turn: {
       maxSteps: value.THREADBOOK_TURN_MAX_STEPS,
@@ -130,6 +196,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       timeoutMs: value.THREADBOOK_TURN_TIMEOUT_S * 1000,
       maxTokens: value.THREADBOOK_TURN_MAX_TOKENS,
       historyChars: value.THREADBOOK_HISTORY_CHARS,
+    },
+    capacity: {
+      ...capacityDefaults(value, machine),
+      maxQueued: value.THREADBOOK_MAX_QUEUED,
+      userMaxTurns: value.THREADBOOK_USER_MAX_TURNS,
+      userTurnsPerHour: value.THREADBOOK_USER_TURNS_PER_HOUR,
     },
     sandbox: {
       instance: value.THREADBOOK_INSTANCE,
@@ -147,5 +219,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       dockerHost: value.DOCKER_HOST,
     },
     reply: { maxFiles: value.THREADBOOK_REPLY_MAX_FILES, maxFileBytes: value.THREADBOOK_REPLY_MAX_FILE_MB * 1024 * 1024 },
+    warnings: settingWarnings(env),
   };
+}
+
+/** The warnings alone, for showing them beside a ConfigError too. */
+export function settingWarnings(env: NodeJS.ProcessEnv = process.env): string[] {
+  return unknownSettingWarnings(env, knownSettingNames);
 }

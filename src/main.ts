@@ -2,7 +2,8 @@
  * The entry point: parse the command line, load the settings, start the
  * services, run the command, and close cleanly on exit or on SIGINT, SIGTERM
  * or SIGHUP (a closed terminal).
- * Exit codes: 0 answered, 1 failed, 2 bad usage or settings.
+ * Exit codes: 0 answered, 1 failed, 2 bad usage or settings; 129, 130 or
+ * 143 when SIGHUP, SIGINT or SIGTERM stopped it (128 + the signal's number).
  */
 import { userInfo } from "node:os";
 import { join } from "node:path";
@@ -11,14 +12,15 @@ import { runChatLines } from "./adapters/cli/chat-lines.ts";
 import { runChatTerminal } from "./adapters/cli/chat-terminal.ts";
 import type { CliContext } from "./adapters/cli/cli-context.ts";
 import { parseCommandLine, type CommandLine } from "./adapters/cli/command-line.ts";
-import { exitCodes, UsageError } from "./adapters/cli/usage-error.ts";
+import { exitCodes, signalExitCodes } from "./adapters/cli/exit-codes.ts";
+import { withLogPath } from "./adapters/cli/log-path-note.ts";
+import { UsageError } from "./adapters/cli/usage-error.ts";
+import { threadbookVersion } from "./adapters/cli/version.ts";
 import { createPlatformAdapters, hasConfiguredPlatform } from "./adapters/platform-adapter.ts";
-import { loadConfig, type Config } from "./config.ts";
+import { loadConfig, settingWarnings, type Config } from "./config.ts";
 import type { TurnUser } from "./core/turn.ts";
 import { ConfigError, ThreadbookError, userMessage } from "./errors.ts";
 import type { Services } from "./services.ts";
-
-const signalExitCodes = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 } as const;
 
 // A closed terminal or pipe (EIO, EPIPE) must not crash the process before it closes its sessions.
 for (const stream of [process.stdout, process.stderr]) stream.on("error", () => undefined);
@@ -34,6 +36,10 @@ async function main(argv: string[]): Promise<number> {
       await writeOut(commandLine.text);
       return exitCodes.answered;
     }
+    if (commandLine.command === "version") {
+      await writeOut(`threadbook ${threadbookVersion()}\n`);
+      return exitCodes.answered;
+    }
     if (commandLine.command === "ask") ask = await prepareAsk(commandLine.options);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
@@ -46,9 +52,11 @@ async function main(argv: string[]): Promise<number> {
     config = loadConfig();
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    writeError(`threadbook: the settings are not valid:\n${error.problems.map((problem) => `  - ${problem}\n`).join("")}`);
+    writeWarnings(settingWarnings());
+    writeSettingsProblems(error);
     return exitCodes.usage;
   }
+  writeWarnings(config.warnings);
 
   const bot = commandLine.command === "start" && hasConfiguredPlatform(config);
   let services: Services | undefined;
@@ -65,6 +73,8 @@ async function main(argv: string[]): Promise<number> {
 
   // Loaded only now: the SDKs take most of a second to load, which --help and a typo should not wait for.
   const { logFileName, startServices } = await import("./services.ts");
+  // A bot logs to stderr; the terminal commands log to this file.
+  const logPath = bot ? undefined : join(config.dataDir, logFileName);
   try {
     services = await startServices(config, {
       log: bot ? "stderr" : "file",
@@ -75,8 +85,12 @@ async function main(argv: string[]): Promise<number> {
     });
   } catch (error) {
     if (!(error instanceof ThreadbookError)) throw error;
-    writeError(`threadbook: ${error.message}\n`);
-    return exitCodes.failed;
+    if (error instanceof ConfigError) {
+      writeSettingsProblems(error);
+      return exitCodes.usage;
+    }
+    writeError(`threadbook: ${withLogPath(error.message, logPath)}\n`);
+    return isMissingApiKey(error) ? exitCodes.usage : exitCodes.failed;
   }
 
   const running = services;
@@ -89,6 +103,7 @@ async function main(argv: string[]): Promise<number> {
     promptOutput: process.stderr,
     interrupt: () => stop("SIGINT"),
     onClose: (work) => running.onClose(work),
+    logPath,
   };
   try {
     switch (commandLine.command) {
@@ -101,7 +116,7 @@ async function main(argv: string[]): Promise<number> {
     }
   } catch (error) {
     services.logger.error({ err: error }, "command failed");
-    writeError(`threadbook: ${userMessage(error)}${error instanceof ThreadbookError ? "" : ` (${join(config.dataDir, logFileName)})`}\n`);
+    writeError(`threadbook: ${withLogPath(userMessage(error), logPath)}\n`);
     return exitCodes.failed;
   } finally {
     await services.close();
@@ -126,6 +141,22 @@ async function runStart(services: Services, context: CliContext): Promise<number
 
 function cliUser(name: string): TurnUser {
   return { platform: "cli", id: name, workspace: null, displayName: name };
+}
+
+/**
+ * Starting the services checks no credential against the model service, so
+ * an authentication failure then is the key missing from the settings.
+ */
+function isMissingApiKey(error: ThreadbookError): boolean {
+  return error.code === "model_auth";
+}
+
+function writeSettingsProblems(error: ConfigError): void {
+  writeError(`threadbook: the settings are not valid:\n${error.problems.map((problem) => `  - ${problem}\n`).join("")}`);
+}
+
+function writeWarnings(warnings: string[]): void {
+  for (const warning of warnings) writeError(`threadbook: warning: ${warning}\n`);
 }
 
 function localUserName(): string {

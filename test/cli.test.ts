@@ -6,9 +6,9 @@
  */
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { availableParallelism, tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { PassThrough, Readable } from "node:stream";
 import { after, before, test, type TestContext } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -43,6 +43,8 @@ interface Run {
 
 interface RunOptions {
   input?: string;
+  /** The directory the user runs it from; the repository when unset. */
+  cwd?: string;
   env?: Record<string, string>;
   /** Called with each piece of stderr; may signal the child. */
   onStderr?: (text: string, child: ReturnType<typeof spawn>) => void;
@@ -70,8 +72,13 @@ function threadbook(emulator: OpenAIServer | undefined, args: string[], options:
     ...(process.env["DOCKER_HOST"] ? { DOCKER_HOST: process.env["DOCKER_HOST"] } : {}),
     ...options.env,
   };
+  return spawnRun(process.execPath, [join(repository, "src", "main.ts"), ...args], options.cwd ?? repository, env, options);
+}
+
+/** Runs a command to its end without blocking this process, where the emulator answers. */
+function spawnRun(command: string, args: string[], cwd: string, env: Record<string, string>, options: RunOptions = {}): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["src/main.ts", ...args], { cwd: repository, env, stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn(command, args, { cwd, env, stdio: ["pipe", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (chunk: Buffer) => { stdout += chunk.toString(); });
@@ -85,6 +92,10 @@ function threadbook(emulator: OpenAIServer | undefined, args: string[], options:
   });
 }
 
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
 function parseJson(run: Run): Record<string, unknown> {
   try {
     return JSON.parse(run.stdout) as Record<string, unknown>;
@@ -93,10 +104,30 @@ function parseJson(run: Run): Record<string, unknown> {
   }
 }
 
+/**
+ * An instance and data directory of the test's own, so what is left after it
+ * is only its doing, and it passes alone or in any order.
+ */
+function isolated(t: TestContext): { instance: string; dataDir: string; env: Record<string, string> } {
+  const own = { instance: testInstance(), dataDir: join(root, `data-${testInstance()}`) };
+  t.after(() => removeInstance(own.instance));
+  return { ...own, env: { THREADBOOK_INSTANCE: own.instance, THREADBOOK_DATA_DIR: own.dataDir } };
+}
+
+/** A directory of the user's, apart from the project, to run threadbook from. */
+function userDirectory(): string {
+  return mkdtempSync(join(root, "user-"));
+}
+
+async function runningContainers(instance: string): Promise<string[]> {
+  return (await instanceContainers(instance)).filter((info) => info.State === "running").map((info) => info.Names[0] ?? info.Id);
+}
+
 test("ask --json: a one-cell answer as clean JSON, progress on stderr, the session removed", async (t) => {
   const emulator = await emulatorFor(t);
+  const own = isolated(t);
   emulator.script([codeStep("print('checking')\n6 * 7"), textStep("It is 42.")]);
-  const run = await threadbook(emulator, ["ask", "What is six times seven?", "--json"]);
+  const run = await threadbook(emulator, ["ask", "What is six times seven?", "--json"], { env: own.env });
   emulator.assertDone();
   assert.equal(run.code, 0, run.stderr);
   const reply = parseJson(run);
@@ -113,11 +144,12 @@ test("ask --json: a one-cell answer as clean JSON, progress on stderr, the sessi
   assert.match(run.stderr, /▶ cell 1: print\('checking'\)  \(\+1 line\)/);
   assert.match(run.stderr, /✓ .*: = 42, 1 line of output/);
   assert.doesNotMatch(run.stderr, /"level"/, "logs go to the log file, not the terminal");
-  assert.deepEqual(await instanceContainers(instance), [], "an unnamed conversation's session is removed");
+  assert.deepEqual(await instanceContainers(own.instance), [], "an unnamed conversation's session is removed");
 });
 
 test("ask: an attached CSV, files written with --out, and the conversation continued by a new process", async (t) => {
   const emulator = await emulatorFor(t);
+  const own = isolated(t);
   const csv = join(root, "orders.csv");
   writeFileSync(csv, "region,amount\nnorth,10\nsouth,32\n");
   const out = join(root, "out");
@@ -127,7 +159,7 @@ test("ask: an attached CSV, files written with --out, and the conversation conti
     codeStep("orders['amount'].max()"),
     textStep("The largest is 32."),
   ]);
-  const first = await threadbook(emulator, ["ask", "Total amount?", "--file", csv, "--conversation", "orders", "--out", out, "--json"]);
+  const first = await threadbook(emulator, ["ask", "Total amount?", "--file", csv, "--conversation", "orders", "--out", out, "--json"], { env: own.env });
   assert.equal(first.code, 0, first.stderr);
   const firstReply = parseJson(first);
   assert.equal((firstReply["cells"] as { value: string }[])[0]?.value, "42");
@@ -137,20 +169,21 @@ test("ask: an attached CSV, files written with --out, and the conversation conti
   assert.equal(readFileSync(path, "utf8"), "region,amount\nnorth,10\nsouth,32\n");
   assert.match(userTexts(emulator.requests[0]!)[0] ?? "", /orders\.csv: 32 B, csv/);
 
-  const second = await threadbook(emulator, ["ask", "And the largest?", "--conversation", "orders", "--json"]);
+  const second = await threadbook(emulator, ["ask", "And the largest?", "--conversation", "orders", "--json"], { env: own.env });
   emulator.assertDone();
   assert.equal(second.code, 0, second.stderr);
   const secondReply = parseJson(second);
   assert.equal((secondReply["cells"] as { value: string }[])[0]?.value, "32", "variables survive the process");
   assert.equal(secondReply["text"], "The largest is 32.");
   assert.deepEqual(userTexts(emulator.requests[2]!).slice(1), ["And the largest?"]);
-  assert.equal((await instanceContainers(instance)).length, 1, "a named conversation keeps its session");
+  assert.equal((await instanceContainers(own.instance)).length, 1, "a named conversation keeps its session");
 });
 
 test("ask: a model failure is said plainly, with exit code 1", async (t) => {
   const emulator = await emulatorFor(t);
+  const own = isolated(t);
   emulator.script([invalidApiKeyError()]);
-  const run = await threadbook(emulator, ["ask", "Anything?", "--json"]);
+  const run = await threadbook(emulator, ["ask", "Anything?", "--json"], { env: own.env });
   emulator.assertDone();
   assert.equal(run.code, 1);
   const reply = parseJson(run);
@@ -160,8 +193,9 @@ test("ask: a model failure is said plainly, with exit code 1", async (t) => {
 
 test("ask without --json prints the cells and the answer for people", async (t) => {
   const emulator = await emulatorFor(t);
+  const own = isolated(t);
   emulator.script([codeStep("import matplotlib.pyplot as plt\nplt.plot([1, 2])"), textStep("Here is the line.")]);
-  const run = await threadbook(emulator, ["ask", "Draw a line."]);
+  const run = await threadbook(emulator, ["ask", "Draw a line."], { env: own.env });
   emulator.assertDone();
   assert.equal(run.code, 0, run.stderr);
   assert.match(run.stdout, /^── cell 1 \([\d.]+ m?s\) ──\nimport matplotlib\.pyplot as plt\nplt\.plot\(\[1, 2\]\)\n── output ──\n\[<matplotlib/);
@@ -186,9 +220,63 @@ test("bad usage and bad settings stop before anything starts, with exit code 2",
   assert.equal(unknownCommand.code, 2);
   assert.match(unknownCommand.stderr, /Unknown command "frobnicate"/);
 
-  const badSetting = await threadbook(undefined, ["ask", "hi"], { env: { THREADBOOK_MODEL_API: "soap", THREADBOOK_CELL_TIMEOUT_S: "-1" } });
-  assert.equal(badSetting.code, 2);
-  assert.match(badSetting.stderr, /^threadbook: the settings are not valid:\n {2}- THREADBOOK_MODEL_API: must be 'responses' or 'chat'\n {2}- THREADBOOK_CELL_TIMEOUT_S: /);
+  const badSettings = await threadbook(undefined, ["ask", "hi"], {
+    env: {
+      THREADBOOK_MODEL_API: "soap",
+      THREADBOOK_CELL_TIMEOUT_S: "abc",
+      THREADBOOK_TURN_MAX_STEPS: "1.5",
+      THREADBOOK_SANDBOX_MEMORY_MB: "-5",
+      THREADBOOK_TURN_MAX_STEP: "2",
+    },
+  });
+  assert.equal(badSettings.code, 2);
+  assert.equal(badSettings.stdout, "");
+  assert.equal(
+    badSettings.stderr,
+    "threadbook: warning: THREADBOOK_TURN_MAX_STEP is not a threadbook setting, so it is ignored; did you mean THREADBOOK_TURN_MAX_STEPS?\n" +
+      "threadbook: the settings are not valid:\n" +
+      "  - THREADBOOK_MODEL_API: must be 'responses' or 'chat' (got soap)\n" +
+      "  - THREADBOOK_CELL_TIMEOUT_S: must be a number of seconds above 0 and at most 3600 (got abc)\n" +
+      "  - THREADBOOK_TURN_MAX_STEPS: must be a whole number from 0 to 200 (got 1.5)\n" +
+      "  - THREADBOOK_SANDBOX_MEMORY_MB: must be a whole number from 64 to 65536 (got -5)\n",
+  );
+});
+
+test("a missing OPENAI_API_KEY is a settings error: exit code 2, before Docker starts", async (t) => {
+  const own = isolated(t);
+  const run = await threadbook(undefined, ["ask", "hi"], { env: { ...own.env, OPENAI_API_KEY: "", OPENAI_BASE_URL: "https://api.example.com/v1" } });
+  assert.equal(run.code, 2, run.stderr);
+  assert.equal(run.stderr, "threadbook: OPENAI_API_KEY is not set. Set it, or point OPENAI_BASE_URL at a local server that needs no key.\n");
+});
+
+test("an unknown THREADBOOK_SANDBOX_RUNTIME is a settings error naming the runtimes Docker offers", async (t) => {
+  const own = isolated(t);
+  const run = await threadbook(undefined, ["ask", "hi"], { env: { ...own.env, THREADBOOK_SANDBOX_RUNTIME: "nosuchrt" } });
+  assert.equal(run.code, 2, run.stderr);
+  assert.match(run.stderr, /^threadbook: the settings are not valid:\n {2}- THREADBOOK_SANDBOX_RUNTIME: Docker has no runtime named nosuchrt; it offers (.*\b)?runc\b/);
+  assert.deepEqual(await instanceContainers(own.instance), [], "no container was started");
+});
+
+test("a failure whose details are in the log names the log file", async (t) => {
+  // Docker refuses a container with more CPUs than the machine has.
+  if (availableParallelism() >= 64) return t.skip("this machine has 64 CPUs or more");
+  const own = isolated(t);
+  const run = await threadbook(undefined, ["ask", "hi", "--json"], { env: { ...own.env, THREADBOOK_SANDBOX_CPUS: "64" } });
+  assert.equal(run.code, 1, run.stderr);
+  const logPath = join(own.dataDir, "threadbook.log");
+  const message = `Starting a Python session failed. The details are in the log (${logPath}).`;
+  assert.equal(parseJson(run)["error"], message);
+  assert.match(run.stderr, new RegExp(`^threadbook: ${escapeRegExp(message)}$`, "m"));
+  assert.match(readFileSync(logPath, "utf8"), /Range of CPUs/, "the log holds the cause");
+});
+
+test("--version and -V print the version in package.json", async () => {
+  const { version } = JSON.parse(readFileSync(join(repository, "package.json"), "utf8")) as { version: string };
+  for (const flag of ["--version", "-V"]) {
+    const run = await threadbook(undefined, [flag]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stdout, `threadbook ${version}\n`);
+  }
 });
 
 test("--help says what each command does", async () => {
@@ -196,6 +284,11 @@ test("--help says what each command does", async () => {
   assert.equal(main.code, 0);
   assert.match(main.stdout, /threadbook ask "<question>"/);
   assert.match(main.stdout, /THREADBOOK_TURN_MAX_CELLS/);
+  for (const setting of ["THREADBOOK_MAX_SESSIONS", "THREADBOOK_MAX_TURNS", "THREADBOOK_MAX_QUEUED", "THREADBOOK_USER_MAX_TURNS", "THREADBOOK_USER_TURNS_PER_HOUR"]) {
+    assert.match(main.stdout, new RegExp(`\\n {2}${setting} `), `--help lists ${setting}`);
+  }
+  assert.match(main.stdout, /130 Ctrl-C/);
+  assert.match(main.stdout, /-V, --version/);
   const ask = await threadbook(undefined, ["ask", "--help"]);
   assert.equal(ask.code, 0);
   assert.match(ask.stdout, /--conversation KEY/);
@@ -204,10 +297,11 @@ test("--help says what each command does", async () => {
   assert.match(chat.stdout, /--jsonl/);
 });
 
-test("chat --jsonl: one JSON reply per line, in order, a bad line answered with its error", async (t) => {
+test("chat --jsonl: one JSON reply per line, in order, a bad line answered with its error, files relative to the user's directory", async (t) => {
   const emulator = await emulatorFor(t);
-  const notes = join(root, "notes.txt");
-  writeFileSync(notes, "seven\n");
+  const own = isolated(t);
+  const here = userDirectory();
+  writeFileSync(join(here, "notes.txt"), "seven\n");
   emulator.script([
     codeStep("x = 41"),
     textStep("Set."),
@@ -217,29 +311,30 @@ test("chat --jsonl: one JSON reply per line, in order, a bad line answered with 
   const input = [
     "Set x to 41.",
     "{not json",
-    JSON.stringify({ text: "Read it.", files: [join(root, "missing.txt")] }),
-    JSON.stringify({ text: "Read the note and add one.", files: [notes] }),
+    JSON.stringify({ text: "Read it.", files: ["missing.txt"] }),
+    JSON.stringify({ text: "Read the note and add one.", files: ["notes.txt"] }),
     "",
   ].join("\n");
-  const run = await threadbook(emulator, ["chat", "--jsonl"], { input });
+  const run = await threadbook(emulator, ["chat", "--jsonl"], { input, cwd: here, env: own.env });
   emulator.assertDone();
   assert.equal(run.code, 0, run.stderr);
   const replies = run.stdout.trimEnd().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>);
   assert.equal(replies.length, 4);
   assert.equal(replies[0]?.["text"], "Set.");
   assert.match(String(replies[1]?.["error"]), /^Line 2: not valid JSON/);
-  assert.match(String(replies[2]?.["error"]), /^Line 3: Cannot read .*missing\.txt: no such file\.$/);
+  assert.equal(replies[2]?.["error"], "Line 3: Cannot read missing.txt: no such file.");
   assert.equal(replies[3]?.["text"], "seven and 42");
   assert.equal((replies[3]?.["cells"] as { value: string }[])[0]?.value, "('seven', 42)");
-  assert.deepEqual(await instanceContainers(instance).then((list) => list.filter((info) => info.Names[0]?.includes("-pool-")).length), 0, "the warm pool is removed on exit");
+  assert.deepEqual(await instanceContainers(own.instance), [], "the warm pool and the unnamed conversation's session are removed on exit");
 });
 
-test("chat reads plain lines from a pipe, with /file, and prints replies for people", async (t) => {
+test("chat reads plain lines from a pipe, with /file relative to the user's directory, and prints replies for people", async (t) => {
   const emulator = await emulatorFor(t);
-  const data = join(root, "numbers.csv");
-  writeFileSync(data, "n\n1\n2\n");
+  const own = isolated(t);
+  const here = userDirectory();
+  writeFileSync(join(here, "numbers.csv"), "n\n1\n2\n");
   emulator.script([codeStep("import pandas as pd\npd.read_csv('numbers.csv')['n'].sum()"), textStep("The sum is 3.")]);
-  const run = await threadbook(emulator, ["chat"], { input: `/file ${data}\nSum the numbers.\n/exit\n` });
+  const run = await threadbook(emulator, ["chat"], { input: "/file numbers.csv\nSum the numbers.\n/exit\n", cwd: here, env: own.env });
   emulator.assertDone();
   assert.equal(run.code, 0, run.stderr);
   assert.match(run.stderr, /· numbers\.csv \(6 B\) goes with your next message/);
@@ -247,17 +342,6 @@ test("chat reads plain lines from a pipe, with /file, and prints replies for peo
 });
 
 const interruptedTurn = "The turn was stopped because threadbook is shutting down.";
-
-/** An instance and data directory of the test's own, so what is left after it is only its doing. */
-function isolated(t: TestContext): { instance: string; dataDir: string; env: Record<string, string> } {
-  const own = { instance: testInstance(), dataDir: join(root, `data-${testInstance()}`) };
-  t.after(() => removeInstance(own.instance));
-  return { ...own, env: { THREADBOOK_INSTANCE: own.instance, THREADBOOK_DATA_DIR: own.dataDir } };
-}
-
-async function runningContainers(instance: string): Promise<string[]> {
-  return (await instanceContainers(instance)).filter((info) => info.State === "running").map((info) => info.Names[0] ?? info.Id);
-}
 
 test("SIGINT during a turn stops the process cleanly: no container left running, the turn recorded as failed", async (t) => {
   const emulator = await emulatorFor(t);
@@ -308,6 +392,89 @@ test("SIGTERM while a cell runs in chat ends the cell at once and removes its se
   assert.deepEqual(recordedTurns(own.dataDir).map((turn) => [turn.status, turn.error]), [["failed", interruptedTurn]]);
 });
 
+/** Node 24 first on PATH, as the launcher's own setup would find it. */
+const nodePath = `${dirname(process.execPath)}:${process.env["PATH"] ?? ""}`;
+
+/** Runs a command as a user would from `cwd`, with the test's settings in the environment. */
+function runFrom(cwd: string, command: string, args: string[], env: Record<string, string>): Promise<Run> {
+  return spawnRun(command, args, cwd, { HOME: process.env["HOME"] ?? root, ...env, PATH: nodePath });
+}
+
+test("./threadbook and npm run threadbook work from the user's directory: --file and --out are relative to it", async (t) => {
+  const emulator = await emulatorFor(t);
+  const own = isolated(t);
+  const here = userDirectory();
+  writeFileSync(join(here, "prices.csv"), "price\n3\n4\n");
+  const env = {
+    OPENAI_API_KEY: apiKey,
+    OPENAI_BASE_URL: emulator.baseURL,
+    THREADBOOK_MODEL: "gpt-test",
+    THREADBOOK_MODEL_MAX_RETRIES: "0",
+    THREADBOOK_SANDBOX_MEMORY_MB: "384",
+    ...(process.env["DOCKER_HOST"] ? { DOCKER_HOST: process.env["DOCKER_HOST"] } : {}),
+    ...own.env,
+  };
+  const launchers: [string, string, string[]][] = [
+    ["./threadbook", "bash", [join(repository, "threadbook")]],
+    ["npm run threadbook", "npm", ["run", "--prefix", repository, "-s", "threadbook", "--"]],
+  ];
+  for (const [launcher, command, prefix] of launchers) {
+    emulator.script([codeStep("import pandas as pd\nprices = pd.read_csv('prices.csv')\nprices.describe().to_csv('summary.csv')\nprices['price'].sum()"), textStep("7 in all.")]);
+    const run = await runFrom(here, command, [...prefix, "ask", "Total?", "--file", "prices.csv", "--out", "./myout", "--json"], env);
+    emulator.assertDone();
+    assert.equal(run.code, 0, `${launcher}: ${run.stderr}`);
+    const reply = parseJson(run);
+    assert.equal((reply["cells"] as { value: string }[])[0]?.value, "7", launcher);
+    const path = join(here, "myout", "summary.csv");
+    assert.deepEqual((reply["files"] as { path: string }[]).map((file) => file.path), [path], launcher);
+    assert.ok(existsSync(path), launcher);
+    assert.ok(!existsSync(join(repository, "myout")), `${launcher} wrote nothing into the project`);
+    rmSync(join(here, "myout"), { recursive: true });
+  }
+});
+
+test("./threadbook and npm run threadbook read the project's .env and keep the user's directory", async () => {
+  const project = mkdtempSync(join(root, "project-"));
+  for (const file of ["threadbook", "package.json", "scripts/main.sh", "scripts/node-env.sh", "scripts/setup.sh"]) {
+    mkdirSync(dirname(join(project, file)), { recursive: true });
+    copyFileSync(join(repository, file), join(project, file));
+  }
+  // Dependencies count as installed: setup.sh installs them only when the lock file is newer.
+  writeFileSync(join(project, "package-lock.json"), "{}");
+  mkdirSync(join(project, "node_modules"));
+  writeFileSync(join(project, "node_modules", ".package-lock.json"), "{}");
+  mkdirSync(join(project, "src"));
+  // Stands in for src/main.ts: shows where it runs and what it was given.
+  writeFileSync(join(project, "src", "main.ts"), "process.stdout.write(JSON.stringify({ cwd: process.cwd(), fromFile: process.env.TB_FROM_FILE ?? null, both: process.env.TB_BOTH ?? null, args: process.argv.slice(2) }));\n");
+  writeFileSync(join(project, ".env"), "TB_FROM_FILE=file\nTB_BOTH=file\n");
+  const here = userDirectory();
+  const expected = { cwd: here, fromFile: "file", both: "environment", args: ["ask", "hi"] };
+  const launcher = await runFrom(here, "bash", [join(project, "threadbook"), "ask", "hi"], { TB_BOTH: "environment" });
+  assert.equal(launcher.code, 0, launcher.stderr);
+  assert.deepEqual(JSON.parse(launcher.stdout), expected);
+  const npm = await runFrom(here, "npm", ["run", "--prefix", project, "-s", "threadbook", "--", "ask", "hi"], { TB_BOTH: "environment" });
+  assert.equal(npm.code, 0, npm.stderr);
+  assert.deepEqual(JSON.parse(npm.stdout), expected);
+});
+
+test("--out never overwrites a file: the new one takes a free name, said on stderr and in the JSON path; an unknown setting is warned about", async (t) => {
+  const emulator = await emulatorFor(t);
+  const own = isolated(t);
+  const here = userDirectory();
+  mkdirSync(join(here, "answers"));
+  writeFileSync(join(here, "answers", "result.csv"), "old\n");
+  emulator.script([codeStep("open('result.csv', 'w').write('new\\n')"), textStep("Written.")]);
+  const run = await threadbook(emulator, ["ask", "Write it.", "--out", "answers", "--json"], { cwd: here, env: { ...own.env, THREADBOOK_TURN_MAX_STEP: "2" } });
+  emulator.assertDone();
+  assert.equal(run.code, 0, run.stderr);
+  const renamed = join(here, "answers", "result-2.csv");
+  assert.deepEqual(parseJson(run)["files"], [{ name: "result.csv", bytes: 4, image: false, path: renamed }]);
+  assert.equal(readFileSync(join(here, "answers", "result.csv"), "utf8"), "old\n", "the earlier file is untouched");
+  assert.equal(readFileSync(renamed, "utf8"), "new\n");
+  assert.match(run.stderr, new RegExp(`^· ${escapeRegExp(join(here, "answers", "result.csv"))} already exists, so this one went to ${escapeRegExp(renamed)}$`, "m"));
+  assert.match(run.stderr, /^threadbook: warning: THREADBOOK_TURN_MAX_STEP is not a threadbook setting, so it is ignored; did you mean THREADBOOK_TURN_MAX_STEPS\?$/m);
+});
+
 test("npx threadbook (bin/threadbook.js) reads the project's .env, the environment winning", () => {
   const project = mkdtempSync(join(root, "project-"));
   mkdirSync(join(project, "bin"));
@@ -356,6 +523,7 @@ test("chat keeps /file attachments a failed turn never put in the session for th
     promptOutput: new PassThrough(),
     interrupt: () => assert.fail("nothing interrupts"),
     onClose: (work) => void closers.push(work),
+    logPath: undefined,
   };
   assert.equal(await runChatTerminal({ jsonl: false, conversation: undefined, out: undefined }, context), 0);
   assert.deepEqual(replies, [], "every scripted reply was used");

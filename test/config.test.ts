@@ -1,13 +1,21 @@
 /** The settings: defaults, one line per bad value, and the settings that cannot work together. */
 import assert from "node:assert/strict";
-import { resolve } from "node:path";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
-import { loadConfig } from "../src/config.ts";
+import { fileURLToPath } from "node:url";
+import { loadConfig, type Machine } from "../src/config.ts";
 import { ConfigError } from "../src/errors.ts";
 
-function problemsOf(env: Record<string, string>): string[] {
+const repository = fileURLToPath(new URL("..", import.meta.url));
+const gigabyte = 1024 ** 3;
+/** A machine with 8 GB and 4 CPUs, so derived defaults do not depend on where the tests run. */
+const machine: Machine = { totalMemoryBytes: 8 * gigabyte, cpus: 4 };
+
+function problemsOf(env: Record<string, string>, on: Machine = machine): string[] {
   try {
-    loadConfig(env);
+    loadConfig(env, on);
   } catch (error) {
     assert.ok(error instanceof ConfigError, String(error));
     return error.problems;
@@ -16,20 +24,22 @@ function problemsOf(env: Record<string, string>): string[] {
 }
 
 test("an empty environment loads the defaults", () => {
-  const config = loadConfig({});
+  const config = loadConfig({}, machine);
   assert.deepEqual(config.model, {
     apiKey: undefined,
     baseURL: undefined,
     name: "gpt-5.1",
     api: "responses",
-    stream: false,
+    stream: true,
     images: true,
     timeoutMs: 120_000,
     maxRetries: 2,
   });
-  assert.equal(config.dataDir, resolve("./data"));
+  assert.equal(config.dataDir, join(repository, "data"));
   assert.equal(config.logLevel, "info");
   assert.deepEqual(config.turn, { maxSteps: 24, maxCells: 16, timeoutMs: 600_000, maxTokens: 400_000, historyChars: 24_000 });
+  // 75% of 8 GB at 1024 MB a session: 6 sessions; 2 × 4 CPUs: 8 turns, cut to the 6 sessions.
+  assert.deepEqual(config.capacity, { maxSessions: 6, maxTurns: 6, maxQueued: 50, userMaxTurns: 3, userTurnsPerHour: 60 });
   assert.deepEqual(config.sandbox, {
     instance: "threadbook",
     image: undefined,
@@ -46,56 +56,151 @@ test("an empty environment loads the defaults", () => {
     dockerHost: undefined,
   });
   assert.deepEqual(config.reply, { maxFiles: 20, maxFileBytes: 25 * 1024 * 1024 });
+  assert.deepEqual(config.warnings, []);
 });
 
 test("values are read as the .env file writes them, empty ones as unset", () => {
   const config = loadConfig({
     OPENAI_BASE_URL: "",
     THREADBOOK_SANDBOX_RUNTIME: "",
-    THREADBOOK_MODEL_STREAM: "yes",
+    THREADBOOK_MODEL_STREAM: "off",
     THREADBOOK_CELL_TIMEOUT_S: "2.5",
+    THREADBOOK_TURN_MAX_STEPS: "",
+    THREADBOOK_MAX_SESSIONS: " ",
     DOCKER_HOST: "tcp://127.0.0.1:2375",
-  });
+  }, machine);
   assert.equal(config.model.baseURL, undefined);
   assert.equal(config.sandbox.runtime, undefined);
-  assert.equal(config.model.stream, true);
+  assert.equal(config.model.stream, false);
+  assert.equal(config.turn.maxSteps, 24, "an empty value is unset, not 0 (no limit)");
+  assert.equal(config.capacity.maxSessions, 6);
   assert.equal(config.sandbox.cellTimeoutMs, 2_500);
   assert.equal(config.sandbox.dockerHost, "tcp://127.0.0.1:2375");
-  assert.equal(loadConfig({ DOCKER_HOST: "unix:///run/user/1000/docker.sock" }).sandbox.dockerHost, "unix:///run/user/1000/docker.sock");
+  assert.equal(loadConfig({ DOCKER_HOST: "unix:///run/user/1000/docker.sock" }, machine).sandbox.dockerHost, "unix:///run/user/1000/docker.sock");
 });
 
-test("each bad value gets its own line, naming its variable", () => {
+test("each bad value gets its own line in plain words: the variable, what it must be, and what it got", () => {
   const bad: Record<string, string> = {
     OPENAI_BASE_URL: "not a url",
     THREADBOOK_MODEL_API: "soap",
     THREADBOOK_MODEL_STREAM: "maybe",
-    THREADBOOK_CELL_TIMEOUT_S: "-1",
-    THREADBOOK_TURN_MAX_CELLS: "1.5",
+    THREADBOOK_CELL_TIMEOUT_S: "abc",
+    THREADBOOK_TURN_MAX_STEPS: "1.5",
+    THREADBOOK_TURN_MAX_CELLS: "-1",
     THREADBOOK_INSTANCE: "Not_Allowed",
-    THREADBOOK_SANDBOX_MEMORY_MB: "32",
+    THREADBOOK_SANDBOX_MEMORY_MB: "-5",
+    THREADBOOK_SANDBOX_CPUS: "0",
     THREADBOOK_OUTPUT_KB: "0",
     THREADBOOK_LOG_LEVEL: "loud",
+    THREADBOOK_MAX_SESSIONS: "0",
+    THREADBOOK_USER_TURNS_PER_HOUR: "lots",
     DOCKER_HOST: "ssh://user@host",
   };
-  const problems = problemsOf(bad);
-  assert.equal(problems.length, Object.keys(bad).length, problems.join("\n"));
-  for (const variable of Object.keys(bad)) {
-    assert.equal(problems.filter((problem) => problem.startsWith(`${variable}: `)).length, 1, `one line names ${variable}:\n${problems.join("\n")}`);
-  }
-  assert.ok(problems.includes("THREADBOOK_MODEL_API: must be 'responses' or 'chat'"));
-  assert.ok(problems.includes("DOCKER_HOST: must be unix:///path/to/docker.sock or tcp://host:port (plain TCP; TLS and ssh:// are not supported)"));
+  assert.deepEqual(problemsOf(bad), [
+    "OPENAI_BASE_URL: must be an http:// or https:// URL such as https://api.example.com/v1 (got not a url)",
+    "THREADBOOK_MODEL_API: must be 'responses' or 'chat' (got soap)",
+    "THREADBOOK_MODEL_STREAM: must be one of true, false, 1, 0, yes, no, on, off (got maybe)",
+    "THREADBOOK_LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent (got loud)",
+    "THREADBOOK_CELL_TIMEOUT_S: must be a number of seconds above 0 and at most 3600 (got abc)",
+    "THREADBOOK_TURN_MAX_STEPS: must be a whole number from 0 to 200 (got 1.5)",
+    "THREADBOOK_TURN_MAX_CELLS: must be a whole number from 0 to 200 (got -1)",
+    "THREADBOOK_MAX_SESSIONS: must be a whole number from 1 to 100000 (got 0)",
+    "THREADBOOK_USER_TURNS_PER_HOUR: must be a whole number from 0 to 100000 (got lots)",
+    "THREADBOOK_INSTANCE: must be lower-case letters, digits and dashes, at most 31, not starting with a dash (got Not_Allowed)",
+    "THREADBOOK_SANDBOX_MEMORY_MB: must be a whole number from 64 to 65536 (got -5)",
+    "THREADBOOK_SANDBOX_CPUS: must be a number above 0 and at most 64 (got 0)",
+    "THREADBOOK_OUTPUT_KB: must be a whole number from 1 to 16384 (got 0)",
+    "DOCKER_HOST: must be unix:///path/to/docker.sock or tcp://host:port (plain TCP; TLS and ssh:// are not supported) (got ssh://user@host)",
+  ]);
+});
+
+test("limits accept their whole range, ends included", () => {
+  const config = loadConfig({ THREADBOOK_TURN_MAX_STEPS: "0", THREADBOOK_TURN_MAX_CELLS: "200", THREADBOOK_SANDBOX_MEMORY_MB: "64", THREADBOOK_SANDBOX_CPUS: "0.5", THREADBOOK_MODEL_API: "CHAT" }, machine);
+  assert.deepEqual([config.turn.maxSteps, config.turn.maxCells, config.sandbox.memoryMb, config.sandbox.cpus, config.model.api], [0, 200, 64, 0.5, "chat"]);
+  assert.deepEqual(problemsOf({ THREADBOOK_TURN_MAX_CELLS: "201", THREADBOOK_SANDBOX_MEMORY_MB: "63" }), [
+    "THREADBOOK_TURN_MAX_CELLS: must be a whole number from 0 to 200 (got 201)",
+    "THREADBOOK_SANDBOX_MEMORY_MB: must be a whole number from 64 to 65536 (got 63)",
+  ]);
+});
+
+test("the API key is never repeated in a message", () => {
+  // Any text is a valid key; this only proves a refused secret would not be echoed.
+  assert.equal(loadConfig({ OPENAI_API_KEY: " sk-secret " }, machine).model.apiKey, "sk-secret");
+});
+
+test("an unknown THREADBOOK_, SLACK_ or DISCORD_ variable is a warning naming the closest setting", () => {
+  const config = loadConfig({
+    THREADBOOK_TURN_MAX_STEP: "2",
+    THREADBOOK_SANDBOX_MEMROY_MB: "512",
+    SLACK_BOT_TOKN: "xoxb-1",
+    SLACK_BOT_TOKEN: "xoxb-1",
+    DISCORD_APPLICATION_ID: "1",
+    THREADBOOK_COLOUR: "blue",
+    HOME: "/home/me",
+    OPENAI_ORGANIZATION: "org",
+  }, machine);
+  assert.deepEqual(config.warnings, [
+    "SLACK_BOT_TOKN is not a threadbook setting, so it is ignored; did you mean SLACK_BOT_TOKEN?",
+    "THREADBOOK_COLOUR is not a threadbook setting, so it is ignored (threadbook --help lists the settings)",
+    "THREADBOOK_SANDBOX_MEMROY_MB is not a threadbook setting, so it is ignored; did you mean THREADBOOK_SANDBOX_MEMORY_MB?",
+    "THREADBOOK_TURN_MAX_STEP is not a threadbook setting, so it is ignored; did you mean THREADBOOK_TURN_MAX_STEPS?",
+  ]);
+  assert.equal(config.turn.maxSteps, 24, "the mistyped setting is not applied");
+  assert.equal(config.sandbox.memoryMb, 1024);
+});
+
+test("capacity: sessions derived from memory, turns from CPUs, each settable", () => {
+  const small: Machine = { totalMemoryBytes: 2 * gigabyte, cpus: 16 };
+  // 75% of 2 GB at 1024 MB: 1.5, so 1 session, and turns cut to it.
+  assert.deepEqual(loadConfig({}, small).capacity, { maxSessions: 1, maxTurns: 1, maxQueued: 50, userMaxTurns: 3, userTurnsPerHour: 60 });
+  // At least one session even when one does not fit.
+  assert.equal(loadConfig({}, { totalMemoryBytes: gigabyte / 2, cpus: 1 }).capacity.maxSessions, 1);
+  // Smaller sessions: more of them.
+  assert.equal(loadConfig({ THREADBOOK_SANDBOX_MEMORY_MB: "256" }, small).capacity.maxSessions, 6);
+  const big: Machine = { totalMemoryBytes: 64 * gigabyte, cpus: 2 };
+  assert.deepEqual(loadConfig({}, big).capacity, { maxSessions: 48, maxTurns: 4, maxQueued: 50, userMaxTurns: 3, userTurnsPerHour: 60 });
+  assert.deepEqual(
+    loadConfig({ THREADBOOK_MAX_SESSIONS: "10", THREADBOOK_MAX_TURNS: "10", THREADBOOK_MAX_QUEUED: "0", THREADBOOK_USER_MAX_TURNS: "1", THREADBOOK_USER_TURNS_PER_HOUR: "0" }, big).capacity,
+    { maxSessions: 10, maxTurns: 10, maxQueued: 0, userMaxTurns: 1, userTurnsPerHour: 0 },
+  );
+  // A lower session cap lowers the derived turn count with it.
+  assert.equal(loadConfig({ THREADBOOK_MAX_SESSIONS: "3" }, big).capacity.maxTurns, 3);
+});
+
+test("capacity: more turns at once than sessions cannot work, since every running turn holds a session", () => {
+  assert.deepEqual(problemsOf({ THREADBOOK_MAX_SESSIONS: "4", THREADBOOK_MAX_TURNS: "5" }), [
+    "THREADBOOK_MAX_TURNS: must not exceed THREADBOOK_MAX_SESSIONS, since every running turn holds a session (it is 5; THREADBOOK_MAX_SESSIONS is 4)",
+  ]);
+  assert.deepEqual(problemsOf({ THREADBOOK_MAX_TURNS: "7" }), [
+    "THREADBOOK_MAX_TURNS: must not exceed THREADBOOK_MAX_SESSIONS, since every running turn holds a session " +
+      "(it is 7; THREADBOOK_MAX_SESSIONS is 6, derived from 75% of this machine's 8192 MB memory at 1024 MB a session)",
+  ]);
+  assert.equal(loadConfig({ THREADBOOK_MAX_TURNS: "6" }, machine).capacity.maxTurns, 6);
+});
+
+test("a relative THREADBOOK_DATA_DIR is in the project's folder, wherever threadbook runs", (t) => {
+  const elsewhere = mkdtempSync(join(tmpdir(), "threadbook-config-"));
+  const before = process.cwd();
+  process.chdir(elsewhere);
+  t.after(() => {
+    process.chdir(before);
+    rmSync(elsewhere, { recursive: true, force: true });
+  });
+  assert.equal(loadConfig({}, machine).dataDir, join(repository, "data"));
+  assert.equal(loadConfig({ THREADBOOK_DATA_DIR: "state/bot" }, machine).dataDir, join(repository, "state", "bot"));
+  assert.equal(loadConfig({ THREADBOOK_DATA_DIR: "/var/lib/threadbook" }, machine).dataDir, "/var/lib/threadbook");
 });
 
 test("the idle time must exceed a cell's and a model answer's time together, so a session in use is never reaped", () => {
   assert.deepEqual(problemsOf({ THREADBOOK_SANDBOX_IDLE_TTL_S: "180" }), [
     "THREADBOOK_SANDBOX_IDLE_TTL_S: must be greater than THREADBOOK_CELL_TIMEOUT_S + THREADBOOK_MODEL_TIMEOUT_S (60 + 120 = 180 s; it is 180 s), or a session in use could be removed as idle",
   ]);
-  assert.equal(loadConfig({ THREADBOOK_SANDBOX_IDLE_TTL_S: "181" }).sandbox.idleTtlMs, 181_000);
+  assert.equal(loadConfig({ THREADBOOK_SANDBOX_IDLE_TTL_S: "181" }, machine).sandbox.idleTtlMs, 181_000);
 
   // Long cells and slow models need a longer idle time than the default.
   const slow = { THREADBOOK_CELL_TIMEOUT_S: "3000", THREADBOOK_MODEL_TIMEOUT_S: "900" };
   const problems = problemsOf(slow);
   assert.equal(problems.length, 1);
   assert.match(problems[0] ?? "", /^THREADBOOK_SANDBOX_IDLE_TTL_S: .*\(3000 \+ 900 = 3900 s; it is 3600 s\)/);
-  assert.equal(loadConfig({ ...slow, THREADBOOK_SANDBOX_IDLE_TTL_S: "4000" }).sandbox.cellTimeoutMs, 3_000_000);
+  assert.equal(loadConfig({ ...slow, THREADBOOK_SANDBOX_IDLE_TTL_S: "4000" }, machine).sandbox.cellTimeoutMs, 3_000_000);
 });

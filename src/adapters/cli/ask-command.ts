@@ -5,7 +5,7 @@ import type { AskOptions } from "./command-line.ts";
 import { toJsonReply } from "./json-reply.ts";
 import { readAttachments } from "./read-attachments.ts";
 import { renderReply } from "./render-reply.ts";
-import { exitCodes } from "./usage-error.ts";
+import { exitCodes } from "./exit-codes.ts";
 
 export interface PreparedAsk {
   options: AskOptions;

@@ -9,7 +9,8 @@ import { cliConversation, endUnnamedConversationOnClose, runCliTurn, type CliCon
 import type { ChatOptions } from "./command-line.ts";
 import { jsonError, toJsonReply, type JsonReply } from "./json-reply.ts";
 import { readAttachments } from "./read-attachments.ts";
-import { exitCodes, UsageError } from "./usage-error.ts";
+import { exitCodes } from "./exit-codes.ts";
+import { UsageError } from "./usage-error.ts";
 
 interface LineRequest {
   text: string;

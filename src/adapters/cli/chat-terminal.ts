@@ -11,7 +11,8 @@ import { cliConversation, endUnnamedConversationOnClose, runCliTurn, type CliCon
 import type { ChatOptions } from "./command-line.ts";
 import { readAttachments } from "./read-attachments.ts";
 import { renderReply } from "./render-reply.ts";
-import { exitCodes, UsageError } from "./usage-error.ts";
+import { exitCodes } from "./exit-codes.ts";
+import { UsageError } from "./usage-error.ts";
 
 const commandsHelp = "/file PATH attaches a file to your next message, /reset starts over, /exit quits.";
 

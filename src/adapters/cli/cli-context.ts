@@ -6,6 +6,7 @@ import { randomBytes } from "node:crypto";
 import type { Agent } from "../../core/agent.ts";
 import type { Attachment, Reply, TurnUser } from "../../core/turn.ts";
 import { ThreadbookError, userMessage } from "../../errors.ts";
+import { withLogPath } from "./log-path-note.ts";
 import { StderrProgress } from "./stderr-progress.ts";
 import { writeReplyFiles } from "./write-reply-files.ts";
 
@@ -26,6 +27,8 @@ export interface CliContext {
    * signal too, where the command's own `finally` would never run.
    */
   onClose: (work: () => Promise<void>) => void;
+  /** The log file, named in messages that point to the log; undefined where the log is not a file. */
+  logPath: string | undefined;
 }
 
 export interface CliConversation {
@@ -62,13 +65,20 @@ export interface CliTurnResult {
   written: Map<string, string>;
 }
 
-/** Runs one turn with progress on stderr and writes its files to `out`; a failure to write is put in the reply's error. */
+/**
+ * Runs one turn with progress on stderr and writes its files to `out`, never
+ * over a file already there (a renamed file is said on stderr). A failure to
+ * write is put in the reply's error.
+ */
 export async function runCliTurn(context: CliContext, key: string, text: string, attachments: Attachment[], out: string | undefined): Promise<CliTurnResult> {
   const progress = new StderrProgress(context.writeError);
-  const reply = await context.agent.handle({ conversationKey: key, user: context.user, text, attachments }, progress);
+  const handled = await context.agent.handle({ conversationKey: key, user: context.user, text, attachments }, progress);
+  const reply = handled.error === null ? handled : { ...handled, error: withLogPath(handled.error, context.logPath) };
   if (out === undefined) return { reply, written: new Map() };
   try {
-    return { reply, written: await writeReplyFiles(out, reply.files) };
+    const written = await writeReplyFiles(out, reply.files);
+    for (const { taken, path } of written.renamed) context.writeError(`· ${taken} already exists, so this one went to ${path}\n`);
+    return { reply, written: written.paths };
   } catch (error) {
     if (!(error instanceof ThreadbookError)) throw error;
     return { reply: { ...reply, error: reply.error ?? userMessage(error) }, written: new Map() };

@@ -1,6 +1,6 @@
 /**
  * The command line, parsed before anything starts, so a typo costs no
- * Docker start: `ask`, `chat`, `start` (the default) or help.
+ * Docker start: `ask`, `chat`, `start` (the default), help or the version.
  */
 import { parseArgs } from "node:util";
 import { askHelp, chatHelp, mainHelp } from "./help-text.ts";
@@ -22,6 +22,7 @@ export interface ChatOptions {
 
 export type CommandLine =
   | { command: "help"; text: string }
+  | { command: "version" }
   | { command: "ask"; options: AskOptions }
   | { command: "chat"; options: ChatOptions }
   | { command: "start" };
@@ -40,6 +41,9 @@ export function parseCommandLine(argv: string[]): CommandLine {
     case "--help":
     case "-h":
       return { command: "help", text: helpFor(rest[0]) };
+    case "--version":
+    case "-V":
+      return { command: "version" };
     case "ask":
       return parseAsk(rest);
     case "chat":

@@ -7,18 +7,23 @@ Usage:
   threadbook ask "<question>" [...]  Ask one question; prints the answer (or JSON with --json).
   threadbook chat [--jsonl]          Chat in the terminal, or answer one JSON request per line.
   threadbook <command> --help        Options of a command.
+  threadbook -V, --version           The version.
+
+Relative paths (--file, --out, /file, "files") are taken from the directory you run threadbook in.
 
 Settings (environment variables; ./threadbook, npm start and npx threadbook also read a .env file in the
-project directory, where the environment wins):
+project directory, where the environment wins; an empty value counts as unset, and an unknown
+THREADBOOK_*, SLACK_* or DISCORD_* variable draws a warning):
   OPENAI_API_KEY                 API key of the model service (not needed for a local server)
   OPENAI_BASE_URL                OpenAI-compatible endpoint, e.g. http://localhost:11434/v1
   THREADBOOK_MODEL               model name                                        [gpt-5.1]
   THREADBOOK_MODEL_API           responses | chat (Chat Completions)               [responses]
-  THREADBOOK_MODEL_STREAM        stream model answers                              [false]
+  THREADBOOK_MODEL_STREAM        stream model answers as the model writes them     [true]
   THREADBOOK_MODEL_IMAGES        show figures to the model as images               [true]
   THREADBOOK_MODEL_TIMEOUT_S     seconds to wait for one model answer              [120]
   THREADBOOK_MODEL_MAX_RETRIES   retries of a failed model request                 [2]
-  THREADBOOK_DATA_DIR            database and log directory                        [./data]
+  THREADBOOK_DATA_DIR            database and log directory; a relative one is in  [./data]
+                                 the project's folder, wherever threadbook runs
   THREADBOOK_LOG_LEVEL           fatal | error | warn | info | debug | trace | silent [info]
   THREADBOOK_CELL_TIMEOUT_S      seconds one cell may run                          [60]
   THREADBOOK_TURN_MAX_STEPS      model steps per turn (0: no limit)                [24]
@@ -26,6 +31,16 @@ project directory, where the environment wins):
   THREADBOOK_TURN_TIMEOUT_S      seconds per turn                                  [600]
   THREADBOOK_TURN_MAX_TOKENS     model tokens per turn (0: no limit)               [400000]
   THREADBOOK_HISTORY_CHARS       characters of earlier turns sent to the model     [24000]
+  THREADBOOK_MAX_SESSIONS        live sessions at once; past it the least recently [derived]
+                                 used idle one is removed. Default: 75% of memory /
+                                 THREADBOOK_SANDBOX_MEMORY_MB, at least 1
+  THREADBOOK_MAX_TURNS           turns running at once, each holding a session;    [derived]
+                                 at most THREADBOOK_MAX_SESSIONS. Default: 2 × CPUs,
+                                 at most THREADBOOK_MAX_SESSIONS
+  THREADBOOK_MAX_QUEUED          turns waiting for a free slot; past it a new one  [50]
+                                 is refused as busy
+  THREADBOOK_USER_MAX_TURNS      one user's turns running or waiting at once       [3]
+  THREADBOOK_USER_TURNS_PER_HOUR one user's turns per rolling hour (0: no limit)   [60]
   THREADBOOK_INSTANCE            name and label of this bot's containers           [threadbook]
   THREADBOOK_SANDBOX_IMAGE       sandbox image tag                                 [built from sandbox/]
   THREADBOOK_SANDBOX_RUNTIME     container runtime, e.g. runsc for gVisor          [Docker's default]
@@ -46,7 +61,8 @@ project directory, where the environment wins):
                                  (no TLS, no ssh://)                               [/var/run/docker.sock]
 
 Logs go to <THREADBOOK_DATA_DIR>/threadbook.log; the terminal shows progress and answers only.
-Exit codes: 0 answered, 1 failed, 2 bad usage or settings.
+Exit codes: 0 answered, 1 failed, 2 bad usage or settings; stopped by a signal: 130 Ctrl-C (SIGINT),
+143 SIGTERM, 129 SIGHUP (a closed terminal).
 `;
 
 export const askHelp = `Usage: threadbook ask "<question>" [--file PATH]... [--conversation KEY] [--json] [--out DIR]
@@ -63,11 +79,13 @@ Options:
                            {"text","cells":[{"code","stdout","stderr","value","error","durationMs"}],
                             "files":[{"name","bytes","image","path"}],"filesOmitted","limit","error","conversation"}
                            "path" is set when --out wrote the file.
-  -o, --out DIR            Write the files the code made into DIR.
+  -o, --out DIR            Write the files the code made into DIR. A file already there is kept:
+                           the new one takes a free name (plot-2.png), said on stderr and in "path".
   -h, --help               Show this help.
 
 Exit codes: 0 answered (also when a turn limit cut it short: see "limit"), 1 failed ("error" says why),
-2 bad usage (unknown option, missing question, unreadable file).
+2 bad usage or settings (unknown option, missing question, unreadable file, invalid setting),
+130 Ctrl-C, 143 SIGTERM, 129 SIGHUP.
 `;
 
 export const chatHelp = `Usage: threadbook chat [--jsonl] [--conversation KEY] [--out DIR]
@@ -84,6 +102,7 @@ Options:
                            reply whose "error" says why; the next line runs as usual.
   -c, --conversation KEY   Continue (or start) the conversation KEY. Without it the session
                            is removed when the chat ends.
-  -o, --out DIR            Write the files the code made into DIR.
+  -o, --out DIR            Write the files the code made into DIR, never over a file already
+                           there (the new one takes a free name, e.g. plot-2.png).
   -h, --help               Show this help.
 `;

@@ -12,5 +12,3 @@ export class UsageError extends Error {
     this.command = command;
   }
 }
-
-export const exitCodes = { answered: 0, failed: 1, usage: 2 } as const;

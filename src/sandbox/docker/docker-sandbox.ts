@@ -17,6 +17,7 @@ import { dockerFailure } from "./docker-failure.ts";
 import { buildImage, currentImageTag, imageExists } from "./image.ts";
 import { defaultDiagnosticsBounds, RunnerChannel, type ChannelBounds } from "./runner-channel.ts";
 import { maxReplyLineBytes, pingReply } from "./runner-replies.ts";
+import { checkRuntime } from "./runtime-check.ts";
 
 export interface DockerSandboxOptions {
   /** Names and labels this process's containers; two instances never touch each other's. */
@@ -120,6 +121,7 @@ export class DockerSandbox implements Sandbox, SessionHost {
     } catch (error) {
       throw new SandboxError("docker_unavailable", "Docker is not running or cannot be reached, so code cannot run. Start Docker (or set DOCKER_HOST) and try again.", { retryable: true, cause: error });
     }
+    await checkRuntime(docker, options.limits.runtime);
     const image = options.image ?? currentImageTag();
     if (!(await imageExists(docker, image).catch((error) => { throw dockerFailure(error, "Checking the sandbox image"); }))) {
       if (options.image !== undefined) {
