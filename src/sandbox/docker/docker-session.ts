@@ -203,6 +203,7 @@ export class DockerSession implements Session {
         bytes: figure.bytes,
         png: figure.png === undefined ? null : Buffer.from(figure.png, "base64"),
       })),
+      figuresOmitted: Array.isArray(reply.figures_omitted) ? reply.figures_omitted.map(String) : [],
       files: (reply.files as SandboxFileInfo[]) ?? [],
       filesOmitted: Number(reply.files_omitted ?? 0),
       durationMs: Number(reply.duration_ms ?? 0),
@@ -236,7 +237,7 @@ function lostResult(durationMs: number, timedOut: boolean, message: string): Cel
   return {
     stdout: "", stderr: "", stdoutBytes: 0, stderrBytes: 0, value: null,
     error: { name: timedOut ? "TimeoutError" : "SessionDied", message, traceback: "" },
-    figures: [], files: [], filesOmitted: 0, durationMs, timedOut, stateLost: true,
+    figures: [], figuresOmitted: [], files: [], filesOmitted: 0, durationMs, timedOut, stateLost: true,
   };
 }
 
