@@ -27,6 +27,7 @@ import fcntl
 import functools
 import io
 import json
+import linecache
 import os
 import resource
 import select
@@ -356,7 +357,11 @@ class Runner:
         global CELL_RUNNING
         try:
             os.chdir(WORKDIR)
-            body, last = split_last_expression(code, "<cell %d>" % cell)
+            filename = "<cell %d>" % cell
+            # Tracebacks (and inspect) show the cell's own lines, as in a notebook.
+            lines = [line if line.endswith("\n") else line + "\n" for line in code.splitlines(True)]
+            linecache.cache[filename] = (len(code), None, lines, filename)
+            body, last = split_last_expression(code, filename)
             signal.setitimer(signal.ITIMER_REAL, timeout)
             CELL_RUNNING = True
             if body is not None:
