@@ -159,6 +159,7 @@ class FdPipe:
         read_end, write_end = os.pipe()
         os.dup2(write_end, fd)
         self.fd = fd
+        self.pid = os.getpid()
         # The runner's own write end: markers go here whatever a cell does to the descriptor.
         self.write_end = write_end
         self.read_end = read_end
@@ -166,7 +167,6 @@ class FdPipe:
         self.target = None
         self.decoder = codecs.getincrementaldecoder("utf-8")("replace")
         self.holding = False
-        self.unread = bytearray(4)  # FIONREAD's answer, reused
         # A secret per process, so output that merely looks like a marker is passed through as output.
         self.prefix = b"\x00threadbook-drain-" + os.urandom(8).hex().encode() + b"-"
         self.marker_size = len(self.prefix) + self.MARKER_DIGITS + 1
@@ -238,14 +238,13 @@ class FdPipe:
 
     def idle(self):
         """True when everything written to the descriptor before this call has been delivered."""
-        fcntl.ioctl(self.read_end, termios.FIONREAD, self.unread)
         # Order matters: the pipe first, then the pump (see the class docstring).
-        return self.unread == b"\x00\x00\x00\x00" and not self.holding
+        return fcntl.ioctl(self.read_end, termios.FIONREAD, NO_BYTES) == NO_BYTES and not self.holding
 
     def drain(self):
         """Waits until everything written to the descriptor before now has reached the capture."""
-        if self.idle():
-            return
+        if self.idle() or os.getpid() != self.pid:
+            return  # nothing in flight; or a forked child, where no pump runs
         me = threading.get_ident()
         if self.draining_thread == me:
             return  # a signal handler printing in the middle of this thread's own drain
@@ -263,6 +262,9 @@ class FdPipe:
                         sys.__stderr__.write("fd %d: output not drained within %g s\n" % (self.fd, DRAIN_WAIT_SECONDS))
             finally:
                 self.draining_thread = None
+
+
+NO_BYTES = bytes(4)  # FIONREAD's answer for an empty pipe
 
 
 def write_fully(fd, data):
@@ -286,6 +288,7 @@ class Runner:
         self.cells = 0
         self.out_pipe = FdPipe(1)
         self.err_pipe = FdPipe(2)
+        os.register_at_fork(after_in_child=print_to_descriptors)
         self.snapshot = self.scan()[0]
 
     # -- protocol ---------------------------------------------------------
@@ -445,6 +448,15 @@ class Runner:
         self.snapshot = current
         omitted += max(0, len(changed) - MAX_LISTED_FILES)
         return changed[:MAX_LISTED_FILES], omitted
+
+
+def print_to_descriptors():
+    """In a process a cell forks (os.fork, multiprocessing), Python-level output
+    goes to descriptors 1 and 2, where the runner's pumps capture it, instead of
+    into the child's own copy of the capture."""
+    for name, fd in (("stdout", 1), ("stderr", 2)):
+        if isinstance(getattr(sys, name), Capture):
+            setattr(sys, name, io.open(fd, "w", encoding="utf-8", errors="replace", buffering=1, closefd=False))
 
 
 def raise_timeout(signum, frame):

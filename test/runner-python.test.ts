@@ -51,6 +51,15 @@ describe("runner", () => {
     }
   });
 
+  test("what a forked child prints is captured, in order with the parent's output", async () => {
+    const session = await sandbox.acquire("forked-child");
+    const result = await session.run("import os, sys\npid = os.fork()\nif pid == 0:\n    print('from the child')\n    print('child error', file=sys.stderr)\n    os._exit(0)\nos.waitpid(pid, 0)\nprint('from the parent')");
+    assert.equal(result.error, null);
+    assert.equal(result.stdout, "from the child\nfrom the parent\n");
+    assert.equal(result.stderr, "child error\n");
+    assert.equal((await session.run("'alive'")).value, "'alive'");
+  });
+
   test("a cell's figures are bounded: 10 saved and returned, the rest closed and named as omitted", async () => {
     const session = await sandbox.acquire("many-figures");
     const result = await session.run("import matplotlib.pyplot as plt\nfor i in range(40):\n    plt.figure()\n    plt.plot([0, i])");
