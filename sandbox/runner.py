@@ -6,33 +6,50 @@ Requests  {"id": 1, "op": "run", "code": "...", "timeout": 60, "output_bytes": 6
           {"id": 5, "op": "baseline"}: what is in the working directory now was not made by a cell
 Replies   {"id": 1, "ok": true, ...} ; at start {"id": 0, "op": "ready", "python": "3.11.2"}
 
-The protocol owns the process's real stdout and stdin. The user's code gets
-its own: Python-level prints go to a bounded capture, and file descriptors 1
-and 2 (subprocesses, C code) are pipes drained into the same capture, so
-nothing the code writes can corrupt the protocol. Standard library only.
+The protocol runs over duplicates of the process's original stdin and stdout,
+and the runner's diagnostics over a duplicate of its original stderr. The
+user's code gets descriptors 0, 1 and 2 of its own: 0 reads nothing, 1 and 2
+are pipes drained into a bounded capture (Python-level prints go to the same
+capture), so ordinary output, a subprocess's included, never lands on the
+protocol. That is a convenience, not a boundary: the code runs in this very
+process, so a cell *can* reach the protocol and diagnostics descriptors (for
+example through /proc/self/fd) and write anything there. The host therefore
+bounds, validates and distrusts every byte it reads from this process, and a
+violation of the protocol restarts the session. Standard library only.
 """
 
 import ast
 import base64
 import builtins
+import codecs
 import collections
 import fcntl
+import functools
 import io
 import json
+import linecache
 import os
 import resource
+import select
 import signal
 import sys
 import termios
 import threading
 import time
 import traceback
+import weakref
 
 WORKDIR = os.environ.get("THREADBOOK_WORKDIR", "/work")
 MAX_LISTED_FILES = 500  # changed files reported after one cell
 MAX_WALKED_ENTRIES = 20000
+MAX_LISTED_NAME_BYTES = 8 * 1024 * 1024  # a listing's names together; the host bounds each reply line
+MAX_OMITTED_FIGURE_NAMES = 100
 VALUE_CHARS = 20000
-FIGURE_INLINE_BYTES = 4 * 1024 * 1024
+MAX_FIGURES = 10  # figures saved and reported per cell; more are closed unsaved and named as omitted
+FIGURE_INLINE_BYTES = 4 * 1024 * 1024  # one figure's PNG travels inline up to this size
+CELL_INLINE_BYTES = 8 * 1024 * 1024  # all of a cell's inline PNGs together; past it the host reads the files
+LINE_BUFFER_CHARS = 8192  # a Python-level line longer than this is passed on in parts
+DRAIN_WAIT_SECONDS = 5.0  # bounds a drain if the pump thread is starved; the host waits on the whole cell
 
 
 class CellTimeout(BaseException):
@@ -41,41 +58,69 @@ class CellTimeout(BaseException):
 
 
 class Capture:
-    """A text stream keeping the head and tail of what is written, and the total size."""
+    """A text stream keeping the head and tail of what is written, and the total size.
 
-    def __init__(self, limit):
+    Python-level writes (print) are line buffered, as on a terminal: each line
+    first drains the descriptor pipe of the same stream, so it lands after
+    anything a subprocess or C code wrote before it. Only the pump writes
+    through `append` directly."""
+
+    def __init__(self, limit, pipe=None):
         self.half = max(1, limit // 2)
         self.head = []
         self.head_size = 0
         self.tail = collections.deque()
         self.tail_size = 0
         self.total = 0
-        self.lock = threading.Lock()
+        self.pipe = pipe
+        self.line = []
+        self.line_size = 0
+        # Reentrant: a signal handler that prints may interrupt a write in progress.
+        self.lock = threading.RLock()
+        # Held while draining the pipe, which needs the pump to take `lock`: so a second lock.
+        self.line_lock = threading.RLock()
 
     def write(self, text):
         if not isinstance(text, str):
             raise TypeError("write() argument must be str, not %s" % type(text).__name__)
-        written = len(text)
-        if text:
-            with self.lock:
-                self.total += len(text.encode("utf-8", "replace"))
-                room = self.half - self.head_size
-                if room > 0:
-                    self.head.append(text[:room])
-                    self.head_size += len(text[:room])
-                    text = text[room:]
-                if text:
-                    self.tail.append(text)
-                    self.tail_size += len(text)
-                    while self.tail_size - len(self.tail[0]) >= self.half:
-                        self.tail_size -= len(self.tail.popleft())
-        return written
-
-    def write_bytes(self, data):
-        self.write(data.decode("utf-8", "replace"))
+        if self.pipe is None:
+            self.append(text)
+            return len(text)
+        with self.line_lock:
+            self.line.append(text)
+            self.line_size += len(text)
+            if "\n" in text or self.line_size >= LINE_BUFFER_CHARS:
+                self.flush()
+        return len(text)
 
     def flush(self):
-        pass
+        with self.line_lock:
+            if not self.line:
+                return
+            text = "".join(self.line)
+            self.line = []
+            self.line_size = 0
+            try:
+                if self.pipe is not None:
+                    self.pipe.drain()
+            finally:
+                self.append(text)  # even when the cell's time limit interrupts the drain
+
+    def append(self, text):
+        if not text:
+            return
+        with self.lock:
+            self.total += len(text.encode("utf-8", "replace"))
+            room = self.half - self.head_size
+            if room > 0:
+                self.head.append(text[:room])
+                self.head_size += len(text[:room])
+                text = text[room:]
+            if text:
+                self.tail.append(text)
+                self.tail_size += len(text)
+                while self.tail_size - len(self.tail[0]) >= self.half:
+                    self.tail_size -= len(self.tail.popleft())
 
     def isatty(self):
         return False
@@ -100,71 +145,140 @@ class Capture:
 
 
 class FdPipe:
-    """Routes a file descriptor (1 or 2) into whichever Capture is current."""
+    """Routes a file descriptor (1 or 2) into whichever Capture is current.
 
-    SENTINEL_PREFIX = b"\x00threadbook-drain-"
+    A pump thread moves bytes from the pipe to the current target. Nothing
+    can be in flight unseen: the pump sets `holding` before it takes bytes out
+    of the pipe and clears it only once they are delivered. So a pipe found
+    empty, and then a pump found not holding, means everything written before
+    was delivered (the common, free case: one ioctl). Otherwise a drain writes
+    a numbered marker behind the data and waits until the pump reaches it.
+    """
+
+    MARKER_DIGITS = 16
 
     def __init__(self, fd):
         read_end, write_end = os.pipe()
         os.dup2(write_end, fd)
-        os.close(write_end)
         self.fd = fd
+        self.pid = os.getpid()
+        # The runner's own write end: markers go here whatever a cell does to the descriptor.
+        self.write_end = write_end
         self.read_end = read_end
+        os.set_blocking(read_end, False)
         self.target = None
-        self.waiting = None
-        self.pending = b""
-        self.dirty = False
-        threading.Thread(target=self.pump, daemon=True).start()
+        self.decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self.holding = False
+        # A secret per process, so output that merely looks like a marker is passed through as output.
+        self.prefix = b"\x00threadbook-drain-" + os.urandom(8).hex().encode() + b"-"
+        self.marker_size = len(self.prefix) + self.MARKER_DIGITS + 1
+        self.issued = 0
+        self.reached = 0
+        self.progress = threading.Condition()
+        self.drain_lock = threading.Lock()
+        self.draining_thread = None
+        threading.Thread(target=self.pump, name="threadbook-fd-%d" % fd, daemon=True).start()
+
+    def reconnect(self):
+        """Points the descriptor at the pipe again, in case the last cell closed or replaced it."""
+        try:
+            os.dup2(self.write_end, self.fd)
+        except OSError:
+            pass
 
     def pump(self):
+        pending = b""
         while True:
-            data = os.read(self.read_end, 65536)
-            self.dirty = True
-            if not data:
-                return
-            data = self.pending + data
-            self.pending = b""
-            while True:
-                waiting = self.waiting
-                if waiting is not None and waiting[0] in data:
-                    before, _, data = data.partition(waiting[0])
-                    self.deliver(before)
-                    self.waiting = None
-                    waiting[1].set()
-                    continue
+            select.select([self.read_end], [], [])
+            self.holding = True  # before the bytes leave the pipe: see the class docstring
+            try:
+                data = os.read(self.read_end, 65536)
+            except BlockingIOError:
+                data = b""
+            if data:
+                pending = self.split(pending + data)
+            self.holding = bool(pending)
+
+    def split(self, data):
+        """Delivers the data, noting each marker in it; returns a tail that may be the start of a marker."""
+        while b"\x00" in data:
+            start = data.find(self.prefix)
+            if start < 0:
                 break
-            # Keep a possible partial sentinel for the next read.
-            keep = 0
-            if self.waiting is not None:
-                marker = self.waiting[0]
-                for size in range(min(len(marker) - 1, len(data)), 0, -1):
-                    if marker.startswith(data[-size:]):
-                        keep = size
-                        break
-            if keep:
-                self.pending = data[-keep:]
-                data = data[:-keep]
-            self.deliver(data)
+            if len(data) - start < self.marker_size:
+                self.deliver(data[:start])
+                return data[start:]
+            marker = data[start:start + self.marker_size]
+            number = marker[len(self.prefix):-1]
+            if marker.endswith(b"\x00") and number.isdigit() and int(number) <= self.issued:
+                self.deliver(data[:start])
+                self.note_reached(int(number))
+                data = data[start + self.marker_size:]
+            else:
+                self.deliver(data[:start + 1])
+                data = data[start + 1:]
+        keep = 0
+        for size in range(min(len(self.prefix) - 1, len(data)), 0, -1):
+            if data.endswith(self.prefix[:size]):
+                keep = size
+                break
+        self.deliver(data[:len(data) - keep])
+        return data[len(data) - keep:]
 
     def deliver(self, data):
-        if data and self.target is not None:
-            self.target.write_bytes(data)
+        if not data:
+            return
+        text = self.decoder.decode(data)
+        target = self.target
+        if text and target is not None:
+            target.append(text)
+
+    def note_reached(self, number):
+        with self.progress:
+            self.reached = max(self.reached, number)
+            self.progress.notify_all()
+
+    def idle(self):
+        """True when everything written to the descriptor before this call has been delivered."""
+        # Order matters: the pipe first, then the pump (see the class docstring).
+        return fcntl.ioctl(self.read_end, termios.FIONREAD, NO_BYTES) == NO_BYTES and not self.holding
 
     def drain(self):
-        """Waits until everything written to the fd before now has reached the capture."""
-        unread = bytearray(4)
-        fcntl.ioctl(self.read_end, termios.FIONREAD, unread)
-        if not self.dirty and int.from_bytes(unread, sys.byteorder) == 0:
-            return  # nothing was written at the descriptor level: the common case, and free
-        self.dirty = False
-        done = threading.Event()
-        marker = self.SENTINEL_PREFIX + os.urandom(8).hex().encode() + b"\x00"
-        self.waiting = (marker, done)
+        """Waits until everything written to the descriptor before now has reached the capture."""
+        if self.idle() or os.getpid() != self.pid:
+            return  # nothing in flight; or a forked child, where no pump runs
+        me = threading.get_ident()
+        if self.draining_thread == me:
+            return  # a signal handler printing in the middle of this thread's own drain
+        with self.drain_lock:
+            self.draining_thread = me
+            try:
+                with self.progress:
+                    self.issued += 1
+                    number = self.issued
+                marker = self.prefix + b"%0*d\x00" % (self.MARKER_DIGITS, number)
+                if not write_fully(self.write_end, marker):
+                    return
+                with self.progress:
+                    if not self.progress.wait_for(lambda: self.reached >= number, DRAIN_WAIT_SECONDS):
+                        sys.__stderr__.write("fd %d: output not drained within %g s\n" % (self.fd, DRAIN_WAIT_SECONDS))
+            finally:
+                self.draining_thread = None
+
+
+NO_BYTES = bytes(4)  # FIONREAD's answer for an empty pipe
+
+
+def write_fully(fd, data):
+    """Writes all of data to a pipe, even one a cell made non-blocking; False if it cannot."""
+    while data:
         try:
-            os.write(self.fd, marker)
+            data = data[os.write(fd, data):]
+        except BlockingIOError:
+            select.select([], [fd], [], 1.0)
         except OSError:
-            return
-        done.wait(2.0)
+            return False
+    return True
 
 
 class Runner:
@@ -176,6 +290,7 @@ class Runner:
         self.cells = 0
         self.out_pipe = FdPipe(1)
         self.err_pipe = FdPipe(2)
+        os.register_at_fork(after_in_child=print_to_descriptors)
         self.snapshot = self.scan()[0]
 
     # -- protocol ---------------------------------------------------------
@@ -230,10 +345,13 @@ class Runner:
     # -- cells ------------------------------------------------------------
 
     def run(self, code, timeout, cell, output_bytes):
-        stdout = Capture(output_bytes)
-        stderr = Capture(output_bytes)
-        self.out_pipe.target = stdout
-        self.err_pipe.target = stderr
+        stdout = Capture(output_bytes, self.out_pipe)
+        stderr = Capture(output_bytes, self.err_pipe)
+        for pipe, capture in ((self.out_pipe, stdout), (self.err_pipe, stderr)):
+            pipe.reconnect()
+            pipe.drain()  # what arrived between cells is no cell's output
+            pipe.target = capture
+        FIGURE_SAVES.clear()
         saved = sys.stdout, sys.stderr
         sys.stdout, sys.stderr = stdout, stderr
         value = None
@@ -244,7 +362,11 @@ class Runner:
         global CELL_RUNNING
         try:
             os.chdir(WORKDIR)
-            body, last = split_last_expression(code, "<cell %d>" % cell)
+            filename = "<cell %d>" % cell
+            # Tracebacks (and inspect) show the cell's own lines, as in a notebook.
+            lines = [line if line.endswith("\n") else line + "\n" for line in code.splitlines(True)]
+            linecache.cache[filename] = (len(code), None, lines, filename)
+            body, last = split_last_expression(code, filename)
             signal.setitimer(signal.ITIMER_REAL, timeout)
             CELL_RUNNING = True
             if body is not None:
@@ -269,16 +391,14 @@ class Runner:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, previous_handler)
         duration_ms = (time.monotonic() - started) * 1000
-        try:
-            sys.stdout.flush()
-        except Exception:
-            pass
         sys.stdout, sys.stderr = saved
+        stdout.flush()
+        stderr.flush()
         self.out_pipe.drain()
         self.err_pipe.drain()
         self.out_pipe.target = None
         self.err_pipe.target = None
-        figures = save_figures(cell)
+        figures, figures_omitted = save_figures(cell)
         files, omitted = self.changed_files()
         return {
             "ok": True,
@@ -289,6 +409,7 @@ class Runner:
             "value": value,
             "error": error,
             "figures": figures,
+            "figures_omitted": figures_omitted,
             "files": files,
             "files_omitted": omitted,
             "duration_ms": duration_ms,
@@ -302,6 +423,7 @@ class Runner:
         files = {}
         seen = 0
         omitted = 0
+        name_bytes = 0
         for directory, subdirectories, names in os.walk(WORKDIR):
             subdirectories[:] = sorted(d for d in subdirectories if not os.path.islink(os.path.join(directory, d)))
             for name in names:
@@ -316,7 +438,17 @@ class Runner:
                     continue
                 if not (status.st_mode & 0o170000 == 0o100000):
                     continue
-                files[os.path.relpath(path, WORKDIR)] = (status.st_size, status.st_mtime_ns)
+                relative = os.path.relpath(path, WORKDIR)
+                try:
+                    # A name that is not UTF-8 cannot be named to the host (nor fetched by it).
+                    name_bytes += len(relative.encode("utf-8"))
+                except UnicodeEncodeError:
+                    omitted += 1
+                    continue
+                if name_bytes > MAX_LISTED_NAME_BYTES:
+                    omitted += 1
+                    continue
+                files[relative] = (status.st_size, status.st_mtime_ns)
         return files, omitted
 
     def changed_files(self):
@@ -329,6 +461,15 @@ class Runner:
         self.snapshot = current
         omitted += max(0, len(changed) - MAX_LISTED_FILES)
         return changed[:MAX_LISTED_FILES], omitted
+
+
+def print_to_descriptors():
+    """In a process a cell forks (os.fork, multiprocessing), Python-level output
+    goes to descriptors 1 and 2, where the runner's pumps capture it, instead of
+    into the child's own copy of the capture."""
+    for name, fd in (("stdout", 1), ("stderr", 2)):
+        if isinstance(getattr(sys, name), Capture):
+            setattr(sys, name, io.open(fd, "w", encoding="utf-8", errors="replace", buffering=1, closefd=False))
 
 
 def raise_timeout(signum, frame):
@@ -378,10 +519,11 @@ def describe_exception(exception):
     frames = [frame for frame in traceback.extract_tb(exception.__traceback__) if frame.filename != __file__]
     if isinstance(exception, SyntaxError) and not any(frame.filename.startswith("<cell") for frame in frames):
         frames = []  # a cell that does not compile: the caret says it all
-    if len(frames) > 12:
-        frames = frames[:4] + frames[-6:]
-    lines = ["Traceback (most recent call last):\n"] if frames else []
-    lines += traceback.format_list(frames)
+    entries = trimmed_frames(frames)
+    if len(entries) > 12:
+        entries = entries[:4] + ["  … %d more entries …\n" % (len(entries) - 10)] + entries[-6:]
+    lines = ["Traceback (most recent call last):\n"] if entries else []
+    lines += entries
     lines += traceback.format_exception_only(type(exception), exception)
     text = "".join(lines)
     if len(text) > 8000:
@@ -389,28 +531,174 @@ def describe_exception(exception):
     return {"name": type(exception).__name__, "message": str(exception)[:2000], "traceback": text}
 
 
+def trimmed_frames(frames):
+    """The user's frames and the frame that raised, each formatted; every other
+    run of library frames folded into one line naming their packages."""
+    entries = []
+    folded = []
+    for position, frame in enumerate(frames):
+        if is_user_frame(frame) or position == len(frames) - 1:
+            if folded:
+                entries.append(fold_line(folded))
+                folded = []
+            entries.append(traceback.format_list([frame])[0])
+        else:
+            folded.append(frame)
+    return entries
+
+
+def is_user_frame(frame):
+    """Code of the cells, or of files the cells wrote into the working directory."""
+    return frame.filename.startswith("<cell ") or frame.filename.startswith(WORKDIR + os.sep)
+
+
+def fold_line(frames):
+    packages = []
+    for frame in frames:
+        package = package_of(frame.filename)
+        if package not in packages:
+            packages.append(package)
+    return "  … %d frame%s in %s …\n" % (len(frames), "" if len(frames) == 1 else "s", ", ".join(packages))
+
+
+STANDARD_LIBRARY = os.path.dirname(os.__file__)
+
+
+def package_of(filename):
+    """The top-level package or module a frame's file belongs to, e.g. "pandas" or "json"."""
+    if filename.startswith("<frozen ") and filename.endswith(">"):
+        return filename[len("<frozen "):-1].split(".")[0]
+    parts = filename.split("/")
+    for packages_dir in ("site-packages", "dist-packages"):
+        if packages_dir in parts[:-1]:
+            parts = parts[len(parts) - parts[::-1].index(packages_dir):]
+            break
+    else:
+        if filename.startswith(STANDARD_LIBRARY + "/"):
+            parts = filename[len(STANDARD_LIBRARY) + 1:].split("/")
+        elif filename.startswith("/"):
+            parts = parts[-1:]
+    return parts[0].split(".")[0] or filename
+
+
+# Figure -> [(absolute path, format)] of the cell's own savefig calls into files.
+FIGURE_SAVES = weakref.WeakKeyDictionary()
+
+
+def record_figure_saves(figure_class):
+    """Wraps Figure.savefig (pyplot.savefig and seaborn go through it) to note
+    where the cell saved each figure, so a saved figure is not saved again."""
+    original = figure_class.savefig
+    if getattr(original, "threadbook_records_saves", False):
+        return
+
+    @functools.wraps(original)
+    def savefig(figure, fname, *args, **kwargs):
+        result = original(figure, fname, *args, **kwargs)
+        try:
+            saved = saved_file(fname, kwargs.get("format"))
+            if saved is not None:
+                FIGURE_SAVES.setdefault(figure, []).append(saved)
+        except Exception:
+            pass
+        return result
+
+    savefig.threadbook_records_saves = True
+    figure_class.savefig = savefig
+
+
+def saved_file(fname, format):
+    """The file and format a savefig call wrote, as matplotlib names them; None for a buffer."""
+    if isinstance(fname, os.PathLike):
+        fname = os.fspath(fname)
+    if not isinstance(fname, str):
+        return None
+    if not format:
+        format = os.path.splitext(fname)[1][1:]
+        if not format:
+            format = sys.modules["matplotlib"].rcParams["savefig.format"]
+            fname = fname.rstrip(".") + "." + format
+    return os.path.abspath(fname), str(format).lower()
+
+
+SAVED_IN_OTHER_FORMAT = "saved in another format"
+
+
+def own_save(figure):
+    """The working directory's PNG file the cell saved the figure to, relative to it;
+    SAVED_IN_OTHER_FORMAT if it saved it there only as something else (pdf, svg);
+    None if it did not save it there."""
+    other_format = False
+    for path, format in reversed(FIGURE_SAVES.get(figure, [])):
+        if not path.startswith(WORKDIR + os.sep):
+            continue
+        if format != "png":
+            other_format = True
+        elif os.path.isfile(path) and not os.path.islink(path):
+            return os.path.relpath(path, WORKDIR).replace(os.sep, "/")
+    return SAVED_IN_OTHER_FORMAT if other_format else None
+
+
 def save_figures(cell):
+    """Reports the figures the cell left open: the first MAX_FIGURES as PNG files
+    (a figure the cell saved as PNG itself under its own name, one it saved in
+    another format not at all), the rest closed unsaved and named as omitted."""
     pyplot = sys.modules.get("matplotlib.pyplot")
     if pyplot is None:
-        return []
-    saved = []
-    for index, number in enumerate(pyplot.get_fignums(), start=1):
-        name = "figure-%d-%d.png" % (cell, index) if index > 1 or len(pyplot.get_fignums()) > 1 else "figure-%d.png" % cell
+        return [], []
+    plan = []  # (figure number, the cell's own PNG file or None)
+    for number in pyplot.get_fignums():
         try:
-            buffer = io.BytesIO()
-            pyplot.figure(number).savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-            png = buffer.getvalue()
-            with open(os.path.join(WORKDIR, name), "wb") as handle:
-                handle.write(png)
-            figure = {"name": name, "bytes": len(png)}
-            # Small figures travel inline, sparing the host a file transfer per figure.
-            if len(png) <= FIGURE_INLINE_BYTES:
-                figure["png"] = base64.b64encode(png).decode("ascii")
+            own = own_save(pyplot.figure(number))
+        except Exception:
+            own = None
+        if own is not SAVED_IN_OTHER_FORMAT:
+            plan.append((number, own))
+    unsaved = sum(1 for _, own in plan if own is None)
+    names = []
+    index = 0
+    for number, own in plan:
+        if own is None:
+            index += 1
+            own = "figure-%d.png" % cell if unsaved == 1 else "figure-%d-%d.png" % (cell, index)
+        names.append(own)
+    saved = []
+    omitted = []
+    inline_left = CELL_INLINE_BYTES
+    for (number, own), name in zip(plan, names):
+        if any(figure["name"] == name for figure in saved):
+            continue  # two figures saved by the cell under one name: the file holds the last
+        if len(saved) >= MAX_FIGURES:
+            if len(omitted) < MAX_OMITTED_FIGURE_NAMES:
+                omitted.append(name)
+            continue
+        try:
+            path = os.path.join(WORKDIR, name)
+            if own is None:
+                buffer = io.BytesIO()
+                pyplot.figure(number).savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+                png = buffer.getvalue()
+                with open(path, "wb") as handle:
+                    handle.write(png)
+                size = len(png)
+            else:
+                png = None
+                size = os.path.getsize(path)
+            figure = {"name": name, "bytes": size}
+            # Figures travel inline within a budget, sparing the host a file transfer per figure.
+            if size <= FIGURE_INLINE_BYTES and size <= inline_left:
+                if png is None:
+                    with open(path, "rb") as handle:
+                        png = handle.read(FIGURE_INLINE_BYTES + 1)
+                if len(png) == size:
+                    figure["png"] = base64.b64encode(png).decode("ascii")
+                    inline_left -= size
             saved.append(figure)
         except Exception as error:
             sys.__stderr__.write("figure %d not saved: %s\n" % (number, error))
     pyplot.close("all")
-    return saved
+    FIGURE_SAVES.clear()
+    return saved, omitted
 
 
 def preview(name):
@@ -495,12 +783,13 @@ def preload():
     pyplot = sys.modules.get("matplotlib.pyplot")
     if pyplot is not None:
         pyplot.show = lambda *args, **kwargs: None
+        record_figure_saves(sys.modules["matplotlib.figure"].Figure)
 
 
 def main():
     # Keep the real stdin/stdout for the protocol; the user's code gets neither.
     proto_in = io.open(os.dup(0), "r", encoding="utf-8", newline="\n")
-    proto_out = io.open(os.dup(1), "w", encoding="utf-8", newline="\n")
+    proto_out = io.open(os.dup(1), "w", encoding="utf-8", errors="replace", newline="\n")
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     os.close(null)

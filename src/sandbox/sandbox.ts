@@ -31,7 +31,10 @@ export interface SandboxFileInfo {
 }
 
 export interface FigureFile extends SandboxFileInfo {
-  /** The PNG itself when small enough to come back with the result (up to 4 MB); else read it with getFiles. */
+  /**
+   * The PNG itself when it comes back with the result (up to 4 MB a figure and
+   * 8 MB for all of a cell's figures together); else null: read it with getFiles.
+   */
   png: Buffer | null;
 }
 
@@ -45,9 +48,14 @@ export interface CellResult {
   /** Rendering of the cell's last expression (DataFrames as a table), if any. */
   value: string | null;
   error: CellError | null;
-  /** Figures the cell left open, saved as PNG files in the working directory (at most 10). */
+  /**
+   * Figures the cell left open, at most 10, as PNG files in the working
+   * directory: one the code saved as PNG itself under the code's file name, one
+   * it saved only in another format (pdf, svg) not at all, the others as
+   * `figure-<cell>.png` or `figure-<cell>-<n>.png`.
+   */
   figures: FigureFile[];
-  /** Figures past the per-cell bound, closed without saving, by the names they would have had. */
+  /** Names the figures past the 10 would have had; they were closed without being saved. */
   figuresOmitted: string[];
   /** Files created or changed in the working directory by this cell (figures included). */
   files: SandboxFileInfo[];
