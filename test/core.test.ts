@@ -117,7 +117,7 @@ async function harness(t: TestContext, options: HarnessOptions = {}): Promise<Ha
     requests: () => emulator.requests,
     script: (steps) => emulator.script(steps),
     ask: (text, attachments = [], events = []) =>
-      agent.handle({ conversationKey: key, user: testUser, text, attachments }, { report: (event) => void events.push(event) }),
+      agent.handle({ conversationKey: key, user: testUser, text, attachments }, { progress: { report: (event) => void events.push(event) } }),
   };
 }
 
@@ -140,7 +140,7 @@ describe("agent turns", () => {
         if (event.type === "thinking") return Promise.reject(new Error("adapter outage"));
       },
     };
-    const reply = await h.agent.handle({ conversationKey: h.key, user: testUser, text: "What is six times seven?", attachments: [] }, progress);
+    const reply = await h.agent.handle({ conversationKey: h.key, user: testUser, text: "What is six times seven?", attachments: [] }, { progress });
 
     assert.equal(reply.text, "The answer is 42.");
     assert.equal(reply.error, null);

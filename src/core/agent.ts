@@ -27,6 +27,14 @@ export interface AgentOptions {
   libraries?: readonly string[];
 }
 
+/** How a caller follows and controls one turn. */
+export interface HandleOptions {
+  /** Shown progress: the adapter's rendering of what happens while the turn runs. */
+  progress?: Progress;
+  /** Stops the turn when it aborts, as `stop` does. */
+  signal?: AbortSignal;
+}
+
 export class Agent {
   readonly #options: AgentOptions;
   readonly #logger: Logger;
@@ -44,8 +52,8 @@ export class Agent {
    * of the model, the sandbox or the store end in a reply whose `error` says
    * what failed; only a bug throws.
    */
-  handle(turn: Turn, progress: Progress = silentProgress): Promise<Reply> {
-    const events = new SafeProgress(progress, this.#logger);
+  handle(turn: Turn, options: HandleOptions = {}): Promise<Reply> {
+    const events = new SafeProgress(options.progress ?? silentProgress, this.#logger);
     return this.#queue.run(
       turn.conversationKey,
       async () => {

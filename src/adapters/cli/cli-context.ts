@@ -72,7 +72,7 @@ export interface CliTurnResult {
  */
 export async function runCliTurn(context: CliContext, key: string, text: string, attachments: Attachment[], out: string | undefined): Promise<CliTurnResult> {
   const progress = new StderrProgress(context.writeError);
-  const handled = await context.agent.handle({ conversationKey: key, user: context.user, text, attachments }, progress);
+  const handled = await context.agent.handle({ conversationKey: key, user: context.user, text, attachments }, { progress });
   const reply = handled.error === null ? handled : { ...handled, error: withLogPath(handled.error, context.logPath) };
   if (out === undefined) return { reply, written: new Map() };
   try {
