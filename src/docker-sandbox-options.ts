@@ -18,6 +18,7 @@ export function dockerSandboxOptions(config: Config, overrides: Partial<DockerSa
     image: config.sandbox.image,
     limits: containerLimits(config),
     poolSize: config.sandbox.poolSize,
+    maxSessions: config.capacity.maxSessions,
     idleTtlMs: config.sandbox.idleTtlMs,
     cellTimeoutMs: config.sandbox.cellTimeoutMs,
     outputBytes: config.sandbox.outputBytes,

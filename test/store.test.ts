@@ -247,18 +247,18 @@ describe("turns", () => {
     const failed = await first.startTurn({ conversationKey: "slack:T1:C2:1", user: ada, text: "three" });
     await first.finishTurn(failed, { status: "failed", limit: null, error: "model down" });
 
-    assert.equal(await first.countTurnsSince("slack", "U1", 0), 3);
-    assert.equal(await first.countTurnsSince("slack", "U1", 2_000), 2, "a turn started at the time itself counts");
-    assert.equal(await first.countTurnsSince("slack", "U1", 3_001), 0);
-    assert.equal(await first.countTurnsSince("slack", "U2", 0), 1);
-    assert.equal(await first.countTurnsSince("discord", "U1", 0), 1);
-    assert.equal(await first.countTurnsSince("slack", "nobody", 0), 0);
+    assert.deepEqual(await first.userTurnsSince("slack", "U1", 0), { count: 3, oldestStartedAt: 1_000 });
+    assert.deepEqual(await first.userTurnsSince("slack", "U1", 2_000), { count: 2, oldestStartedAt: 2_000 }, "a turn started at the time itself counts");
+    assert.deepEqual(await first.userTurnsSince("slack", "U1", 3_001), { count: 0, oldestStartedAt: null });
+    assert.equal((await first.userTurnsSince("slack", "U2", 0)).count, 1);
+    assert.equal((await first.userTurnsSince("discord", "U1", 0)).count, 1);
+    assert.equal((await first.userTurnsSince("slack", "nobody", 0)).count, 0);
     await first.close();
 
     // Reopened to recover: the running turn becomes failed and still counts.
     const second = openSqliteStore(dataDir, { clock: () => 4_000 });
     try {
-      assert.equal(await second.countTurnsSince("slack", "U1", 2_000), 2);
+      assert.equal((await second.userTurnsSince("slack", "U1", 2_000)).count, 2);
     } finally {
       await second.close();
     }
@@ -292,7 +292,7 @@ describe("turns", () => {
     assert.deepEqual(await userOf("turn-colon"), { platform: "discord", id: "U9:extra", workspace: null, displayName: null });
     assert.deepEqual(await userOf("turn-bare"), { platform: "unknown", id: "someone", workspace: null, displayName: null });
     assert.equal((await store.getTurn("turn-slack"))?.text, "from slack");
-    assert.equal(await store.countTurnsSince("slack", "U1", 0), 1);
+    assert.equal((await store.userTurnsSince("slack", "U1", 0)).count, 1);
     assert.deepEqual((await store.listCellRuns()).map((run) => [run.turnId, run.user, run.workspace]), [["turn-slack", "slack:U1", null]]);
 
     const columns = inspect(dataDir, (database) => database.prepare("PRAGMA table_info(turns)").all().map((row) => row.name));

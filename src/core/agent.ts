@@ -1,9 +1,12 @@
 /**
- * The agent core's front door. Adapters hand it a Turn and a Progress and get
- * a Reply; it runs one turn at a time per conversation, in arrival order.
- * It knows no chat platform and no Docker: only the ModelClient, Sandbox and
- * Store seams.
+ * The agent core's front door. Adapters hand it a Turn and get a Reply; it
+ * runs one turn at a time per conversation, in arrival order, and bounds the
+ * whole bot's work: turns at once (a FIFO queue beyond them, itself bounded)
+ * and each user's share. It runs each platform event once, stops a turn on
+ * request, and resets a conversation. It knows no chat platform and no
+ * Docker: only the ModelClient, Sandbox and Store seams.
  */
+import { ThreadbookError, userMessage } from "../errors.ts";
 import { KeyedQueue } from "../keyed-queue.ts";
 import { silentLogger, type Logger } from "../log.ts";
 import type { Sandbox } from "../sandbox/sandbox.ts";
@@ -11,8 +14,11 @@ import type { Store } from "../store/store.ts";
 import type { ModelClient } from "./model/model-client.ts";
 import { SANDBOX_LIBRARIES } from "./prompt.ts";
 import { SafeProgress } from "./safe-progress.ts";
+import { shutdownMessage, type StopReason } from "./stop-reason.ts";
+import { GateFullError, TurnGate } from "./turn-gate.ts";
 import { TurnRun, type AgentSettings } from "./turn-run.ts";
-import { silentProgress, type Progress, type Reply, type Turn } from "./turn.ts";
+import { silentProgress, type Progress, type Reply, type Turn, type TurnUser } from "./turn.ts";
+import { UserLimits } from "./user-limits.ts";
 
 export type { AgentSettings } from "./turn-run.ts";
 
@@ -31,54 +37,139 @@ export interface AgentOptions {
 export interface HandleOptions {
   /** Shown progress: the adapter's rendering of what happens while the turn runs. */
   progress?: Progress;
-  /** Stops the turn when it aborts, as `stop` does. */
+  /** Stops the turn when it aborts, as `stop` does; its reason may be a StopReason. */
   signal?: AbortSignal;
 }
+
+/** What is going on in a conversation, for a status command. */
+export interface ConversationStatus {
+  /** A turn of the conversation is running. */
+  running: boolean;
+  /** The conversation's turns waiting behind it. */
+  waiting: number;
+  /** Turns running and waiting for a slot across the whole bot. */
+  botRunning: number;
+  botWaiting: number;
+}
+
+export const busyMessage = "threadbook is busy with other questions right now. Try again in a minute.";
 
 export class Agent {
   readonly #options: AgentOptions;
   readonly #logger: Logger;
   readonly #queue = new KeyedQueue();
-  readonly #interruption = new AbortController();
+  readonly #gate: TurnGate;
+  readonly #userLimits: UserLimits;
+  /** The running turn of each conversation that has one, to stop it. */
+  readonly #running = new Map<string, AbortController>();
+  #shuttingDown = false;
 
   constructor(options: AgentOptions) {
     this.#options = options;
     this.#logger = options.logger ?? silentLogger;
+    const capacity = options.settings.capacity;
+    this.#gate = new TurnGate({ maxRunning: capacity.maxTurns, maxQueued: capacity.maxQueued });
+    this.#userLimits = new UserLimits(capacity, options.store);
   }
 
   /**
    * Runs one turn and returns its reply, after any earlier turn of the same
-   * conversation has finished (reporting `queued` while it waits). Failures
-   * of the model, the sandbox or the store end in a reply whose `error` says
-   * what failed; only a bug throws.
+   * conversation has finished and a turn slot is free (reporting `queued`
+   * while it waits). Failures of the model, the sandbox or the store, and a
+   * refusal (busy, a user over a limit), end in a reply whose `error` says
+   * so; a stopped turn ends in a reply that says who stopped it; only a bug
+   * throws. A turn whose `eventKey` was claimed before resolves with null:
+   * it is a duplicate delivery, dropped.
    */
-  handle(turn: Turn, options: HandleOptions = {}): Promise<Reply> {
+  handle(turn: Omit<Turn, "eventKey">, options?: HandleOptions): Promise<Reply>;
+  handle(turn: Turn, options?: HandleOptions): Promise<Reply | null>;
+  async handle(turn: Turn, options: HandleOptions = {}): Promise<Reply | null> {
     const events = new SafeProgress(options.progress ?? silentProgress, this.#logger);
-    return this.#queue.run(
-      turn.conversationKey,
-      async () => {
-        const { model, sandbox, store, settings } = this.#options;
-        const services = { model, sandbox, store, settings, logger: this.#logger, libraries: this.#options.libraries ?? SANDBOX_LIBRARIES, interruption: this.#interruption.signal };
-        try {
-          return await new TurnRun(turn, events, services).execute();
-        } finally {
-          await events.flush();
-        }
-      },
-      (ahead) => events.report({ type: "queued", ahead }),
-    );
+    const logger = this.#logger.child({ conversation: turn.conversationKey });
+    if (turn.eventKey !== undefined && !(await this.#claim(turn.eventKey, logger))) return null;
+    if (this.#shuttingDown) return this.#refuse(turn, events, shutdownMessage);
+    const admission = await this.#userLimits.admit(turn.user).catch((error: unknown) => ({ failure: error }));
+    if ("failure" in admission) return this.#refuse(turn, events, userMessage(admission.failure));
+    if ("refusal" in admission) {
+      logger.info({ user: userKey(turn.user) }, "turn refused: the user is over a limit");
+      return this.#refuse(turn, events, admission.refusal);
+    }
+    const stop = new AbortController();
+    const signal = options.signal === undefined ? stop.signal : AbortSignal.any([stop.signal, options.signal]);
+    try {
+      return await this.#queue.run(
+        turn.conversationKey,
+        async () => {
+          let slot;
+          try {
+            slot = await this.#gate.enter((ahead) => events.report({ type: "queued", ahead, reason: "capacity" }), signal);
+          } catch (error) {
+            admission.recorded();
+            if (error instanceof GateFullError) {
+              logger.warn({ running: this.#gate.running, waiting: this.#gate.waiting }, "turn refused: the queue is full");
+              return this.#refuse(turn, events, busyMessage);
+            }
+            if (signal.aborted) return this.#refuse(turn, events, stoppedWhileWaiting(signal.reason));
+            throw error;
+          }
+          this.#running.set(turn.conversationKey, stop);
+          try {
+            if (this.#shuttingDown || signal.aborted) {
+              admission.recorded();
+              return this.#refuse(turn, events, this.#shuttingDown ? shutdownMessage : stoppedWhileWaiting(signal.reason));
+            }
+            const { model, sandbox, store, settings } = this.#options;
+            const run = new TurnRun(turn, events, {
+              model, sandbox, store, settings, signal, logger: this.#logger,
+              libraries: this.#options.libraries ?? SANDBOX_LIBRARIES,
+              onRecorded: admission.recorded,
+            });
+            return await run.execute();
+          } finally {
+            admission.recorded();
+            this.#running.delete(turn.conversationKey);
+            slot.leave();
+            await events.flush();
+          }
+        },
+        (ahead) => events.report({ type: "queued", ahead, reason: "conversation" }),
+      );
+    } finally {
+      admission.ticket.release();
+    }
   }
 
   /**
-   * Forgets the conversation, as `/reset` does: ends its session and drops
-   * its transcript and kept attachments (the audit log stays). Waits for a
-   * turn in progress.
+   * Stops the conversation's running turn, as a Stop button does: a running
+   * cell is interrupted (variables kept), a model answer is abandoned, and the
+   * turn ends saying who stopped it. False when no turn was running.
    */
-  reset(conversationKey: string): Promise<void> {
+  stop(conversationKey: string, by: string): boolean {
+    const running = this.#running.get(conversationKey);
+    if (running === undefined || running.signal.aborted) return false;
+    running.abort({ kind: "user", by } satisfies StopReason);
+    return true;
+  }
+
+  /**
+   * Forgets the conversation, as `/reset` does: stops its running turn (said
+   * to be stopped by `by`), then ends its session and drops its transcript and
+   * kept attachments (the audit log stays). Turns that were waiting run after
+   * it, in a fresh conversation.
+   */
+  reset(conversationKey: string, by = "a reset"): Promise<void> {
+    this.stop(conversationKey, by);
     return this.#queue.run(conversationKey, async () => {
       await this.#options.sandbox.release(conversationKey);
       await this.#options.store.resetConversation(conversationKey);
     });
+  }
+
+  /** Whether a turn of the conversation runs, how many wait, and how busy the bot is. */
+  status(conversationKey: string): ConversationStatus {
+    const pending = this.#queue.pending(conversationKey);
+    const running = this.#running.has(conversationKey);
+    return { running, waiting: Math.max(0, pending - (running ? 1 : 0)), botRunning: this.#gate.running, botWaiting: this.#gate.waiting };
   }
 
   /**
@@ -94,13 +185,13 @@ export class Agent {
   }
 
   /**
-   * For shutdown: every turn, running or waiting, stops at its next step (a
-   * model answer in progress is abandoned at once) and is recorded as failed
-   * right away. A running cell is not stopped: it runs on until `end` removes
-   * its session, or to its limit. Turns handed in later fail at once.
+   * For shutdown: every running turn is stopped (a running cell interrupted,
+   * a model answer abandoned) and recorded as failed right away; waiting turns
+   * and turns handed in later are refused.
    */
   interrupt(): void {
-    this.#interruption.abort();
+    this.#shuttingDown = true;
+    for (const running of this.#running.values()) running.abort({ kind: "shutdown" } satisfies StopReason);
   }
 
   /** Turns running or waiting for the conversation. */
@@ -112,4 +203,37 @@ export class Agent {
   idle(): Promise<void> {
     return this.#queue.drained();
   }
+
+  /** True the first time the event is seen; a duplicate is logged and dropped. A store that fails lets the turn run. */
+  async #claim(eventKey: string, logger: Logger): Promise<boolean> {
+    try {
+      if (await this.#options.store.claimEvent(eventKey)) return true;
+      logger.info({ eventKey }, "duplicate event dropped");
+      return false;
+    } catch (error) {
+      if (!(error instanceof ThreadbookError)) throw error;
+      logger.warn({ err: error, eventKey }, "could not claim the event; running it");
+      return true;
+    }
+  }
+
+  /** A reply for a turn that never ran: nothing of it was kept, so its attachments must be sent again. */
+  async #refuse(turn: Turn, events: SafeProgress, message: string): Promise<Reply> {
+    events.report({ type: "turn-failed", message });
+    await events.flush();
+    return {
+      text: "", cells: [], files: [], limit: null, error: message, filesOmitted: [], stoppedBy: null,
+      attachmentsNotPlaced: turn.attachments.map((attachment) => attachment.name),
+    };
+  }
+}
+
+function userKey(user: TurnUser): string {
+  return `${user.platform}:${user.id}`;
+}
+
+function stoppedWhileWaiting(reason: unknown): string {
+  const stop = reason as Partial<StopReason> | undefined;
+  if (stop?.kind === "shutdown") return shutdownMessage;
+  return `Stopped by ${stop?.kind === "user" && typeof stop.by === "string" ? stop.by : "someone"} before it started.`;
 }

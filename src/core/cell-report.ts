@@ -30,6 +30,9 @@ export function cellReport(result: CellResult, options: CellReportOptions): stri
   const files = fileList(result.files, result.filesOmitted);
   if (files !== null) sections.push(files);
   if (result.figures.length > 0) sections.push(figureNote(result.figures, options.figuresAttached));
+  if (result.figuresOmitted.length > 0) {
+    sections.push(`figures left out: ${result.figuresOmitted.length} more figures were open, past the ten a cell keeps; they were closed without being saved. Draw fewer figures a cell, or combine them in subplots.`);
+  }
   if (result.stateLost) {
     sections.push("note: the Python session was restarted, so every variable and import is gone, and so are the files the code made. Start again from the data the user gave; if a file they attached is needed but not in the working directory, ask them to attach it again.");
   }

@@ -5,6 +5,8 @@
  */
 import type { Config } from "../config.ts";
 import type { CellResult, SandboxFileInfo, Session } from "../sandbox/sandbox.ts";
+import { displayPath } from "../sandbox/file-names.ts";
+import { mediaTypeOf } from "./media-type.ts";
 import type { ReplyFile } from "./turn.ts";
 
 export type ReplyFileBounds = Config["reply"];
@@ -17,6 +19,8 @@ export class TurnFiles {
   /** Names reported by cells, in order of first appearance. */
   readonly #changed = new Set<string>();
   readonly #figures = new Set<string>();
+  /** Figures past a cell's bound, never saved: named as left out. */
+  readonly #figuresOmitted: string[] = [];
   /** Figures that came back with their cell's result, so the reply need not read them again. */
   readonly #carried = new Map<string, Buffer>();
 
@@ -25,6 +29,7 @@ export class TurnFiles {
   }
 
   noteCell(result: CellResult): void {
+    this.#figuresOmitted.push(...result.figuresOmitted);
     for (const file of result.files) this.#changed.add(file.name);
     for (const figure of result.figures) {
       this.#changed.add(figure.name);
@@ -75,8 +80,10 @@ export class TurnFiles {
         omitted.push(name);
         continue;
       }
-      files.push({ name, bytes: file.data.length, data: file.data, image: this.#figures.has(name) || imageExtensions.test(name) });
+      // Shown by a name without control or format characters; the code may have named it anything.
+      const shown = displayPath(name);
+      files.push({ name: shown, bytes: file.data.length, data: file.data, image: this.#figures.has(name) || imageExtensions.test(name), mediaType: mediaTypeOf(shown) });
     }
-    return { files, omitted };
+    return { files, omitted: [...omitted.map(displayPath), ...this.#figuresOmitted.map(displayPath)] };
   }
 }

@@ -21,6 +21,8 @@ export interface CellRunContext {
   timeoutMs: number;
   /** Send figures to the model as images. */
   images: boolean;
+  /** Stops the cell (interrupted, variables kept) when it aborts. */
+  signal: AbortSignal;
 }
 
 export interface RanCell {
@@ -33,7 +35,7 @@ export interface RanCell {
 export async function runCell(call: CodeCall, context: CellRunContext): Promise<RanCell> {
   const { session, store, turn } = context;
   const startedAt = Date.now();
-  const result = await session.run(call.code, { timeoutMs: context.timeoutMs });
+  const result = await session.run(call.code, { timeoutMs: context.timeoutMs, signal: context.signal });
   const error = cellErrorText(result);
   await store.recordCellRun({
     conversationKey: turn.conversationKey,

@@ -4,8 +4,9 @@
  * earlier turns, then model step → cells → results until the model answers
  * or a limit ends the turn. A failure of the machinery (a ThreadbookError)
  * ends the turn with a plain message and whatever cells ran; anything else
- * is a bug and is thrown. When the process stops (`interruption`), the turn
- * ends at its next step and is recorded as failed.
+ * is a bug and is thrown. When the turn's `signal` aborts (a person's stop,
+ * a reset, shutdown), a running cell is interrupted, a model answer in
+ * progress is abandoned, and the turn ends with what it did so far.
  */
 import type { Config } from "../config.ts";
 import { ThreadbookError, userMessage } from "../errors.ts";
@@ -22,12 +23,14 @@ import { TurnFiles } from "./reply-files.ts";
 import { runCell } from "./run-cell.ts";
 import type { SafeProgress } from "./safe-progress.ts";
 import { SESSION_LOST_NOTE, sessionContinuity } from "./session-continuity.ts";
+import { shutdownMessage, stopReasonOf, TurnStoppedSignal } from "./stop-reason.ts";
 import { TurnBudget } from "./turn-budget.ts";
 import { TurnTranscript } from "./turn-transcript.ts";
 import type { LimitName, Reply, ReplyCell, ReplyFile, Turn } from "./turn.ts";
 
 /** The settings a turn reads; a whole Config fits. */
 export type AgentSettings = Pick<Config, "turn" | "reply"> & {
+  capacity: Pick<Config["capacity"], "maxTurns" | "maxQueued" | "userMaxTurns" | "userTurnsPerHour">;
   model: Pick<Config["model"], "images">;
   sandbox: Pick<Config["sandbox"], "cellTimeoutMs">;
 };
@@ -39,14 +42,14 @@ export interface TurnServices {
   settings: AgentSettings;
   libraries: readonly string[];
   logger: Logger;
-  /** Aborted when the process stops: the turn ends at its next step and is recorded as failed. */
-  interruption: AbortSignal;
+  /** Aborted to stop this turn, its reason a StopReason. */
+  signal: AbortSignal;
+  /** Told once the turn is recorded in the store (it then counts towards the user's hourly limit there). */
+  onRecorded?: () => void;
 }
 
 /** A cell shortened to fit the turn's remaining time still gets this long. */
 const minimumCellMs = 1_000;
-
-const interruptedMessage = "The turn was stopped because threadbook is shutting down.";
 
 interface Ending {
   text: string;
@@ -66,6 +69,8 @@ export class TurnRun {
   #files: TurnFiles | undefined;
   #attachmentsPlaced = false;
   #lastText = "";
+  /** Cells begun, the one running included. */
+  #cellsStarted = 0;
 
   constructor(turn: Turn, progress: SafeProgress, services: TurnServices) {
     this.#turn = turn;
@@ -76,14 +81,15 @@ export class TurnRun {
   }
 
   async execute(): Promise<Reply> {
-    const { store, interruption } = this.#services;
+    const { store, signal } = this.#services;
     const started = performance.now();
     const recordInterruption = () => this.#recordInterruption();
     this.#progress.report({ type: "turn-started" });
     try {
       this.#turnId = await store.startTurn({ conversationKey: this.#turn.conversationKey, user: this.#turn.user, text: this.#turn.text });
+      this.#services.onRecorded?.();
       this.#logger = this.#logger.child({ turn: this.#turnId });
-      interruption.addEventListener("abort", recordInterruption, { once: true });
+      signal.addEventListener("abort", recordInterruption, { once: true });
       const ending = await this.#loop();
       const text = ending.limit === null ? ending.text : joinParagraphs(ending.text, this.#budget.explain(ending.limit));
       if (ending.limit !== null) {
@@ -96,6 +102,11 @@ export class TurnRun {
       this.#progress.report({ type: "turn-finished", reply });
       return reply;
     } catch (error) {
+      const stop = error instanceof TurnStoppedSignal ? error.reason : stopReasonOf(signal);
+      if (stop !== null && stop.kind === "user" && (error instanceof TurnStoppedSignal || error instanceof ThreadbookError)) {
+        return await this.#stopped(stop.by);
+      }
+      if (error instanceof TurnStoppedSignal) error = new ThreadbookError("turn_interrupted", shutdownMessage, { retryable: true });
       if (!(error instanceof ThreadbookError)) {
         const message = userMessage(error);
         this.#logger.error({ err: error }, "turn failed on a bug");
@@ -105,13 +116,13 @@ export class TurnRun {
       }
       this.#logger.warn({ err: error, code: error.code, details: error.details }, "turn failed");
       // Once stopping, a failure is the stop's doing (a session ended under a running cell): say so.
-      const message = interruption.aborted ? interruptedMessage : userMessage(error);
+      const message = stop?.kind === "shutdown" ? shutdownMessage : userMessage(error);
       await this.#recordFailure(message);
       const reply = await this.#reply(this.#failureText(), null, message);
       this.#progress.report({ type: "turn-failed", message });
       return reply;
     } finally {
-      interruption.removeEventListener("abort", recordInterruption);
+      signal.removeEventListener("abort", recordInterruption);
       this.#session?.idle();
     }
   }
@@ -119,10 +130,10 @@ export class TurnRun {
   async #loop(): Promise<Ending> {
     const { sandbox, store, settings, model } = this.#services;
     const key = this.#turn.conversationKey;
-    this.#throwIfInterrupted();
+    this.#throwIfStopped();
     const session = await sandbox.acquire(key);
     this.#session = session;
-    this.#throwIfInterrupted();
+    this.#throwIfStopped();
     const earlier: TranscriptItem[] = await store.loadTranscript(key);
     const continuity = sessionContinuity(await store.getConversation(key), earlier.length > 0, session);
     await store.bindSession(key, session.id);
@@ -148,12 +159,12 @@ export class TurnRun {
 
     const instructions = systemPrompt({ pythonVersion: session.pythonVersion, cellTimeoutMs: settings.sandbox.cellTimeoutMs, libraries: this.#services.libraries });
     for (;;) {
-      this.#throwIfInterrupted();
+      this.#throwIfStopped();
       const stepLimit = this.#budget.beforeStep();
       if (stepLimit !== null) return { text: this.#lastText, limit: stepLimit };
       this.#budget.steps += 1;
       this.#progress.report({ type: "thinking", step: this.#budget.steps });
-      const step = await this.#modelStep(model, instructions, history);
+      const step = await this.#modelStep(model, instructions, history, this.#budget.steps);
       if (step === null) return { text: this.#lastText, limit: "time" };
       this.#budget.tokens += step.usage.inputTokens + step.usage.outputTokens;
       if (step.text !== "") {
@@ -166,7 +177,7 @@ export class TurnRun {
       }
       this.#transcript.push(...step.calls.map((call): TranscriptItem => ({ type: "code", callId: call.callId, code: call.code })));
       for (const call of step.calls) {
-        this.#throwIfInterrupted();
+        this.#throwIfStopped();
         const cellLimit = this.#budget.beforeCell();
         if (cellLimit !== null) {
           this.#transcript.closeOpenCalls(`Not run: the turn reached its ${cellLimit} limit.`);
@@ -179,16 +190,20 @@ export class TurnRun {
     }
   }
 
-  /** One model step, or null when the turn's time ran out while the model was answering. Abandoned at once on an interruption. */
-  async #modelStep(model: ModelClient, instructions: string, history: TranscriptItem[]): Promise<ModelStep | null> {
+  /**
+   * One model step, its text reported as it streams in; null when the turn's
+   * time ran out while the model was answering. Abandoned at once on a stop.
+   */
+  async #modelStep(model: ModelClient, instructions: string, history: TranscriptItem[], step: number): Promise<ModelStep | null> {
     const controller = new AbortController();
     const remaining = this.#budget.remainingMs();
     const timer = Number.isFinite(remaining) ? setTimeout(() => controller.abort(), remaining) : undefined;
-    const signal = AbortSignal.any([controller.signal, this.#services.interruption]);
+    const signal = AbortSignal.any([controller.signal, this.#services.signal]);
+    const onTextDelta = (text: string) => this.#progress.report({ type: "answer-delta", step, text });
     try {
-      return await model.step({ instructions, transcript: this.#transcript.forModel(history), signal });
+      return await model.step({ instructions, transcript: this.#transcript.forModel(history), signal, onTextDelta });
     } catch (error) {
-      this.#throwIfInterrupted();
+      this.#throwIfStopped();
       if (controller.signal.aborted) return null;
       throw error;
     } finally {
@@ -201,8 +216,9 @@ export class TurnRun {
     const index = this.#cells.length + 1;
     this.#progress.report({ type: "cell-started", index, code: call.code });
     this.#budget.cells += 1;
+    this.#cellsStarted += 1;
     const timeoutMs = Math.max(minimumCellMs, Math.min(settings.sandbox.cellTimeoutMs, this.#budget.remainingMs()));
-    const { result, item, cell } = await runCell(call, { session, store, turn: this.#turn, turnId: this.#turnId ?? "", timeoutMs, images: settings.model.images });
+    const { result, item, cell } = await runCell(call, { session, store, turn: this.#turn, turnId: this.#turnId ?? "", timeoutMs, images: settings.model.images, signal: this.#services.signal });
     this.#files?.noteCell(result);
     const output = result.stateLost ? joinParagraphs(item.output, await this.#restoreAfterRestart(session)) : item.output;
     this.#transcript.push({ ...item, output });
@@ -219,11 +235,11 @@ export class TurnRun {
   }
 
   /** The reply, with the turn's files; a failure to read them is said in `error`, the answer kept. */
-  async #reply(text: string, limit: LimitName | null, error: string | null): Promise<Reply> {
+  async #reply(text: string, limit: LimitName | null, error: string | null, stoppedBy: string | null = null): Promise<Reply> {
     let files: ReplyFile[] = [];
     let filesOmitted: string[] = [];
     // A stopping process has nobody to hand files to, and its session may be gone already.
-    if (this.#session !== undefined && this.#files !== undefined && !this.#services.interruption.aborted) {
+    if (this.#session !== undefined && this.#files !== undefined && stopReasonOf(this.#services.signal)?.kind !== "shutdown") {
       try {
         ({ files, omitted: filesOmitted } = await this.#files.collect(this.#session, this.#services.settings.reply));
       } catch (failure) {
@@ -234,13 +250,37 @@ export class TurnRun {
     }
     if (files.length > 0) this.#progress.report({ type: "files-ready", files: files.map((file) => ({ name: file.name, bytes: file.bytes })) });
     const attachmentsNotPlaced = this.#attachmentsPlaced ? [] : this.#turn.attachments.map((attachment) => attachment.name);
-    return { text, cells: this.#cells, files, limit, error, filesOmitted, attachmentsNotPlaced };
+    return { text, cells: this.#cells, files, limit, error, filesOmitted, attachmentsNotPlaced, stoppedBy };
   }
 
   #failureText(): string {
+    return joinParagraphs(this.#lastText, `The turn failed ${this.#progressSoFar()}.`);
+  }
+
+  /** "before any code ran", "while cell 1 ran", "after 2 cells ran". */
+  #progressSoFar(): string {
     const ran = this.#cells.length;
-    const done = ran === 0 ? "before any code ran" : `after ${ran} cell${ran === 1 ? "" : "s"} ran`;
-    return joinParagraphs(this.#lastText, `The turn failed ${done}.`);
+    if (this.#cellsStarted > ran) return `while cell ${this.#cellsStarted} ran`;
+    return ran === 0 ? "before any code ran" : `after ${ran} cell${ran === 1 ? "" : "s"} ran`;
+  }
+
+  /** Ends a turn a person stopped: what was done so far, and who stopped it. */
+  async #stopped(by: string): Promise<Reply> {
+    const note = `Stopped by ${by} ${this.#progressSoFar()}.`;
+    this.#logger.info({ by, cells: this.#cells.length }, "turn stopped");
+    if (this.#turnId !== undefined) {
+      try {
+        this.#transcript.closeOpenCalls(`Not run: the turn was stopped by ${by}.`);
+        if (this.#transcript.items.length > 0) this.#transcript.push({ type: "assistant", text: `(${note})` });
+        await this.#saveTranscript();
+        await this.#services.store.finishTurn(this.#turnId, { status: "failed", limit: null, error: note });
+      } catch (error) {
+        this.#logger.error({ err: error }, "could not record the stopped turn");
+      }
+    }
+    const reply = await this.#reply(joinParagraphs(this.#lastText, note), null, null, by);
+    this.#progress.report({ type: "turn-finished", reply });
+    return reply;
   }
 
   /** Saves what the turn did and that it failed; a store that fails too is only logged. */
@@ -256,20 +296,21 @@ export class TurnRun {
     }
   }
 
-  #throwIfInterrupted(): void {
-    if (this.#services.interruption.aborted) throw new ThreadbookError("turn_interrupted", interruptedMessage, { retryable: true });
+  #throwIfStopped(): void {
+    const reason = stopReasonOf(this.#services.signal);
+    if (reason !== null) throw new TurnStoppedSignal(reason);
   }
 
   /**
-   * Records the turn as failed the moment the process is told to stop, so it
+   * Records the turn as failed the moment the process is told to shut down, so it
    * is not left "running" should the process exit before the turn has
    * unwound (a cell can take its whole limit). The unwinding records it again,
    * with the transcript, when it gets there in time.
    */
   #recordInterruption(): void {
-    if (this.#turnId === undefined) return;
+    if (this.#turnId === undefined || stopReasonOf(this.#services.signal)?.kind !== "shutdown") return;
     this.#services.store
-      .finishTurn(this.#turnId, { status: "failed", limit: null, error: interruptedMessage })
+      .finishTurn(this.#turnId, { status: "failed", limit: null, error: shutdownMessage })
       .catch((error: unknown) => this.#logger.error({ err: error }, "could not record the interrupted turn"));
   }
 

@@ -25,6 +25,13 @@ export interface TurnUser {
 export interface Turn {
   /** Identifies the conversation, e.g. "slack:T1:C1:1700000000.000100". */
   conversationKey: string;
+  /**
+   * Identifies the platform event that asked (Slack: team, channel and
+   * message ts; Discord: the interaction or message id). The core claims it
+   * before anything runs, so a retried or duplicate delivery runs once, also
+   * across restarts. None for the CLI, whose every line is a new question.
+   */
+  eventKey?: string;
   user: TurnUser;
   text: string;
   attachments: Attachment[];
@@ -47,6 +54,8 @@ export interface ReplyFile {
   data: Buffer;
   /** A figure or other image, shown inline where the platform can. */
   image: boolean;
+  /** e.g. "image/png", "text/csv"; "application/octet-stream" when unknown. */
+  mediaType: string;
 }
 
 /** Which per-turn limit ended the turn early. */
@@ -58,10 +67,16 @@ export interface Reply {
   cells: ReplyCell[];
   files: ReplyFile[];
   limit: LimitName | null;
-  /** A plain message for the user when the machinery failed; null otherwise. */
+  /**
+   * A plain message for the user when the machinery failed, or when the turn
+   * was refused before it ran (the bot is busy, the user is over a limit);
+   * null otherwise.
+   */
   error: string | null;
-  /** Files left out of `files` (over the count or size bound), named so the user knows. */
+  /** Files left out of `files` (over the count or size bound, or figures past a cell's ten), named so the user knows. */
   filesOmitted: string[];
+  /** Who stopped the turn (a Stop button, `/stop`, a reset) when a person did; null otherwise. */
+  stoppedBy: string | null;
   /**
    * The turn's attachments, by the names the user gave, when the turn failed
    * before they reached the session: nothing kept them, so they must be sent
@@ -71,10 +86,22 @@ export interface Reply {
 }
 
 export type ProgressEvent =
-  | { type: "queued"; ahead: number }
+  /**
+   * The turn waits: behind the conversation's earlier turns ("conversation"),
+   * or for one of the bot's turn slots ("capacity"). `ahead` turns wait
+   * before it (0: it is next); reported again each time that changes.
+   */
+  | { type: "queued"; ahead: number; reason: "conversation" | "capacity" }
   | { type: "turn-started" }
   | { type: "session"; origin: "new" | "resumed" | "lost" }
   | { type: "thinking"; step: number }
+  /**
+   * A piece of the text the model is writing in `step`, as it streams in (only
+   * when the model client streams). Joined, a step's pieces are its text; when
+   * the step goes on to run code, that text was a remark on the way, and the
+   * answer comes in a later step. `Reply.text` is the final word.
+   */
+  | { type: "answer-delta"; step: number; text: string }
   /** `index` numbers the turn's cells from 1, in the order of `Reply.cells`. */
   | { type: "cell-started"; index: number; code: string }
   | { type: "cell-finished"; index: number; ok: boolean; summary: string; durationMs: number }

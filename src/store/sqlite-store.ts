@@ -28,6 +28,7 @@ import type {
   TurnOutcome,
   TurnRecord,
   TurnStatus,
+  UserTurnCount,
 } from "./store.ts";
 
 export const databaseFileName = "threadbook.db";
@@ -82,7 +83,7 @@ function prepareStatements(database: DatabaseSync) {
        FROM turns WHERE id = ?`,
     ),
     countTurnsSince: prepare(
-      "SELECT count(*) AS turns FROM turns WHERE user_platform = ? AND user_id = ? AND started_at >= ?",
+      "SELECT count(*) AS turns, min(started_at) AS oldest FROM turns WHERE user_platform = ? AND user_id = ? AND started_at >= ?",
     ),
     failRunningTurns: prepare(
       "UPDATE turns SET finished_at = ?, status = 'failed', error = ? WHERE status = 'running'",
@@ -327,10 +328,11 @@ export class SqliteStore implements Store {
     });
   }
 
-  countTurnsSince(userPlatform: string, userId: string, sinceMs: number): Promise<number> {
-    return this.#guard("count a user's turns", () =>
-      integer(this.#statements.countTurnsSince.get(userPlatform, userId, Math.round(sinceMs)) ?? { turns: 0 }, "turns"),
-    );
+  userTurnsSince(userPlatform: string, userId: string, sinceMs: number): Promise<UserTurnCount> {
+    return this.#guard("count a user's turns", () => {
+      const row = this.#statements.countTurnsSince.get(userPlatform, userId, Math.round(sinceMs)) ?? { turns: 0, oldest: null };
+      return { count: integer(row, "turns"), oldestStartedAt: row.oldest === null ? null : integer(row, "oldest") };
+    });
   }
 
   recordCellRun(run: CellRunInput): Promise<void> {

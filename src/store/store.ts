@@ -67,6 +67,12 @@ export interface StartTurnInput {
   text: string;
 }
 
+export interface UserTurnCount {
+  count: number;
+  /** When the oldest counted turn started; null when none counts. */
+  oldestStartedAt: number | null;
+}
+
 export interface TurnOutcome {
   status: Exclude<TurnStatus, "running">;
   limit: TurnLimitName | null;
@@ -172,10 +178,11 @@ export interface Store {
   getTurn(turnId: string): Promise<TurnRecord | null>;
 
   /**
-   * How many turns the user started at or after `sinceMs`, whatever their
-   * status: what a per-user rate limit counts, across restarts.
+   * The turns the user started at or after `sinceMs`, whatever their status:
+   * how many, and when the oldest of them started (null when none). What a
+   * per-user rate limit counts, across restarts.
    */
-  countTurnsSince(userPlatform: string, userId: string, sinceMs: number): Promise<number>;
+  userTurnsSince(userPlatform: string, userId: string, sinceMs: number): Promise<UserTurnCount>;
 
   /** Adds a cell run to the audit log. */
   recordCellRun(run: CellRunInput): Promise<void>;

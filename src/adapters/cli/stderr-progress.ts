@@ -18,6 +18,7 @@ export class StderrProgress implements Progress {
 function describe(event: ProgressEvent): string | null {
   switch (event.type) {
     case "queued":
+      if (event.reason === "capacity") return event.ahead === 0 ? "· threadbook is busy; you are next" : `· threadbook is busy; ${event.ahead} question${event.ahead === 1 ? "" : "s"} ahead of yours`;
       return `· waiting for ${event.ahead} earlier message${event.ahead === 1 ? "" : "s"} in this conversation`;
     case "session":
       if (event.origin === "new") return "· started a Python session";
@@ -31,6 +32,7 @@ function describe(event: ProgressEvent): string | null {
       return `  ${event.ok ? "✓" : "✗"} ${formatDuration(event.durationMs)}: ${event.summary}`;
     case "files-ready":
       return `· files: ${event.files.map((file) => `${file.name} (${formatBytes(file.bytes)})`).join(", ")}`;
+    case "answer-delta":
     case "turn-started":
     case "turn-finished":
     case "turn-failed":

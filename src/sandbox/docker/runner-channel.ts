@@ -153,19 +153,25 @@ export class RunnerChannel {
       this.#violation(`a reply to no request in flight (id ${id})`);
       return;
     }
-    this.#pending.delete(id);
-    if (waiting.timer) clearTimeout(waiting.timer);
     if (envelope.data.ok === false) {
+      this.#settle(id, waiting);
       waiting.reject(new RunnerFaultError(envelope.data.fault ?? "no reason given"));
       return;
     }
     const reply = waiting.schema.safeParse(value);
     if (!reply.success) {
+      // The request stays pending, so the violation rejects it with the rest.
       const issue = reply.error.issues[0];
       this.#violation(`a reply of the wrong shape (${issue?.path.join(".") || "reply"}: ${issue?.message ?? "invalid"})`);
       return;
     }
+    this.#settle(id, waiting);
     waiting.resolve(reply.data);
+  }
+
+  #settle(id: number, waiting: Pending): void {
+    this.#pending.delete(id);
+    if (waiting.timer) clearTimeout(waiting.timer);
   }
 
   #receiveDiagnostics(data: Buffer): void {
