@@ -71,6 +71,8 @@ export class TurnRun {
   #lastText = "";
   /** Cells begun, the one running included. */
   #cellsStarted = 0;
+  /** The cell a stop interrupted, if one did. */
+  #cellStopped: number | null = null;
 
   constructor(turn: Turn, progress: SafeProgress, services: TurnServices) {
     this.#turn = turn;
@@ -220,6 +222,7 @@ export class TurnRun {
     const timeoutMs = Math.max(minimumCellMs, Math.min(settings.sandbox.cellTimeoutMs, this.#budget.remainingMs()));
     const { result, item, cell } = await runCell(call, { session, store, turn: this.#turn, turnId: this.#turnId ?? "", timeoutMs, images: settings.model.images, signal: this.#services.signal });
     this.#files?.noteCell(result);
+    if (result.stopped) this.#cellStopped = index;
     const output = result.stateLost ? joinParagraphs(item.output, await this.#restoreAfterRestart(session)) : item.output;
     this.#transcript.push({ ...item, output });
     this.#cells.push(cell);
@@ -260,6 +263,7 @@ export class TurnRun {
   /** "before any code ran", "while cell 1 ran", "after 2 cells ran". */
   #progressSoFar(): string {
     const ran = this.#cells.length;
+    if (this.#cellStopped !== null) return `while cell ${this.#cellStopped} ran`;
     if (this.#cellsStarted > ran) return `while cell ${this.#cellsStarted} ran`;
     return ran === 0 ? "before any code ran" : `after ${ran} cell${ran === 1 ? "" : "s"} ran`;
   }
