@@ -36,6 +36,7 @@ const schema = z.object({
   THREADBOOK_TURN_TIMEOUT_S: seconds(600, 86_400),
   THREADBOOK_TURN_MAX_TOKENS: wholeNumber(400_000, 0, 100_000_000),
   THREADBOOK_HISTORY_CHARS: wholeNumber(24_000, 0, 1_000_000),
+  THREADBOOK_SHUTDOWN_GRACE_S: wholeNumber(20, 0, 3600),
 
   // Unset: derived from the machine (see capacityDefaults).
   THREADBOOK_MAX_SESSIONS: wholeNumber(undefined, 1, 100_000),
@@ -131,6 +132,8 @@ export interface Config {
   dataDir: string;
   logLevel: string;
   turn: { maxSteps: number; maxCells: number; timeoutMs: number; maxTokens: number; historyChars: number };
+  /** On SIGTERM, how long the bot lets running turns finish before it stops them. */
+  shutdownGraceMs: number;
   /** How much the whole bot takes on at once, and each user's share of it. */
   capacity: {
     /** Live session containers at once; past it the least recently used idle session is removed. */
@@ -197,6 +200,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, machine: Machin
       maxTokens: value.THREADBOOK_TURN_MAX_TOKENS,
       historyChars: value.THREADBOOK_HISTORY_CHARS,
     },
+    shutdownGraceMs: value.THREADBOOK_SHUTDOWN_GRACE_S * 1000,
     capacity: {
       ...capacityDefaults(value, machine),
       maxQueued: value.THREADBOOK_MAX_QUEUED,

@@ -81,6 +81,7 @@ async function main(argv: string[]): Promise<number> {
       // A one-shot ask claims at most one session: a warm pool would start containers only to remove them.
       poolSize: commandLine.command === "ask" ? 0 : config.sandbox.poolSize,
       recoverInterruptedTurns: commandLine.command === "start",
+      finishGraceMs: bot ? config.shutdownGraceMs : 0,
       onStatus: (message) => writeError(`threadbook: ${message}\n`),
     });
   } catch (error) {

@@ -28,6 +28,12 @@ export interface ServiceOptions {
   poolSize: number;
   /** Only the process that runs the bot should mark turns a crash left running as failed. */
   recoverInterruptedTurns: boolean;
+  /**
+   * On close, how long running turns may go on to finish (no new ones are
+   * taken meanwhile) before they are stopped: 0 for a terminal, where Ctrl-C
+   * means now; some seconds for a bot, whose users are waiting for answers.
+   */
+  finishGraceMs: number;
   /** Told about slow preparation, such as building the sandbox image. */
   onStatus: (message: string) => void;
 }
@@ -45,10 +51,11 @@ export interface Services {
    */
   onClose(work: () => Promise<void>): void;
   /**
-   * Interrupts the turns in progress (each is recorded as failed), runs the
-   * onClose work, waits a few seconds for the turns to unwind, stops the
-   * sandbox's background work (sessions keep running for the next start) and
-   * closes the store. Calling it again returns the same promise.
+   * Takes no new turns, lets running ones finish for `finishGraceMs`, then
+   * stops those still running (each is recorded as failed), runs the onClose
+   * work, waits a few seconds for the turns to unwind, stops the sandbox's
+   * background work (sessions keep running for the next start) and closes the
+   * store. Calling it again returns the same promise.
    */
   close(): Promise<void>;
 }
@@ -80,6 +87,11 @@ export async function startServices(config: Config, options: ServiceOptions): Pr
     },
     close() {
       closing ??= (async () => {
+        agent.stopTaking();
+        if (options.finishGraceMs > 0) {
+          const finished = await within(agent.idle().catch(() => undefined), options.finishGraceMs);
+          if (finished === timedOut) logger.warn({ graceMs: options.finishGraceMs }, "turns still running at shutdown are stopped");
+        }
         agent.interrupt();
         for (const work of closers) await work().catch((error: unknown) => logger.error({ err: error }, "closing failed"));
         const unwound = await within(agent.idle().catch(() => undefined), turnGraceMs);

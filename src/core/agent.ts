@@ -184,6 +184,11 @@ export class Agent {
     await this.reset(conversationKey);
   }
 
+  /** For shutdown: turns handed in from now on, and those waiting, are refused; running ones go on. */
+  stopTaking(): void {
+    this.#shuttingDown = true;
+  }
+
   /**
    * For shutdown: every running turn is stopped (a running cell interrupted,
    * a model answer abandoned) and recorded as failed right away; waiting turns
@@ -222,7 +227,7 @@ export class Agent {
     events.report({ type: "turn-failed", message });
     await events.flush();
     return {
-      text: "", cells: [], files: [], limit: null, error: message, filesOmitted: [], stoppedBy: null,
+      text: "", cells: [], files: [], limit: null, error: message, filesOmitted: [], stoppedBy: null, turnId: null,
       attachmentsNotPlaced: turn.attachments.map((attachment) => attachment.name),
     };
   }

@@ -77,6 +77,8 @@ export interface Reply {
   filesOmitted: string[];
   /** Who stopped the turn (a Stop button, `/stop`, a reset) when a person did; null otherwise. */
   stoppedBy: string | null;
+  /** The turn's id in the store, e.g. to record feedback on it; null when it was refused before it was recorded. */
+  turnId: string | null;
   /**
    * The turn's attachments, by the names the user gave, when the turn failed
    * before they reached the session: nothing kept them, so they must be sent

@@ -31,6 +31,8 @@ THREADBOOK_*, SLACK_* or DISCORD_* variable draws a warning):
   THREADBOOK_TURN_TIMEOUT_S      seconds per turn                                  [600]
   THREADBOOK_TURN_MAX_TOKENS     model tokens per turn (0: no limit)               [400000]
   THREADBOOK_HISTORY_CHARS       characters of earlier turns sent to the model     [24000]
+  THREADBOOK_SHUTDOWN_GRACE_S    on SIGTERM, seconds a bot lets running turns      [20]
+                                 finish before it stops them
   THREADBOOK_MAX_SESSIONS        live sessions at once; past it the least recently [derived]
                                  used idle one is removed. Default: 75% of memory /
                                  THREADBOOK_SANDBOX_MEMORY_MB, at least 1
