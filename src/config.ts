@@ -9,7 +9,7 @@ import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
 import { ConfigError } from "./errors.ts";
-import { choice, flag, httpUrl, matching, positiveNumber, text, wholeNumber } from "./setting-rules.ts";
+import { choice, flag, httpUrl, idList, matching, positiveNumber, text, wholeNumber } from "./setting-rules.ts";
 import { platformSettingNames, unknownSettingWarnings } from "./unknown-settings.ts";
 
 /** The project's folder: a relative THREADBOOK_DATA_DIR is under it, wherever threadbook is run from. */
@@ -59,6 +59,13 @@ const schema = z.object({
   THREADBOOK_REPLY_MAX_FILES: wholeNumber(20, 0, 1000),
   THREADBOOK_REPLY_MAX_FILE_MB: wholeNumber(25, 1, 1024),
   // connectDocker speaks to a socket or to plain HTTP: no TLS, no ssh://.
+  DISCORD_TOKEN: text(undefined, { secret: true }),
+  DISCORD_APPLICATION_ID: matching(undefined, /^\d{5,20}$/, "the application's id, digits only (Developer Portal, General Information)"),
+  DISCORD_API_URL: httpUrl(),
+  DISCORD_ALLOWED_GUILDS: idList(),
+  DISCORD_ALLOWED_CHANNELS: idList(),
+  DISCORD_ALLOWED_ROLES: idList(),
+
   DOCKER_HOST: matching(undefined, /^unix:\/\/\/.+|^tcp:\/\/[^/:]+(:\d+)?\/?$/, "unix:///path/to/docker.sock or tcp://host:port (plain TCP; TLS and ssh:// are not supported)"),
 });
 
@@ -103,6 +110,9 @@ function conflicts(value: Settings, machine: Machine): string[] {
         "or a session in use could be removed as idle",
     );
   }
+  if (value.DISCORD_TOKEN !== undefined && value.DISCORD_APPLICATION_ID === undefined) {
+    problems.push("DISCORD_APPLICATION_ID: must be set when DISCORD_TOKEN is (the Developer Portal shows it under General Information)");
+  }
   const { maxSessions, maxTurns } = capacityDefaults(value, machine);
   if (maxTurns > maxSessions) {
     const derived = value.THREADBOOK_MAX_SESSIONS === undefined
@@ -117,6 +127,20 @@ function conflicts(value: Settings, machine: Machine): string[] {
 }
 
 export type ModelApi = "responses" | "chat";
+
+export interface DiscordSettings {
+  token: string;
+  applicationId: string;
+  /** The REST base, e.g. "https://discord.com/api"; the gateway's address is looked up through it. */
+  apiUrl: string;
+  /** Empty: every guild, channel or role may use the bot. */
+  allowedGuilds: string[];
+  allowedChannels: string[];
+  allowedRoles: string[];
+}
+
+/** Discord's own REST base, as discord.js has it. */
+export const discordApiUrl = "https://discord.com/api";
 
 export interface Config {
   model: {
@@ -163,6 +187,8 @@ export interface Config {
     dockerHost: string | undefined;
   };
   reply: { maxFiles: number; maxFileBytes: number };
+  /** The Discord bot; undefined when DISCORD_TOKEN is not set. */
+  discord: DiscordSettings | undefined;
   /** Variables that look like settings but are none (a typo, most likely), one line each, for the user to see. */
   warnings: string[];
 }
@@ -223,6 +249,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, machine: Machin
       dockerHost: value.DOCKER_HOST,
     },
     reply: { maxFiles: value.THREADBOOK_REPLY_MAX_FILES, maxFileBytes: value.THREADBOOK_REPLY_MAX_FILE_MB * 1024 * 1024 },
+    discord: value.DISCORD_TOKEN === undefined ? undefined : {
+      token: value.DISCORD_TOKEN,
+      applicationId: value.DISCORD_APPLICATION_ID ?? "",
+      apiUrl: (value.DISCORD_API_URL ?? discordApiUrl).replace(/\/+$/, ""),
+      allowedGuilds: value.DISCORD_ALLOWED_GUILDS,
+      allowedChannels: value.DISCORD_ALLOWED_CHANNELS,
+      allowedRoles: value.DISCORD_ALLOWED_ROLES,
+    },
     warnings: settingWarnings(env),
   };
 }

@@ -81,6 +81,18 @@ export function httpUrl() {
   );
 }
 
+/** Comma-separated Discord ids (snowflakes), e.g. "123456789012345678,234567890123456789"; unset: an empty list. */
+export function idList() {
+  return setting<string[]>(
+    [],
+    (value) => {
+      const ids = value.split(",").map((id) => id.trim()).filter((id) => id !== "");
+      return ids.length > 0 && ids.every((id) => /^\d{5,20}$/.test(id)) ? ids : undefined;
+    },
+    "ids separated by commas, digits only, such as 123456789012345678,234567890123456789",
+  );
+}
+
 function shown(value: string): string {
   return value.length > shownChars ? `${value.slice(0, shownChars)}…` : value;
 }

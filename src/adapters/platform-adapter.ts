@@ -1,11 +1,12 @@
 /**
  * The seam for chat platforms: `threadbook start` starts every configured
- * adapter and stops them on shutdown. Slack and Discord implement it in a
- * later issue; until then none is configured and `start` runs the local chat.
+ * adapter and stops them on shutdown. With none configured, `start` runs the
+ * local chat.
  */
 import type { Config } from "../config.ts";
 import type { Agent } from "../core/agent.ts";
 import type { Logger } from "../log.ts";
+import { lazyDiscordAdapter } from "./discord/lazy-discord-adapter.ts";
 
 export interface PlatformAdapter {
   /** e.g. "slack", for logs. */
@@ -17,11 +18,13 @@ export interface PlatformAdapter {
 }
 
 /** True when the settings name a chat platform, so `start` runs as a bot. */
-export function hasConfiguredPlatform(_config: Config): boolean {
-  return false;
+export function hasConfiguredPlatform(config: Config): boolean {
+  return config.discord !== undefined;
 }
 
 /** The adapters the settings configure, wired to the agent. */
-export function createPlatformAdapters(_config: Config, _agent: Agent, _logger: Logger): PlatformAdapter[] {
-  return [];
+export function createPlatformAdapters(config: Config, agent: Agent, logger: Logger): PlatformAdapter[] {
+  const adapters: PlatformAdapter[] = [];
+  if (config.discord !== undefined) adapters.push(lazyDiscordAdapter(config.discord, agent, logger, config.sandbox.fileMb * 1024 * 1024));
+  return adapters;
 }

@@ -1,0 +1,45 @@
+/**
+ * One turn in a thread or DM: progress shown there (typing, a status
+ * message), the agent's reply rendered in its place. A duplicate delivery
+ * leaves nothing behind; a failure to post is logged and said plainly.
+ */
+import { userMessage } from "../../errors.ts";
+import type { Reply, Turn } from "../../core/turn.ts";
+import type { SendableChannels } from "discord.js";
+import type { DiscordContext } from "./discord-context.ts";
+import { replyMessages } from "./reply-messages.ts";
+import { StatusMessage } from "./status-message.ts";
+
+export interface AnswerOptions {
+  /** The most one file may weigh on upload here (the interaction says; else Discord's default). */
+  uploadLimitBytes: number;
+  /** Lines for the user about files that were not taken. */
+  notes: string[];
+}
+
+export async function answerTurn(context: DiscordContext, place: SendableChannels, turn: Turn, options: AnswerOptions): Promise<void> {
+  const logger = context.logger.child({ conversation: turn.conversationKey });
+  const status = new StatusMessage(place, logger);
+  let reply: Reply | null;
+  try {
+    reply = await context.agent.handle(turn, { progress: status });
+  } catch (error) {
+    logger.error({ err: error }, "turn failed");
+    reply = failedReply(userMessage(error));
+  }
+  if (reply === null) {
+    status.abandon();
+    return;
+  }
+  if (options.notes.length > 0) reply = { ...reply, text: [reply.text, ...options.notes].filter((line) => line !== "").join("\n\n") };
+  try {
+    await status.finish(replyMessages(reply, options.uploadLimitBytes));
+  } catch (error) {
+    logger.error({ err: error }, "could not post the reply");
+    await place.send("threadbook could not post its answer here. The details are in its log.").catch(() => undefined);
+  }
+}
+
+function failedReply(message: string): Reply {
+  return { text: "", cells: [], files: [], limit: null, error: message, filesOmitted: [], stoppedBy: null, turnId: null, attachmentsNotPlaced: [] };
+}

@@ -1,0 +1,84 @@
+/**
+ * The Discord bot: a discord.js client on the gateway (Guilds, Guild
+ * Messages, Message Content and Direct Messages intents), its REST base from
+ * DISCORD_API_URL, turning interactions and messages into turns. On stop it
+ * takes no new events, lets the handlers post what they have, and
+ * disconnects.
+ */
+import { Client, Events, GatewayIntentBits, Partials } from "discord.js";
+import type { DiscordSettings } from "../../config.ts";
+import type { Agent } from "../../core/agent.ts";
+import { timedOut, within } from "../../deadline.ts";
+import type { Logger } from "../../log.ts";
+import type { PlatformAdapter } from "../platform-adapter.ts";
+import type { DiscordContext } from "./discord-context.ts";
+import { handleInteraction } from "./interaction-handler.ts";
+import { handleMessage } from "./message-handler.ts";
+
+/** How long stop waits for handlers to post the replies of turns that ended. */
+const postingGraceMs = 30_000;
+
+export interface DiscordAdapterOptions {
+  settings: DiscordSettings;
+  agent: Agent;
+  logger: Logger;
+  fileMaxBytes: number;
+}
+
+export class DiscordAdapter implements PlatformAdapter {
+  readonly name = "discord";
+  readonly #options: DiscordAdapterOptions;
+  readonly #logger: Logger;
+  readonly #handlers = new Set<Promise<void>>();
+  #client: Client | undefined;
+  #stopping = false;
+
+  constructor(options: DiscordAdapterOptions) {
+    this.#options = options;
+    this.#logger = options.logger.child({ platform: "discord" });
+  }
+
+  /** The connected client, for tests and benchmarks. */
+  get client(): Client | undefined {
+    return this.#client;
+  }
+
+  async start(): Promise<void> {
+    const client = new Client({
+      intents: [GatewayIntentBits.Guilds, GatewayIntentBits.GuildMessages, GatewayIntentBits.MessageContent, GatewayIntentBits.DirectMessages],
+      // DM channels are not in the cache until a DM arrives.
+      partials: [Partials.Channel],
+      rest: { api: this.#options.settings.apiUrl },
+      allowedMentions: { parse: [] },
+    });
+    this.#client = client;
+    client.on(Events.Error, (error) => this.#logger.error({ err: error }, "discord client error"));
+    client.on(Events.ShardDisconnect, (event, shard) => this.#logger.warn({ code: event.code, shard }, "gateway disconnected"));
+    client.on(Events.ShardResume, (shard) => this.#logger.info({ shard }, "gateway resumed"));
+    const ready = new Promise<Client<true>>((resolve) => client.once(Events.ClientReady, resolve));
+    await client.login(this.#options.settings.token);
+    const readyClient = await ready;
+    const context: DiscordContext = { client: readyClient, agent: this.#options.agent, settings: this.#options.settings, logger: this.#logger, fileMaxBytes: this.#options.fileMaxBytes };
+    client.on(Events.InteractionCreate, (interaction) => this.#track(handleInteraction(context, interaction)));
+    client.on(Events.MessageCreate, (message) => this.#track(handleMessage(context, message)));
+    this.#logger.info({ user: readyClient.user.id }, "connected to Discord");
+  }
+
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    const settled = await within(Promise.allSettled([...this.#handlers]), postingGraceMs);
+    if (settled === timedOut) this.#logger.warn({ handlers: this.#handlers.size }, "handlers still posting at disconnect");
+    await this.#client?.destroy();
+  }
+
+  /** Settles once every handler running now has finished, for tests. */
+  async idle(): Promise<void> {
+    while (this.#handlers.size > 0) await Promise.allSettled([...this.#handlers]);
+  }
+
+  #track(work: Promise<void>): void {
+    if (this.#stopping) this.#logger.debug("event during shutdown: the agent refuses its turn");
+    const tracked = work.catch((error: unknown) => this.#logger.error({ err: error }, "discord handler failed")).finally(() => this.#handlers.delete(tracked));
+    this.#handlers.add(tracked);
+  }
+}

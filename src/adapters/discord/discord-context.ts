@@ -1,0 +1,14 @@
+/** What every Discord handler needs: the agent, the settings, the log and the bounds. */
+import type { Client } from "discord.js";
+import type { DiscordSettings } from "../../config.ts";
+import type { Agent } from "../../core/agent.ts";
+import type { Logger } from "../../log.ts";
+
+export interface DiscordContext {
+  client: Client<true>;
+  agent: Agent;
+  settings: DiscordSettings;
+  logger: Logger;
+  /** The session's file-size limit: a file a user gives larger than this is not downloaded. */
+  fileMaxBytes: number;
+}
