@@ -53,6 +53,10 @@ function botMessages(h: DiscordHarness, channelId: string): ApiMessage[] {
   return h.discord.messagesIn(channelId).filter((message) => message.author.id === h.discord.bot.id && (message.flags & componentsV2Flag) !== 0);
 }
 
+/** The typing indicator in the channel, sent after the first `mark` calls: the adapter took the event. */
+const typingAfter = (h: DiscordHarness, mark: number, channelId: string) => (call: RecordedCall) =>
+  h.discord.calls.indexOf(call) >= mark && call.method === "POST" && call.path === `/channels/${channelId}/typing`;
+
 const isCallback = (token: string) => (call: RecordedCall) => call.path.endsWith(`/${token}/callback`);
 
 describe("/ask", () => {
@@ -86,5 +90,174 @@ describe("/ask", () => {
     // The channel's original response points at the thread.
     const edit = h.discord.interactionCalls(token).find((call) => call.method === "PATCH");
     assert.match(edit?.body.content ?? "", new RegExp(`<#${threads[0]!.id}>`));
+  });
+});
+
+describe("turns", () => {
+  test("the deferral goes out before the model is asked, and a follow-up message in the thread reuses the session", async (t) => {
+    const h = await discordHarness(t, sandbox, dataRoot);
+    let modelAskedAt = 0;
+    h.model.script([() => { modelAskedAt = performance.now(); return codeStep("kept = 41"); }, textStep("Stored it."), codeStep("kept + 1"), textStep("It is 42.")]);
+    const { token } = h.discord.command({ name: "ask", user: ada, options: [stringOption("question", "Store 41 as kept")] });
+    const deferral = await h.discord.waitFor(isCallback(token));
+    assert.equal(deferral.body.type, 5, "a deferred response");
+    await h.adapter.idle();
+    assert.ok(modelAskedAt > 0 && deferral.at < modelAskedAt, "deferred before the model was asked");
+    const threadId = h.discord.threads()[0]!.id;
+    const firstThreadCall = h.discord.calls.find((call) => call.path.startsWith("/channels/") && call.path.endsWith("/threads"))!;
+    assert.ok(deferral.at < firstThreadCall.at, "deferred before the thread was opened");
+
+    // A follow-up in the thread, without a mention.
+    const mark = h.discord.calls.length;
+    const followUp = h.discord.post({ author: ada, channelId: threadId, content: "Add one to it" });
+    await h.discord.waitFor(typingAfter(h, mark, threadId));
+    await h.adapter.idle();
+    const messages = botMessages(h, threadId);
+    assert.equal(messages.length, 2);
+    assert.match(textOf(messages[1]!), /It is 42\./);
+    assert.match(textOf(messages[1]!), /```\n42\n```/);
+    assert.ok(followUp.id);
+  });
+
+  test("/stop stops the running cell and /reset drops the session", async (t) => {
+    const h = await discordHarness(t, sandbox, dataRoot);
+    h.model.script([codeStep("kept = 7\nimport time\nprint('sleeping', flush=True)\ntime.sleep(25)"), codeStep("print('kept' in globals())"), textStep("Fresh.")]);
+    const { token } = h.discord.command({ name: "ask", user: ada, options: [stringOption("question", "Sleep")] });
+    await h.discord.waitFor(isCallback(token));
+    // The status message is up once the cell runs.
+    const status = await h.discord.waitFor((call) => call.method === "PATCH" && call.path.startsWith("/channels/") && JSON.stringify(call.body).includes("Cell 1: running"));
+    const threadId = status.path.split("/")[2]!;
+    const stop = h.discord.command({ name: "stop", user: ada, channelId: threadId });
+    await h.discord.waitFor(isCallback(stop.token));
+    await h.adapter.idle();
+    const stopReply = h.discord.interactionCalls(stop.token)[0]!;
+    assert.match(stopReply.body.data.content, /Ada stopped the running question/);
+    const answer = botMessages(h, threadId).at(-1)!;
+    assert.match(textOf(answer), /Stopped by Ada/);
+    assert.ok(JSON.stringify(answer.components).includes('"accent_color":16426522'), "the stopped colour");
+
+    const reset = h.discord.command({ name: "reset", user: ada, channelId: threadId });
+    await h.discord.waitFor(isCallback(reset.token));
+    await h.adapter.idle();
+    assert.match(h.discord.interactionCalls(reset.token).find((call) => call.method === "PATCH")!.body.content, /reset this thread's session/);
+    const mark = h.discord.calls.length;
+    h.discord.post({ author: ada, channelId: threadId, content: "Is kept still there?" });
+    await h.discord.waitFor(typingAfter(h, mark, threadId));
+    await h.adapter.idle();
+    assert.match(textOf(botMessages(h, threadId).at(-1)!), /False/);
+  });
+});
+
+describe("replies", () => {
+  test("a 6,000-character answer goes on in a second message, split at a line outside the code fence", async (t) => {
+    const h = await discordHarness(t, sandbox, dataRoot);
+    const prose = Array.from({ length: 30 }, (_, index) => `Line ${index + 1}: ${"x".repeat(90)}`).join("\n");
+    const fence = `\`\`\`\n${Array.from({ length: 30 }, (_, index) => `row ${index + 1} ${"y".repeat(60)}`).join("\n")}\n\`\`\``;
+    const answer = `${prose}\n${fence}\n${"Closing words. ".repeat(50).trim()}`;
+    assert.ok(answer.length > 5_000 && answer.length < 7_000, `answer of ${answer.length}`);
+    h.model.script([textStep(answer)]);
+    const { token } = h.discord.command({ name: "ask", user: ada, options: [stringOption("question", "Write a long answer")] });
+    await h.discord.waitFor(isCallback(token));
+    await h.adapter.idle();
+    const messages = botMessages(h, h.discord.threads()[0]!.id);
+    assert.equal(messages.length, 2);
+    const texts = messages.map(textOf);
+    for (const text of texts) {
+      assert.ok(text.length <= 4_000, `${text.length} characters`);
+      assert.equal((text.match(/```/g) ?? []).length % 2, 0, "every fence in a message is closed in it");
+    }
+    assert.equal(texts.join("\n"), answer, "nothing lost or repeated");
+  });
+
+  test("a file over the interaction's upload limit is named with its size and not sent", async (t) => {
+    const h = await discordHarness(t, sandbox, dataRoot, { emulator: { uploadLimitBytes: 200_000 } });
+    h.model.script([codeStep("open('big.bin', 'wb').write(b'0' * 300_000)\nopen('small.txt', 'w').write('ok')"), textStep("Wrote two files.")]);
+    const { token } = h.discord.command({ name: "ask", user: ada, options: [stringOption("question", "Write files")] });
+    await h.discord.waitFor(isCallback(token));
+    await h.adapter.idle();
+    const [answer] = botMessages(h, h.discord.threads()[0]!.id);
+    assert.deepEqual(answer!.attachments.map((file) => file.filename), ["small.txt"]);
+    assert.match(textOf(answer!), /`big\.bin` \(300\.0 kB\) is over Discord's upload limit here \(200\.0 kB\), so it is not sent\./);
+  });
+});
+
+describe("places", () => {
+  test("a mention in a channel starts a thread from the message, and a DM is answered in the DM", async (t) => {
+    const h = await discordHarness(t, sandbox, dataRoot);
+    h.model.script([textStep("Hello from the thread."), textStep("Hello in the DM.")]);
+    const asked = h.discord.post({ author: ada, channelId: h.discord.channelId, content: `<@${h.discord.bot.id}> say hello`, mentionBot: true });
+    await h.discord.waitFor((call) => call.path === `/channels/${h.discord.channelId}/messages/${asked.id}/threads`);
+    await h.adapter.idle();
+    const thread = h.discord.channels.get(asked.id)!;
+    assert.equal(thread.name, "say hello");
+    assert.match(textOf(botMessages(h, asked.id)[0]!), /Hello from the thread\./);
+    assert.match(userTexts(h.model.requests[0]!).join("\n"), /say hello/);
+    assert.doesNotMatch(userTexts(h.model.requests[0]!).join("\n"), /<@/);
+
+    const dm = h.discord.dm(ada);
+    const mark = h.discord.calls.length;
+    h.discord.post({ author: ada, channelId: dm.id, content: "hello there" });
+    await h.discord.waitFor(typingAfter(h, mark, dm.id));
+    await h.adapter.idle();
+    assert.match(textOf(botMessages(h, dm.id)[0]!), /Hello in the DM\./);
+    assert.equal(h.discord.threads().length, 1, "no thread for a DM");
+  });
+
+  test("Ask threadbook on a message with a CSV answers about its file in a new thread", async (t) => {
+    const h = await discordHarness(t, sandbox, dataRoot);
+    const grace = user("100000000000000002", "Grace");
+    h.model.script([codeStep("import pandas as pd\nprint(len(pd.read_csv('orders.csv')))"), textStep("It has 3 rows.")]);
+    const posted = h.discord.post({ author: grace, channelId: h.discord.channelId, content: "Here are the orders", attachments: [h.discord.attachment("orders.csv", csv, "text/csv")] });
+    const { token } = h.discord.messageCommand({ user: ada, target: posted });
+    await h.discord.waitFor(isCallback(token));
+    await h.adapter.idle();
+    const [answer] = botMessages(h, h.discord.threads()[0]!.id);
+    assert.match(textOf(answer!), /It has 3 rows\./);
+    assert.match(textOf(answer!), /```\n3\n```/);
+    assert.equal(h.discord.threads()[0]!.name, "Here are the orders");
+  });
+});
+
+describe("access", () => {
+  test("a user without an allowed role gets an ephemeral refusal and nothing runs", async (t) => {
+    const allowedRole = "200000000000000001";
+    const otherRole = "200000000000000009";
+    const h = await discordHarness(t, sandbox, dataRoot, { settings: { allowedRoles: [allowedRole] }, emulator: { roles: [allowedRole, otherRole] } });
+    const { token } = h.discord.command({ name: "ask", user: ada, roles: [otherRole], options: [stringOption("question", "Anything")] });
+    const refusal = await h.discord.waitFor(isCallback(token));
+    await h.adapter.idle();
+    assert.equal(refusal.body.type, 4);
+    assert.equal(refusal.body.data.flags & 64, 64, "ephemeral");
+    assert.match(refusal.body.data.content, /not allowed/);
+    assert.equal(h.discord.threads().length, 0);
+    assert.equal(h.model.requests.length, 0);
+
+    h.model.script([textStep("Allowed.")]);
+    const allowed = h.discord.command({ name: "ask", user: ada, roles: [allowedRole], options: [stringOption("question", "Anything")] });
+    await h.discord.waitFor(isCallback(allowed.token));
+    await h.adapter.idle();
+    assert.match(textOf(botMessages(h, h.discord.threads()[0]!.id)[0]!), /Allowed\./);
+  });
+});
+
+describe("gateway", () => {
+  test("a drop mid-turn is resumed, heartbeats are acknowledged, and the answer arrives once though the event is delivered again", async (t) => {
+    const h = await discordHarness(t, sandbox, dataRoot, { emulator: { heartbeatIntervalMs: 300 } });
+    const thread = h.discord.openThread(h.discord.bot.id, "earlier question");
+    h.model.script([codeStep("import time\nprint('working', flush=True)\ntime.sleep(2)\nprint('done')"), textStep("Finished after the drop.")]);
+    const mark = h.discord.calls.length;
+    h.discord.post({ author: ada, channelId: thread.id, content: "Take a moment" });
+    await h.discord.waitFor((call) => h.discord.calls.indexOf(call) >= mark && call.path.startsWith(`/channels/${thread.id}/messages`) && JSON.stringify(call.body).includes("Cell 1: running"));
+    await h.discord.gateway.until(() => h.discord.gateway.heartbeatAcks > 0);
+    // The drop: the client resumes, and the gateway delivers the question's MESSAGE_CREATE again.
+    h.discord.gateway.drop(4);
+    await h.discord.gateway.until(() => h.discord.gateway.resumes === 1);
+    await h.agent.idle();
+    await h.adapter.idle();
+    assert.equal(h.discord.gateway.identifies, 1, "resumed, not identified again");
+    const answers = botMessages(h, thread.id);
+    assert.equal(answers.length, 1, "one answer");
+    assert.match(textOf(answers[0]!), /Finished after the drop\./);
+    assert.equal(h.model.requests.length, 2, "the turn ran once");
   });
 });

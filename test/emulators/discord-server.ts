@@ -33,6 +33,8 @@ export interface DiscordEmulatorOptions {
   /** The upload limit the emulator enforces and reports in interactions (attachment_size_limit). */
   uploadLimitBytes?: number;
   heartbeatIntervalMs?: number;
+  /** Roles the guild has besides @everyone (GUILD_CREATE lists them; discord.js keeps a member's roles only if the guild has them). */
+  roles?: string[];
 }
 
 interface InteractionRecord {
@@ -79,7 +81,7 @@ export class DiscordEmulator {
       ready: () => ({ v: 10, user: { ...this.bot, verified: true, mfa_enabled: false, flags: 0 }, guilds: [{ id: this.guildId, unavailable: true }], application: { id: this.applicationId, flags: 0 } }),
       guildCreate: () => ({
         id: this.guildId, name: "Data team", icon: null, owner_id: snowflake(), unavailable: false, member_count: 2, large: false,
-        roles: [{ id: this.guildId, name: "@everyone", permissions: "2248473465835073", position: 0, color: 0, hoist: false, managed: false, mentionable: false, flags: 0 }],
+        roles: [this.guildId, ...(options.roles ?? [])].map((id, position) => ({ id, name: position === 0 ? "@everyone" : `role ${position}`, permissions: "2248473465835073", position, color: 0, hoist: false, managed: false, mentionable: false, flags: 0 })),
         channels: [...this.channels.values()].filter((channel) => channel.type === 0),
         threads: [], members: [member(this.bot)], emojis: [], stickers: [], features: [], voice_states: [], presences: [],
         joined_at: "2024-01-01T00:00:00.000Z", premium_tier: 0, preferred_locale: "en-US", system_channel_flags: 0, verification_level: 0, nsfw_level: 0, mfa_level: 0,
@@ -132,7 +134,8 @@ export class DiscordEmulator {
       attachments: fields.attachments, mentions: fields.mentionBot ? [this.bot] : [], roles: fields.roles,
     });
     this.#store(posted);
-    this.gateway.dispatch("MESSAGE_CREATE", posted);
+    // Discord adds the channel's type to MESSAGE_CREATE; discord.js needs it to open a DM channel it has not seen.
+    this.gateway.dispatch("MESSAGE_CREATE", { ...posted, channel_type: channel.type });
     return posted;
   }
 
