@@ -57,6 +57,7 @@ async function main(argv: string[]): Promise<number> {
     return exitCodes.usage;
   }
   writeWarnings(config.warnings);
+  if (commandLine.command === "discord-register") return registerDiscordCommands(config, commandLine.guildId);
 
   const bot = commandLine.command === "start" && hasConfiguredPlatform(config);
   let services: Services | undefined;
@@ -114,6 +115,8 @@ async function main(argv: string[]): Promise<number> {
         return await (commandLine.options.jsonl ? runChatLines : runChatTerminal)(commandLine.options, context);
       case "start":
         return await runStart(services, context);
+      default:
+        return exitCodes.usage;
     }
   } catch (error) {
     services.logger.error({ err: error }, "command failed");
@@ -138,6 +141,27 @@ async function runStart(services: Services, context: CliContext): Promise<number
   }
   // Runs until SIGINT, SIGTERM or SIGHUP, whose handler closes the services and exits.
   return new Promise<number>(() => {});
+}
+
+/** `threadbook discord register`: needs only the Discord settings, no sandbox and no model. */
+async function registerDiscordCommands(config: Config, guildId: string | undefined): Promise<number> {
+  if (config.discord === undefined) {
+    writeError("threadbook: DISCORD_TOKEN and DISCORD_APPLICATION_ID must be set to register the Discord commands.\n");
+    return exitCodes.usage;
+  }
+  const { registerCommands } = await import("./adapters/discord/commands.ts");
+  try {
+    const registered = await registerCommands(config.discord, guildId);
+    await writeOut(registered.guildId === undefined
+      ? `Registered ${registered.count} Discord commands globally; Discord may take up to an hour to show them everywhere.\n`
+      : `Registered ${registered.count} Discord commands in server ${registered.guildId}; they are there now.\n`);
+    return exitCodes.answered;
+  } catch (error) {
+    const status = (error as { status?: unknown }).status;
+    const reason = status === 401 ? "DISCORD_TOKEN was refused" : status === 403 || status === 404 ? "the application or server was not found, or the bot is not in that server" : error instanceof Error ? error.message : String(error);
+    writeError(`threadbook: could not register the Discord commands: ${reason}.\n`);
+    return exitCodes.failed;
+  }
 }
 
 function cliUser(name: string): TurnUser {

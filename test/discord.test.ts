@@ -9,7 +9,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { DockerSandbox } from "../src/sandbox/docker/docker-sandbox.ts";
-import { componentsV2Flag, textDisplays, user, type ApiMessage, type RecordedCall } from "./emulators/discord-server.ts";
+import { registerCommands } from "../src/adapters/discord/commands.ts";
+import { componentsV2Flag, DiscordEmulator, textDisplays, user, type ApiMessage, type RecordedCall } from "./emulators/discord-server.ts";
 import { codeStep, textStep } from "./emulators/openai-server.ts";
 import { discordHarness, type DiscordHarness } from "./support/discord-harness.ts";
 import { userTexts } from "./support/recorded-requests.ts";
@@ -259,5 +260,22 @@ describe("gateway", () => {
     assert.equal(answers.length, 1, "one answer");
     assert.match(textOf(answers[0]!), /Finished after the drop\./);
     assert.equal(h.model.requests.length, 2, "the turn ran once");
+  });
+});
+
+describe("commands", () => {
+  test("register puts /ask, /reset, /stop, /help and Ask threadbook in a guild, or globally", async (t) => {
+    const discord = await DiscordEmulator.start();
+    t.after(() => discord.stop());
+    const settings = { token: discord.token, applicationId: discord.applicationId, apiUrl: discord.apiUrl, allowedGuilds: [], allowedChannels: [], allowedRoles: [] };
+    assert.deepEqual(await registerCommands(settings, discord.guildId), { count: 5, guildId: discord.guildId });
+    assert.deepEqual(await registerCommands(settings, undefined), { count: 5, guildId: undefined });
+    const [inGuild, global] = discord.calls;
+    assert.equal(inGuild!.path, `/applications/${discord.applicationId}/guilds/${discord.guildId}/commands`);
+    assert.equal(global!.path, `/applications/${discord.applicationId}/commands`);
+    assert.deepEqual(inGuild!.body.map((command: { name: string; type: number }) => [command.name, command.type]), [["ask", 1], ["reset", 1], ["stop", 1], ["help", 1], ["Ask threadbook", 3]]);
+    const ask = inGuild!.body[0];
+    assert.deepEqual(ask.options.map((option: { name: string; type: number }) => [option.name, option.type]), [["question", 3], ["file", 11], ["file2", 11], ["file3", 11]]);
+    discord.assertDone();
   });
 });

@@ -3,7 +3,7 @@
  * Docker start: `ask`, `chat`, `start` (the default), help or the version.
  */
 import { parseArgs } from "node:util";
-import { askHelp, chatHelp, mainHelp } from "./help-text.ts";
+import { askHelp, chatHelp, discordHelp, mainHelp } from "./help-text.ts";
 import { UsageError } from "./usage-error.ts";
 
 export interface AskOptions {
@@ -25,7 +25,9 @@ export type CommandLine =
   | { command: "version" }
   | { command: "ask"; options: AskOptions }
   | { command: "chat"; options: ChatOptions }
-  | { command: "start" };
+  | { command: "start" }
+  /** Registers the Discord commands: in one guild (at once) or globally. */
+  | { command: "discord-register"; guildId: string | undefined };
 
 const maxConversationKeyLength = 200;
 
@@ -48,14 +50,17 @@ export function parseCommandLine(argv: string[]): CommandLine {
       return parseAsk(rest);
     case "chat":
       return parseChat(rest);
+    case "discord":
+      return parseDiscord(rest);
     default:
-      throw new UsageError(`Unknown command ${JSON.stringify(first)}. The commands are ask, chat and start.`);
+      throw new UsageError(`Unknown command ${JSON.stringify(first)}. The commands are ask, chat, start and discord.`);
   }
 }
 
 function helpFor(command: string | undefined): string {
   if (command === "ask") return askHelp;
   if (command === "chat") return chatHelp;
+  if (command === "discord") return discordHelp;
   return mainHelp;
 }
 
@@ -101,6 +106,20 @@ function parseChat(argv: string[]): CommandLine {
       out: nonEmpty(values.out as string | undefined, "--out", "chat"),
     },
   };
+}
+
+function parseDiscord(argv: string[]): CommandLine {
+  const { values, positionals } = parse("discord", argv, {
+    guild: { type: "string", short: "g" },
+    help: { type: "boolean", short: "h" },
+  });
+  if (values.help) return { command: "help", text: discordHelp };
+  if (positionals[0] !== "register" || positionals.length > 1) {
+    throw new UsageError(`'discord' takes one subcommand, register (got ${positionals.length === 0 ? "none" : JSON.stringify(positionals.join(" "))}).`, "discord");
+  }
+  const guildId = nonEmpty(values.guild as string | undefined, "--guild", "discord");
+  if (guildId !== undefined && !/^\d{5,20}$/.test(guildId)) throw new UsageError(`--guild takes a server's id, digits only (got ${JSON.stringify(guildId)}).`, "discord");
+  return { command: "discord-register", guildId };
 }
 
 type OptionSpec = Record<string, { type: "string" | "boolean"; short?: string; multiple?: boolean }>;

@@ -3,9 +3,12 @@
 export const mainHelp = `threadbook: answers questions about data by writing and running Python in a sandboxed notebook session.
 
 Usage:
-  threadbook [start]                 Run the bot. No chat platform is configured yet, so this starts the local chat.
+  threadbook [start]                 Run the bot on the configured chat platforms (Discord: DISCORD_TOKEN);
+                                     with none configured, the local chat.
   threadbook ask "<question>" [...]  Ask one question; prints the answer (or JSON with --json).
   threadbook chat [--jsonl]          Chat in the terminal, or answer one JSON request per line.
+  threadbook discord register [--guild ID]
+                                     Register the Discord commands (/ask, /reset, /stop, /help, Ask threadbook).
   threadbook <command> --help        Options of a command.
   threadbook -V, --version           The version.
 
@@ -59,6 +62,12 @@ THREADBOOK_*, SLACK_* or DISCORD_* variable draws a warning):
                                  cut is counted in bytes)
   THREADBOOK_REPLY_MAX_FILES     files per reply                                   [20]
   THREADBOOK_REPLY_MAX_FILE_MB   largest file in a reply                           [25]
+  DISCORD_TOKEN                  the Discord bot's token; set, \`start\` runs the Discord bot
+  DISCORD_APPLICATION_ID         the Discord application's id (needed with DISCORD_TOKEN)
+  DISCORD_API_URL                Discord's REST base; the gateway is looked up there [https://discord.com/api]
+  DISCORD_ALLOWED_GUILDS         server ids that may use the bot, comma-separated  [all]
+  DISCORD_ALLOWED_CHANNELS       channel ids (a thread counts as its channel)      [all]
+  DISCORD_ALLOWED_ROLES          role ids; a user needs one of them                [all]
   DOCKER_HOST                    Docker endpoint: unix:///path/to/docker.sock or plain tcp://host:port
                                  (no TLS, no ssh://)                               [/var/run/docker.sock]
 
@@ -106,5 +115,18 @@ Options:
                            is removed when the chat ends.
   -o, --out DIR            Write the files the code made into DIR, never over a file already
                            there (the new one takes a free name, e.g. plot-2.png).
+  -h, --help               Show this help.
+`;
+
+export const discordHelp = `Usage: threadbook discord register [--guild ID]
+
+Registers threadbook's Discord commands for the application DISCORD_APPLICATION_ID, with
+DISCORD_TOKEN: /ask, /reset, /stop, /help and the message command "Ask threadbook".
+Registering again replaces them.
+
+Options:
+  -g, --guild ID           Register in this server only: the commands appear at once (for
+                           development). Without it they are global, which Discord takes up
+                           to an hour to show everywhere.
   -h, --help               Show this help.
 `;
