@@ -60,7 +60,7 @@ const schema = z.object({
   THREADBOOK_REPLY_MAX_FILE_MB: wholeNumber(25, 1, 1024),
   // connectDocker speaks to a socket or to plain HTTP: no TLS, no ssh://.
   DISCORD_TOKEN: text(undefined, { secret: true }),
-  DISCORD_APPLICATION_ID: matching(undefined, /^\d{5,20}$/, "the application's id, digits only (Developer Portal, General Information)"),
+  DISCORD_APPLICATION_ID: matching(undefined, /^\d{1,20}$/, "the application's id, digits only (Developer Portal, General Information)"),
   DISCORD_API_URL: httpUrl(),
   DISCORD_ALLOWED_GUILDS: idList(),
   DISCORD_ALLOWED_CHANNELS: idList(),

@@ -87,7 +87,7 @@ export function idList() {
     [],
     (value) => {
       const ids = value.split(",").map((id) => id.trim()).filter((id) => id !== "");
-      return ids.length > 0 && ids.every((id) => /^\d{5,20}$/.test(id)) ? ids : undefined;
+      return ids.length > 0 && ids.every((id) => /^\d{1,20}$/.test(id)) ? ids : undefined;
     },
     "ids separated by commas, digits only, such as 123456789012345678,234567890123456789",
   );

@@ -204,3 +204,11 @@ test("the idle time must exceed a cell's and a model answer's time together, so 
   assert.match(problems[0] ?? "", /^THREADBOOK_SANDBOX_IDLE_TTL_S: .*\(3000 \+ 900 = 3900 s; it is 3600 s\)/);
   assert.equal(loadConfig({ ...slow, THREADBOOK_SANDBOX_IDLE_TTL_S: "4000" }, machine).sandbox.cellTimeoutMs, 3_000_000);
 });
+
+test("discord: undefined without DISCORD_TOKEN; with it, the application id is needed and the allow-lists are id lists", () => {
+  assert.equal(loadConfig({}, machine).discord, undefined);
+  assert.throws(() => loadConfig({ DISCORD_TOKEN: "token" }, machine), /DISCORD_APPLICATION_ID: must be set when DISCORD_TOKEN is/);
+  assert.throws(() => loadConfig({ DISCORD_TOKEN: "token", DISCORD_APPLICATION_ID: "12", DISCORD_ALLOWED_ROLES: "12,ab" }, machine), /DISCORD_ALLOWED_ROLES: must be ids separated by commas/);
+  const discord = loadConfig({ DISCORD_TOKEN: "token", DISCORD_APPLICATION_ID: "12", DISCORD_ALLOWED_GUILDS: " 34, 56 ", DISCORD_API_URL: "http://127.0.0.1:9/api/" }, machine).discord;
+  assert.deepEqual(discord, { token: "token", applicationId: "12", apiUrl: "http://127.0.0.1:9/api", allowedGuilds: ["34", "56"], allowedChannels: [], allowedRoles: [] });
+});
