@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { DockerSandbox } from "../src/sandbox/docker/docker-sandbox.ts";
-import { codeStep, textStep } from "./emulators/openai-server.ts";
+import { codeStep, serverError, textStep } from "./emulators/openai-server.ts";
 import type { SlackMessage } from "./emulators/slack-server.ts";
 import { removeInstance, startTestSandbox, testInstance } from "./support/sandbox.ts";
 import { botUserId, channel, startSlackHarness, userPost, type HarnessOptions } from "./support/slack-harness.ts";
@@ -81,5 +81,131 @@ describe("a mention", () => {
     const statusMessage = h.slack.thread(channel, ts).find((message) => message.streaming === "no");
     assert.match(statusMessage?.text ?? "", /^Done: 1 cell in/);
     assert.doesNotMatch(JSON.stringify(statusMessage?.blocks), /threadbook_stop/, "the Stop button is gone once the turn ended");
+  });
+});
+
+describe("a conversation", () => {
+  test("an attached CSV is analysed, and a reply in the thread without a mention goes on with the same session", async (t) => {
+    const h = await startSlackHarness(t, options());
+    h.model.script([
+      codeStep("# Load the sales\nimport pandas as pd\nsales = pd.read_csv('sales.csv')\nprint('total', sales['amount'].sum())"),
+      textStep("The total is 60."),
+      codeStep("# Mean of the kept frame\nprint('mean', sales['amount'].mean())"),
+      textStep("The mean is 20."),
+    ]);
+    const file = h.slack.addFile("sales.csv", Buffer.from("region,amount\nnorth,10\nsouth,20\neast,30\n"));
+    const root = h.slack.nextTs();
+    await h.slack.deliver(userPost({ text: `<@${botUserId}> what is the total?`, ts: root, files: [file] }));
+    const first = await h.slack.waitForCall("chat.stopStream");
+    const firstMessage = h.slack.messages.find((message) => message.ts === first.args.ts)!;
+    assert.match(taskUpdates(firstMessage).at(-1)?.output ?? "", /total 60/);
+    const followUp = h.slack.nextTs();
+    await h.slack.deliver(userPost({ type: "message", channelType: "channel", text: "and the mean?", ts: followUp, threadTs: root }));
+    const second = await h.slack.waitForCall("chat.stopStream", (call) => call.args.ts !== first.args.ts);
+    const secondMessage = h.slack.messages.find((message) => message.ts === second.args.ts)!;
+    assert.equal(secondMessage.threadTs, root, "the follow-up is answered in the same thread");
+    assert.match(taskUpdates(secondMessage).at(-1)?.output ?? "", /mean 20\.0/, "the frame loaded by the first turn is still there");
+    assert.equal(streamedMarkdown(secondMessage), "The mean is 20.");
+  });
+
+  test("a reply in a thread threadbook is not in, without a mention, is ignored", async (t) => {
+    const h = await startSlackHarness(t, options());
+    h.model.script([textStep("Hello.")]);
+    const stranger = h.slack.nextTs();
+    await h.slack.deliver(userPost({ type: "message", channelType: "channel", text: "just chatting", ts: h.slack.nextTs(), threadTs: stranger }));
+    // A mention after it is answered, and only it: the chat in the other thread never reached the model.
+    const ts = h.slack.nextTs();
+    await h.slack.deliver(userPost({ text: `<@${botUserId}> hi`, ts }));
+    await h.slack.waitForCall("chat.stopStream");
+    assert.equal(h.model.requests.length, 1);
+    assert.deepEqual(h.slack.thread(channel, stranger), []);
+  });
+});
+
+describe("each post runs once", () => {
+  test("as app_mention, as message and as a retry, and again after a restart", async (t) => {
+    const h = await startSlackHarness(t, options());
+    h.model.script([textStep("Once.")]);
+    const ts = h.slack.nextTs();
+    const text = `<@${botUserId}> answer once`;
+    await h.slack.deliver(userPost({ text, ts }));
+    await h.slack.deliver(userPost({ type: "message", channelType: "channel", text, ts }));
+    await h.slack.deliver(userPost({ text, ts }), { retryAttempt: 1 });
+    await h.slack.waitForCall("chat.stopStream");
+    await h.restart();
+    await h.slack.whenConnected();
+    await h.slack.deliver(userPost({ text, ts }), { retryAttempt: 2 });
+    // The restarted adapter shows its sign of work, then the core says it is a duplicate and the sign is taken back.
+    await h.slack.waitForCall("assistant.threads.setStatus", (call) => call.args.status === "" && h.slack.callsOf("assistant.threads.setStatus").filter((status) => status.args.status === "").length === 2);
+    assert.equal(h.slack.callsOf("chat.startStream").length, 1);
+    assert.equal(h.model.requests.length, 1);
+  });
+});
+
+describe("streaming refused", () => {
+  test("falls back to one status message with Stop, updated as cells run, then the answer, the code and the files as messages", async (t) => {
+    const h = await startSlackHarness(t, options());
+    h.slack.streaming = false;
+    h.model.script([codeStep(plotCode), textStep("Sixteen at n = 4.")]);
+    const ts = h.slack.nextTs();
+    await h.slack.deliver(userPost({ text: `<@${botUserId}> plot the first squares`, ts }));
+    await h.slack.waitForCall("files.completeUploadExternal");
+    const thread = h.slack.thread(channel, ts);
+    const [status, answer, cells] = thread;
+    assert.match(JSON.stringify(h.slack.callsOf("chat.postMessage")[0]?.args.blocks), /threadbook_stop/, "the status message starts with a Stop button");
+    assert.match(status?.text ?? "", /^Done: 1 cell in/);
+    assert.match(JSON.stringify(answer?.blocks), /Sixteen at n = 4\./);
+    assert.match(JSON.stringify(answer?.blocks), /feedback_buttons/);
+    assert.match(JSON.stringify(cells?.blocks), /Plot the squares/);
+    assert.match(JSON.stringify(cells?.blocks), /squares: \[0, 1, 4, 9, 16\]/);
+    assert.ok(h.slack.filesIn(channel, ts).some((file) => file.name.endsWith(".png")));
+    const updates = h.slack.callsOf("chat.update").map((call) => call.at);
+    for (let index = 1; index < updates.length - 1; index += 1) {
+      assert.ok(updates[index]! - updates[index - 1]! >= 950, "the status message is updated at most once a second");
+    }
+  });
+});
+
+describe("refusals and failures", () => {
+  test("a user who is not allowed gets an ephemeral note and nothing runs", async (t) => {
+    const h = await startSlackHarness(t, options({ allowedUsers: ["U0ADA"] }));
+    const ts = h.slack.nextTs();
+    await h.slack.deliver(userPost({ text: `<@${botUserId}> let me in`, ts, user: "U0EVE" }));
+    const note = await h.slack.waitForCall("chat.postEphemeral");
+    assert.equal(note.args.user, "U0EVE");
+    assert.match(String(note.args.text), /not enabled for you/);
+    assert.equal(h.slack.callsOf("chat.startStream").length, 0);
+    assert.equal(h.model.requests.length, 0);
+  });
+
+  test("a failing turn ends with a plain message and a warning reaction", async (t) => {
+    const h = await startSlackHarness(t, options());
+    h.model.script([serverError(503)]);
+    const ts = h.slack.nextTs();
+    await h.slack.deliver(userPost({ text: `<@${botUserId}> fail please`, ts }));
+    const stopped = await h.slack.waitForCall("chat.stopStream");
+    const message = h.slack.messages.find((candidate) => candidate.ts === stopped.args.ts)!;
+    assert.match(streamedMarkdown(message), /⚠️ .*(model|service)/i);
+    await h.slack.waitForCall("reactions.add", (call) => call.args.name === "warning" && call.args.timestamp === ts);
+  });
+
+  test("an answer longer than a message arrives whole: streamed, then in follow-up messages", async (t) => {
+    const h = await startSlackHarness(t, options());
+    const paragraph = "Row after row of numbers, all of them accounted for. ".repeat(20).trim();
+    const answer = Array.from({ length: 50 }, (_, index) => `${index + 1}. ${paragraph}`).join("\n\n");
+    assert.ok(answer.length > 50_000);
+    h.model.script([textStep(answer)]);
+    const ts = h.slack.nextTs();
+    await h.slack.deliver(userPost({ text: `<@${botUserId}> say a lot`, ts }));
+    const stopped = await h.slack.waitForCall("chat.stopStream");
+    await h.slack.waitForCall("chat.update");
+    const streamed = h.slack.messages.find((message) => message.ts === stopped.args.ts)!;
+    for (const call of [...h.slack.callsOf("chat.appendStream"), ...h.slack.callsOf("chat.startStream"), ...h.slack.callsOf("chat.stopStream")]) {
+      for (const chunk of (call.args.chunks ?? []) as { type: string; text?: string }[]) assert.ok((chunk.text ?? "").length <= 12_000);
+    }
+    const followUps = h.slack.thread(channel, ts).filter((message) => message.streaming === "no" && message.blocks.some((block) => (block as { type: string }).type === "markdown"));
+    const rest = followUps.map((message) => message.blocks.map((block) => (block as { text?: string }).text ?? "").join("")).join("");
+    assert.ok(streamedMarkdown(streamed).length <= 36_000);
+    assert.equal(streamedMarkdown(streamed) + rest, answer);
   });
 });

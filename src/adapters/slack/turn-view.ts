@@ -196,8 +196,10 @@ export class TurnView implements Progress {
     return text;
   }
 
+  /** Streams answer text while the message has room; the rest waits in the overflow for follow-up messages. */
   async #streamMarkdown(text: string): Promise<void> {
     if (text === "") return;
+    this.#stepText += text;
     if (this.#streamer === null) {
       this.#overflow += text;
       return;
@@ -206,11 +208,7 @@ export class TurnView implements Progress {
     this.#budget -= fits.length;
     this.#overflow += text.slice(fits.length);
     for (const piece of fits === "" ? [] : splitText(fits, markdownChars)) {
-      if (!(await this.#stream({ markdown_text: piece }))) {
-        this.#overflow = piece + this.#overflow;
-        return;
-      }
-      this.#stepText += piece;
+      if (!(await this.#stream({ markdown_text: piece }))) return;
     }
   }
 
