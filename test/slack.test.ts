@@ -209,3 +209,53 @@ describe("refusals and failures", () => {
     assert.equal(streamedMarkdown(streamed) + rest, answer);
   });
 });
+
+function buttonClick(fields: { actionId: string; type: string; value: string; messageTs: string; threadTs: string; user?: string }) {
+  return {
+    type: "block_actions", api_app_id: "A1", token: "verification", trigger_id: "1.2.3",
+    team: { id: "T0TEAM", domain: "emulated" }, user: { id: fields.user ?? "U0ADA", name: "ada", team_id: "T0TEAM" },
+    channel: { id: channel, name: "data" },
+    container: { type: "message", message_ts: fields.messageTs, channel_id: channel, is_ephemeral: false, thread_ts: fields.threadTs },
+    message: { type: "message", ts: fields.messageTs, thread_ts: fields.threadTs, text: "", user: botUserId },
+    actions: [{ type: fields.type, action_id: fields.actionId, block_id: "b1", value: fields.value, action_ts: "1700000000.1" }],
+  };
+}
+
+describe("controls", () => {
+  test("a feedback click is recorded for the turn, and a forged turn id from another thread is not", async (t) => {
+    const h = await startSlackHarness(t, options());
+    h.model.script([textStep("Forty-two.")]);
+    const ts = h.slack.nextTs();
+    await h.slack.deliver(userPost({ text: `<@${botUserId}> the answer?`, ts }));
+    const stopped = await h.slack.waitForCall("chat.stopStream");
+    const buttons = JSON.stringify(stopped.args.blocks);
+    const turnId = /"value":"positive:([^"]+)"/.exec(buttons)?.[1];
+    assert.ok(turnId, buttons);
+    await h.slack.deliverInteraction(buttonClick({ actionId: "threadbook_feedback", type: "feedback_buttons", value: `negative:${turnId}`, messageTs: String(stopped.args.ts), threadTs: h.slack.nextTs(), user: "U0EVE" }));
+    await h.slack.deliverInteraction(buttonClick({ actionId: "threadbook_feedback", type: "feedback_buttons", value: `positive:${turnId}`, messageTs: String(stopped.args.ts), threadTs: ts }));
+    // The forged click was acknowledged first; poll the store (no timer) until the genuine one is recorded.
+    let verdicts = await h.store.listFeedback(turnId);
+    for (let attempt = 0; verdicts.length === 0 && attempt < 200; attempt += 1) {
+      await new Promise((resolve) => setImmediate(resolve));
+      verdicts = await h.store.listFeedback(turnId);
+    }
+    assert.deepEqual(verdicts.map((verdict) => [verdict.user.id, verdict.user.workspace, verdict.rating]), [["U0ADA", "T0TEAM", "positive"]]);
+  });
+
+  test("Stop in the middle of a cell stops the turn and says who stopped it", async (t) => {
+    const h = await startSlackHarness(t, options());
+    h.model.script([codeStep("# Wait a long time\nimport time\nprint('started', flush=True)\ntime.sleep(25)")]);
+    const ts = h.slack.nextTs();
+    await h.slack.deliver(userPost({ text: `<@${botUserId}> wait`, ts }));
+    await h.slack.waitForCall("chat.startStream", (call) => JSON.stringify(call.args.chunks).includes("in_progress"));
+    const status = h.slack.thread(channel, ts).find((message) => message.streaming === "no")!;
+    const clickedAt = performance.now();
+    await h.slack.deliverInteraction(buttonClick({ actionId: "threadbook_stop", type: "button", value: "stop", messageTs: status.ts, threadTs: ts }));
+    const stopped = await h.slack.waitForCall("chat.stopStream");
+    assert.ok(performance.now() - clickedAt < 10_000);
+    const message = h.slack.messages.find((candidate) => candidate.ts === stopped.args.ts)!;
+    assert.match(streamedMarkdown(message), /Stopped by <@U0ADA> while cell 1 ran/);
+    assert.equal(taskUpdates(message).at(-1)?.status, "error");
+    await h.slack.waitForCall("chat.update", (call) => /^Stopped by <@U0ADA>/.test(String(call.args.text)));
+  });
+});
