@@ -3,7 +3,7 @@
 export const mainHelp = `threadbook: answers questions about data by writing and running Python in a sandboxed notebook session.
 
 Usage:
-  threadbook [start]                 Run the bot. No chat platform is configured yet, so this starts the local chat.
+  threadbook [start]                 Run the bot on Slack (SLACK_BOT_TOKEN set); with no chat platform set, the local chat.
   threadbook ask "<question>" [...]  Ask one question; prints the answer (or JSON with --json).
   threadbook chat [--jsonl]          Chat in the terminal, or answer one JSON request per line.
   threadbook <command> --help        Options of a command.
@@ -59,6 +59,15 @@ THREADBOOK_*, SLACK_* or DISCORD_* variable draws a warning):
                                  cut is counted in bytes)
   THREADBOOK_REPLY_MAX_FILES     files per reply                                   [20]
   THREADBOOK_REPLY_MAX_FILE_MB   largest file in a reply                           [25]
+  SLACK_BOT_TOKEN                the Slack app's bot token (xoxb-…); starts the Slack adapter
+  SLACK_APP_TOKEN                app-level token (xapp-…) for Socket Mode, the default
+  SLACK_SIGNING_SECRET           HTTP mode instead: Slack's requests are verified with it
+  THREADBOOK_HTTP_PORT           HTTP mode's port, path /slack/events              [3000]
+  SLACK_API_URL                  Slack Web API base                                [Slack's own]
+  SLACK_STREAMING                stream replies with task cards                    [true]
+  SLACK_ALLOWED_TEAMS            comma-separated ids allowed; empty: everyone (also
+  SLACK_ALLOWED_CHANNELS         _CHANNELS and _USERS)
+  SLACK_ALLOWED_USERS
   DOCKER_HOST                    Docker endpoint: unix:///path/to/docker.sock or plain tcp://host:port
                                  (no TLS, no ssh://)                               [/var/run/docker.sock]
 
