@@ -9,7 +9,7 @@ import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
 import { ConfigError } from "./errors.ts";
-import { choice, flag, httpUrl, idList, matching, positiveNumber, text, wholeNumber } from "./setting-rules.ts";
+import { choice, flag, httpUrl, idList, matching, positiveNumber, snowflakeList, text, wholeNumber } from "./setting-rules.ts";
 import { platformSettingNames, unknownSettingWarnings } from "./unknown-settings.ts";
 
 /** The project's folder: a relative THREADBOOK_DATA_DIR is under it, wherever threadbook is run from. */
@@ -59,12 +59,21 @@ const schema = z.object({
   THREADBOOK_REPLY_MAX_FILES: wholeNumber(20, 0, 1000),
   THREADBOOK_REPLY_MAX_FILE_MB: wholeNumber(25, 1, 1024),
   // connectDocker speaks to a socket or to plain HTTP: no TLS, no ssh://.
+  SLACK_BOT_TOKEN: matching(undefined, /^xoxb-\S+$/, "a bot token starting with xoxb-"),
+  SLACK_APP_TOKEN: matching(undefined, /^xapp-\S+$/, "an app-level token starting with xapp-"),
+  SLACK_SIGNING_SECRET: text(undefined, { secret: true }),
+  SLACK_API_URL: httpUrl(),
+  SLACK_STREAMING: flag(true),
+  SLACK_ALLOWED_TEAMS: idList(),
+  SLACK_ALLOWED_CHANNELS: idList(),
+  SLACK_ALLOWED_USERS: idList(),
+  THREADBOOK_HTTP_PORT: wholeNumber(3000, 1, 65_535),
   DISCORD_TOKEN: text(undefined, { secret: true }),
   DISCORD_APPLICATION_ID: matching(undefined, /^\d{1,20}$/, "the application's id, digits only (Developer Portal, General Information)"),
   DISCORD_API_URL: httpUrl(),
-  DISCORD_ALLOWED_GUILDS: idList(),
-  DISCORD_ALLOWED_CHANNELS: idList(),
-  DISCORD_ALLOWED_ROLES: idList(),
+  DISCORD_ALLOWED_GUILDS: snowflakeList(),
+  DISCORD_ALLOWED_CHANNELS: snowflakeList(),
+  DISCORD_ALLOWED_ROLES: snowflakeList(),
 
   DOCKER_HOST: matching(undefined, /^unix:\/\/\/.+|^tcp:\/\/[^/:]+(:\d+)?\/?$/, "unix:///path/to/docker.sock or tcp://host:port (plain TCP; TLS and ssh:// are not supported)"),
 });
@@ -124,6 +133,23 @@ function conflicts(value: Settings, machine: Machine): string[] {
     );
   }
   return problems;
+}
+
+export interface SlackSettings {
+  botToken: string;
+  /** Socket Mode (the default) when set; otherwise HTTP mode with `signingSecret`. */
+  appToken: string | undefined;
+  signingSecret: string | undefined;
+  /** The Web API's base, e.g. "https://slack.com/api/"; undefined: Slack's own. */
+  apiUrl: string | undefined;
+  /** Stream replies (chat.startStream); false: one status message, then the answer. */
+  streaming: boolean;
+  /** Empty: everyone. */
+  allowedTeams: string[];
+  allowedChannels: string[];
+  allowedUsers: string[];
+  /** HTTP mode's port for Slack's requests. */
+  httpPort: number;
 }
 
 export type ModelApi = "responses" | "chat";
@@ -187,6 +213,8 @@ export interface Config {
     dockerHost: string | undefined;
   };
   reply: { maxFiles: number; maxFileBytes: number };
+  /** The Slack adapter's settings; undefined when SLACK_BOT_TOKEN is not set. */
+  slack: SlackSettings | undefined;
   /** The Discord bot; undefined when DISCORD_TOKEN is not set. */
   discord: DiscordSettings | undefined;
   /** Variables that look like settings but are none (a typo, most likely), one line each, for the user to see. */
@@ -204,7 +232,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, machine: Machin
     throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`));
   }
   const value = parsed.data;
-  const problems = conflicts(value, machine);
+  const problems = [...conflicts(value, machine), ...slackProblems(value)];
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     model: {
@@ -249,6 +277,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, machine: Machin
       dockerHost: value.DOCKER_HOST,
     },
     reply: { maxFiles: value.THREADBOOK_REPLY_MAX_FILES, maxFileBytes: value.THREADBOOK_REPLY_MAX_FILE_MB * 1024 * 1024 },
+    slack: slackSettings(value),
     discord: value.DISCORD_TOKEN === undefined ? undefined : {
       token: value.DISCORD_TOKEN,
       applicationId: value.DISCORD_APPLICATION_ID ?? "",
@@ -259,6 +288,32 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, machine: Machin
     },
     warnings: settingWarnings(env),
   };
+}
+
+function slackSettings(value: Settings): SlackSettings | undefined {
+  if (value.SLACK_BOT_TOKEN === undefined) return undefined;
+  return {
+    botToken: value.SLACK_BOT_TOKEN,
+    appToken: value.SLACK_APP_TOKEN,
+    signingSecret: value.SLACK_SIGNING_SECRET,
+    apiUrl: value.SLACK_API_URL,
+    streaming: value.SLACK_STREAMING,
+    allowedTeams: value.SLACK_ALLOWED_TEAMS,
+    allowedChannels: value.SLACK_ALLOWED_CHANNELS,
+    allowedUsers: value.SLACK_ALLOWED_USERS,
+    httpPort: value.THREADBOOK_HTTP_PORT,
+  };
+}
+
+function slackProblems(value: Settings): string[] {
+  if (value.SLACK_BOT_TOKEN === undefined) {
+    const orphans = (["SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET"] as const).filter((name) => value[name] !== undefined);
+    return orphans.map((name) => `${name}: is set but SLACK_BOT_TOKEN is not; Slack needs the bot token too`);
+  }
+  if (value.SLACK_APP_TOKEN === undefined && value.SLACK_SIGNING_SECRET === undefined) {
+    return ["SLACK_BOT_TOKEN: needs SLACK_APP_TOKEN (Socket Mode, no public URL needed) or SLACK_SIGNING_SECRET (HTTP mode on THREADBOOK_HTTP_PORT)"];
+  }
+  return [];
 }
 
 /** The warnings alone, for showing them beside a ConfigError too. */

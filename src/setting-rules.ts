@@ -73,6 +73,18 @@ export function matching<T extends string | undefined>(fallback: T, pattern: Reg
   return setting<string | T>(fallback, (value) => (pattern.test(value) ? value : undefined), must);
 }
 
+/** Comma-separated ids such as Slack's T0123, C0123, U0123; unset: an empty list. */
+export function idList() {
+  return setting<string[]>(
+    [],
+    (value) => {
+      const ids = value.split(",").map((id) => id.trim()).filter((id) => id !== "");
+      return ids.every((id) => /^[A-Z0-9]{2,32}$/.test(id)) ? ids : undefined;
+    },
+    "comma-separated ids of capital letters and digits, such as T0123ABCD,T0456EFGH",
+  );
+}
+
 export function httpUrl() {
   return setting<string | undefined>(
     undefined,
@@ -82,7 +94,7 @@ export function httpUrl() {
 }
 
 /** Comma-separated Discord ids (snowflakes), e.g. "123456789012345678,234567890123456789"; unset: an empty list. */
-export function idList() {
+export function snowflakeList() {
   return setting<string[]>(
     [],
     (value) => {

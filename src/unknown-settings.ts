@@ -12,11 +12,6 @@ const ownedPrefixes = ["THREADBOOK_", "SLACK_", "DISCORD_"];
  * come; known here already so setting them draws no warning.
  */
 export const platformSettingNames = [
-  "SLACK_BOT_TOKEN",
-  "SLACK_APP_TOKEN",
-  "SLACK_SIGNING_SECRET",
-  "SLACK_API_URL",
-  "SLACK_STREAMING",
   "DISCORD_TOKEN",
   "DISCORD_APPLICATION_ID",
   "DISCORD_API_URL",

@@ -21,6 +21,7 @@ import { openSqliteStore, type SqliteStore } from "../src/store/sqlite-store.ts"
 import { codeStep, delayStep, startOpenAIServer, textStep, type OpenAIServer, type ScriptEntry } from "./emulators/openai-server.ts";
 import { userTexts } from "./support/recorded-requests.ts";
 import { removeInstance, startTestSandbox, testInstance } from "./support/sandbox.ts";
+import { until } from "./support/until.ts";
 
 const apiKey = "sk-test-controls-0123456789";
 const ada: TurnUser = { platform: "slack", id: "U1", workspace: "T1", displayName: "Ada" };
@@ -99,12 +100,7 @@ describe("stopping a turn", () => {
     h.script([codeStep("kept = 41"), codeStep("import time\nprint('started', flush=True)\ntime.sleep(25)")]);
     const seen = recorder();
     const pending = h.agent.handle(h.turn("Sleep a while"), { progress: seen.progress });
-    // The second cell: wait until it runs.
-    await new Promise<void>((resolve) => {
-      const check = setInterval(() => {
-        if (seen.events.filter((event) => event.type === "cell-started").length === 2) { clearInterval(check); resolve(); }
-      }, 10);
-    });
+    await until(() => seen.events.filter((event) => event.type === "cell-started").length === 2, "the second cell runs");
     assert.deepEqual(h.agent.status(h.turn("").conversationKey), { running: true, waiting: 0, botRunning: 1, botWaiting: 0 });
     const stoppedAt = performance.now();
     assert.equal(h.agent.stop(h.turn("").conversationKey, "Ada"), true);
@@ -132,8 +128,7 @@ describe("stopping a turn", () => {
     const seen = recorder();
     const controller = new AbortController();
     const pending = h.agent.handle(h.turn("Think hard"), { progress: seen.progress, signal: controller.signal });
-    await seen.when("thinking");
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await until(() => h.emulator.requests.length === 1, "the model is asked");
     controller.abort({ kind: "user", by: "Grace" });
     const reply = await pending;
     assert.equal(reply.stoppedBy, "Grace");
@@ -224,6 +219,8 @@ describe("capacity and fairness", () => {
     h.script([delayStep(1_500, textStep("one")), textStep("grace"), textStep("two")]);
     const conversation = (suffix: string) => `test:fair-${suffix}-${randomBytes(3).toString("hex")}`;
     const first = h.agent.handle(h.turn("one", { conversationKey: conversation("a") }));
+    // The scripted steps are taken in the order requests arrive: the first turn's must arrive first.
+    await until(() => h.emulator.requests.length === 1, "the first turn asks the model");
     const seen = recorder();
     const refused = await h.agent.handle(h.turn("at once", { conversationKey: conversation("b") }), { progress: seen.progress });
     assert.match(refused.error ?? "", /You already have a question running or waiting/);

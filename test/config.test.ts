@@ -134,6 +134,7 @@ test("an unknown THREADBOOK_, SLACK_ or DISCORD_ variable is a warning naming th
     THREADBOOK_SANDBOX_MEMROY_MB: "512",
     SLACK_BOT_TOKN: "xoxb-1",
     SLACK_BOT_TOKEN: "xoxb-1",
+    SLACK_APP_TOKEN: "xapp-1",
     DISCORD_APPLICATION_ID: "1",
     THREADBOOK_COLOUR: "blue",
     HOME: "/home/me",
@@ -203,6 +204,16 @@ test("the idle time must exceed a cell's and a model answer's time together, so 
   assert.equal(problems.length, 1);
   assert.match(problems[0] ?? "", /^THREADBOOK_SANDBOX_IDLE_TTL_S: .*\(3000 \+ 900 = 3900 s; it is 3600 s\)/);
   assert.equal(loadConfig({ ...slow, THREADBOOK_SANDBOX_IDLE_TTL_S: "4000" }, machine).sandbox.cellTimeoutMs, 3_000_000);
+});
+
+test("Slack: unset without a bot token; Socket Mode or HTTP mode needs its own token; allow-lists are comma-separated ids", () => {
+  assert.equal(loadConfig({}, machine).slack, undefined);
+  const slack = loadConfig({ SLACK_BOT_TOKEN: "xoxb-1", SLACK_APP_TOKEN: "xapp-1", SLACK_ALLOWED_USERS: "U1, U2", SLACK_STREAMING: "false" }, machine).slack;
+  assert.deepEqual(slack && { users: slack.allowedUsers, teams: slack.allowedTeams, streaming: slack.streaming, port: slack.httpPort }, { users: ["U1", "U2"], teams: [], streaming: false, port: 3000 });
+  assert.throws(() => loadConfig({ SLACK_BOT_TOKEN: "xoxb-1" }, machine), (error: ConfigError) => /SLACK_APP_TOKEN .*or SLACK_SIGNING_SECRET/.test(error.problems.join("\n")));
+  assert.throws(() => loadConfig({ SLACK_APP_TOKEN: "xapp-1" }, machine), (error: ConfigError) => /SLACK_APP_TOKEN: is set but SLACK_BOT_TOKEN is not/.test(error.problems.join("\n")));
+  assert.throws(() => loadConfig({ SLACK_BOT_TOKEN: "xoxp-1", SLACK_APP_TOKEN: "xapp-1", SLACK_ALLOWED_TEAMS: "t1;t2" }, machine), (error: ConfigError) =>
+    error.problems.some((problem) => problem.startsWith("SLACK_BOT_TOKEN: must be a bot token")) && error.problems.some((problem) => problem.startsWith("SLACK_ALLOWED_TEAMS: must be comma-separated ids")));
 });
 
 test("discord: undefined without DISCORD_TOKEN; with it, the application id is needed and the allow-lists are id lists", () => {

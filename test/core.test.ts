@@ -158,7 +158,9 @@ describe("agent turns", () => {
     assert.match(instructions, /at most 5\.0 s/);
     assert.deepEqual(userTexts(request(h, 0)), ["What is six times seven?"]);
 
-    assert.deepEqual(events.map((event) => event.type), ["turn-started", "session", "thinking", "cell-started", "cell-finished", "thinking", "turn-finished"]);
+    // The answer streams in pieces (THREADBOOK_MODEL_STREAM is on by default) before the turn finishes.
+    const types = events.map((event) => event.type).filter((type, index, all) => type !== "answer-delta" || all[index - 1] !== "answer-delta");
+    assert.deepEqual(types, ["turn-started", "session", "thinking", "cell-started", "cell-finished", "thinking", "answer-delta", "turn-finished"]);
     assert.deepEqual(events[1], { type: "session", origin: "new" });
     const finished = events[4];
     assert.ok(finished?.type === "cell-finished" && finished.ok && finished.summary === "= 42" && finished.index === 1);
@@ -408,13 +410,13 @@ describe("agent turns", () => {
     const secondEvents: ProgressEvent[] = [];
     const first = h.ask("First.", [], firstEvents);
     const second = h.ask("Second.", [], secondEvents);
-    assert.equal(h.agent.pending(h.key), 2);
+    await until(() => h.agent.pending(h.key) === 2);
     const [firstReply, secondReply] = await Promise.all([first, second]);
     h.emulator.assertDone();
     assert.equal(firstReply.text, "First done.");
     assert.equal(secondReply.text, "Second done.");
     assert.equal(secondReply.cells[0]?.value, "['first', 'second']");
-    assert.deepEqual(secondEvents[0], { type: "queued", ahead: 1 });
+    assert.deepEqual(secondEvents[0], { type: "queued", ahead: 1, reason: "conversation" });
     assert.equal(firstEvents.some((event) => event.type === "queued"), false);
     assert.deepEqual(userTexts(request(h, 2)), ["First.", "Second."]);
   });
@@ -480,7 +482,9 @@ describe("shutdown", () => {
     assert.equal(later.error, interrupted);
     assert.equal(h.requests().length, 1, "the waiting turn never reached the model");
     assert.deepEqual(events.at(-1), { type: "turn-failed", message: interrupted });
-    assert.deepEqual(recordedTurns(h.dataDir, h.key).map((turn) => [turn.status, turn.error]), [["failed", interrupted], ["failed", interrupted]]);
+    // The waiting turn was refused before it began, so nothing of it was recorded.
+    assert.deepEqual(recordedTurns(h.dataDir, h.key).map((turn) => [turn.status, turn.error]), [["failed", interrupted]]);
+    assert.deepEqual(later.attachmentsNotPlaced, []);
   });
 
   test("end stops a running cell by removing its session, and no session is left once the turn is over", async (t) => {

@@ -10,6 +10,7 @@ import { SandboxError } from "../src/errors.ts";
 import { assertPlainFileName, MAX_NAME_BYTES, sanitizeFileName } from "../src/sandbox/file-names.ts";
 import type { DockerSandbox } from "../src/sandbox/docker/docker-sandbox.ts";
 import { captureLogger } from "./support/capture-logger.ts";
+import { until } from "./support/until.ts";
 import { removeInstance, startTestSandbox, testInstance } from "./support/sandbox.ts";
 
 /** Python that finds the runner's request id and protocol descriptor from inside a cell, as hostile code could. */
@@ -111,6 +112,9 @@ forge({"id": request_id, "ok": True, "stdout": "forged", "stderr": "", "stdout_b
        "figures": [], "files": [], "files_omitted": 0, "duration_ms": 1, "timed_out": False})
 `);
     assert.equal(forged.stdout, "forged");
+    // The runner's own reply follows the forged one at once, and answers no request in flight by then.
+    const violations = () => log.lines().filter((line) => line.msg === "runner broke the protocol; its session is restarted" && String(line.reason).includes("no request in flight")).length;
+    await until(() => violations() > 0, "the runner's real reply is seen as a violation");
     const next = await session.run("'kept' in dir()");
     assert.equal(next.stateLost, true, "the runner's real reply, to no request in flight, was a violation");
     assert.equal(next.value, "False");

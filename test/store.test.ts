@@ -389,6 +389,34 @@ describe("event claims", () => {
   });
 });
 
+describe("feedback", () => {
+  test("a verdict is recorded per turn and person, a later one replaces theirs, and it survives a reopen", async () => {
+    const dataDir = freshDataDir();
+    const store = openSqliteStore(dataDir);
+    const turnId = await store.startTurn({ conversationKey, user: ada, text: "median?" });
+    await store.recordFeedback({ turnId, user: ada, rating: "negative" });
+    await store.recordFeedback({ turnId, user: grace, rating: "positive" });
+    await store.recordFeedback({ turnId, user: ada, rating: "positive" });
+    await store.close();
+    const reopened = openSqliteStore(dataDir);
+    try {
+      const verdicts = await reopened.listFeedback(turnId);
+      assert.deepEqual(verdicts.map((verdict) => [verdict.user.id, verdict.rating]).sort(), [["U1", "positive"], ["U2", "positive"]]);
+      assert.deepEqual(verdicts.find((verdict) => verdict.user.id === "U1")?.user, ada);
+      assert.deepEqual(await reopened.listFeedback("no-such-turn"), []);
+    } finally {
+      await reopened.close();
+    }
+  });
+
+  test("feedback on an unknown turn throws a StoreError and records nothing", async (t) => {
+    const dataDir = freshDataDir();
+    const store = openForTest(t, dataDir);
+    await assert.rejects(store.recordFeedback({ turnId: "no-such-turn", user: ada, rating: "positive" }), StoreError);
+    assert.equal(inspect(dataDir, (database) => Number(database.prepare("SELECT count(*) AS n FROM feedback").get()?.n)), 0);
+  });
+});
+
 describe("failures", () => {
   test("a data dir that is a file gives a StoreError with a plain message", async () => {
     const file = join(root, `not-a-directory-${directoryCount += 1}`);

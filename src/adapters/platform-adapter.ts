@@ -1,12 +1,13 @@
 /**
  * The seam for chat platforms: `threadbook start` starts every configured
- * adapter and stops them on shutdown. With none configured, `start` runs the
+ * adapter and stops them on shutdown. Slack is configured by SLACK_BOT_TOKEN,
+ * Discord by DISCORD_TOKEN; with no platform configured, `start` runs the
  * local chat.
  */
 import type { Config } from "../config.ts";
 import type { Agent } from "../core/agent.ts";
 import type { Logger } from "../log.ts";
-import { lazyDiscordAdapter } from "./discord/lazy-discord-adapter.ts";
+import type { Store } from "../store/store.ts";
 
 export interface PlatformAdapter {
   /** e.g. "slack", for logs. */
@@ -19,12 +20,15 @@ export interface PlatformAdapter {
 
 /** True when the settings name a chat platform, so `start` runs as a bot. */
 export function hasConfiguredPlatform(config: Config): boolean {
-  return config.discord !== undefined;
+  return config.slack !== undefined;
 }
 
-/** The adapters the settings configure, wired to the agent. */
-export function createPlatformAdapters(config: Config, agent: Agent, logger: Logger): PlatformAdapter[] {
+/** The adapters the settings configure, wired to the agent; each platform's SDK is loaded only when it is configured. */
+export async function createPlatformAdapters(config: Config, agent: Agent, store: Store, logger: Logger): Promise<PlatformAdapter[]> {
   const adapters: PlatformAdapter[] = [];
-  if (config.discord !== undefined) adapters.push(lazyDiscordAdapter(config.discord, agent, logger, config.sandbox.fileMb * 1024 * 1024));
+  if (config.slack !== undefined) {
+    const { SlackAdapter } = await import("./slack/slack-adapter.ts");
+    adapters.push(new SlackAdapter({ settings: config.slack, agent, store, logger, maxFileBytes: config.sandbox.fileMb * 1024 * 1024 }));
+  }
   return adapters;
 }

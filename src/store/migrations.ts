@@ -105,6 +105,22 @@ export const migrations: readonly Migration[] = [
       ALTER TABLE cell_runs ADD COLUMN user_workspace TEXT;
     `,
   },
+  {
+    version: 4,
+    name: "feedback on turns",
+    sql: `
+      CREATE TABLE feedback (
+        turn_id TEXT NOT NULL REFERENCES turns (id),
+        user_platform TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        user_workspace TEXT,
+        user_display_name TEXT,
+        rating TEXT NOT NULL CHECK (rating IN ('positive', 'negative')),
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (turn_id, user_platform, user_id)
+      ) STRICT;
+    `,
+  },
 ];
 
 export const latestSchemaVersion = migrations.at(-1)?.version ?? 0;

@@ -21,6 +21,9 @@ import type {
   CellRunInput,
   CellRunRecord,
   ConversationRecord,
+  FeedbackInput,
+  FeedbackRating,
+  FeedbackRecord,
   StartTurnInput,
   Store,
   StoredTranscriptItem,
@@ -110,6 +113,17 @@ function prepareStatements(database: DatabaseSync) {
     deleteAttachments: prepare("DELETE FROM attachments WHERE conversation_key = ?"),
     claimEvent: prepare("INSERT OR IGNORE INTO event_claims (key, claimed_at) VALUES (?, ?)"),
     pruneEvents: prepare("DELETE FROM event_claims WHERE claimed_at < ?"),
+    upsertFeedback: prepare(
+      `INSERT INTO feedback (turn_id, user_platform, user_id, user_workspace, user_display_name, rating, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (turn_id, user_platform, user_id) DO UPDATE SET
+         rating = excluded.rating, created_at = excluded.created_at,
+         user_workspace = excluded.user_workspace, user_display_name = excluded.user_display_name`,
+    ),
+    listFeedback: prepare(
+      `SELECT turn_id, user_platform, user_id, user_workspace, user_display_name, rating, created_at
+       FROM feedback WHERE turn_id = ? ORDER BY created_at, rowid`,
+    ),
   };
 }
 
@@ -369,6 +383,18 @@ export class SqliteStore implements Store {
     );
   }
 
+  recordFeedback(input: FeedbackInput): Promise<void> {
+    return this.#guard("record feedback", () => {
+      if (this.#statements.getTurn.get(input.turnId) === undefined) throw new StoreError(`No turn ${input.turnId} to record feedback on.`);
+      const { user } = input;
+      this.#statements.upsertFeedback.run(input.turnId, user.platform, user.id, user.workspace, user.displayName, input.rating, this.#now());
+    });
+  }
+
+  listFeedback(turnId: string): Promise<FeedbackRecord[]> {
+    return this.#guard("read feedback", () => this.#statements.listFeedback.all(turnId).map(toFeedback));
+  }
+
   /** Marks every turn still "running" as failed; returns how many. Synchronous: opening the store does it. */
   failInterruptedTurns(): number {
     try {
@@ -414,4 +440,20 @@ export function openSqliteStore(dataDir: string, options: SqliteStoreOptions = {
     if (database?.isOpen) database.close();
     throw openFailure(location, dataDir, error);
   }
+}
+
+const feedbackRatings: readonly FeedbackRating[] = ["positive", "negative"];
+
+function toFeedback(row: Row): FeedbackRecord {
+  return {
+    turnId: text(row, "turn_id"),
+    user: {
+      platform: text(row, "user_platform"),
+      id: text(row, "user_id"),
+      workspace: optionalText(row, "user_workspace"),
+      displayName: optionalText(row, "user_display_name"),
+    },
+    rating: oneOf(row, "rating", feedbackRatings),
+    createdAt: integer(row, "created_at"),
+  };
 }

@@ -129,6 +129,20 @@ export interface AttachmentRecord {
   path: string;
 }
 
+/** A person's verdict on a turn's reply, such as Slack's feedback buttons give. */
+export type FeedbackRating = "positive" | "negative";
+
+export interface FeedbackInput {
+  turnId: string;
+  /** Who gave it; a person's later verdict on the same turn replaces their earlier one. */
+  user: UserRecord;
+  rating: FeedbackRating;
+}
+
+export interface FeedbackRecord extends FeedbackInput {
+  createdAt: number;
+}
+
 export interface Store {
   /** The conversation, or null if nothing was recorded for it yet. */
   getConversation(key: string): Promise<ConversationRecord | null>;
@@ -199,6 +213,12 @@ export interface Store {
 
   /** Forgets event keys claimed more than `olderThanMs` ago; returns how many. */
   pruneEvents(olderThanMs: number): Promise<number>;
+
+  /** Records a verdict on a turn's reply. Rejects with a StoreError for an unknown turn. */
+  recordFeedback(input: FeedbackInput): Promise<void>;
+
+  /** The verdicts on a turn, oldest first. */
+  listFeedback(turnId: string): Promise<FeedbackRecord[]>;
 
   /** Closes the database; calling it again does nothing. */
   close(): Promise<void>;

@@ -3,8 +3,8 @@
 export const mainHelp = `threadbook: answers questions about data by writing and running Python in a sandboxed notebook session.
 
 Usage:
-  threadbook [start]                 Run the bot on the configured chat platforms (Discord: DISCORD_TOKEN);
-                                     with none configured, the local chat.
+  threadbook [start]                 Run the bot on Slack (SLACK_BOT_TOKEN set) and Discord (DISCORD_TOKEN set);
+                                     with no chat platform set, the local chat.
   threadbook ask "<question>" [...]  Ask one question; prints the answer (or JSON with --json).
   threadbook chat [--jsonl]          Chat in the terminal, or answer one JSON request per line.
   threadbook discord register [--guild ID]
@@ -62,6 +62,15 @@ THREADBOOK_*, SLACK_* or DISCORD_* variable draws a warning):
                                  cut is counted in bytes)
   THREADBOOK_REPLY_MAX_FILES     files per reply                                   [20]
   THREADBOOK_REPLY_MAX_FILE_MB   largest file in a reply                           [25]
+  SLACK_BOT_TOKEN                the Slack app's bot token (xoxb-…); starts the Slack adapter
+  SLACK_APP_TOKEN                app-level token (xapp-…) for Socket Mode, the default
+  SLACK_SIGNING_SECRET           HTTP mode instead: Slack's requests are verified with it
+  THREADBOOK_HTTP_PORT           HTTP mode's port, path /slack/events              [3000]
+  SLACK_API_URL                  Slack Web API base                                [Slack's own]
+  SLACK_STREAMING                stream replies with task cards                    [true]
+  SLACK_ALLOWED_TEAMS            comma-separated ids allowed; empty: everyone (also
+  SLACK_ALLOWED_CHANNELS         _CHANNELS and _USERS)
+  SLACK_ALLOWED_USERS
   DISCORD_TOKEN                  the Discord bot's token; set, \`start\` runs the Discord bot
   DISCORD_APPLICATION_ID         the Discord application's id (needed with DISCORD_TOKEN)
   DISCORD_API_URL                Discord's REST base; the gateway is looked up there [https://discord.com/api]

@@ -1,0 +1,261 @@
+/**
+ * The Slack adapter end to end: the real Bolt app in Socket Mode against
+ * the Slack emulator, a real Agent, Docker sandbox and SQLite store, and the
+ * scripted model.
+ */
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import type { DockerSandbox } from "../src/sandbox/docker/docker-sandbox.ts";
+import { codeStep, serverError, textStep } from "./emulators/openai-server.ts";
+import type { SlackMessage } from "./emulators/slack-server.ts";
+import { removeInstance, startTestSandbox, testInstance } from "./support/sandbox.ts";
+import { botUserId, channel, startSlackHarness, userPost, type HarnessOptions } from "./support/slack-harness.ts";
+
+const instance = testInstance();
+let sandbox: DockerSandbox;
+let dataRoot: string;
+
+before(async () => {
+  dataRoot = mkdtempSync(join(tmpdir(), "threadbook-slack-"));
+  sandbox = await startTestSandbox({ instance, cellTimeoutMs: 30_000, poolSize: 2 });
+});
+
+after(async () => {
+  await sandbox?.close();
+  await removeInstance(instance);
+  rmSync(dataRoot, { recursive: true, force: true });
+});
+
+function options(settings: HarnessOptions["settings"] = {}): HarnessOptions {
+  return { dataDir: join(dataRoot, randomBytes(4).toString("hex")), sandbox, settings };
+}
+
+function taskUpdates(message: SlackMessage) {
+  return message.chunks.filter((chunk) => chunk.type === "task_update") as { id: string; title: string; status: string; details?: string; output?: string }[];
+}
+
+function streamedMarkdown(message: SlackMessage): string {
+  return message.chunks.filter((chunk) => chunk.type === "markdown_text").map((chunk) => String(chunk.text)).join("");
+}
+
+const plotCode = [
+  "# Plot the squares",
+  "import matplotlib.pyplot as plt",
+  "squares = [n * n for n in range(5)]",
+  "print('squares:', squares)",
+  "plt.plot(squares)",
+].join("\n");
+
+describe("a mention", () => {
+  test("shows a sign of work, task cards, then the answer streamed in the thread, with the figure uploaded", async (t) => {
+    const h = await startSlackHarness(t, options());
+    h.model.script([codeStep(plotCode), textStep("The squares grow quickly: **16** at n = 4.")]);
+    const ts = h.slack.nextTs();
+    await h.slack.deliver(userPost({ text: `<@${botUserId}> plot the first squares`, ts }));
+    const stopped = await h.slack.waitForCall("chat.stopStream");
+    const status = h.slack.callsOf("assistant.threads.setStatus")[0];
+    assert.equal(status?.args.thread_ts, ts, "the status is set on the post's thread");
+    const streamed = h.slack.messages.find((message) => message.ts === stopped.args.ts);
+    assert.ok(streamed);
+    assert.equal(streamed.threadTs, ts);
+    assert.equal(streamed.streaming, "stopped");
+    const cards = taskUpdates(streamed);
+    assert.deepEqual(cards.slice(0, 2).map((card) => [card.id, card.status]), [["cell-1", "in_progress"], ["cell-1", "complete"]]);
+    assert.equal(cards[0]?.title, "Cell 1: Plot the squares");
+    assert.match(cards[0]?.details ?? "", /squares = \[n \* n for n in range\(5\)\]/);
+    assert.match(cards.at(-1)?.output ?? "", /squares: \[0, 1, 4, 9, 16\]/);
+    assert.equal(streamedMarkdown(streamed), "The squares grow quickly: **16** at n = 4.");
+    const startArgs = h.slack.callsOf("chat.startStream")[0]?.args;
+    assert.equal(startArgs?.recipient_user_id, "U0ADA");
+    assert.equal(startArgs?.recipient_team_id, "T0TEAM");
+    assert.match(JSON.stringify(streamed.blocks), /feedback_buttons/);
+    await h.slack.waitForCall("files.completeUploadExternal");
+    const files = h.slack.filesIn(channel, ts);
+    const figure = files.find((file) => file.name.endsWith(".png"));
+    assert.ok(figure, `a PNG among ${files.map((file) => file.name).join(", ")}`);
+    assert.deepEqual(figure.data.subarray(0, 8), Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
+    const statusMessage = h.slack.thread(channel, ts).find((message) => message.streaming === "no");
+    assert.match(statusMessage?.text ?? "", /^Done: 1 cell in/);
+    assert.doesNotMatch(JSON.stringify(statusMessage?.blocks), /threadbook_stop/, "the Stop button is gone once the turn ended");
+  });
+});
+
+describe("a conversation", () => {
+  test("an attached CSV is analysed, and a reply in the thread without a mention goes on with the same session", async (t) => {
+    const h = await startSlackHarness(t, options());
+    h.model.script([
+      codeStep("# Load the sales\nimport pandas as pd\nsales = pd.read_csv('sales.csv')\nprint('total', sales['amount'].sum())"),
+      textStep("The total is 60."),
+      codeStep("# Mean of the kept frame\nprint('mean', sales['amount'].mean())"),
+      textStep("The mean is 20."),
+    ]);
+    const file = h.slack.addFile("sales.csv", Buffer.from("region,amount\nnorth,10\nsouth,20\neast,30\n"));
+    const root = h.slack.nextTs();
+    await h.slack.deliver(userPost({ text: `<@${botUserId}> what is the total?`, ts: root, files: [file] }));
+    const first = await h.slack.waitForCall("chat.stopStream");
+    const firstMessage = h.slack.messages.find((message) => message.ts === first.args.ts)!;
+    assert.match(taskUpdates(firstMessage).at(-1)?.output ?? "", /total 60/);
+    const followUp = h.slack.nextTs();
+    await h.slack.deliver(userPost({ type: "message", channelType: "channel", text: "and the mean?", ts: followUp, threadTs: root }));
+    const second = await h.slack.waitForCall("chat.stopStream", (call) => call.args.ts !== first.args.ts);
+    const secondMessage = h.slack.messages.find((message) => message.ts === second.args.ts)!;
+    assert.equal(secondMessage.threadTs, root, "the follow-up is answered in the same thread");
+    assert.match(taskUpdates(secondMessage).at(-1)?.output ?? "", /mean 20\.0/, "the frame loaded by the first turn is still there");
+    assert.equal(streamedMarkdown(secondMessage), "The mean is 20.");
+  });
+
+  test("a reply in a thread threadbook is not in, without a mention, is ignored", async (t) => {
+    const h = await startSlackHarness(t, options());
+    h.model.script([textStep("Hello.")]);
+    const stranger = h.slack.nextTs();
+    await h.slack.deliver(userPost({ type: "message", channelType: "channel", text: "just chatting", ts: h.slack.nextTs(), threadTs: stranger }));
+    // A mention after it is answered, and only it: the chat in the other thread never reached the model.
+    const ts = h.slack.nextTs();
+    await h.slack.deliver(userPost({ text: `<@${botUserId}> hi`, ts }));
+    await h.slack.waitForCall("chat.stopStream");
+    assert.equal(h.model.requests.length, 1);
+    assert.deepEqual(h.slack.thread(channel, stranger), []);
+  });
+});
+
+describe("each post runs once", () => {
+  test("as app_mention, as message and as a retry, and again after a restart", async (t) => {
+    const h = await startSlackHarness(t, options());
+    h.model.script([textStep("Once.")]);
+    const ts = h.slack.nextTs();
+    const text = `<@${botUserId}> answer once`;
+    await h.slack.deliver(userPost({ text, ts }));
+    await h.slack.deliver(userPost({ type: "message", channelType: "channel", text, ts }));
+    await h.slack.deliver(userPost({ text, ts }), { retryAttempt: 1 });
+    await h.slack.waitForCall("chat.stopStream");
+    await h.restart();
+    await h.slack.whenConnected();
+    await h.slack.deliver(userPost({ text, ts }), { retryAttempt: 2 });
+    // The restarted adapter shows its sign of work, then the core says it is a duplicate and the sign is taken back.
+    await h.slack.waitForCall("assistant.threads.setStatus", (call) => call.args.status === "" && h.slack.callsOf("assistant.threads.setStatus").filter((status) => status.args.status === "").length === 2);
+    assert.equal(h.slack.callsOf("chat.startStream").length, 1);
+    assert.equal(h.model.requests.length, 1);
+  });
+});
+
+describe("streaming refused", () => {
+  test("falls back to one status message with Stop, updated as cells run, then the answer, the code and the files as messages", async (t) => {
+    const h = await startSlackHarness(t, options());
+    h.slack.streaming = false;
+    h.model.script([codeStep(plotCode), textStep("Sixteen at n = 4.")]);
+    const ts = h.slack.nextTs();
+    await h.slack.deliver(userPost({ text: `<@${botUserId}> plot the first squares`, ts }));
+    await h.slack.waitForCall("files.completeUploadExternal");
+    const thread = h.slack.thread(channel, ts);
+    const [status, answer, cells] = thread;
+    assert.match(JSON.stringify(h.slack.callsOf("chat.postMessage")[0]?.args.blocks), /threadbook_stop/, "the status message starts with a Stop button");
+    assert.match(status?.text ?? "", /^Done: 1 cell in/);
+    assert.match(JSON.stringify(answer?.blocks), /Sixteen at n = 4\./);
+    assert.match(JSON.stringify(answer?.blocks), /feedback_buttons/);
+    assert.match(JSON.stringify(cells?.blocks), /Plot the squares/);
+    assert.match(JSON.stringify(cells?.blocks), /squares: \[0, 1, 4, 9, 16\]/);
+    assert.ok(h.slack.filesIn(channel, ts).some((file) => file.name.endsWith(".png")));
+    const updates = h.slack.callsOf("chat.update").map((call) => call.at);
+    for (let index = 1; index < updates.length - 1; index += 1) {
+      assert.ok(updates[index]! - updates[index - 1]! >= 950, "the status message is updated at most once a second");
+    }
+  });
+});
+
+describe("refusals and failures", () => {
+  test("a user who is not allowed gets an ephemeral note and nothing runs", async (t) => {
+    const h = await startSlackHarness(t, options({ allowedUsers: ["U0ADA"] }));
+    const ts = h.slack.nextTs();
+    await h.slack.deliver(userPost({ text: `<@${botUserId}> let me in`, ts, user: "U0EVE" }));
+    const note = await h.slack.waitForCall("chat.postEphemeral");
+    assert.equal(note.args.user, "U0EVE");
+    assert.match(String(note.args.text), /not enabled for you/);
+    assert.equal(h.slack.callsOf("chat.startStream").length, 0);
+    assert.equal(h.model.requests.length, 0);
+  });
+
+  test("a failing turn ends with a plain message and a warning reaction", async (t) => {
+    const h = await startSlackHarness(t, options());
+    h.model.script([serverError(503)]);
+    const ts = h.slack.nextTs();
+    await h.slack.deliver(userPost({ text: `<@${botUserId}> fail please`, ts }));
+    const stopped = await h.slack.waitForCall("chat.stopStream");
+    const message = h.slack.messages.find((candidate) => candidate.ts === stopped.args.ts)!;
+    assert.match(streamedMarkdown(message), /⚠️ .*(model|service)/i);
+    await h.slack.waitForCall("reactions.add", (call) => call.args.name === "warning" && call.args.timestamp === ts);
+  });
+
+  test("an answer longer than a message arrives whole: streamed, then in follow-up messages", async (t) => {
+    const h = await startSlackHarness(t, options());
+    const paragraph = "Row after row of numbers, all of them accounted for. ".repeat(20).trim();
+    const answer = Array.from({ length: 50 }, (_, index) => `${index + 1}. ${paragraph}`).join("\n\n");
+    assert.ok(answer.length > 50_000);
+    h.model.script([textStep(answer)]);
+    const ts = h.slack.nextTs();
+    await h.slack.deliver(userPost({ text: `<@${botUserId}> say a lot`, ts }));
+    const stopped = await h.slack.waitForCall("chat.stopStream");
+    await h.slack.waitForCall("chat.update");
+    const streamed = h.slack.messages.find((message) => message.ts === stopped.args.ts)!;
+    for (const call of [...h.slack.callsOf("chat.appendStream"), ...h.slack.callsOf("chat.startStream"), ...h.slack.callsOf("chat.stopStream")]) {
+      for (const chunk of (call.args.chunks ?? []) as { type: string; text?: string }[]) assert.ok((chunk.text ?? "").length <= 12_000);
+    }
+    const followUps = h.slack.thread(channel, ts).filter((message) => message.streaming === "no" && message.blocks.some((block) => (block as { type: string }).type === "markdown"));
+    const rest = followUps.map((message) => message.blocks.map((block) => (block as { text?: string }).text ?? "").join("")).join("");
+    assert.ok(streamedMarkdown(streamed).length <= 36_000);
+    assert.equal(streamedMarkdown(streamed) + rest, answer);
+  });
+});
+
+function buttonClick(fields: { actionId: string; type: string; value: string; messageTs: string; threadTs: string; user?: string }) {
+  return {
+    type: "block_actions", api_app_id: "A1", token: "verification", trigger_id: "1.2.3",
+    team: { id: "T0TEAM", domain: "emulated" }, user: { id: fields.user ?? "U0ADA", name: "ada", team_id: "T0TEAM" },
+    channel: { id: channel, name: "data" },
+    container: { type: "message", message_ts: fields.messageTs, channel_id: channel, is_ephemeral: false, thread_ts: fields.threadTs },
+    message: { type: "message", ts: fields.messageTs, thread_ts: fields.threadTs, text: "", user: botUserId },
+    actions: [{ type: fields.type, action_id: fields.actionId, block_id: "b1", value: fields.value, action_ts: "1700000000.1" }],
+  };
+}
+
+describe("controls", () => {
+  test("a feedback click is recorded for the turn, and a forged turn id from another thread is not", async (t) => {
+    const h = await startSlackHarness(t, options());
+    h.model.script([textStep("Forty-two.")]);
+    const ts = h.slack.nextTs();
+    await h.slack.deliver(userPost({ text: `<@${botUserId}> the answer?`, ts }));
+    const stopped = await h.slack.waitForCall("chat.stopStream");
+    const buttons = JSON.stringify(stopped.args.blocks);
+    const turnId = /"value":"positive:([^"]+)"/.exec(buttons)?.[1];
+    assert.ok(turnId, buttons);
+    await h.slack.deliverInteraction(buttonClick({ actionId: "threadbook_feedback", type: "feedback_buttons", value: `negative:${turnId}`, messageTs: String(stopped.args.ts), threadTs: h.slack.nextTs(), user: "U0EVE" }));
+    await h.slack.deliverInteraction(buttonClick({ actionId: "threadbook_feedback", type: "feedback_buttons", value: `positive:${turnId}`, messageTs: String(stopped.args.ts), threadTs: ts }));
+    // The forged click was acknowledged first; poll the store (no timer) until the genuine one is recorded.
+    let verdicts = await h.store.listFeedback(turnId);
+    for (let attempt = 0; verdicts.length === 0 && attempt < 200; attempt += 1) {
+      await new Promise((resolve) => setImmediate(resolve));
+      verdicts = await h.store.listFeedback(turnId);
+    }
+    assert.deepEqual(verdicts.map((verdict) => [verdict.user.id, verdict.user.workspace, verdict.rating]), [["U0ADA", "T0TEAM", "positive"]]);
+  });
+
+  test("Stop in the middle of a cell stops the turn and says who stopped it", async (t) => {
+    const h = await startSlackHarness(t, options());
+    h.model.script([codeStep("# Wait a long time\nimport time\nprint('started', flush=True)\ntime.sleep(25)")]);
+    const ts = h.slack.nextTs();
+    await h.slack.deliver(userPost({ text: `<@${botUserId}> wait`, ts }));
+    await h.slack.waitForCall("chat.startStream", (call) => JSON.stringify(call.args.chunks).includes("in_progress"));
+    const status = h.slack.thread(channel, ts).find((message) => message.streaming === "no")!;
+    const clickedAt = performance.now();
+    await h.slack.deliverInteraction(buttonClick({ actionId: "threadbook_stop", type: "button", value: "stop", messageTs: status.ts, threadTs: ts }));
+    const stopped = await h.slack.waitForCall("chat.stopStream");
+    assert.ok(performance.now() - clickedAt < 10_000);
+    const message = h.slack.messages.find((candidate) => candidate.ts === stopped.args.ts)!;
+    assert.match(streamedMarkdown(message), /Stopped by <@U0ADA> while cell 1 ran/);
+    assert.equal(taskUpdates(message).at(-1)?.status, "error");
+    await h.slack.waitForCall("chat.update", (call) => /^Stopped by <@U0ADA>/.test(String(call.args.text)));
+  });
+});

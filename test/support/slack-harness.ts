@@ -1,0 +1,95 @@
+/**
+ * The Slack adapter wired for a test: the real Bolt app against the Slack
+ * emulator, a real Agent with the scripted model, a real Docker sandbox and
+ * a real SQLite store. Each harness is torn down, its sessions released and
+ * both emulators checked, when its test ends.
+ */
+import { randomBytes } from "node:crypto";
+import type { TestContext } from "node:test";
+import { SlackAdapter } from "../../src/adapters/slack/slack-adapter.ts";
+import { loadConfig, type SlackSettings } from "../../src/config.ts";
+import { createLogger, silentLogger } from "../../src/log.ts";
+import { Agent } from "../../src/core/agent.ts";
+import { createModelClient } from "../../src/core/model/create-model-client.ts";
+import type { DockerSandbox } from "../../src/sandbox/docker/docker-sandbox.ts";
+import { openSqliteStore, type SqliteStore } from "../../src/store/sqlite-store.ts";
+import { startOpenAIServer, type OpenAIServer } from "../emulators/openai-server.ts";
+import { SlackServer } from "../emulators/slack-server.ts";
+
+export const team = "T0TEAM";
+export const botUserId = "U0BOT";
+export const ada = "U0ADA";
+export const channel = "C0CHAN";
+const apiKey = "sk-test-slack-0123456789";
+
+export interface SlackHarness {
+  slack: SlackServer;
+  model: OpenAIServer;
+  agent: Agent;
+  store: SqliteStore;
+  adapter: SlackAdapter;
+  dataDir: string;
+  /** Starts another adapter (and agent) on the same store, as after a restart. */
+  restart(): Promise<void>;
+}
+
+export interface HarnessOptions {
+  settings?: Partial<SlackSettings>;
+  dataDir: string;
+  sandbox: DockerSandbox;
+}
+
+export async function startSlackHarness(t: TestContext, options: HarnessOptions): Promise<SlackHarness> {
+  const botToken = `xoxb-${randomBytes(6).toString("hex")}`;
+  const appToken = `xapp-${randomBytes(6).toString("hex")}`;
+  const slack = await SlackServer.start({ botToken, appToken, teamId: team, botUserId });
+  const model = await startOpenAIServer({ apiKey });
+  const config = loadConfig({ THREADBOOK_DATA_DIR: options.dataDir, THREADBOOK_CELL_TIMEOUT_S: "30" });
+  const settings: SlackSettings = {
+    botToken, appToken, signingSecret: undefined, apiUrl: slack.apiUrl, streaming: true,
+    allowedTeams: [], allowedChannels: [], allowedUsers: [], httpPort: 3000, ...options.settings,
+  };
+  const store = openSqliteStore(options.dataDir);
+  const client = createModelClient({ ...config.model, apiKey, baseURL: model.baseURL, name: "gpt-test", api: "responses", maxRetries: 0, timeoutMs: 20_000, stream: true });
+  const build = () => {
+    const agent = new Agent({ model: client, sandbox: options.sandbox, store, settings: config });
+    const adapter = new SlackAdapter({ settings, agent, store, logger: testLogger(), maxFileBytes: 1024 * 1024, socketPingTimeoutMs: 500 });
+    return { agent, adapter };
+  };
+  const harness = { slack, model, store, dataDir: options.dataDir, ...build() } as SlackHarness;
+  harness.restart = async () => {
+    await harness.adapter.stop();
+    Object.assign(harness, build());
+    await harness.adapter.start();
+  };
+  await harness.adapter.start();
+  await slack.whenConnected();
+  t.after(async () => {
+    harness.agent.interrupt();
+    await harness.agent.idle();
+    await harness.adapter.stop();
+    await store.close();
+    await model.stop();
+    await slack.stop();
+    model.assertDone();
+    slack.assertDone();
+  });
+  return harness;
+}
+
+/** Silent, unless THREADBOOK_TEST_LOG names a level, to see the adapter's log while a test runs. */
+function testLogger() {
+  const level = process.env.THREADBOOK_TEST_LOG;
+  return level ? createLogger({ level, destination: 2 }) : silentLogger;
+}
+
+/** A user's post in a channel, as the Events API describes it. */
+export function userPost(fields: { text: string; ts: string; user?: string; channel?: string; threadTs?: string; type?: "app_mention" | "message"; channelType?: string; files?: object[] }): Record<string, unknown> {
+  return {
+    type: fields.type ?? "app_mention", user: fields.user ?? ada, text: fields.text, ts: fields.ts, channel: fields.channel ?? channel,
+    event_ts: fields.ts, team,
+    ...(fields.threadTs === undefined ? {} : { thread_ts: fields.threadTs }),
+    ...(fields.channelType === undefined ? {} : { channel_type: fields.channelType }),
+    ...(fields.files === undefined ? {} : { files: fields.files, subtype: "file_share" }),
+  };
+}
