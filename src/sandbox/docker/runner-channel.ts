@@ -163,6 +163,8 @@ export class RunnerChannel {
     if (!reply.success) {
       const issue = reply.error.issues[0];
       this.#violation(`a reply of the wrong shape (${issue?.path.join(".") || "reply"}: ${issue?.message ?? "invalid"})`);
+      // Taken out of the requests in flight above, so closing the channel did not reject it.
+      waiting.reject(this.#closedError ?? new ChannelClosedError());
       return;
     }
     waiting.resolve(reply.data);
