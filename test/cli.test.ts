@@ -52,7 +52,11 @@ interface RunOptions {
 
 async function emulatorFor(t: TestContext): Promise<OpenAIServer> {
   const emulator = await startOpenAIServer({ apiKey });
-  t.after(() => emulator.stop());
+  // A step scripted but never played fails the test that left it, as an unexpected call does.
+  t.after(async () => {
+    await emulator.stop();
+    emulator.assertDone();
+  });
   return emulator;
 }
 
