@@ -9,15 +9,16 @@ import type { Config } from "../src/config.ts";
 import { dockerSandboxOptions } from "../src/docker-sandbox-options.ts";
 import { silentLogger } from "../src/log.ts";
 import { LABEL_INSTANCE } from "../src/sandbox/docker/container-spec.ts";
-import { DockerSandbox } from "../src/sandbox/docker/docker-sandbox.ts";
+import { DockerSandbox, type DockerSandboxOptions } from "../src/sandbox/docker/docker-sandbox.ts";
 
 /** e.g. "tbbench-1a2b3c4d"; every instance the run uses starts with it. */
 export function benchInstance(): string {
   return `tbbench-${randomBytes(4).toString("hex")}`;
 }
 
-export function startBenchSandbox(config: Config, instance: string, poolSize: number): Promise<DockerSandbox> {
-  return DockerSandbox.start(dockerSandboxOptions(config, { instance, poolSize, logger: silentLogger }));
+/** `overrides` on top of the settings, e.g. a `maxSessions` for the eviction figures. */
+export function startBenchSandbox(config: Config, instance: string, poolSize: number, overrides: Partial<DockerSandboxOptions> = {}): Promise<DockerSandbox> {
+  return DockerSandbox.start(dockerSandboxOptions(config, { instance, poolSize, logger: silentLogger, ...overrides }));
 }
 
 /** Removes every container whose instance label is `prefix` or `prefix-…`, in any state; returns how many. */

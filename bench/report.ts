@@ -3,6 +3,7 @@
  * are the headline; p90 and sample counts travel with them. Targets are
  * shown beside the figures, but nothing here passes or fails.
  */
+import type { FloodMemory } from "./flood-memory-bench.ts";
 import type { MachineInfo } from "./machine.ts";
 import { roundMs, summarize } from "./statistics.ts";
 import type { TurnMeasurements } from "./turn-bench.ts";
@@ -14,11 +15,18 @@ export interface Measurements {
   cellDockerExecMs: number[];
   cellDockerRunMs: number[];
   turns: TurnMeasurements;
+  /** A new conversation's first cell, acquire included, with a session slot free. */
+  firstCellFreeSlotMs: number[];
+  /** The same with every slot of `maxSessions` idle, so one is evicted first. */
+  firstCellEvictingMs: number[];
+  floodMemory: FloodMemory;
 }
 
 export interface Setup {
   image: string;
   poolSize: number;
+  /** `maxSessions` of the sandbox the first-cell figures come from. */
+  evictionSlots: number;
   limits: { memoryMb: number; cpus: number; pids: number };
   machine: MachineInfo;
   /** Other containers running, and the 1-minute load average: work competing for the same cores. */
@@ -38,6 +46,7 @@ export const TARGETS = {
 const figureNames = [
   "warmAcquireMs", "coldAcquireMs", "cellWarmMs", "cellDockerExecMs", "cellDockerRunMs",
   "turnOneCellMs", "turnFiveCellMs", "cellRunOneMs", "cellRunFiveMs", "overheadPerCellOneMs", "overheadPerCellFiveMs",
+  "firstCellFreeSlotMs", "firstCellEvictingMs",
 ] as const;
 
 type FigureName = (typeof figureNames)[number];
@@ -48,7 +57,9 @@ export interface BenchResult extends Figures {
   harnessOverheadPerCellMs: number;
   p90: Figures;
   samples: Figures;
-  ratios: { dockerExecOverWarmCell: number; dockerRunOverWarmCell: number; coldOverWarmAcquire: number };
+  ratios: { dockerExecOverWarmCell: number; dockerRunOverWarmCell: number; coldOverWarmAcquire: number; evictingOverFreeSlot: number };
+  /** This process's resident memory around a cell flooding every descriptor with 1 GB; ratios to the start. */
+  floodMemory: FloodMemory & { peakOverBefore: number; afterOverBefore: number };
   targets: typeof TARGETS;
   model: { api: string; stream: boolean; server: string };
   sandbox: Omit<Setup, "machine" | "contention" | "totalMs">;
@@ -70,6 +81,8 @@ export function benchResult(measured: Measurements, setup: Setup): BenchResult {
     cellRunFiveMs: measured.turns.fiveCell.cellRunMs,
     overheadPerCellOneMs: measured.turns.oneCell.overheadPerCellMs,
     overheadPerCellFiveMs: measured.turns.fiveCell.overheadPerCellMs,
+    firstCellFreeSlotMs: measured.firstCellFreeSlotMs,
+    firstCellEvictingMs: measured.firstCellEvictingMs,
   };
   const summaries = Object.fromEntries(figureNames.map((name) => [name, summarize(samples[name])])) as Record<FigureName, ReturnType<typeof summarize>>;
   const pick = (field: "median" | "p90" | "count") => Object.fromEntries(figureNames.map((name) => [name, field === "count" ? summaries[name].count : roundMs(summaries[name][field])])) as Figures;
@@ -85,13 +98,29 @@ export function benchResult(measured: Measurements, setup: Setup): BenchResult {
       dockerExecOverWarmCell: ratio(medians.cellDockerExecMs, medians.cellWarmMs),
       dockerRunOverWarmCell: ratio(medians.cellDockerRunMs, medians.cellWarmMs),
       coldOverWarmAcquire: ratio(medians.coldAcquireMs, medians.warmAcquireMs),
+      evictingOverFreeSlot: ratio(medians.firstCellEvictingMs, medians.firstCellFreeSlotMs),
     },
+    floodMemory: floodFigures(measured.floodMemory),
     targets: TARGETS,
     model: { api: measured.turns.modelApi, stream: measured.turns.modelStream, server: "loopback emulator, answers at once" },
     sandbox,
     machine,
     contention,
     totalMs: Math.round(totalMs),
+  };
+}
+
+function floodFigures(flood: FloodMemory): BenchResult["floodMemory"] {
+  const megabytes = (value: number) => Math.round(value * 10) / 10;
+  const ratio = (value: number) => Math.round((value / flood.beforeMb) * 100) / 100;
+  return {
+    beforeMb: megabytes(flood.beforeMb),
+    peakMb: megabytes(flood.peakMb),
+    afterMb: megabytes(flood.afterMb),
+    cellMs: Math.round(flood.cellMs),
+    peakSource: flood.peakSource,
+    peakOverBefore: ratio(flood.peakMb),
+    afterOverBefore: ratio(flood.afterMb),
   };
 }
 
@@ -106,7 +135,7 @@ function verdict(met: boolean): string {
 }
 
 export function renderTable(result: BenchResult): string {
-  const { p90, samples, ratios, machine, contention } = result;
+  const { p90, samples, ratios, machine, contention, floodMemory: flood } = result;
   const row = (label: string, name: FigureName, note = "") =>
     `  ${label.padEnd(34)}${ms(result[name]).padStart(11)}${ms(p90[name]).padStart(11)}${String(samples[name]).padStart(8)}   ${note}`.trimEnd();
   const lines = [
@@ -128,6 +157,11 @@ export function renderTable(result: BenchResult): string {
     row("  of which the cells ran", "cellRunFiveMs"),
     row("harness overhead a cell, 1-cell", "overheadPerCellOneMs", `target < ${TARGETS.harnessOverheadPerCellMs} ms: ${verdict(result.overheadPerCellOneMs < TARGETS.harnessOverheadPerCellMs)}`),
     row("harness overhead a cell, 5-cell", "overheadPerCellFiveMs", `target < ${TARGETS.harnessOverheadPerCellMs} ms: ${verdict(result.overheadPerCellFiveMs < TARGETS.harnessOverheadPerCellMs)}`),
+    `A new conversation's first cell, acquire and \`1 + 1\`, maxSessions ${result.sandbox.evictionSlots}`,
+    row("a session slot free", "firstCellFreeSlotMs"),
+    row("every slot idle, one evicted first", "firstCellEvictingMs", `${ratios.evictingOverFreeSlot}x the free slot`),
+    "This process's resident memory around a cell writing 1 GB to every descriptor it can write",
+    `  ${"before / peak / after".padEnd(34)}${`${flood.beforeMb} / ${flood.peakMb} / ${flood.afterMb} MB`.padStart(30)}   peak ${flood.peakOverBefore}x, after ${flood.afterOverBefore}x the start; the cell came back in ${(flood.cellMs / 1000).toFixed(1)} s`,
     "",
     `Load average ${contention.atStart.loadAverage} at the start, ${contention.atEnd.loadAverage} at the end.`,
     ...(contention.atStart.otherRunningContainers + contention.atEnd.otherRunningContainers > 0

@@ -1,6 +1,8 @@
 /**
  * `npm run bench [-- --json]`: how fast sessions and cells are, beside what a
- * naive bot does, and the agent's own overhead per cell. Prints figures, not
+ * naive bot does, the agent's own overhead per cell, what making room for a
+ * new conversation costs when every session slot is taken, and what a cell
+ * flooding the runner's descriptors costs the bot's memory. Prints figures, not
  * pass/fail; progress goes to stderr. Everything runs one after another in
  * this process, so the two-core machines we run on are not shared between
  * measurements, and every container it made is removed at the end, on
@@ -14,9 +16,11 @@ import { parseArgs } from "node:util";
 import { loadConfig, type Config } from "../src/config.ts";
 import { containerLimits } from "../src/docker-sandbox-options.ts";
 import { ThreadbookError } from "../src/errors.ts";
-import { connectDocker, sessionContainerName, type DockerSandbox } from "../src/sandbox/docker/docker-sandbox.ts";
+import { connectDocker, sessionContainerName, type DockerSandbox, type DockerSandboxOptions } from "../src/sandbox/docker/docker-sandbox.ts";
 import { measureColdAcquire, measureWarmAcquire } from "./acquire-bench.ts";
 import { benchInstance, removeBenchContainers, startBenchSandbox } from "./bench-sandbox.ts";
+import { measureEviction } from "./eviction-bench.ts";
+import { measureFloodMemory } from "./flood-memory-bench.ts";
 import { describeMachine } from "./machine.ts";
 import { measureDockerExec, measureDockerRun } from "./naive-cell-bench.ts";
 import { progress } from "./progress.ts";
@@ -24,8 +28,10 @@ import { benchResult, renderTable, type Measurements } from "./report.ts";
 import { measureTurns } from "./turn-bench.ts";
 import { measureWarmCells } from "./warm-cell-bench.ts";
 
-/** Chosen so a run takes about 30–40 s on two cores; medians settle well before. */
-const SAMPLES = { warmAcquire: 10, coldAcquire: 5, warmCell: 500, dockerExec: 30, dockerRun: 10, oneCellTurn: 20, fiveCellTurn: 10 };
+/** Chosen so a run takes about a minute on two cores (the flood alone some seconds); medians settle well before. */
+const SAMPLES = { warmAcquire: 10, coldAcquire: 5, warmCell: 500, dockerExec: 30, dockerRun: 10, oneCellTurn: 20, fiveCellTurn: 10, firstCell: 8 };
+/** Session slots for the eviction figures: small, so filling them is quick; the eviction costs the same at any size. */
+const EVICTION_SLOTS = 3;
 
 const { values: flags } = parseArgs({ options: { json: { type: "boolean", default: false } } });
 
@@ -72,9 +78,9 @@ function interrupted(signal: NodeJS.Signals): void {
 process.on("SIGINT", interrupted);
 process.on("SIGTERM", interrupted);
 
-async function withSandbox<T>(name: string, poolSize: number, work: (sandbox: DockerSandbox) => Promise<T>): Promise<T> {
+async function withSandbox<T>(name: string, poolSize: number, work: (sandbox: DockerSandbox) => Promise<T>, overrides: Partial<DockerSandboxOptions> = {}): Promise<T> {
   stop.signal.throwIfAborted();
-  const sandbox = await startBenchSandbox(config, name, poolSize);
+  const sandbox = await startBenchSandbox(config, name, poolSize, overrides);
   open.add(sandbox);
   try {
     stop.signal.throwIfAborted();
@@ -86,7 +92,7 @@ async function withSandbox<T>(name: string, poolSize: number, work: (sandbox: Do
   }
 }
 
-async function measure(): Promise<{ measured: Measurements; image: string; poolSize: number }> {
+async function measure(): Promise<{ measured: Measurements; image: string; poolSize: number; evictionSlots: number }> {
   const poolSize = Math.max(1, config.sandbox.poolSize);
   progress(`instance ${instance}: starting a warm pool of ${poolSize}`);
   const warm = await withSandbox(instance, poolSize, async (sandbox) => {
@@ -110,8 +116,15 @@ async function measure(): Promise<{ measured: Measurements; image: string; poolS
   progress("cold acquires, pool size 0");
   const coldAcquireMs = await withSandbox(`${instance}-cold`, 0, (sandbox) => measureColdAcquire(sandbox, SAMPLES.coldAcquire, stop.signal));
 
+  progress(`a new conversation's first cell with a free slot and with ${EVICTION_SLOTS} of ${EVICTION_SLOTS} slots idle`);
+  const eviction = await withSandbox(`${instance}-slots`, 1, (sandbox) => measureEviction(sandbox, EVICTION_SLOTS, SAMPLES.firstCell, stop.signal), { maxSessions: EVICTION_SLOTS });
+
+  // Last: the flood loads the cores and the Docker engine for a while after its cell ends.
+  progress("a cell flooding every descriptor with 1 GB");
+  const floodMemory = await withSandbox(`${instance}-flood`, 1, (sandbox) => measureFloodMemory(sandbox, stop.signal));
+
   const { image, ...rest } = warm;
-  return { measured: { ...rest, cellDockerRunMs, coldAcquireMs }, image, poolSize };
+  return { measured: { ...rest, cellDockerRunMs, coldAcquireMs, firstCellFreeSlotMs: eviction.freeSlotMs, firstCellEvictingMs: eviction.evictingMs, floodMemory }, image, poolSize, evictionSlots: EVICTION_SLOTS };
 }
 
 /** Other containers and the load average: work beside the benchmark shares its cores, and its figures are then not comparable. */
@@ -136,7 +149,7 @@ async function main(): Promise<void> {
   const machine = await describeMachine(docker, config.sandbox.runtime);
   const contention = { atStart: busyAtStart, atEnd: await busyness() };
   const { memoryMb, cpus, pids } = config.sandbox;
-  const result = benchResult(outcome.measured, { image: outcome.image, poolSize: outcome.poolSize, limits: { memoryMb, cpus, pids }, machine, contention, totalMs: performance.now() - started });
+  const result = benchResult(outcome.measured, { image: outcome.image, poolSize: outcome.poolSize, evictionSlots: outcome.evictionSlots, limits: { memoryMb, cpus, pids }, machine, contention, totalMs: performance.now() - started });
   process.stdout.write(flags.json ? `${JSON.stringify(result, null, 2)}\n` : renderTable(result));
 }
 

@@ -52,7 +52,11 @@ interface RunOptions {
 
 async function emulatorFor(t: TestContext): Promise<OpenAIServer> {
   const emulator = await startOpenAIServer({ apiKey });
-  t.after(() => emulator.stop());
+  // A step scripted but never played fails the test that left it, as an unexpected call does.
+  t.after(async () => {
+    await emulator.stop();
+    emulator.assertDone();
+  });
   return emulator;
 }
 
@@ -346,16 +350,27 @@ const interruptedTurn = "The turn was stopped because threadbook is shutting dow
 test("SIGINT during a turn stops the process cleanly: no container left running, the turn recorded as failed", async (t) => {
   const emulator = await emulatorFor(t);
   const own = isolated(t);
-  emulator.script([delayStep(20_000)]);
+  // Signalled once the model call has reached the emulator and the child is known, whichever comes last:
+  // "thinking" on stderr comes before the call, and a signal then would leave the step unplayed.
+  let child: ReturnType<typeof spawn> | undefined;
+  let modelCalled = false;
   let signalled = false;
+  const signalDuringTurn = () => {
+    if (signalled || !modelCalled || child === undefined) return;
+    signalled = true;
+    child.kill("SIGINT");
+  };
+  emulator.script([() => {
+    modelCalled = true;
+    signalDuringTurn();
+    return delayStep(20_000);
+  }]);
   const started = performance.now();
   const run = await threadbook(emulator, ["ask", "Take your time."], {
     env: own.env,
-    onStderr: (text, child) => {
-      if (!signalled && text.includes("thinking")) {
-        signalled = true;
-        child.kill("SIGINT");
-      }
+    onStderr: (_text, spawned) => {
+      child = spawned;
+      signalDuringTurn();
     },
   });
   assert.ok(signalled, run.stderr);
