@@ -163,8 +163,6 @@ export class RunnerChannel {
       // The request stays pending, so the violation rejects it with the rest.
       const issue = reply.error.issues[0];
       this.#violation(`a reply of the wrong shape (${issue?.path.join(".") || "reply"}: ${issue?.message ?? "invalid"})`);
-      // Taken out of the requests in flight above, so closing the channel did not reject it.
-      waiting.reject(this.#closedError ?? new ChannelClosedError());
       return;
     }
     this.#settle(id, waiting);
