@@ -41,6 +41,7 @@ type ControlSchema = typeof filesReply | typeof previewReply | typeof baselineRe
 const SELF_STOP_GRACE_MS = 2_000;
 /** How long an interrupted cell may take to stop before its container is replaced. */
 const INTERRUPT_GRACE_MS = 3_000;
+const INTERRUPT_REPEAT_MS = 250;
 const CONTROL_TIMEOUT_MS = 30_000;
 
 export class DockerSession implements Session {
@@ -135,8 +136,7 @@ export class DockerSession implements Session {
       if (reply === noReplyYet || reply === stopRequested) {
         // Stopped by the caller, or stuck where Python cannot see its own alarm (inside C code): interrupt it.
         if (reply === noReplyYet) this.host.logger.warn({ session: this.name }, "cell did not stop at its limit; interrupting");
-        await this.live.container.kill({ signal: "SIGINT" }).catch(() => undefined);
-        reply = await within(pending, INTERRUPT_GRACE_MS);
+        reply = await this.interrupt(pending);
       }
       if (reply === noReplyYet) {
         this.host.logger.warn({ session: this.name }, "cell ignored the interrupt; replacing the session's container");
@@ -253,6 +253,24 @@ export class DockerSession implements Session {
       stopped: stoppedByCaller && reply.timed_out,
       stateLost: false,
     };
+  }
+
+  /**
+   * Interrupts the running cell and waits for its reply, up to the grace.
+   * The runner acts on an interrupt only while a cell runs, so one that lands
+   * just before the cell starts (its request still on the way in) is ignored:
+   * the interrupt is sent again every INTERRUPT_REPEAT_MS until the reply
+   * comes. None can reach a later cell, which starts only after this reply.
+   */
+  private async interrupt<T>(pending: Promise<T>): Promise<T | typeof noReplyYet> {
+    const deadline = performance.now() + INTERRUPT_GRACE_MS;
+    for (;;) {
+      await this.live.container.kill({ signal: "SIGINT" }).catch(() => undefined);
+      const left = deadline - performance.now();
+      if (left <= 0) return noReplyYet;
+      const reply = await within(pending, Math.min(left, INTERRUPT_REPEAT_MS));
+      if (reply !== noReplyYet || performance.now() >= deadline) return reply;
+    }
   }
 
   /**
