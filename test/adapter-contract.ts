@@ -12,7 +12,7 @@
  * mid-cell and the conversation keeps its variables; reset forgets them.
  */
 import assert from "node:assert/strict";
-import { describe, test } from "node:test";
+import { describe, test, type TestContext } from "node:test";
 import { codeStep, serverError, startOpenAIServer, textStep, type OpenAIServer } from "./emulators/openai-server.ts";
 import { userTexts } from "./support/recorded-requests.ts";
 
@@ -116,8 +116,8 @@ const testOptions = { timeout: 180_000 };
 /** Registers the contract's tests for one adapter. */
 export function adapterContract(name: string, createDriver: DriverFactory): void {
   describe(`adapter contract: ${name}`, () => {
-    test("the reply is rendered whole: the answer, each cell's code and output, every file with its bytes intact", testOptions, () =>
-      withDriver(createDriver, async (driver, emulator) => {
+    test("the reply is rendered whole: the answer, each cell's code and output, every file with its bytes intact", testOptions, (t) =>
+      withDriver(t, createDriver, async (driver, emulator) => {
         const first = "print('contract-stdout')\nrows = [('north', 10), ('south', 32)]";
         const binary = bytesOfEveryValue();
         const second = [
@@ -145,8 +145,8 @@ export function adapterContract(name: string, createDriver: DriverFactory): void
         assert.match(userTexts(emulator.requests[0]!).join("\n"), /question\.txt/, "the attached file reached the turn");
       }));
 
-    test("progress shows while the turn runs: the user sees a cell run before the reply", testOptions, () =>
-      withDriver(createDriver, async (driver, emulator) => {
+    test("progress shows while the turn runs: the user sees a cell run before the reply", testOptions, (t) =>
+      withDriver(t, createDriver, async (driver, emulator) => {
         emulator.script([codeStep("progress_marker = 6 * 7\nprogress_marker"), textStep("It is 42.")]);
         const turn = await driver.ask("What is six times seven?");
         const seen = await turn.waitForProgress((text) => text.includes("progress_marker = 6 * 7"));
@@ -155,8 +155,8 @@ export function adapterContract(name: string, createDriver: DriverFactory): void
         assert.ok(turn.progressSeen().includes(seen), "the cell was shown running before the reply");
       }));
 
-    test("a failing turn is said plainly: the model service's failure as a message, no stack trace", testOptions, () =>
-      withDriver(createDriver, async (driver, emulator) => {
+    test("a failing turn is said plainly: the model service's failure as a message, no stack trace", testOptions, (t) =>
+      withDriver(t, createDriver, async (driver, emulator) => {
         emulator.script([serverError(500)]);
         const reply = await (await driver.ask("Anything?")).reply();
         assert.match(reply.text, /The model service failed \(500\); try again in a minute\./);
@@ -165,8 +165,8 @@ export function adapterContract(name: string, createDriver: DriverFactory): void
         assert.deepEqual(reply.files, []);
       }));
 
-    test("Stop ends a turn mid-cell, says who stopped it, and the conversation keeps its variables", testOptions, () =>
-      withDriver(createDriver, async (driver, emulator) => {
+    test("Stop ends a turn mid-cell, says who stopped it, and the conversation keeps its variables", testOptions, (t) =>
+      withDriver(t, createDriver, async (driver, emulator) => {
         // Nothing scripted after the long cell: a turn that went on to ask the model would be a fault.
         emulator.script([codeStep("kept = 41"), codeStep("stop_marker = True\nimport time\ntime.sleep(3600)")]);
         const turn = await driver.ask("Keep 41, then wait.");
@@ -178,12 +178,12 @@ export function adapterContract(name: string, createDriver: DriverFactory): void
 
         emulator.script([codeStep("kept + 1"), textStep("It is 42.")]);
         const next = await (await driver.ask("What is kept + 1?")).reply();
-        assert.match(next.cells[0]?.output ?? "", /\b42\b/, "variables survived the stop");
+        assert.match(next.cells[0]?.output ?? "", /\b42\b/, `variables survived the stop, whose reply said:\n${stopped.text}\n${stopped.cells.map((cell) => cell.output).join("\n")}`);
         assert.match(next.text, /It is 42\./);
       }));
 
-    test("reset forgets the conversation: earlier variables and messages are gone", testOptions, () =>
-      withDriver(createDriver, async (driver, emulator) => {
+    test("reset forgets the conversation: earlier variables and messages are gone", testOptions, (t) =>
+      withDriver(t, createDriver, async (driver, emulator) => {
         emulator.script([codeStep("secret = 7"), textStep("Kept.")]);
         const before = await (await driver.ask("Remember seven as secret.")).reply();
         assert.match(before.text, /Kept\./);
@@ -199,7 +199,7 @@ export function adapterContract(name: string, createDriver: DriverFactory): void
 }
 
 /** Runs `body` with a fresh emulator and driver; closes both, then checks the emulator played its script and saw no fault. */
-async function withDriver(createDriver: DriverFactory, body: (driver: AdapterDriver, emulator: OpenAIServer) => Promise<void>): Promise<void> {
+async function withDriver(t: TestContext, createDriver: DriverFactory, body: (driver: AdapterDriver, emulator: OpenAIServer) => Promise<void>): Promise<void> {
   const emulator = await startOpenAIServer({ apiKey });
   try {
     const driver = await createDriver({
@@ -212,7 +212,8 @@ async function withDriver(createDriver: DriverFactory, body: (driver: AdapterDri
       },
     });
     try {
-      await body(driver, emulator);
+      // A test that times out aborts its signal: close the driver then rather than when a hung turn ends.
+      await Promise.race([body(driver, emulator), aborted(t.signal)]);
     } finally {
       await driver.close();
     }
@@ -220,6 +221,13 @@ async function withDriver(createDriver: DriverFactory, body: (driver: AdapterDri
   } finally {
     await emulator.stop();
   }
+}
+
+function aborted(signal: AbortSignal): Promise<never> {
+  return new Promise((_, reject) => {
+    if (signal.aborted) reject(signal.reason);
+    else signal.addEventListener("abort", () => reject(signal.reason), { once: true });
+  });
 }
 
 const pngSignature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);

@@ -17,6 +17,14 @@ import { instanceContainers, removeInstance, testInstance } from "./sandbox.ts";
 
 const mainScript = fileURLToPath(new URL("../../src/main.ts", import.meta.url));
 
+/**
+ * How long a chat whose stdin has ended may take to finish and exit. Its
+ * turns are over by then in a passing test; past this, one never ends (a
+ * Stop that did nothing), so the process is stopped with SIGTERM, which ends
+ * a running cell at once, rather than the test run waiting out the cell.
+ */
+const exitAllowanceMs = 60_000;
+
 type Json = Record<string, unknown>;
 
 interface Waiter {
@@ -102,8 +110,22 @@ class CliChatDriver implements AdapterDriver {
 
   async close(): Promise<void> {
     try {
+      if (this.#turns.length > 0) {
+        // A test that gave up on a turn (it timed out): stop the process and its cell now.
+        this.#child.kill("SIGTERM");
+        await this.#exited;
+        throw new Error(`threadbook was closed with ${this.#turns.length} question(s) unanswered:\n${this.#stderr}`);
+      }
       this.#child.stdin.end();
-      const [code, signal] = await this.#exited;
+      let timer: NodeJS.Timeout | undefined;
+      const overdue = new Promise<"overdue">((resolve) => { timer = setTimeout(() => resolve("overdue"), exitAllowanceMs); });
+      const ended = await Promise.race([this.#exited, overdue]).finally(() => clearTimeout(timer));
+      if (ended === "overdue") {
+        this.#child.kill("SIGTERM");
+        await this.#exited;
+        throw new Error(`threadbook had not exited ${exitAllowanceMs / 1000} s after its input ended, so it was stopped:\n${this.#stderr}`);
+      }
+      const [code, signal] = ended;
       if (code !== 0) throw new Error(`threadbook exited with ${code ?? signal}:\n${this.#stderr}`);
       if (this.#unexpected.length > 0) throw new Error(`threadbook wrote lines nobody asked for:\n${this.#unexpected.join("\n")}`);
       const left = await instanceContainers(this.#instance);
