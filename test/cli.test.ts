@@ -528,6 +528,7 @@ test("chat keeps /file attachments a failed turn never put in the session for th
         assert.ok(reply, `unexpected turn ${JSON.stringify(turn.text)}`);
         return reply;
       },
+      stop: () => assert.fail("no Ctrl-C was pressed"),
       reset: () => assert.fail("no /reset was typed"),
       end: () => assert.fail("the conversation ends on close, not before"),
     },

@@ -3,6 +3,9 @@
  * turn in the same session, the replies on stdout. `/file PATH` attaches a
  * file to the next message (and to the one after, when a failed turn never
  * put it in the session); `/reset` starts over; `/exit` or Ctrl-D quits.
+ * Ctrl-C while a turn runs stops that turn (a running cell is interrupted,
+ * its variables kept); at the prompt, or again before the stopped turn has
+ * ended, it quits.
  */
 import { createInterface } from "node:readline";
 import { formatBytes } from "../../core/format-size.ts";
@@ -14,15 +17,27 @@ import { renderReply } from "./render-reply.ts";
 import { exitCodes } from "./exit-codes.ts";
 import { UsageError } from "./usage-error.ts";
 
-const commandsHelp = "/file PATH attaches a file to your next message, /reset starts over, /exit quits.";
+const commandsHelp = "/file PATH attaches a file to your next message, /reset starts over, /exit quits; Ctrl-C stops a running answer.";
+
+/** Who a Ctrl-C or a /reset is said to come from, in the reply of the turn it stopped. */
+export const terminalStopper = "you";
+export const terminalResetter = "your reset";
 
 export async function runChatTerminal(options: ChatOptions, context: CliContext): Promise<number> {
   const conversation = cliConversation(options.conversation, "chat");
   endUnnamedConversationOnClose(context, conversation);
   const terminal = context.input.isTTY === true;
   const lines = createInterface({ input: context.input, output: context.promptOutput, terminal, crlfDelay: Infinity });
-  // With a terminal, Ctrl-C reaches readline rather than the process.
-  lines.on("SIGINT", () => context.interrupt());
+  // With a terminal, Ctrl-C reaches readline rather than the process: it stops
+  // the running turn; at the prompt, or pressed again while that turn ends, it quits.
+  let running = false;
+  let stopping = false;
+  lines.on("SIGINT", () => {
+    if (running && !stopping && context.agent.stop(conversation.key, terminalStopper)) {
+      stopping = true;
+      context.writeError("\n· stopping this answer… (Ctrl-C again quits)\n");
+    } else context.interrupt();
+  });
   let attachments: Attachment[] = [];
   if (terminal) context.writeError(`threadbook chat: ask a question about your data. ${commandsHelp}\n`);
   lines.setPrompt("› ");
@@ -36,7 +51,7 @@ export async function runChatTerminal(options: ChatOptions, context: CliContext)
         if (command === "/exit" || command === "/quit") break;
         if (command === "/help") context.writeError(`${commandsHelp}\n`);
         else if (command === "/reset") {
-          await context.agent.reset(conversation.key);
+          await context.agent.reset(conversation.key, terminalResetter);
           attachments = [];
           context.writeError("· started over: a new session and no earlier messages\n");
         } else if (command === "/file" && words.length > 0) {
@@ -50,7 +65,15 @@ export async function runChatTerminal(options: ChatOptions, context: CliContext)
           }
         } else context.writeError(`threadbook: unknown command ${command}. ${commandsHelp}\n`);
       } else if (line !== "" || attachments.length > 0) {
-        const { reply, written } = await runCliTurn(context, conversation.key, line, attachments, options.out);
+        running = true;
+        let turn;
+        try {
+          turn = await runCliTurn(context, conversation.key, line, attachments, options.out);
+        } finally {
+          running = false;
+          stopping = false;
+        }
+        const { reply, written } = turn;
         await context.writeOut(`${renderReply(reply, written)}\n`);
         if (reply.error !== null) context.writeError(`threadbook: ${reply.error}\n`);
         // Files a failed turn never put in the session are kept nowhere else: they go with the next message.

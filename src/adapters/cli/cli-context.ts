@@ -11,7 +11,7 @@ import { StderrProgress } from "./stderr-progress.ts";
 import { writeReplyFiles } from "./write-reply-files.ts";
 
 export interface CliContext {
-  agent: Pick<Agent, "handle" | "reset" | "end">;
+  agent: Pick<Agent, "handle" | "stop" | "reset" | "end">;
   /** Who asks: the local user, on platform "cli". */
   user: TurnUser;
   input: NodeJS.ReadableStream & { isTTY?: boolean };

@@ -113,13 +113,22 @@ export const chatHelp = `Usage: threadbook chat [--jsonl] [--conversation KEY] [
 Chats in the terminal. Every message runs one turn in the same session, so variables
 and files persist. Progress goes to stderr; answers to stdout.
 In the terminal: /file PATH attaches a file to the next message, /reset starts over,
-/help lists these, /exit (or Ctrl-D) quits.
+/help lists these, /exit (or Ctrl-D) quits. Ctrl-C while an answer runs stops it (a running
+cell is interrupted, its variables kept); Ctrl-C at the prompt, or again at once, quits.
 
 Options:
       --jsonl              Read one request per line from stdin: plain text, or JSON
                            {"text": "...", "files": ["path", ...]}. Write one JSON reply per
                            line to stdout, shaped as \`ask --json\` prints it. A bad line gets a
                            reply whose "error" says why; the next line runs as usual.
+                           Control lines are handled as they arrive, also while a turn runs,
+                           each answered with one JSON line naming its command:
+                             {"command": "stop"}    stops the running turn: {"command":"stop","stopped":true}
+                                                    (false when none ran); its reply says "Stopped by you"
+                             {"command": "reset"}   stops it and starts over (new session, no earlier
+                                                    messages or files): {"command":"reset","reset":true}
+                             {"command": "status"}  {"command":"status","running":true,"waiting":0}, waiting
+                                                    counting requests read and not yet started
   -c, --conversation KEY   Continue (or start) the conversation KEY. Without it the session
                            is removed when the chat ends.
   -o, --out DIR            Write the files the code made into DIR, never over a file already
