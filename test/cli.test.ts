@@ -135,7 +135,7 @@ test("ask --json: a one-cell answer as clean JSON, progress on stderr, the sessi
   emulator.assertDone();
   assert.equal(run.code, 0, run.stderr);
   const reply = parseJson(run);
-  assert.deepEqual(Object.keys(reply), ["text", "cells", "files", "filesOmitted", "limit", "error", "conversation"]);
+  assert.deepEqual(Object.keys(reply), ["text", "cells", "files", "filesOmitted", "limit", "error", "stoppedBy", "conversation"]);
   assert.equal(reply["text"], "It is 42.");
   assert.equal(reply["limit"], null);
   assert.equal(reply["error"], null);
@@ -169,7 +169,7 @@ test("ask: an attached CSV, files written with --out, and the conversation conti
   assert.equal((firstReply["cells"] as { value: string }[])[0]?.value, "42");
   assert.equal(firstReply["conversation"], "orders");
   const path = join(out, "by-region.csv");
-  assert.deepEqual(firstReply["files"], [{ name: "by-region.csv", bytes: 32, image: false, path }]);
+  assert.deepEqual(firstReply["files"], [{ name: "by-region.csv", bytes: 32, image: false, mediaType: "text/csv", path }]);
   assert.equal(readFileSync(path, "utf8"), "region,amount\nnorth,10\nsouth,32\n");
   assert.match(userTexts(emulator.requests[0]!)[0] ?? "", /orders\.csv: 32 B, csv/);
 
@@ -483,7 +483,7 @@ test("--out never overwrites a file: the new one takes a free name, said on stde
   emulator.assertDone();
   assert.equal(run.code, 0, run.stderr);
   const renamed = join(here, "answers", "result-2.csv");
-  assert.deepEqual(parseJson(run)["files"], [{ name: "result.csv", bytes: 4, image: false, path: renamed }]);
+  assert.deepEqual(parseJson(run)["files"], [{ name: "result.csv", bytes: 4, image: false, mediaType: "text/csv", path: renamed }]);
   assert.equal(readFileSync(join(here, "answers", "result.csv"), "utf8"), "old\n", "the earlier file is untouched");
   assert.equal(readFileSync(renamed, "utf8"), "new\n");
   assert.match(run.stderr, new RegExp(`^· ${escapeRegExp(join(here, "answers", "result.csv"))} already exists, so this one went to ${escapeRegExp(renamed)}$`, "m"));

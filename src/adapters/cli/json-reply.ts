@@ -7,10 +7,12 @@ import type { Reply } from "../../core/turn.ts";
 export interface JsonReply {
   text: string;
   cells: { code: string; stdout: string; stderr: string; value: string | null; error: string | null; durationMs: number }[];
-  files: { name: string; bytes: number; image: boolean; path?: string }[];
+  files: { name: string; bytes: number; image: boolean; mediaType: string; path?: string }[];
   filesOmitted: string[];
   limit: string | null;
   error: string | null;
+  /** Who stopped the turn, when a person did. */
+  stoppedBy: string | null;
   /** The conversation key to pass to --conversation, when the conversation can be continued. */
   conversation: string | null;
 }
@@ -28,16 +30,18 @@ export function toJsonReply(reply: Reply, options: { written?: Map<string, strin
     })),
     files: reply.files.map((file) => {
       const path = options.written?.get(file.name);
-      return path === undefined ? { name: file.name, bytes: file.bytes, image: file.image } : { name: file.name, bytes: file.bytes, image: file.image, path };
+      const described = { name: file.name, bytes: file.bytes, image: file.image, mediaType: file.mediaType };
+      return path === undefined ? described : { ...described, path };
     }),
     filesOmitted: reply.filesOmitted,
     limit: reply.limit,
     error: reply.error,
+    stoppedBy: reply.stoppedBy,
     conversation: options.conversation ?? null,
   };
 }
 
 /** A reply for a request that never ran, e.g. a JSONL line that is not a request. */
 export function jsonError(message: string): JsonReply {
-  return { text: "", cells: [], files: [], filesOmitted: [], limit: null, error: message, conversation: null };
+  return { text: "", cells: [], files: [], filesOmitted: [], limit: null, error: message, stoppedBy: null, conversation: null };
 }
