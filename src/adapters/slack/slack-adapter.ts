@@ -66,7 +66,8 @@ export class SlackAdapter implements PlatformAdapter {
     } else {
       receiver = new HTTPReceiver({ signingSecret: settings.signingSecret ?? "", logger, endpoints: "/slack/events" });
     }
-    this.#app = new App({ token: settings.botToken, receiver, logger, clientOptions });
+    // Deferred: creating the adapter talks to nobody; `start` checks the token and connects.
+    this.#app = new App({ token: settings.botToken, receiver, logger, clientOptions, deferInitialization: true });
     this.#app.error(async (error) => {
       this.#logger.error({ err: error }, "a Slack event failed");
     });
@@ -74,6 +75,7 @@ export class SlackAdapter implements PlatformAdapter {
   }
 
   async start(): Promise<void> {
+    await this.#app.init();
     if (this.#options.settings.appToken !== undefined) await this.#app.start();
     else await this.#app.start(this.#options.settings.httpPort);
   }

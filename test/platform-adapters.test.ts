@@ -1,0 +1,42 @@
+/** `threadbook start` starts an adapter for each platform whose settings are present, and none otherwise. */
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { loadConfig } from "../src/config.ts";
+import { Agent } from "../src/core/agent.ts";
+import type { ModelClient } from "../src/core/model/model-client.ts";
+import { silentLogger } from "../src/log.ts";
+import type { Sandbox } from "../src/sandbox/sandbox.ts";
+import { createPlatformAdapters, hasConfiguredPlatform } from "../src/adapters/platform-adapter.ts";
+import { openSqliteStore } from "../src/store/sqlite-store.ts";
+
+// Pointed at a closed loopback port all the same, should anything try to connect.
+const slack = { SLACK_BOT_TOKEN: "xoxb-1", SLACK_APP_TOKEN: "xapp-1", SLACK_API_URL: "http://127.0.0.1:9/api/" };
+const discord = { DISCORD_TOKEN: "discord-token", DISCORD_APPLICATION_ID: "123456789012345678", DISCORD_API_URL: "http://127.0.0.1:9/api" };
+
+// Nothing here runs a turn: creating adapters connects nowhere.
+const unusedModel: ModelClient = { description: "unused", step: () => Promise.reject(new Error("no model call expected")) };
+const unusedSandbox = {} as Sandbox;
+
+for (const [label, env, names] of [
+  ["no platform", {}, []],
+  ["Slack", slack, ["slack"]],
+  ["Discord", discord, ["discord"]],
+  ["Slack and Discord", { ...slack, ...discord }, ["slack", "discord"]],
+] as const) {
+  test(`${label} configured: ${names.length === 0 ? "the local chat" : names.join(" and ")}`, async (t) => {
+    const dataDir = mkdtempSync(join(tmpdir(), "threadbook-platforms-"));
+    const store = openSqliteStore(dataDir);
+    t.after(async () => {
+      await store.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    });
+    const config = loadConfig({ THREADBOOK_DATA_DIR: dataDir, ...env });
+    const agent = new Agent({ model: unusedModel, sandbox: unusedSandbox, store, settings: config });
+    assert.equal(hasConfiguredPlatform(config), names.length > 0);
+    const adapters = await createPlatformAdapters(config, agent, store, silentLogger);
+    assert.deepEqual(adapters.map((adapter) => adapter.name), names);
+  });
+}
