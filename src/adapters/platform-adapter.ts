@@ -20,7 +20,7 @@ export interface PlatformAdapter {
 
 /** True when the settings name a chat platform, so `start` runs as a bot. */
 export function hasConfiguredPlatform(config: Config): boolean {
-  return config.slack !== undefined;
+  return config.slack !== undefined || config.discord !== undefined;
 }
 
 /** The adapters the settings configure, wired to the agent; each platform's SDK is loaded only when it is configured. */
@@ -29,6 +29,10 @@ export async function createPlatformAdapters(config: Config, agent: Agent, store
   if (config.slack !== undefined) {
     const { SlackAdapter } = await import("./slack/slack-adapter.ts");
     adapters.push(new SlackAdapter({ settings: config.slack, agent, store, logger, maxFileBytes: config.sandbox.fileMb * 1024 * 1024 }));
+  }
+  if (config.discord !== undefined) {
+    const { DiscordAdapter } = await import("./discord/discord-adapter.ts");
+    adapters.push(new DiscordAdapter({ settings: config.discord, agent, logger, fileMaxBytes: config.sandbox.fileMb * 1024 * 1024 }));
   }
   return adapters;
 }
