@@ -1,7 +1,7 @@
 /**
  * The adapter contract's driver for Discord: the bot wired as `threadbook
- * start` wires it (the services, then the adapters the settings configure),
- * against the Discord emulator, in this process. The user, Ada, asks with
+ * start` wires it (discord-bot.ts), against the Discord emulator, in this
+ * process. The user, Ada, asks with
  * `/ask` in a channel (files as its attachment options), which opens the
  * conversation's thread; later questions are messages in that thread. She
  * reads progress from the status message's versions, presses its Stop
@@ -12,12 +12,11 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DiscordAdapter } from "../../src/adapters/discord/discord-adapter.ts";
-import { createPlatformAdapters } from "../../src/adapters/platform-adapter.ts";
-import { loadConfig } from "../../src/config.ts";
-import { startServices, type Services } from "../../src/services.ts";
+import type { DiscordAdapter } from "../../src/adapters/discord/discord-adapter.ts";
+import type { Services } from "../../src/services.ts";
 import type { AdapterDriver, AskedTurn, ContractSetup, SeenReply, SentFile } from "../adapter-contract.ts";
 import { componentsV2Flag, DiscordEmulator, textDisplays, user, type ApiMessage, type RecordedCall } from "../emulators/discord-server.ts";
+import { startDiscordBot } from "./discord-bot.ts";
 import { seenReply } from "./discord-seen-reply.ts";
 import { removeInstance, testInstance } from "./sandbox.ts";
 
@@ -27,29 +26,10 @@ export async function startDiscordDriver(setup: ContractSetup): Promise<AdapterD
   const instance = testInstance();
   const root = mkdtempSync(join(tmpdir(), "threadbook-contract-discord-"));
   const discord = await DiscordEmulator.start();
-  let services: Services | undefined;
   try {
-    const config = loadConfig({
-      ...(process.env["DOCKER_HOST"] ? { DOCKER_HOST: process.env["DOCKER_HOST"] } : {}),
-      ...setup.settings,
-      THREADBOOK_DATA_DIR: join(root, "data"),
-      THREADBOOK_INSTANCE: instance,
-      THREADBOOK_SANDBOX_POOL_SIZE: "1",
-      THREADBOOK_SANDBOX_MEMORY_MB: "384",
-      THREADBOOK_SHUTDOWN_GRACE_S: "5",
-      DISCORD_TOKEN: discord.token,
-      DISCORD_APPLICATION_ID: discord.applicationId,
-      DISCORD_API_URL: discord.apiUrl,
-    });
-    services = await startServices(config, { log: "file", poolSize: config.sandbox.poolSize, recoverInterruptedTurns: true, finishGraceMs: config.shutdownGraceMs, onStatus: () => undefined });
-    const adapters = await createPlatformAdapters(config, services.agent, services.store, services.logger);
-    const adapter = adapters.find((candidate) => candidate instanceof DiscordAdapter);
-    if (adapter === undefined || adapters.length !== 1) throw new Error(`the settings configured ${adapters.map((candidate) => candidate.name).join(", ") || "no adapter"}, not Discord alone`);
-    services.onClose(() => adapter.stop());
-    await adapter.start();
+    const { services, adapter } = await startDiscordBot({ discord, settings: setup.settings, dataDir: join(root, "data"), instance });
     return new DiscordDriver(discord, services, adapter, instance, root);
   } catch (error) {
-    await services?.close();
     await discord.stop();
     await removeInstance(instance);
     rmSync(root, { recursive: true, force: true });
