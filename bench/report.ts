@@ -3,6 +3,8 @@
  * are the headline; p90 and sample counts travel with them. Targets are
  * shown beside the figures, but nothing here passes or fails.
  */
+import type { DiscordMeasurements } from "./discord-bench.ts";
+import { discordFigures, discordRows, type DiscordFigures } from "./discord-report.ts";
 import type { FloodMemory } from "./flood-memory-bench.ts";
 import type { MachineInfo } from "./machine.ts";
 import { roundMs, summarize } from "./statistics.ts";
@@ -20,6 +22,7 @@ export interface Measurements {
   /** The same with every slot of `maxSessions` idle, so one is evicted first. */
   firstCellEvictingMs: number[];
   floodMemory: FloodMemory;
+  discord: DiscordMeasurements;
 }
 
 export interface Setup {
@@ -60,6 +63,8 @@ export interface BenchResult extends Figures {
   ratios: { dockerExecOverWarmCell: number; dockerRunOverWarmCell: number; coldOverWarmAcquire: number; evictingOverFreeSlot: number };
   /** This process's resident memory around a cell flooding every descriptor with 1 GB; ratios to the start. */
   floodMemory: FloodMemory & { peakOverBefore: number; afterOverBefore: number };
+  /** The Discord adapter: deferral, first progress, and its own overhead a turn beside the core alone. */
+  discord: DiscordFigures;
   targets: typeof TARGETS;
   model: { api: string; stream: boolean; server: string };
   sandbox: Omit<Setup, "machine" | "contention" | "totalMs">;
@@ -101,6 +106,7 @@ export function benchResult(measured: Measurements, setup: Setup): BenchResult {
       evictingOverFreeSlot: ratio(medians.firstCellEvictingMs, medians.firstCellFreeSlotMs),
     },
     floodMemory: floodFigures(measured.floodMemory),
+    discord: discordFigures(measured.discord),
     targets: TARGETS,
     model: { api: measured.turns.modelApi, stream: measured.turns.modelStream, server: "loopback emulator, answers at once" },
     sandbox,
@@ -160,6 +166,7 @@ export function renderTable(result: BenchResult): string {
     `A new conversation's first cell, acquire and \`1 + 1\`, maxSessions ${result.sandbox.evictionSlots}`,
     row("a session slot free", "firstCellFreeSlotMs"),
     row("every slot idle, one evicted first", "firstCellEvictingMs", `${ratios.evictingOverFreeSlot}x the free slot`),
+    ...discordRows(result.discord, ms),
     "This process's resident memory around a cell writing 1 GB to every descriptor it can write",
     `  ${"before / peak / after".padEnd(34)}${`${flood.beforeMb} / ${flood.peakMb} / ${flood.afterMb} MB`.padStart(30)}   peak ${flood.peakOverBefore}x, after ${flood.afterOverBefore}x the start; the cell came back in ${(flood.cellMs / 1000).toFixed(1)} s`,
     "",

@@ -2,7 +2,8 @@
  * `npm run bench [-- --json]`: how fast sessions and cells are, beside what a
  * naive bot does, the agent's own overhead per cell, what making room for a
  * new conversation costs when every session slot is taken, and what a cell
- * flooding the runner's descriptors costs the bot's memory. Prints figures, not
+ * flooding the runner's descriptors costs the bot's memory, and the Discord
+ * adapter's deferral, first progress and own overhead a turn. Prints figures, not
  * pass/fail; progress goes to stderr. Everything runs one after another in
  * this process, so the two-core machines we run on are not shared between
  * measurements, and every container it made is removed at the end, on
@@ -22,6 +23,7 @@ import { benchInstance, removeBenchContainers, startBenchSandbox } from "./bench
 import { measureEviction } from "./eviction-bench.ts";
 import { measureFloodMemory } from "./flood-memory-bench.ts";
 import { describeMachine } from "./machine.ts";
+import { measureDiscord } from "./discord-bench.ts";
 import { measureDockerExec, measureDockerRun } from "./naive-cell-bench.ts";
 import { progress } from "./progress.ts";
 import { benchResult, renderTable, type Measurements } from "./report.ts";
@@ -29,7 +31,7 @@ import { measureTurns } from "./turn-bench.ts";
 import { measureWarmCells } from "./warm-cell-bench.ts";
 
 /** Chosen so a run takes about a minute on two cores (the flood alone some seconds); medians settle well before. */
-const SAMPLES = { warmAcquire: 10, coldAcquire: 5, warmCell: 500, dockerExec: 30, dockerRun: 10, oneCellTurn: 20, fiveCellTurn: 10, firstCell: 8 };
+const SAMPLES = { warmAcquire: 10, coldAcquire: 5, warmCell: 500, dockerExec: 30, dockerRun: 10, oneCellTurn: 20, fiveCellTurn: 10, firstCell: 8, discordTurn: 20 };
 /** Session slots for the eviction figures: small, so filling them is quick; the eviction costs the same at any size. */
 const EVICTION_SLOTS = 3;
 
@@ -108,7 +110,9 @@ async function measure(): Promise<{ measured: Measurements; image: string; poolS
     await sandbox.warmUp();
 
     const turns = await measureTurns(config, sandbox, { oneCell: SAMPLES.oneCellTurn, fiveCell: SAMPLES.fiveCellTurn }, stop.signal);
-    return { warmAcquireMs, cellWarmMs, cellDockerExecMs, turns, image: sandbox.image };
+    await sandbox.warmUp();
+    const discord = await measureDiscord(config, sandbox, SAMPLES.discordTurn, stop.signal);
+    return { warmAcquireMs, cellWarmMs, cellDockerExecMs, turns, discord, image: sandbox.image };
   });
 
   const cellDockerRunMs = await measureDockerRun({ docker, image: warm.image, instance: `${instance}-run`, limits: containerLimits(config) }, SAMPLES.dockerRun, stop.signal);

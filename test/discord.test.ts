@@ -241,6 +241,61 @@ describe("access", () => {
   });
 });
 
+describe("stop button", () => {
+  test("Stop on the status message: refused to a user not allowed, stops the turn for Ada, and says nothing runs once it ended", async (t) => {
+    const allowedRole = "200000000000000001";
+    const h = await discordHarness(t, sandbox, dataRoot, { settings: { allowedRoles: [allowedRole] }, emulator: { roles: [allowedRole] } });
+    const grace = user("100000000000000002", "Grace");
+    const thread = h.discord.openThread(h.discord.bot.id, "a question");
+    h.model.script([codeStep("import time\nprint('waiting', flush=True)\ntime.sleep(3600)")]);
+    const mark = h.discord.calls.length;
+    h.discord.post({ author: ada, channelId: thread.id, roles: [allowedRole], content: "Wait an hour" });
+    await h.discord.waitFor((call) => h.discord.calls.indexOf(call) >= mark && call.path.startsWith(`/channels/${thread.id}/messages`) && JSON.stringify(call.body).includes("Cell 1: running"));
+    const status = botMessages(h, thread.id)[0]!;
+    assert.ok(JSON.stringify(status.components).includes('"custom_id":"threadbook:stop"'), "the status message has the Stop button");
+
+    const refused = h.discord.button({ user: grace, messageId: status.id, customId: "threadbook:stop" });
+    const refusal = await h.discord.waitFor(isCallback(refused.token));
+    assert.equal(refusal.body.type, 4);
+    assert.equal(refusal.body.data.flags & 64, 64, "ephemeral");
+    assert.match(refusal.body.data.content, /not allowed/);
+    assert.equal(h.agent.status(`discord:${h.discord.guildId}:${thread.id}`).running, true, "the turn goes on");
+
+    const pressed = h.discord.button({ user: ada, messageId: status.id, customId: "threadbook:stop", roles: [allowedRole] });
+    const update = await h.discord.waitFor(isCallback(pressed.token));
+    assert.equal(update.body.type, 6, "acknowledged as an update of the status message");
+    await h.adapter.idle();
+    const answer = botMessages(h, thread.id);
+    assert.equal(answer.length, 1, "the stopped turn's reply replaced the status message");
+    assert.match(textOf(answer[0]!), /Stopped by Ada/);
+    assert.match(textOf(answer[0]!), /waiting/);
+
+    const late = h.discord.button({ user: ada, messageId: status.id, customId: "threadbook:stop", roles: [allowedRole] });
+    const nothing = await h.discord.waitFor(isCallback(late.token));
+    assert.equal(nothing.body.data.flags & 64, 64);
+    assert.match(nothing.body.data.content, /Nothing is running here/);
+  });
+});
+
+describe("access by message", () => {
+  test("a mention from a user who is not allowed gets a plain refusal in reply, a message in the bot's thread is ignored, and nothing runs", async (t) => {
+    const allowedRole = "200000000000000001";
+    const h = await discordHarness(t, sandbox, dataRoot, { settings: { allowedRoles: [allowedRole] }, emulator: { roles: [allowedRole] } });
+    const thread = h.discord.openThread(h.discord.bot.id, "someone else's question");
+    const mark = h.discord.calls.length;
+    h.discord.post({ author: ada, channelId: thread.id, content: "Me too?" });
+    const asked = h.discord.post({ author: ada, channelId: h.discord.channelId, content: `<@${h.discord.bot.id}> what is in here?`, mentionBot: true });
+    const refusal = await h.discord.waitFor((call) => h.discord.calls.indexOf(call) >= mark && call.method === "POST" && call.path === `/channels/${h.discord.channelId}/messages`);
+    await h.adapter.idle();
+    assert.match(refusal.body.content, /not allowed to use threadbook here/);
+    assert.equal(refusal.body.message_reference?.message_id, asked.id, "a reply to the question");
+    assert.deepEqual(refusal.body.allowed_mentions, { parse: [] }, "it pings nobody (Discord does not ping the replied-to author unless asked)");
+    const sent = h.discord.calls.slice(mark).filter((call) => call.method !== "GET");
+    assert.deepEqual(sent.map((call) => `${call.method} ${call.path}`), [`POST /channels/${h.discord.channelId}/messages`], "no thread, no typing, nothing in the thread");
+    assert.equal(h.model.requests.length, 0);
+  });
+});
+
 describe("gateway", () => {
   test("a drop mid-turn is resumed, heartbeats are acknowledged, and the answer arrives once though the event is delivered again", async (t) => {
     const h = await discordHarness(t, sandbox, dataRoot, { emulator: { heartbeatIntervalMs: 300 } });

@@ -44,6 +44,10 @@ interface InteractionRecord {
   /** The original response once deferred or replied. */
   messageId: string | null;
   ephemeral: boolean;
+  /** The INTERACTION_CREATE payload, to deliver again. */
+  payload: unknown;
+  /** Delivered again (as to a bot after a restart): a second acknowledgement is Discord's error 40060, not a fault. */
+  redelivered: boolean;
 }
 
 export class DiscordEmulator {
@@ -83,7 +87,8 @@ export class DiscordEmulator {
         id: this.guildId, name: "Data team", icon: null, owner_id: snowflake(), unavailable: false, member_count: 2, large: false,
         roles: [this.guildId, ...(options.roles ?? [])].map((id, position) => ({ id, name: position === 0 ? "@everyone" : `role ${position}`, permissions: "2248473465835073", position, color: 0, hoist: false, managed: false, mentionable: false, flags: 0 })),
         channels: [...this.channels.values()].filter((channel) => channel.type === 0),
-        threads: [], members: [member(this.bot)], emojis: [], stickers: [], features: [], voice_states: [], presences: [],
+        // Discord lists the guild's active threads the bot can see.
+        threads: [...this.channels.values()].filter((channel) => channel.type === 11), members: [member(this.bot)], emojis: [], stickers: [], features: [], voice_states: [], presences: [],
         joined_at: "2024-01-01T00:00:00.000Z", premium_tier: 0, preferred_locale: "en-US", system_channel_flags: 0, verification_level: 0, nsfw_level: 0, mfa_level: 0,
       }),
     });
@@ -137,6 +142,20 @@ export class DiscordEmulator {
     // Discord adds the channel's type to MESSAGE_CREATE; discord.js needs it to open a DM channel it has not seen.
     this.gateway.dispatch("MESSAGE_CREATE", { ...posted, channel_type: channel.type });
     return posted;
+  }
+
+  /** The same MESSAGE_CREATE once more, as Discord may deliver an event again (e.g. to a bot that restarted mid-event). */
+  redeliver(posted: ApiMessage): void {
+    const channel = this.#channel(posted.channel_id);
+    this.gateway.dispatch("MESSAGE_CREATE", { ...posted, channel_type: channel.type });
+  }
+
+  /** The same INTERACTION_CREATE once more (same id and token). */
+  redeliverInteraction(token: string): void {
+    const interaction = this.#interactions.get(token);
+    if (interaction === undefined) throw new Error("no such interaction");
+    interaction.redelivered = true;
+    this.gateway.dispatch("INTERACTION_CREATE", interaction.payload);
   }
 
   /** A slash command; INTERACTION_CREATE goes out on the gateway. */
@@ -197,16 +216,17 @@ export class DiscordEmulator {
     const channel = this.#channel(channelId);
     const id = snowflake();
     const token = `interaction.${randomBytes(16).toString("hex")}`;
-    this.#interactions.set(token, { id, channelId, guildId: channel.guild_id, messageId: null, ephemeral: false });
     const inGuild = channel.guild_id !== undefined;
-    this.gateway.dispatch("INTERACTION_CREATE", {
+    const payload = {
       id, token, type, data, application_id: this.applicationId, version: 1,
       channel_id: channelId, channel,
       ...(inGuild ? { guild_id: channel.guild_id, member: member(who, roles), guild_locale: "en-US" } : { user: who }),
       ...(source === undefined ? {} : { message: source }),
       locale: "en-US", app_permissions: "2248473465835073", entitlements: [], authorizing_integration_owners: { 0: this.guildId },
       context: inGuild ? 0 : 1, attachment_size_limit: this.uploadLimitBytes,
-    });
+    };
+    this.#interactions.set(token, { id, channelId, guildId: channel.guild_id, messageId: null, ephemeral: false, payload, redelivered: false });
+    this.gateway.dispatch("INTERACTION_CREATE", payload);
     return { id, token };
   }
 
@@ -319,7 +339,10 @@ export class DiscordEmulator {
   #callback(interactionId: string, token: string, call: RecordedCall, response: ServerResponse): void {
     const interaction = this.#interactions.get(token);
     if (interaction === undefined || interaction.id !== interactionId) return this.#refuse(response, 404, "callback for an unknown interaction");
-    if (interaction.messageId !== null) return this.#refuse(response, 400, "interaction acknowledged twice");
+    if (interaction.messageId !== null) {
+      if (interaction.redelivered) return send(response, 400, { message: "Interaction has already been acknowledged.", code: 40060 });
+      return this.#refuse(response, 400, "interaction acknowledged twice");
+    }
     const type = Number(call.body?.type);
     const data = call.body?.data ?? {};
     if (type === 6) {

@@ -3,7 +3,7 @@
  * command and the Stop button. Each is answered within Discord's 3 seconds
  * (a deferral, or a reply at once) before any work; refusals are ephemeral.
  */
-import { MessageFlags, type ButtonInteraction, type ChatInputCommandInteraction, type Interaction, type MessageContextMenuCommandInteraction, type RepliableInteraction } from "discord.js";
+import { DiscordAPIError, MessageFlags, type ButtonInteraction, type ChatInputCommandInteraction, type Interaction, type MessageContextMenuCommandInteraction, type RepliableInteraction } from "discord.js";
 import { userMessage } from "../../errors.ts";
 import { isAllowed, refusalMessage } from "./access.ts";
 import { answerTurn } from "./answer-turn.ts";
@@ -19,6 +19,8 @@ import { stopButtonId } from "./status-message.ts";
 const noThreadHere = "threadbook answers in text channels, their threads and DMs; it cannot open a thread here.";
 const notAThread = "Use this in a thread threadbook answers in, or in a DM with it.";
 const questionShownChars = 1_800;
+/** Discord's error code for a second acknowledgement of an interaction. */
+const alreadyAcknowledged = 40060;
 
 export async function handleInteraction(context: DiscordContext, interaction: Interaction): Promise<void> {
   try {
@@ -26,6 +28,11 @@ export async function handleInteraction(context: DiscordContext, interaction: In
     else if (interaction.isMessageContextMenuCommand()) await handleAskAboutMessage(context, interaction);
     else if (interaction.isButton() && interaction.customId === stopButtonId) await handleStopButton(context, interaction);
   } catch (error) {
+    if (error instanceof DiscordAPIError && error.code === alreadyAcknowledged) {
+      // Delivered again (e.g. after a restart): it was answered before, and its turn is the core's to run once.
+      context.logger.info({ interaction: interaction.id }, "interaction delivered again; it was answered before");
+      return;
+    }
     context.logger.error({ err: error, interaction: interaction.id }, "interaction failed");
     if (interaction.isRepliable()) await sayError(interaction, userMessage(error));
   }

@@ -11,6 +11,7 @@ import { ComponentType, type APIComponentInContainer, type APIContainerComponent
 import { headAndTail } from "../../core/bounded-text.ts";
 import { formatBytes, formatDuration } from "../../core/format-size.ts";
 import type { Reply, ReplyCell } from "../../core/turn.ts";
+import { fenced } from "./code-block.ts";
 import { accentColours, inlineCodeChars, inlineOutputChars, messageLimits } from "./message-limits.ts";
 import { splitText } from "./split-text.ts";
 
@@ -77,11 +78,6 @@ function cellUnits(cell: ReplyCell, number: number, names: AttachmentNames): Uni
     if (shownOutput !== output) units.push({ kind: "file", file: { name: names.take(`cell-${number}-output.txt`), data: Buffer.from(`${output}\n`) } });
   }
   return units;
-}
-
-/** A code block that no fence inside the text can close early. */
-function fenced(text: string, language: string): string {
-  return `\`\`\`${language}\n${text.replace(/```/g, "`\u200b``")}\n\`\`\``;
 }
 
 function safeInline(name: string): string {

@@ -1,17 +1,19 @@
 /**
  * Progress in the thread: the typing indicator at once and every few
  * seconds, and one status message (posted when the turn is taken, before
- * any cell) that lists the cells as they run, edited at most once every
- * 1.5 s, with a Stop button. The answer replaces it.
+ * any cell) that lists the cells as they run, with the running cell's code,
+ * and a Stop button. It is edited only when what it shows changes, within
+ * Discord's edit rate (edit-budget.ts). The answer replaces it.
  */
 import { ButtonStyle, ComponentType, MessageFlags, type APIActionRowComponent, type APIComponentInMessageActionRow, type APIContainerComponent, type Message, type SendableChannels } from "discord.js";
+import { headAndTail } from "../../core/bounded-text.ts";
 import type { Progress, ProgressEvent } from "../../core/turn.ts";
 import type { Logger } from "../../log.ts";
+import { fenced } from "./code-block.ts";
+import { EditBudget } from "./edit-budget.ts";
 import { accentColours } from "./message-limits.ts";
 import type { OutgoingMessage } from "./reply-messages.ts";
 
-/** Discord allows about five edits of a message in five seconds; one every 1.5 s stays clear of it. */
-export const statusEditIntervalMs = 1_500;
 /** Typing lasts 10 s on Discord's side; renewed a little before. */
 const typingIntervalMs = 8_000;
 /** The Stop button's custom id; the conversation is the channel it is pressed in. */
@@ -19,21 +21,30 @@ export const stopButtonId = "threadbook:stop";
 /** Cells listed at most; earlier ones are counted. */
 const shownCells = 12;
 const summaryChars = 120;
+/** The running cell's code shown up to this (head and tail when longer). */
+const runningCodeChars = 800;
 
 interface CellLine {
   index: number;
   state: "running" | "done" | "failed";
   summary: string;
+  code: string;
 }
+
+type StatusPayload = { components: [APIContainerComponent, APIActionRowComponent<APIComponentInMessageActionRow>]; flags: MessageFlags.IsComponentsV2 };
 
 export class StatusMessage implements Progress {
   readonly #channel: SendableChannels;
   readonly #logger: Logger;
+  readonly #budget = new EditBudget();
   #message: Message | undefined;
+  /** Posts and edits in the order they were decided. */
   #chain: Promise<void> = Promise.resolve();
+  #postQueued = false;
+  /** The text of the last version posted or queued; an unchanged version is not sent. */
+  #queuedText = "";
   #timer: NodeJS.Timeout | undefined;
   #typing: NodeJS.Timeout | undefined;
-  #lastEditAt = 0;
   #finished = false;
   #headline = "Working on it…";
   readonly #cells: CellLine[] = [];
@@ -64,7 +75,7 @@ export class StatusMessage implements Progress {
         break;
       case "cell-started":
         this.#headline = `Running cell ${event.index}…`;
-        this.#cells.push({ index: event.index, state: "running", summary: "" });
+        this.#cells.push({ index: event.index, state: "running", summary: "", code: event.code });
         break;
       case "cell-finished": {
         const line = this.#cells.find((cell) => cell.index === event.index);
@@ -78,15 +89,14 @@ export class StatusMessage implements Progress {
       default:
         return;
     }
-    if (this.#message === undefined && this.#timer === undefined) {
-      // The first event posts at once: the user sees the turn was taken.
-      this.#timer = setTimeout(() => this.#flush(), 0);
-      return;
-    }
-    this.#schedule();
+    this.#update();
   }
 
-  /** Stops the typing and pending edits, and puts the reply's first message in the status message's place; the rest follow. */
+  /**
+   * Stops the typing and edits not yet due, lets those already on their way
+   * land, and puts the reply's first message in the status message's place;
+   * the rest follow.
+   */
   async finish(messages: OutgoingMessage[]): Promise<void> {
     this.#finished = true;
     this.#stopTimers();
@@ -108,17 +118,36 @@ export class StatusMessage implements Progress {
     this.#stopTimers();
   }
 
-  #schedule(): void {
-    if (this.#timer !== undefined) return;
-    const wait = Math.max(0, this.#lastEditAt + statusEditIntervalMs - Date.now());
-    this.#timer = setTimeout(() => this.#flush(), wait);
+  /**
+   * Shows the current state: the first version is posted at once (the user
+   * sees the turn was taken); a changed one is sent now when the budget
+   * allows, else when it does. What is sent is decided now, in order.
+   */
+  #update(): void {
+    if (this.#finished || this.#timer !== undefined) return;
+    const payload = this.#payload();
+    const text = payloadText(payload);
+    if (text === this.#queuedText) return;
+    if (!this.#postQueued) {
+      this.#postQueued = true;
+      this.#queue(payload, text);
+      return;
+    }
+    const wait = this.#budget.wait();
+    if (wait > 0) {
+      this.#timer = setTimeout(() => {
+        this.#timer = undefined;
+        this.#update();
+      }, wait);
+      return;
+    }
+    this.#budget.spend();
+    this.#queue(payload, text);
   }
 
-  #flush(): void {
-    this.#timer = undefined;
+  #queue(payload: StatusPayload, text: string): void {
+    this.#queuedText = text;
     this.#chain = this.#chain.then(async () => {
-      if (this.#finished) return;
-      const payload = { components: [this.#render(), stopRow()], flags: MessageFlags.IsComponentsV2 as const };
       try {
         if (this.#message === undefined) {
           this.#message = await this.#channel.send(payload);
@@ -129,16 +158,19 @@ export class StatusMessage implements Progress {
       } catch (error) {
         this.#logger.warn({ err: error }, "could not post the status message");
       }
-      this.#lastEditAt = Date.now();
     });
+  }
+
+  #payload(): StatusPayload {
+    return { components: [this.#render(), stopRow()], flags: MessageFlags.IsComponentsV2 };
   }
 
   #render(): APIContainerComponent {
     const earlier = Math.max(0, this.#cells.length - shownCells);
     const lines = this.#cells.slice(earlier).map((cell) => {
       const mark = cell.state === "running" ? "⏳" : cell.state === "done" ? "✅" : "❌";
-      const what = cell.state === "running" ? "running" : cell.summary;
-      return `${mark} Cell ${cell.index}: ${what}`;
+      if (cell.state !== "running") return `${mark} Cell ${cell.index}: ${cell.summary}`;
+      return `${mark} Cell ${cell.index}: running\n${fenced(headAndTail(cell.code.trimEnd(), runningCodeChars), "python")}`;
     });
     if (earlier > 0) lines.unshift(`… ${earlier} earlier cells`);
     const text = [`**${this.#headline}**`, ...lines].join("\n");
@@ -160,6 +192,10 @@ export class StatusMessage implements Progress {
     clearInterval(this.#typing);
     this.#typing = undefined;
   }
+}
+
+function payloadText(payload: StatusPayload): string {
+  return JSON.stringify(payload.components[0]);
 }
 
 function stopRow(): APIActionRowComponent<APIComponentInMessageActionRow> {
