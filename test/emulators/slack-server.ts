@@ -166,6 +166,12 @@ export class SlackServer {
     return this.#waitFor("call", (call: SlackCall) => call.method === method && matches(call), timeoutMs, `a call of ${method}`);
   }
 
+  /** Calls `listener` with every call from now on, after it was answered; returns a function that stops it. */
+  onCall(listener: (call: SlackCall) => void): () => void {
+    this.#events.on("call", listener);
+    return () => this.#events.off("call", listener);
+  }
+
   callsOf(method: string): SlackCall[] {
     return this.calls.filter((call) => call.method === method);
   }

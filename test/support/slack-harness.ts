@@ -93,3 +93,16 @@ export function userPost(fields: { text: string; ts: string; user?: string; chan
     ...(fields.files === undefined ? {} : { files: fields.files, subtype: "file_share" }),
   };
 }
+
+/** A click on a button of a bot message in a thread, as Slack sends it over Socket Mode. */
+export function buttonClick(fields: { actionId: string; type: string; value: string; messageTs: string; threadTs: string; user?: string; channel?: string }): Record<string, unknown> {
+  const where = fields.channel ?? channel;
+  return {
+    type: "block_actions", api_app_id: "A1", token: "verification", trigger_id: "1.2.3",
+    team: { id: team, domain: "emulated" }, user: { id: fields.user ?? ada, name: "ada", team_id: team },
+    channel: { id: where, name: "data" },
+    container: { type: "message", message_ts: fields.messageTs, channel_id: where, is_ephemeral: false, thread_ts: fields.threadTs },
+    message: { type: "message", ts: fields.messageTs, thread_ts: fields.threadTs, text: "", user: botUserId },
+    actions: [{ type: fields.type, action_id: fields.actionId, block_id: "b1", value: fields.value, action_ts: "1700000000.1" }],
+  };
+}
