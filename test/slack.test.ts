@@ -211,6 +211,19 @@ describe("refusals and failures", () => {
   });
 });
 
+describe("long code and output", () => {
+  test("output longer than a task card shows goes up whole as a file, and short code does not", async (t) => {
+    const h = await startSlackHarness(t, options());
+    h.model.script([codeStep("print('row ' * 400)"), textStep("Printed.")]);
+    const ts = h.slack.nextTs();
+    await h.slack.deliver(userPost({ text: `<@${botUserId}> print a lot`, ts }));
+    await h.slack.waitForCall("files.completeUploadExternal");
+    const files = h.slack.filesIn(channel, ts);
+    assert.deepEqual(files.map((file) => file.name), ["cell-1-output.txt"]);
+    assert.equal(files[0]?.data.toString("utf8"), "row ".repeat(400).trimEnd());
+  });
+});
+
 describe("controls", () => {
   test("a feedback click is recorded for the turn, and a forged turn id from another thread is not", async (t) => {
     const h = await startSlackHarness(t, options());
