@@ -8,7 +8,7 @@
  * a fault that `assertDone()` throws on. Every call is recorded, and a test
  * waits for the call it expects with `waitForCall`, never a sleep.
  */
-import { randomBytes } from "node:crypto";
+import { createHmac, randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -128,16 +128,43 @@ export class SlackServer {
   /** Sends an events_api envelope over every open socket (normally one); resolves with its envelope id once acknowledged. */
   async deliver(event: Record<string, unknown>, options: { retryAttempt?: number; envelopeId?: string } = {}): Promise<string> {
     const envelopeId = options.envelopeId ?? randomBytes(8).toString("hex");
-    const payload = {
-      token: "verification", team_id: this.#options.teamId, api_app_id: "A1", type: "event_callback",
-      event_id: `Ev${randomBytes(5).toString("hex").toUpperCase()}`, event_time: Math.floor(Date.now() / 1000),
-      authorizations: [{ team_id: this.#options.teamId, user_id: this.#options.botUserId, is_bot: true }],
-      event,
-    };
+    const payload = this.eventCallback(event);
     const acked = this.#waitFor("ack", (id) => id === envelopeId, 10_000, `the ack of envelope ${envelopeId}`);
     this.#send({ envelope_id: envelopeId, type: "events_api", accepts_response_payload: false, retry_attempt: options.retryAttempt ?? 0, retry_reason: options.retryAttempt ? "timeout" : "", payload });
     await acked;
     return envelopeId;
+  }
+
+  /** The Events API's outer object around an event, as both Socket Mode and HTTP mode carry it. */
+  eventCallback(event: Record<string, unknown>, eventId = `Ev${randomBytes(5).toString("hex").toUpperCase()}`): Record<string, unknown> {
+    return {
+      token: "verification", team_id: this.#options.teamId, api_app_id: "A1", type: "event_callback",
+      event_id: eventId, event_time: Math.floor(Date.now() / 1000),
+      authorizations: [{ team_id: this.#options.teamId, user_id: this.#options.botUserId, is_bot: true }],
+      event,
+    };
+  }
+
+  /**
+   * HTTP mode: POSTs a payload to the app's request URL as Slack does,
+   * signed with the signing secret (v0: HMAC-SHA256 of "v0:<timestamp>:<body>").
+   * `timestampSeconds` and `secret` let a test send an old or a forged request;
+   * `retryNum` sets X-Slack-Retry-Num, as Slack's redelivery of an event it
+   * saw no answer to in time does.
+   */
+  async deliverHttp(url: string, payload: Record<string, unknown>, options: { secret: string; timestampSeconds?: number; retryNum?: number }): Promise<{ status: number; body: string }> {
+    const body = JSON.stringify(payload);
+    const timestamp = String(options.timestampSeconds ?? Math.floor(Date.now() / 1000));
+    const signature = `v0=${createHmac("sha256", options.secret).update(`v0:${timestamp}:${body}`).digest("hex")}`;
+    const response = await fetch(url, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json", "x-slack-signature": signature, "x-slack-request-timestamp": timestamp,
+        ...(options.retryNum === undefined ? {} : { "x-slack-retry-num": String(options.retryNum), "x-slack-retry-reason": "http_timeout" }),
+      },
+      body,
+    });
+    return { status: response.status, body: await response.text() };
   }
 
   /** Sends an interactive payload (a button click) over the socket. */
@@ -151,6 +178,11 @@ export class SlackServer {
   /** Closes every socket at once, as a network drop does; the client reconnects through apps.connections.open. */
   dropConnections(): void {
     for (const socket of this.#open) socket.terminate();
+  }
+
+  /** Resolves at the next new connection (the hello sent), such as the client's reconnection after a drop. */
+  nextConnection(timeoutMs = 20_000): Promise<void> {
+    return this.#waitFor("connected", () => true, timeoutMs, "a new Socket Mode connection");
   }
 
   /** Resolves once a socket is connected (the hello sent). */
