@@ -142,6 +142,31 @@ describe("each post runs once", () => {
   });
 });
 
+describe("a dropped socket", () => {
+  test("drops in the middle of a turn: the answer still arrives, once, though Slack delivers the post again on the new socket", async (t) => {
+    const h = await startSlackHarness(t, options());
+    // A second run of the post would take "Later." and the later question would find no step left: a fault.
+    h.model.script([codeStep("# Take a moment\nimport time\ntime.sleep(2)\nprint('slept')"), textStep("Slept well."), textStep("Later.")]);
+    const ts = h.slack.nextTs();
+    const post = userPost({ text: `<@${botUserId}> take a moment`, ts });
+    await h.slack.deliver(post);
+    await h.slack.waitForCall("chat.startStream", (call) => JSON.stringify(call.args.chunks).includes("in_progress"));
+    const reconnected = h.slack.nextConnection();
+    h.slack.dropConnections();
+    await reconnected;
+    await h.slack.deliver(post, { retryAttempt: 1 });
+    const stopped = await h.slack.waitForCall("chat.stopStream");
+    const message = h.slack.messages.find((candidate) => candidate.ts === stopped.args.ts)!;
+    assert.equal(streamedMarkdown(message), "Slept well.");
+    assert.match(taskUpdates(message).at(-1)?.output ?? "", /slept/);
+    const later = h.slack.nextTs();
+    await h.slack.deliver(userPost({ text: `<@${botUserId}> and later?`, ts: later }));
+    await h.slack.waitForCall("chat.stopStream", (call) => call.args.ts !== stopped.args.ts);
+    assert.deepEqual(h.slack.callsOf("chat.startStream").map((call) => call.args.thread_ts), [ts, later]);
+    assert.equal(h.model.requests.length, 3);
+  });
+});
+
 describe("streaming refused", () => {
   test("falls back to one status message with Stop, updated as cells run, then the answer, the code and the files as messages", async (t) => {
     const h = await startSlackHarness(t, options());
