@@ -122,6 +122,50 @@ describe("a conversation", () => {
   });
 });
 
+describe("direct messages", () => {
+  const dm = "D0DIRECT";
+
+  test("a DM needs no mention: the message is a turn, answered in its thread", async (t) => {
+    const h = await startSlackHarness(t, options());
+    h.model.script([codeStep("6 * 7"), textStep("It is 42.")]);
+    const ts = h.slack.nextTs();
+    await h.slack.deliver(userPost({ type: "message", channel: dm, channelType: "im", text: "what is six times seven?", ts }));
+    const stopped = await h.slack.waitForCall("chat.stopStream");
+    const start = h.slack.callsOf("chat.startStream")[0]!;
+    assert.deepEqual([start.args.channel, start.args.thread_ts], [dm, ts]);
+    const message = h.slack.messages.find((candidate) => candidate.ts === stopped.args.ts)!;
+    assert.equal(streamedMarkdown(message), "It is 42.");
+    assert.match(taskUpdates(message).at(-1)?.output ?? "", /\b42\b/);
+  });
+
+  test("the AI-app pane: a new thread is greeted with suggested prompts; a question runs as a turn and titles the thread", async (t) => {
+    const h = await startSlackHarness(t, options());
+    h.model.script([codeStep("(1 + 2 + 3) / 3"), textStep("The mean is 2.")]);
+    const root = h.slack.nextTs();
+    await h.slack.deliver({
+      type: "assistant_thread_started", event_ts: root,
+      assistant_thread: { user_id: "U0ADA", channel_id: dm, thread_ts: root, context: { channel_id: channel, team_id: "T0TEAM" } },
+    });
+    const prompts = await h.slack.waitForCall("assistant.threads.setSuggestedPrompts");
+    assert.deepEqual([prompts.args.channel_id, prompts.args.thread_ts], [dm, root]);
+    assert.ok((prompts.args.prompts as unknown[]).length >= 2);
+    const greeting = h.slack.thread(dm, root)[0];
+    assert.match(greeting?.text ?? "", /^Hi! Ask me a question about data/);
+    assert.equal(h.model.requests.length, 0, "the greeting runs nothing");
+
+    const question = "What is the mean of 1, 2 and 3?";
+    await h.slack.deliver(userPost({ type: "message", channel: dm, channelType: "im", text: question, ts: h.slack.nextTs(), threadTs: root }));
+    const title = await h.slack.waitForCall("assistant.threads.setTitle");
+    assert.deepEqual([title.args.channel_id, title.args.thread_ts, title.args.title], [dm, root, question]);
+    const stopped = await h.slack.waitForCall("chat.stopStream");
+    const message = h.slack.messages.find((candidate) => candidate.ts === stopped.args.ts)!;
+    assert.equal(message.threadTs, root);
+    assert.equal(streamedMarkdown(message), "The mean is 2.");
+    assert.match(taskUpdates(message).at(-1)?.output ?? "", /2\.0/);
+    assert.equal(h.slack.callsOf("chat.startStream").length, 1, "the pane's message ran once, though Bolt's Assistant and the message listener both see it");
+  });
+});
+
 describe("each post runs once", () => {
   test("as app_mention, as message and as a retry, and again after a restart", async (t) => {
     const h = await startSlackHarness(t, options());
