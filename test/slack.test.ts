@@ -166,6 +166,39 @@ describe("direct messages", () => {
   });
 });
 
+describe("files in", () => {
+  test("a download answered with Slack's sign-in page (no files:read) is said plainly, naming the scope; nothing runs", async (t) => {
+    const h = await startSlackHarness(t, options());
+    h.slack.filesReadScope = false;
+    const file = h.slack.addFile("sales.csv", Buffer.from("region,amount\nnorth,10\n"));
+    const ts = h.slack.nextTs();
+    await h.slack.deliver(userPost({ text: `<@${botUserId}> total?`, ts, files: [file] }));
+    const said = await h.slack.waitForCall("chat.postMessage", (call) => call.args.thread_ts === ts && /files:read/.test(String(call.args.text)));
+    assert.match(String(said.args.text), /Could not download sales\.csv: .*files:read scope/);
+    await h.slack.waitForCall("reactions.add", (call) => call.args.name === "warning" && call.args.timestamp === ts);
+    assert.equal(h.model.requests.length, 0);
+  });
+
+  test("a file over the session's size limit is refused plainly: unfetched when Slack states its size, cut off when the size was understated", async (t) => {
+    const h = await startSlackHarness(t, options());
+    const big = Buffer.alloc(1024 * 1024 + 1, 0x61);
+    const stated = h.slack.addFile("big.csv", big);
+    const ts = h.slack.nextTs();
+    await h.slack.deliver(userPost({ text: `<@${botUserId}> read this`, ts, files: [stated] }));
+    const refused = await h.slack.waitForCall("chat.postMessage", (call) => call.args.thread_ts === ts && /larger than/.test(String(call.args.text)));
+    assert.match(String(refused.args.text), /big\.csv is larger than the 1(\.0)? MB a file may be here \(THREADBOOK_SANDBOX_FILE_MB\)/);
+    assert.deepEqual(h.slack.downloads, [], "a file stated too large is not fetched");
+
+    const understated = { ...h.slack.addFile("sly.csv", big), size: 10 };
+    const second = h.slack.nextTs();
+    await h.slack.deliver(userPost({ text: `<@${botUserId}> and this`, ts: second, files: [understated] }));
+    const cut = await h.slack.waitForCall("chat.postMessage", (call) => call.args.thread_ts === second && /larger than/.test(String(call.args.text)));
+    assert.match(String(cut.args.text), /sly\.csv is larger than/);
+    assert.equal(h.slack.downloads.length, 1);
+    assert.equal(h.model.requests.length, 0);
+  });
+});
+
 describe("each post runs once", () => {
   test("as app_mention, as message and as a retry, and again after a restart", async (t) => {
     const h = await startSlackHarness(t, options());

@@ -52,6 +52,8 @@ export class SlackServer {
   readonly faults: string[] = [];
   readonly messages: SlackMessage[] = [];
   readonly uploads = new Map<string, UploadedFile>();
+  /** The ids of files downloaded (whether or not the download was authorised), in order. */
+  readonly downloads: string[] = [];
   /** Socket Mode acks received, by envelope id. */
   readonly acks: string[] = [];
   /** Streaming on: chat.startStream works. Off: it answers an error, as Slack does where streaming is not allowed. */
@@ -355,6 +357,7 @@ export class SlackServer {
   #download(request: IncomingMessage, response: ServerResponse, url: URL): void {
     const id = url.pathname.split("/")[2] ?? "";
     const file = this.#files.get(id);
+    this.downloads.push(id);
     const authorised = request.headers.authorization === `Bearer ${this.#options.botToken}`;
     if (file === undefined || !authorised || !this.filesReadScope) {
       if (file === undefined) this.faults.push(`download of an unknown file ${id}`);
