@@ -24,12 +24,13 @@ import { measureFloodMemory } from "./flood-memory-bench.ts";
 import { describeMachine } from "./machine.ts";
 import { measureDockerExec, measureDockerRun } from "./naive-cell-bench.ts";
 import { progress } from "./progress.ts";
+import { measureSlack } from "./slack-bench.ts";
 import { benchResult, renderTable, type Measurements } from "./report.ts";
 import { measureTurns } from "./turn-bench.ts";
 import { measureWarmCells } from "./warm-cell-bench.ts";
 
 /** Chosen so a run takes about a minute on two cores (the flood alone some seconds); medians settle well before. */
-const SAMPLES = { warmAcquire: 10, coldAcquire: 5, warmCell: 500, dockerExec: 30, dockerRun: 10, oneCellTurn: 20, fiveCellTurn: 10, firstCell: 8 };
+const SAMPLES = { warmAcquire: 10, coldAcquire: 5, warmCell: 500, dockerExec: 30, dockerRun: 10, oneCellTurn: 20, fiveCellTurn: 10, firstCell: 8, slackTurn: 40 };
 /** Session slots for the eviction figures: small, so filling them is quick; the eviction costs the same at any size. */
 const EVICTION_SLOTS = 3;
 
@@ -108,7 +109,9 @@ async function measure(): Promise<{ measured: Measurements; image: string; poolS
     await sandbox.warmUp();
 
     const turns = await measureTurns(config, sandbox, { oneCell: SAMPLES.oneCellTurn, fiveCell: SAMPLES.fiveCellTurn }, stop.signal);
-    return { warmAcquireMs, cellWarmMs, cellDockerExecMs, turns, image: sandbox.image };
+    await sandbox.warmUp();
+    const slack = await measureSlack(config, sandbox, SAMPLES.slackTurn, stop.signal);
+    return { warmAcquireMs, cellWarmMs, cellDockerExecMs, turns, slack, image: sandbox.image };
   });
 
   const cellDockerRunMs = await measureDockerRun({ docker, image: warm.image, instance: `${instance}-run`, limits: containerLimits(config) }, SAMPLES.dockerRun, stop.signal);
