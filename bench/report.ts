@@ -8,6 +8,7 @@ import { discordFigures, discordRows, type DiscordFigures } from "./discord-repo
 import type { FloodMemory } from "./flood-memory-bench.ts";
 import type { MachineInfo } from "./machine.ts";
 import { roundMs, summarize } from "./statistics.ts";
+import { SLACK_TARGETS, slackFigures, type SlackFigures, type SlackSamples } from "./slack-bench.ts";
 import type { TurnMeasurements } from "./turn-bench.ts";
 
 export interface Measurements {
@@ -23,6 +24,8 @@ export interface Measurements {
   firstCellEvictingMs: number[];
   floodMemory: FloodMemory;
   discord: DiscordMeasurements;
+  /** The Slack adapter's turns beside the same turns without it. */
+  slack: SlackSamples;
 }
 
 export interface Setup {
@@ -65,6 +68,8 @@ export interface BenchResult extends Figures {
   floodMemory: FloodMemory & { peakOverBefore: number; afterOverBefore: number };
   /** The Discord adapter: deferral, first progress, and its own overhead a turn beside the core alone. */
   discord: DiscordFigures;
+  /** Medians and 95th percentiles: event sent → first sign of work, → first streamed chunk, → turn end; the core alone; the difference. */
+  slack: SlackFigures & { targets: typeof SLACK_TARGETS };
   targets: typeof TARGETS;
   model: { api: string; stream: boolean; server: string };
   sandbox: Omit<Setup, "machine" | "contention" | "totalMs">;
@@ -107,6 +112,7 @@ export function benchResult(measured: Measurements, setup: Setup): BenchResult {
     },
     floodMemory: floodFigures(measured.floodMemory),
     discord: discordFigures(measured.discord),
+    slack: { ...slackFigures(measured.slack), targets: SLACK_TARGETS },
     targets: TARGETS,
     model: { api: measured.turns.modelApi, stream: measured.turns.modelStream, server: "loopback emulator, answers at once" },
     sandbox,
@@ -141,7 +147,9 @@ function verdict(met: boolean): string {
 }
 
 export function renderTable(result: BenchResult): string {
-  const { p90, samples, ratios, machine, contention, floodMemory: flood } = result;
+  const { p90, samples, ratios, machine, contention, floodMemory: flood, slack } = result;
+  const slackRow = (label: string, figure: SlackFigures[keyof SlackFigures], note = "") =>
+    `  ${label.padEnd(34)}${ms(figure.median).padStart(11)}${ms(figure.p95).padStart(11)}${String(figure.samples).padStart(8)}   ${note}`.trimEnd();
   const row = (label: string, name: FigureName, note = "") =>
     `  ${label.padEnd(34)}${ms(result[name]).padStart(11)}${ms(p90[name]).padStart(11)}${String(samples[name]).padStart(8)}   ${note}`.trimEnd();
   const lines = [
@@ -167,6 +175,12 @@ export function renderTable(result: BenchResult): string {
     row("a session slot free", "firstCellFreeSlotMs"),
     row("every slot idle, one evicted first", "firstCellEvictingMs", `${ratios.evictingOverFreeSlot}x the free slot`),
     ...discordRows(result.discord, ms),
+    "Slack, one-cell follow-up in a thread, from the event sent (median, p95)",
+    slackRow("first sign of work (status)", slack.firstSignMs, `target p95 < ${SLACK_TARGETS.firstSignP95Ms} ms: ${verdict(slack.firstSignMs.p95 < SLACK_TARGETS.firstSignP95Ms)}`),
+    slackRow("first streamed chunk", slack.firstChunkMs),
+    slackRow("whole turn, status taken back", slack.turnMs),
+    slackRow("the same turn, core alone", slack.coreTurnMs),
+    slackRow("adapter overhead a turn", slack.overheadMs, `target < ${SLACK_TARGETS.overheadMs} ms: ${verdict(slack.overheadMs.median < SLACK_TARGETS.overheadMs)}`),
     "This process's resident memory around a cell writing 1 GB to every descriptor it can write",
     `  ${"before / peak / after".padEnd(34)}${`${flood.beforeMb} / ${flood.peakMb} / ${flood.afterMb} MB`.padStart(30)}   peak ${flood.peakOverBefore}x, after ${flood.afterOverBefore}x the start; the cell came back in ${(flood.cellMs / 1000).toFixed(1)} s`,
     "",

@@ -26,12 +26,13 @@ import { describeMachine } from "./machine.ts";
 import { measureDiscord } from "./discord-bench.ts";
 import { measureDockerExec, measureDockerRun } from "./naive-cell-bench.ts";
 import { progress } from "./progress.ts";
+import { measureSlack } from "./slack-bench.ts";
 import { benchResult, renderTable, type Measurements } from "./report.ts";
 import { measureTurns } from "./turn-bench.ts";
 import { measureWarmCells } from "./warm-cell-bench.ts";
 
 /** Chosen so a run takes about a minute on two cores (the flood alone some seconds); medians settle well before. */
-const SAMPLES = { warmAcquire: 10, coldAcquire: 5, warmCell: 500, dockerExec: 30, dockerRun: 10, oneCellTurn: 20, fiveCellTurn: 10, firstCell: 8, discordTurn: 20 };
+const SAMPLES = { warmAcquire: 10, coldAcquire: 5, warmCell: 500, dockerExec: 30, dockerRun: 10, oneCellTurn: 20, fiveCellTurn: 10, firstCell: 8, discordTurn: 20, slackTurn: 40 };
 /** Session slots for the eviction figures: small, so filling them is quick; the eviction costs the same at any size. */
 const EVICTION_SLOTS = 3;
 
@@ -112,7 +113,8 @@ async function measure(): Promise<{ measured: Measurements; image: string; poolS
     const turns = await measureTurns(config, sandbox, { oneCell: SAMPLES.oneCellTurn, fiveCell: SAMPLES.fiveCellTurn }, stop.signal);
     await sandbox.warmUp();
     const discord = await measureDiscord(config, sandbox, SAMPLES.discordTurn, stop.signal);
-    return { warmAcquireMs, cellWarmMs, cellDockerExecMs, turns, discord, image: sandbox.image };
+    const slack = await measureSlack(config, sandbox, SAMPLES.slackTurn, stop.signal);
+    return { warmAcquireMs, cellWarmMs, cellDockerExecMs, turns, discord, slack, image: sandbox.image };
   });
 
   const cellDockerRunMs = await measureDockerRun({ docker, image: warm.image, instance: `${instance}-run`, limits: containerLimits(config) }, SAMPLES.dockerRun, stop.signal);

@@ -8,7 +8,7 @@
  * a fault that `assertDone()` throws on. Every call is recorded, and a test
  * waits for the call it expects with `waitForCall`, never a sleep.
  */
-import { randomBytes } from "node:crypto";
+import { createHmac, randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -52,6 +52,8 @@ export class SlackServer {
   readonly faults: string[] = [];
   readonly messages: SlackMessage[] = [];
   readonly uploads = new Map<string, UploadedFile>();
+  /** The ids of files downloaded (whether or not the download was authorised), in order. */
+  readonly downloads: string[] = [];
   /** Socket Mode acks received, by envelope id. */
   readonly acks: string[] = [];
   /** Streaming on: chat.startStream works. Off: it answers an error, as Slack does where streaming is not allowed. */
@@ -128,16 +130,43 @@ export class SlackServer {
   /** Sends an events_api envelope over every open socket (normally one); resolves with its envelope id once acknowledged. */
   async deliver(event: Record<string, unknown>, options: { retryAttempt?: number; envelopeId?: string } = {}): Promise<string> {
     const envelopeId = options.envelopeId ?? randomBytes(8).toString("hex");
-    const payload = {
-      token: "verification", team_id: this.#options.teamId, api_app_id: "A1", type: "event_callback",
-      event_id: `Ev${randomBytes(5).toString("hex").toUpperCase()}`, event_time: Math.floor(Date.now() / 1000),
-      authorizations: [{ team_id: this.#options.teamId, user_id: this.#options.botUserId, is_bot: true }],
-      event,
-    };
+    const payload = this.eventCallback(event);
     const acked = this.#waitFor("ack", (id) => id === envelopeId, 10_000, `the ack of envelope ${envelopeId}`);
     this.#send({ envelope_id: envelopeId, type: "events_api", accepts_response_payload: false, retry_attempt: options.retryAttempt ?? 0, retry_reason: options.retryAttempt ? "timeout" : "", payload });
     await acked;
     return envelopeId;
+  }
+
+  /** The Events API's outer object around an event, as both Socket Mode and HTTP mode carry it. */
+  eventCallback(event: Record<string, unknown>, eventId = `Ev${randomBytes(5).toString("hex").toUpperCase()}`): Record<string, unknown> {
+    return {
+      token: "verification", team_id: this.#options.teamId, api_app_id: "A1", type: "event_callback",
+      event_id: eventId, event_time: Math.floor(Date.now() / 1000),
+      authorizations: [{ team_id: this.#options.teamId, user_id: this.#options.botUserId, is_bot: true }],
+      event,
+    };
+  }
+
+  /**
+   * HTTP mode: POSTs a payload to the app's request URL as Slack does,
+   * signed with the signing secret (v0: HMAC-SHA256 of "v0:<timestamp>:<body>").
+   * `timestampSeconds` and `secret` let a test send an old or a forged request;
+   * `retryNum` sets X-Slack-Retry-Num, as Slack's redelivery of an event it
+   * saw no answer to in time does.
+   */
+  async deliverHttp(url: string, payload: Record<string, unknown>, options: { secret: string; timestampSeconds?: number; retryNum?: number }): Promise<{ status: number; body: string }> {
+    const body = JSON.stringify(payload);
+    const timestamp = String(options.timestampSeconds ?? Math.floor(Date.now() / 1000));
+    const signature = `v0=${createHmac("sha256", options.secret).update(`v0:${timestamp}:${body}`).digest("hex")}`;
+    const response = await fetch(url, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json", "x-slack-signature": signature, "x-slack-request-timestamp": timestamp,
+        ...(options.retryNum === undefined ? {} : { "x-slack-retry-num": String(options.retryNum), "x-slack-retry-reason": "http_timeout" }),
+      },
+      body,
+    });
+    return { status: response.status, body: await response.text() };
   }
 
   /** Sends an interactive payload (a button click) over the socket. */
@@ -153,6 +182,11 @@ export class SlackServer {
     for (const socket of this.#open) socket.terminate();
   }
 
+  /** Resolves at the next new connection (the hello sent), such as the client's reconnection after a drop. */
+  nextConnection(timeoutMs = 20_000): Promise<void> {
+    return this.#waitFor("connected", () => true, timeoutMs, "a new Socket Mode connection");
+  }
+
   /** Resolves once a socket is connected (the hello sent). */
   whenConnected(timeoutMs = 20_000): Promise<void> {
     if (this.#open.size > 0) return Promise.resolve();
@@ -164,6 +198,12 @@ export class SlackServer {
     const found = this.calls.find((call) => call.method === method && matches(call));
     if (found !== undefined) return Promise.resolve(found);
     return this.#waitFor("call", (call: SlackCall) => call.method === method && matches(call), timeoutMs, `a call of ${method}`);
+  }
+
+  /** Calls `listener` with every call from now on, after it was answered; returns a function that stops it. */
+  onCall(listener: (call: SlackCall) => void): () => void {
+    this.#events.on("call", listener);
+    return () => this.#events.off("call", listener);
   }
 
   callsOf(method: string): SlackCall[] {
@@ -317,6 +357,7 @@ export class SlackServer {
   #download(request: IncomingMessage, response: ServerResponse, url: URL): void {
     const id = url.pathname.split("/")[2] ?? "";
     const file = this.#files.get(id);
+    this.downloads.push(id);
     const authorised = request.headers.authorization === `Bearer ${this.#options.botToken}`;
     if (file === undefined || !authorised || !this.filesReadScope) {
       if (file === undefined) this.faults.push(`download of an unknown file ${id}`);

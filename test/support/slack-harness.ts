@@ -29,6 +29,8 @@ export interface SlackHarness {
   store: SqliteStore;
   adapter: SlackAdapter;
   dataDir: string;
+  /** HTTP mode: the signing secret and the app's request URL on 127.0.0.1. */
+  http: { secret: string; eventsUrl: string } | undefined;
   /** Starts another adapter (and agent) on the same store, as after a restart. */
   restart(): Promise<void>;
 }
@@ -37,6 +39,8 @@ export interface HarnessOptions {
   settings?: Partial<SlackSettings>;
   dataDir: string;
   sandbox: DockerSandbox;
+  /** "http": signed HTTP events to Bolt's HTTPReceiver on a loopback port instead of Socket Mode. */
+  mode?: "socket" | "http";
 }
 
 export async function startSlackHarness(t: TestContext, options: HarnessOptions): Promise<SlackHarness> {
@@ -45,25 +49,31 @@ export async function startSlackHarness(t: TestContext, options: HarnessOptions)
   const slack = await SlackServer.start({ botToken, appToken, teamId: team, botUserId });
   const model = await startOpenAIServer({ apiKey });
   const config = loadConfig({ THREADBOOK_DATA_DIR: options.dataDir, THREADBOOK_CELL_TIMEOUT_S: "30" });
+  const http = options.mode === "http";
+  const signingSecret = randomBytes(16).toString("hex");
   const settings: SlackSettings = {
-    botToken, appToken, signingSecret: undefined, apiUrl: slack.apiUrl, streaming: true,
-    allowedTeams: [], allowedChannels: [], allowedUsers: [], httpPort: 3000, ...options.settings,
+    botToken, appToken: http ? undefined : appToken, signingSecret: http ? signingSecret : undefined, apiUrl: slack.apiUrl, streaming: true,
+    allowedTeams: [], allowedChannels: [], allowedUsers: [], httpPort: 0, ...options.settings,
   };
   const store = openSqliteStore(options.dataDir);
   const client = createModelClient({ ...config.model, apiKey, baseURL: model.baseURL, name: "gpt-test", api: "responses", maxRetries: 0, timeoutMs: 20_000, stream: true });
   const build = () => {
     const agent = new Agent({ model: client, sandbox: options.sandbox, store, settings: config });
-    const adapter = new SlackAdapter({ settings, agent, store, logger: testLogger(), maxFileBytes: 1024 * 1024, socketPingTimeoutMs: 500 });
+    const adapter = new SlackAdapter({ settings, agent, store, logger: testLogger(), maxFileBytes: 1024 * 1024, socketPingTimeoutMs: 500, httpHost: "127.0.0.1" });
     return { agent, adapter };
   };
-  const harness = { slack, model, store, dataDir: options.dataDir, ...build() } as SlackHarness;
+  const harness = { slack, model, store, dataDir: options.dataDir, http: undefined, ...build() } as SlackHarness;
+  const started = async () => {
+    await harness.adapter.start();
+    harness.http = http ? { secret: signingSecret, eventsUrl: `http://127.0.0.1:${harness.adapter.httpPort}/slack/events` } : undefined;
+  };
   harness.restart = async () => {
     await harness.adapter.stop();
     Object.assign(harness, build());
-    await harness.adapter.start();
+    await started();
   };
-  await harness.adapter.start();
-  await slack.whenConnected();
+  await started();
+  if (!http) await slack.whenConnected();
   t.after(async () => {
     harness.agent.interrupt();
     await harness.agent.idle();
@@ -91,5 +101,18 @@ export function userPost(fields: { text: string; ts: string; user?: string; chan
     ...(fields.threadTs === undefined ? {} : { thread_ts: fields.threadTs }),
     ...(fields.channelType === undefined ? {} : { channel_type: fields.channelType }),
     ...(fields.files === undefined ? {} : { files: fields.files, subtype: "file_share" }),
+  };
+}
+
+/** A click on a button of a bot message in a thread, as Slack sends it over Socket Mode. */
+export function buttonClick(fields: { actionId: string; type: string; value: string; messageTs: string; threadTs: string; user?: string; channel?: string }): Record<string, unknown> {
+  const where = fields.channel ?? channel;
+  return {
+    type: "block_actions", api_app_id: "A1", token: "verification", trigger_id: "1.2.3",
+    team: { id: team, domain: "emulated" }, user: { id: fields.user ?? ada, name: "ada", team_id: team },
+    channel: { id: where, name: "data" },
+    container: { type: "message", message_ts: fields.messageTs, channel_id: where, is_ephemeral: false, thread_ts: fields.threadTs },
+    message: { type: "message", ts: fields.messageTs, thread_ts: fields.threadTs, text: "", user: botUserId },
+    actions: [{ type: fields.type, action_id: fields.actionId, block_id: "b1", value: fields.value, action_ts: "1700000000.1" }],
   };
 }

@@ -6,9 +6,9 @@
 import type { Reply, ReplyCell } from "../../core/turn.ts";
 import { sectionChars } from "./slack-limits.ts";
 
-/** Code and output longer than this go up whole as files beside what is shown. */
-export const inlineCodeChars = sectionChars - 100;
-export const inlineOutputChars = sectionChars - 100;
+/** Code and output longer than this are cut in a code message (a section block); the whole goes up as a file. */
+export const inlineCodeChars = sectionChars - 20;
+export const inlineOutputChars = sectionChars - 20;
 
 export const stopActionId = "threadbook_stop";
 export const feedbackActionId = "threadbook_feedback";
@@ -43,14 +43,19 @@ export interface UploadFile {
   data: Buffer;
 }
 
-/** The files of a reply: long code and output first, then the files the code made. */
-export function replyUploads(reply: Reply): UploadFile[] {
+/** The cells (numbered from 1) whose code or output the thread showed cut, so they go up whole as files. */
+export interface CutCells {
+  code: Set<number>;
+  output: Set<number>;
+}
+
+/** The files of a reply: code and output shown cut first, then the files the code made. */
+export function replyUploads(reply: Reply, cut: CutCells): UploadFile[] {
   const uploads: UploadFile[] = [];
   reply.cells.forEach((cell, position) => {
     const index = position + 1;
-    if (cell.code.length > inlineCodeChars) uploads.push({ name: codeFileName(index), data: Buffer.from(cell.code) });
-    const output = cellOutput(cell);
-    if (output.length > inlineOutputChars) uploads.push({ name: outputFileName(index), data: Buffer.from(output) });
+    if (cut.code.has(index)) uploads.push({ name: codeFileName(index), data: Buffer.from(cell.code) });
+    if (cut.output.has(index)) uploads.push({ name: outputFileName(index), data: Buffer.from(cellOutput(cell)) });
   });
   for (const file of reply.files) uploads.push({ name: file.name, data: file.data });
   return uploads;

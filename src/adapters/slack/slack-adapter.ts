@@ -6,6 +6,8 @@
  */
 import { App, Assistant, HTTPReceiver, SocketModeReceiver, type Receiver } from "@slack/bolt";
 import type { WebClient } from "@slack/web-api";
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import type { SlackSettings } from "../../config.ts";
 import type { Agent } from "../../core/agent.ts";
 import type { Attachment, TurnUser } from "../../core/turn.ts";
@@ -31,6 +33,8 @@ export interface SlackAdapterOptions {
   maxFileBytes: number;
   /** Socket Mode's ping timeout, which also spaces its reconnection attempts; 5 s by default. */
   socketPingTimeoutMs?: number;
+  /** HTTP mode's listening interface (such as 127.0.0.1 in tests); every interface by default. */
+  httpHost?: string;
 }
 
 /** Posts remembered to drop a second delivery in this process at once; the core's claim covers restarts. */
@@ -48,6 +52,7 @@ export class SlackAdapter implements PlatformAdapter {
   readonly #threads = new Set<string>();
   readonly #inFlight = new Set<Promise<void>>();
   #stopping = false;
+  #httpPort: number | undefined;
 
   constructor(options: SlackAdapterOptions) {
     this.#options = options;
@@ -76,8 +81,15 @@ export class SlackAdapter implements PlatformAdapter {
 
   async start(): Promise<void> {
     await this.#app.init();
-    if (this.#options.settings.appToken !== undefined) await this.#app.start();
-    else await this.#app.start(this.#options.settings.httpPort);
+    const { settings, httpHost } = this.#options;
+    if (settings.appToken !== undefined) return void (await this.#app.start());
+    const server = (await this.#app.start(httpHost === undefined ? settings.httpPort : { port: settings.httpPort, host: httpHost })) as Server;
+    this.#httpPort = (server.address() as AddressInfo).port;
+  }
+
+  /** HTTP mode's port once started (the one given, or the one the system chose for 0); undefined in Socket Mode. */
+  get httpPort(): number | undefined {
+    return this.#httpPort;
   }
 
   async stop(): Promise<void> {

@@ -13,7 +13,7 @@ import { formatDuration } from "../../core/format-size.ts";
 import type { Progress, ProgressEvent, Reply } from "../../core/turn.ts";
 import type { Logger } from "../../log.ts";
 import { cellTitle } from "./cell-title.ts";
-import { answerText, cellOutput, codeFileName, feedbackBlock, inlineCodeChars, outputFileName, replyUploads, stopBlock } from "./reply-parts.ts";
+import { answerText, cellOutput, codeFileName, feedbackBlock, inlineCodeChars, inlineOutputChars, outputFileName, replyUploads, stopBlock, type CutCells } from "./reply-parts.ts";
 import { bounded, blocksPerMessage, markdownChars, overflowMessages, sectionChars, splitText, streamedMessageChars } from "./slack-limits.ts";
 
 export interface ThreadTarget {
@@ -36,6 +36,8 @@ const statusIntervalMs = 1_000;
 /** A task card's code and output, within the streamed message's budget. */
 const cardCodeChars = 2_000;
 const cardOutputChars = 600;
+/** A cell's line on the status message. */
+const cellLineChars = 200;
 
 export class TurnView implements Progress {
   readonly #target: ThreadTarget;
@@ -51,6 +53,10 @@ export class TurnView implements Progress {
   #stepText = "";
   #step = -1;
   #cells = new Map<number, string>();
+  /** Each cell's line on the status message, for when no stream shows the task cards. */
+  #cellLines = new Map<number, string>();
+  /** Cells whose code or output was shown cut (or not at all, for want of room): they go up whole as files. */
+  #cut: CutCells = { code: new Set(), output: new Set() };
   #sign: "status" | "reaction" | null = null;
   #statusTs: string | null = null;
   #statusLine = "Working on it…";
@@ -109,12 +115,14 @@ export class TurnView implements Progress {
         this.#stepText = "";
         const title = cellTitle(event.index, event.code);
         this.#cells.set(event.index, title);
+        this.#cellLines.set(event.index, `▸ ${title}: running…`);
         this.#setStatus(`Running ${title}`);
         await this.#stream({ chunks: [{ type: "task_update", id: `cell-${event.index}`, title, status: "in_progress", details: this.#codeDetails(event.index, event.code) }] });
         return;
       }
       case "cell-finished": {
         const title = this.#cells.get(event.index) ?? `Cell ${event.index}`;
+        this.#cellLines.set(event.index, `${event.ok ? "✓" : "✗"} ${title}: ${event.summary}`.slice(0, cellLineChars));
         this.#setStatus(`${title}: ${event.summary}`);
         await this.#stream({ chunks: [{ type: "task_update", id: `cell-${event.index}`, title, status: event.ok ? "complete" : "error", output: this.#take(event.summary.slice(0, cardOutputChars)) }] });
         return;
@@ -144,11 +152,13 @@ export class TurnView implements Progress {
       for (const [position, cell] of reply.cells.entries()) {
         const index = position + 1;
         const output = cellOutput(cell);
+        if (!this.#cells.has(index)) this.#cut.code.add(index);
+        const shown = this.#take(output === "" ? "(no output)" : bounded(output, cardOutputChars, `the whole output is in ${outputFileName(index)}`));
+        if (output.length > cardOutputChars || (shown === "" && output !== "")) this.#cut.output.add(index);
         await this.#stream({
           chunks: [{
             type: "task_update", id: `cell-${index}`, title: this.#cells.get(index) ?? cellTitle(index, cell.code),
-            status: cell.error === null ? "complete" : "error",
-            output: this.#take(output === "" ? "(no output)" : bounded(output, cardOutputChars, `the whole output is in ${outputFileName(index)}`)),
+            status: cell.error === null ? "complete" : "error", output: shown,
           }],
         });
       }
@@ -169,11 +179,13 @@ export class TurnView implements Progress {
         await this.#postAnswer(text, reply.turnId);
         if (reply.cells.length > 0) await this.#postCells(reply);
       }
+      await this.#finishStatus(reply);
     } else {
+      // The status message, with a line for every cell, is final before the answer goes below it.
+      await this.#finishStatus(reply);
       await this.#postAnswer(text, reply.turnId);
       if (reply.cells.length > 0) await this.#postCells(reply);
     }
-    await this.#finishStatus(reply);
     await this.#upload(reply);
     await this.#clearSign(reply.error !== null);
   }
@@ -185,8 +197,9 @@ export class TurnView implements Progress {
   }
 
   #codeDetails(index: number, code: string): string {
-    const shown = bounded(code, Math.min(cardCodeChars, inlineCodeChars), `the whole code is in ${codeFileName(index)}`);
-    return this.#take(`\`\`\`python\n${shown}\n\`\`\``);
+    const shown = this.#take(`\`\`\`python\n${bounded(code, cardCodeChars, `the whole code is in ${codeFileName(index)}`)}\n\`\`\``);
+    if (code.length > cardCodeChars || shown === "") this.#cut.code.add(index);
+    return shown;
   }
 
   /** The text when the streamed message has room for it; an empty string when not. */
@@ -251,9 +264,11 @@ export class TurnView implements Progress {
     reply.cells.forEach((cell, position) => {
       const index = position + 1;
       blocks.push(section(`*${this.#cells.get(index) ?? cellTitle(index, cell.code)}* (${formatDuration(cell.durationMs)}${cell.error === null ? "" : ", failed"})`));
-      blocks.push(section(fence(bounded(cell.code, sectionChars - 20, `the whole code is in ${codeFileName(index)}`))));
+      blocks.push(section(fence(bounded(cell.code, inlineCodeChars, `the whole code is in ${codeFileName(index)}`))));
+      if (cell.code.length > inlineCodeChars) this.#cut.code.add(index);
       const output = cellOutput(cell);
-      if (output !== "") blocks.push(section(fence(bounded(output, sectionChars - 20, `the whole output is in ${outputFileName(index)}`))));
+      if (output !== "") blocks.push(section(fence(bounded(output, inlineOutputChars, `the whole output is in ${outputFileName(index)}`))));
+      if (output.length > inlineOutputChars) this.#cut.output.add(index);
     });
     for (let start = 0; start < blocks.length; start += blocksPerMessage) {
       await this.#post({ text: `The code of ${reply.cells.length} cell${reply.cells.length === 1 ? "" : "s"}`, blocks: blocks.slice(start, start + blocksPerMessage) });
@@ -261,7 +276,7 @@ export class TurnView implements Progress {
   }
 
   async #upload(reply: Reply): Promise<void> {
-    const uploads = replyUploads(reply);
+    const uploads = replyUploads(reply, this.#cut);
     if (uploads.length > 0) await this.#uploadFiles(uploads);
   }
 
@@ -309,11 +324,31 @@ export class TurnView implements Progress {
   }
 
   async #writeStatus(line: string, withStop: boolean): Promise<void> {
-    if (this.#statusTs === null || this.#statusTs === "" || (line === this.#statusShown && withStop)) return;
-    this.#statusShown = line;
+    const text = this.#statusText(line);
+    if (this.#statusTs === null || this.#statusTs === "" || (text === this.#statusShown && withStop)) return;
+    this.#statusShown = text;
     this.#statusAt = performance.now();
-    const blocks = withStop ? [statusSection(line), stopBlock()] : [statusSection(line)];
-    await this.#client.chat.update({ channel: this.#target.channel, ts: this.#statusTs, text: line, blocks }).catch((error: unknown) => this.#logger.warn({ err: error }, "could not update the status message"));
+    const blocks = withStop ? [statusSection(text), stopBlock()] : [statusSection(text)];
+    await this.#client.chat.update({ channel: this.#target.channel, ts: this.#statusTs, text, blocks }).catch((error: unknown) => this.#logger.warn({ err: error }, "could not update the status message"));
+  }
+
+  /**
+   * The status message's text: the line, then, while no stream shows task
+   * cards, a line for each cell so far (the latest that fit), so a cell that
+   * ran between two updates still shows.
+   */
+  #statusText(line: string): string {
+    if (this.#streamer !== null || this.#cellLines.size === 0) return line;
+    const cells = [...this.#cellLines.values()];
+    const kept: string[] = [];
+    let room = sectionChars - line.length - 40;
+    for (const cellLine of cells.toReversed()) {
+      if (cellLine.length + 1 > room) break;
+      kept.unshift(cellLine);
+      room -= cellLine.length + 1;
+    }
+    const hidden = cells.length - kept.length;
+    return [line, ...(hidden > 0 ? [`… ${hidden} earlier cell${hidden === 1 ? "" : "s"}`] : []), ...kept].join("\n");
   }
 
   async #finishStatus(reply: Reply): Promise<void> {
