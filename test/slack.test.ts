@@ -314,6 +314,20 @@ describe("refusals and failures", () => {
 });
 
 describe("long code and output", () => {
+  test("code full of ``` fences stays within a section's 3,000 characters (the emulator refuses more, as Slack does) and goes up whole", async (t) => {
+    const h = await startSlackHarness(t, options());
+    h.slack.streaming = false;
+    // 2,968 characters: under the inline bound as written, over it once each ``` is broken up for the code block.
+    const code = `text = """${"```".repeat(985)}"""`;
+    assert.equal(code.length, 2_968);
+    h.model.script([codeStep(code), textStep("Fenced.")]);
+    const ts = h.slack.nextTs();
+    await h.slack.deliver(userPost({ text: `<@${botUserId}> fences`, ts }));
+    await h.slack.waitForCall("files.completeUploadExternal");
+    const files = h.slack.filesIn(channel, ts);
+    assert.deepEqual(files.map((file) => [file.name, file.data.toString("utf8")]), [["cell-1.py", code]]);
+  });
+
   test("output longer than a task card shows goes up whole as a file, and short code does not", async (t) => {
     const h = await startSlackHarness(t, options());
     h.model.script([codeStep("print('row ' * 400)"), textStep("Printed.")]);

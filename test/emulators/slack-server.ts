@@ -271,6 +271,12 @@ export class SlackServer {
       this.faults.push(`${method} called with the wrong token`);
       return sendJson(response, { ok: false, error: "invalid_auth" });
     }
+    const refusal = blockLimitsBroken(method, args);
+    if (refusal !== null) {
+      this.calls.push(call);
+      this.faults.push(`${method}: ${refusal}`);
+      return sendJson(response, { ok: false, error: "invalid_blocks" });
+    }
     const result = this.#answer(method, args);
     this.calls.push(call);
     if (result === undefined) return this.#fault(response, `unexpected method ${method}`);
@@ -381,6 +387,26 @@ export class SlackServer {
     this.faults.push(what);
     sendJson(response, { ok: false, error: "unknown_method" }, 404);
   }
+}
+
+/**
+ * What Slack refuses in a message, as `invalid_blocks` / `msg_too_long`: more
+ * than 50 blocks, a section's text over 3,000 characters, text over 40,000,
+ * a stream chunk of markdown over 12,000. Null when the call is within them.
+ */
+function blockLimitsBroken(method: string, args: Record<string, unknown>): string | null {
+  if (!["chat.postMessage", "chat.update", "chat.postEphemeral", "chat.startStream", "chat.appendStream", "chat.stopStream"].includes(method)) return null;
+  const blocks = asArray(args.blocks) as { type?: string; text?: { text?: string } }[];
+  if (blocks.length > 50) return `${blocks.length} blocks, over Slack's 50`;
+  for (const block of blocks) {
+    const text = block.type === "section" ? block.text?.text ?? "" : "";
+    if (text.length > 3_000) return `a section of ${text.length} characters, over Slack's 3,000`;
+  }
+  if (String(args.text ?? "").length > 40_000) return `text of ${String(args.text).length} characters, over Slack's 40,000`;
+  for (const chunk of streamChunks(args) as { type?: string; text?: string }[]) {
+    if (chunk.type === "markdown_text" && String(chunk.text ?? "").length > 12_000) return `a markdown chunk of ${String(chunk.text).length} characters, over Slack's 12,000`;
+  }
+  return null;
 }
 
 async function readBody(request: IncomingMessage): Promise<Buffer> {

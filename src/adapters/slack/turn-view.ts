@@ -264,9 +264,11 @@ export class TurnView implements Progress {
     reply.cells.forEach((cell, position) => {
       const index = position + 1;
       blocks.push(section(`*${this.#cells.get(index) ?? cellTitle(index, cell.code)}* (${formatDuration(cell.durationMs)}${cell.error === null ? "" : ", failed"})`));
-      blocks.push(section(fence(bounded(cell.code, inlineCodeChars, `the whole code is in ${codeFileName(index)}`))));
-      if (cell.code.length > inlineCodeChars) this.#cut.code.add(index);
-      const output = cellOutput(cell);
+      // Escaped before it is bounded, so the fence's escapes cannot push a section past Slack's limit.
+      const code = escapeFences(cell.code);
+      blocks.push(section(fence(bounded(code, inlineCodeChars, `the whole code is in ${codeFileName(index)}`))));
+      if (code.length > inlineCodeChars) this.#cut.code.add(index);
+      const output = escapeFences(cellOutput(cell));
       if (output !== "") blocks.push(section(fence(bounded(output, inlineOutputChars, `the whole output is in ${outputFileName(index)}`))));
       if (output.length > inlineOutputChars) this.#cut.output.add(index);
     });
@@ -377,6 +379,12 @@ function statusSection(line: string) {
   return { type: "section", text: { type: "mrkdwn", text: line.slice(0, sectionChars) } };
 }
 
-function fence(text: string): string {
-  return `\`\`\`\n${text.replaceAll("```", "`\u200b``")}\n\`\`\``;
+/** Breaks up ``` inside text so it cannot close the code block it is shown in. */
+function escapeFences(text: string): string {
+  return text.replaceAll("```", "`\u200b``");
+}
+
+/** Text already escaped, as a code block: 8 characters more than the text. */
+function fence(escaped: string): string {
+  return `\`\`\`\n${escaped}\n\`\`\``;
 }
