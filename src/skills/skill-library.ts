@@ -3,7 +3,7 @@
  * approve, reject, remove, and what a scope sees. Every check runs before
  * anything is stored, so a refusal leaves no partial state.
  */
-import { mkdir, writeFile } from "node:fs/promises";
+import { lstat, mkdir, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { SkillError } from "../errors.ts";
 import type { SkillRecord, SkillStore, StoredSkillFile } from "../store/skill-store.ts";
@@ -119,6 +119,7 @@ export class SkillLibrary {
     const versions = await this.versions(name, scope);
     const chosen = activeSkills(versions)[0] ?? (versions.at(-1) as SkillRecord);
     const folder = join(directory, name);
+    if ((await lstat(folder).catch(() => null)) !== null) refuse("export", `${folder} exists already; export writes a new folder.`);
     for (const file of await this.files(chosen)) {
       const target = join(folder, checkRelativePath(file.path));
       await mkdir(dirname(target), { recursive: true });
