@@ -39,11 +39,6 @@ export class SkillLibrary {
     this.#compileCheck = compileCheck;
   }
 
-  /** The approved skills a conversation of the workspace scope sees (global included). */
-  async visible(scope: string): Promise<SkillRecord[]> {
-    return activeSkills(await this.#store.listSkills({ scopes: visibleScopes(scope), status: "approved" }));
-  }
-
   /** Imports a skill folder, or every skill folder inside a folder, as approved versions: all of them or none. */
   async importPath(path: string, scope: string, by: string): Promise<SkillRecord[]> {
     checkScope(scope);
