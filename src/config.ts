@@ -9,7 +9,7 @@ import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
 import { ConfigError } from "./errors.ts";
-import { choice, flag, httpUrl, idList, matching, positiveNumber, snowflakeList, text, wholeNumber } from "./setting-rules.ts";
+import { choice, flag, httpUrl, idList, matching, positiveNumber, setting, snowflakeList, text, wholeNumber } from "./setting-rules.ts";
 import { platformSettingNames, unknownSettingWarnings } from "./unknown-settings.ts";
 
 /** The project's folder: a relative THREADBOOK_DATA_DIR is under it, wherever threadbook is run from. */
@@ -58,6 +58,15 @@ const schema = z.object({
   THREADBOOK_OUTPUT_KB: wholeNumber(64, 1, 16_384),
   THREADBOOK_REPLY_MAX_FILES: wholeNumber(20, 0, 1000),
   THREADBOOK_REPLY_MAX_FILE_MB: wholeNumber(25, 1, 1024),
+  THREADBOOK_SKILL_APPROVERS: setting<string[]>(
+    [],
+    (given) => {
+      const ids = given.split(",").map((id) => id.trim()).filter((id) => id !== "");
+      return ids.every((id) => /^(slack:[A-Z0-9]{2,32}|discord:\d{1,20})$/.test(id)) ? ids : undefined;
+    },
+    "comma-separated platform user ids, such as slack:U0123ABCD,discord:123456789012345678",
+  ),
+  THREADBOOK_SKILLS_AUTO_APPROVE: flag(false),
   // connectDocker speaks to a socket or to plain HTTP: no TLS, no ssh://.
   SLACK_BOT_TOKEN: matching(undefined, /^xoxb-\S+$/, "a bot token starting with xoxb-"),
   SLACK_APP_TOKEN: matching(undefined, /^xapp-\S+$/, "an app-level token starting with xapp-"),
@@ -213,6 +222,12 @@ export interface Config {
     dockerHost: string | undefined;
   };
   reply: { maxFiles: number; maxFileBytes: number };
+  skills: {
+    /** Platform user ids ("slack:U123", "discord:456") who may approve or reject a proposed skill. */
+    approvers: string[];
+    /** Every proposal approved at once, for a single-user setup. */
+    autoApprove: boolean;
+  };
   /** The Slack adapter's settings; undefined when SLACK_BOT_TOKEN is not set. */
   slack: SlackSettings | undefined;
   /** The Discord bot; undefined when DISCORD_TOKEN is not set. */
@@ -277,6 +292,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, machine: Machin
       dockerHost: value.DOCKER_HOST,
     },
     reply: { maxFiles: value.THREADBOOK_REPLY_MAX_FILES, maxFileBytes: value.THREADBOOK_REPLY_MAX_FILE_MB * 1024 * 1024 },
+    skills: { approvers: value.THREADBOOK_SKILL_APPROVERS, autoApprove: value.THREADBOOK_SKILLS_AUTO_APPROVE },
     slack: slackSettings(value),
     discord: value.DISCORD_TOKEN === undefined ? undefined : {
       token: value.DISCORD_TOKEN,

@@ -21,6 +21,8 @@ export type ErrorCode =
   | "model_bad_response"
   | "store_failed"
   | "input_invalid"
+  | "skill_invalid"
+  | "skill_not_found"
   | "turn_interrupted";
 
 export interface ThreadbookErrorOptions {
@@ -71,6 +73,14 @@ export class StoreError extends ThreadbookError {
   constructor(message: string, options?: ThreadbookErrorOptions) {
     super("store_failed", message, options);
     this.name = "StoreError";
+  }
+}
+
+/** A skill refused (its message names the rule it breaks) or not found. */
+export class SkillError extends ThreadbookError {
+  constructor(code: Extract<ErrorCode, "skill_invalid" | "skill_not_found">, message: string, options?: ThreadbookErrorOptions) {
+    super(code, message, options);
+    this.name = "SkillError";
   }
 }
 

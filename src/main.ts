@@ -14,12 +14,13 @@ import type { CliContext } from "./adapters/cli/cli-context.ts";
 import { parseCommandLine, type CommandLine } from "./adapters/cli/command-line.ts";
 import { exitCodes, signalExitCodes } from "./adapters/cli/exit-codes.ts";
 import { withLogPath } from "./adapters/cli/log-path-note.ts";
+import type { SkillsOptions } from "./adapters/cli/skills-command-line.ts";
 import { UsageError } from "./adapters/cli/usage-error.ts";
 import { threadbookVersion } from "./adapters/cli/version.ts";
 import { createPlatformAdapters, hasConfiguredPlatform } from "./adapters/platform-adapter.ts";
 import { loadConfig, settingWarnings, type Config } from "./config.ts";
 import type { TurnUser } from "./core/turn.ts";
-import { ConfigError, ThreadbookError, userMessage } from "./errors.ts";
+import { ConfigError, SkillError, ThreadbookError, userMessage } from "./errors.ts";
 import type { Services } from "./services.ts";
 
 // A closed terminal or pipe (EIO, EPIPE) must not crash the process before it closes its sessions.
@@ -58,6 +59,7 @@ async function main(argv: string[]): Promise<number> {
   }
   writeWarnings(config.warnings);
   if (commandLine.command === "discord-register") return registerDiscordCommands(config, commandLine.guildId);
+  if (commandLine.command === "skills") return runSkills(commandLine.options, config);
 
   const bot = commandLine.command === "start" && hasConfiguredPlatform(config);
   let services: Services | undefined;
@@ -160,6 +162,22 @@ async function registerDiscordCommands(config: Config, guildId: string | undefin
     const status = (error as { status?: unknown }).status;
     const reason = status === 401 ? "DISCORD_TOKEN was refused" : status === 403 || status === 404 ? "the application or server was not found, or the bot is not in that server" : error instanceof Error ? error.message : String(error);
     writeError(`threadbook: could not register the Discord commands: ${reason}.\n`);
+    return exitCodes.failed;
+  }
+}
+
+/** `threadbook skills …`: the store and, to check an import's Python, Docker; no model. */
+async function runSkills(options: SkillsOptions, config: Config): Promise<number> {
+  const { runSkillsCommand } = await import("./adapters/cli/skills-command.ts");
+  try {
+    await runSkillsCommand(options, config, `cli:${localUserName()}`, writeOut);
+    return exitCodes.answered;
+  } catch (error) {
+    if (error instanceof SkillError) {
+      writeError(`threadbook: ${error.message.replace(/\s*\n\s*/g, " ")}\n`);
+      return exitCodes.usage;
+    }
+    writeError(`threadbook: ${userMessage(error)}\n`);
     return exitCodes.failed;
   }
 }

@@ -219,9 +219,9 @@ describe("docker sandbox", () => {
     // Only the loopback interface exists; name resolution has nowhere to go.
     const network = await session.run("import os, socket\ninterfaces = sorted(os.listdir('/sys/class/net'))\ntry:\n    socket.getaddrinfo('example.com', 80)\n    resolved = True\nexcept OSError:\n    resolved = False\n(interfaces, resolved)");
     assert.equal(network.value, "(['lo'], False)");
-    // Only what the image itself sets; nothing of the host's environment.
+    // Only what the image and container-spec.ts set (PYTHONPATH: the skills package); nothing of the host's environment.
     const environment = await session.run("import os\nsorted(k for k in os.environ if not k.startswith(('LANG', 'LC_')))");
-    assert.equal(environment.value, "['DEBIAN_FRONTEND', 'HOME', 'HOSTNAME', 'MPLBACKEND', 'MPLCONFIGDIR', 'PATH', 'PYTHONDONTWRITEBYTECODE', 'THREADBOOK_WORKDIR']");
+    assert.equal(environment.value, "['DEBIAN_FRONTEND', 'HOME', 'HOSTNAME', 'MPLBACKEND', 'MPLCONFIGDIR', 'PATH', 'PYTHONDONTWRITEBYTECODE', 'PYTHONPATH', 'THREADBOOK_WORKDIR']");
   });
 
   test("the container is hardened", async () => {

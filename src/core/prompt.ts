@@ -16,6 +16,17 @@ export interface SandboxFacts {
   pythonVersion: string;
   cellTimeoutMs: number;
   libraries: readonly string[];
+  /** Approved skills the conversation sees: a line each, name and description only. */
+  skills?: readonly { name: string; description: string }[];
+}
+
+function skillLines(skills: readonly { name: string; description: string }[] | undefined): string {
+  if (skills === undefined || skills.length === 0) return "";
+  const lines = skills.map((skill) => `- ${skill.name}: ${skill.description.replace(/\s+/g, " ").trim()}`);
+  return `
+
+Skills (tools approved for reuse): each is a folder /skills/<name>/ with SKILL.md, which says how to use it (read it before you do), and scripts/<stem>.py, importable as \`from skills.<stem> import ...\`. /skills is read-only.
+${lines.join("\n")}`;
 }
 
 export function systemPrompt(facts: SandboxFacts): string {
@@ -34,5 +45,5 @@ The sandbox:
 - No network: nothing can be downloaded, and no packages can be installed; use what is there.
 - A cell may run for at most ${formatDuration(facts.cellTimeoutMs)}; a longer cell is interrupted. Work on samples or vectorise when data is large.
 - State persists: variables, imports and files stay across cells and across follow-up messages in this thread, unless you are told the session was restarted.
-- Files the user attached are in the current working directory under the names you are given.`;
+- Files the user attached are in the current working directory under the names you are given.${skillLines(facts.skills)}`;
 }

@@ -19,6 +19,7 @@ import { trimHistory } from "./history.ts";
 import { describeRestoration, keepAttachments, restoreAttachments } from "./kept-attachments.ts";
 import type { CodeCall, ModelClient, ModelStep, TranscriptItem } from "./model/model-client.ts";
 import { systemPrompt } from "./prompt.ts";
+import { sessionSkills, skillScope, visibleSkills } from "../skills/session-skills.ts";
 import { TurnFiles } from "./reply-files.ts";
 import { runCell } from "./run-cell.ts";
 import type { SafeProgress } from "./safe-progress.ts";
@@ -133,7 +134,9 @@ export class TurnRun {
     const { sandbox, store, settings, model } = this.#services;
     const key = this.#turn.conversationKey;
     this.#throwIfStopped();
-    const session = await sandbox.acquire(key);
+    // Listed every turn (the model's instructions); their files are read only when a container is claimed.
+    const skills = await visibleSkills(store.skills, skillScope(this.#turn.user));
+    const session = await sandbox.acquire(key, { skills: () => sessionSkills(store.skills, skills) });
     this.#session = session;
     this.#throwIfStopped();
     const earlier: TranscriptItem[] = await store.loadTranscript(key);
@@ -159,7 +162,7 @@ export class TurnRun {
     this.#transcript.push({ type: "user", text: userText });
     await this.#saveTranscript();
 
-    const instructions = systemPrompt({ pythonVersion: session.pythonVersion, cellTimeoutMs: settings.sandbox.cellTimeoutMs, libraries: this.#services.libraries });
+    const instructions = systemPrompt({ pythonVersion: session.pythonVersion, cellTimeoutMs: settings.sandbox.cellTimeoutMs, libraries: this.#services.libraries, skills });
     for (;;) {
       this.#throwIfStopped();
       const stepLimit = this.#budget.beforeStep();

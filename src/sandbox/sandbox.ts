@@ -123,6 +123,24 @@ export interface Session {
   idle(): void;
 }
 
+/** A skill as a session holds it: its folder's files, under `/skills/<name>/`. */
+export interface SessionSkill {
+  name: string;
+  /** Relative to the skill's folder, e.g. "SKILL.md", "scripts/fiscal_calendar.py". */
+  files: { path: string; data: Buffer }[];
+}
+
+export interface AcquireOptions {
+  /**
+   * The skills a session starts with, asked for only when a container is
+   * claimed for the conversation (a new session, or one restarted after its
+   * state was lost), never for a running session. They are written under
+   * `/skills/<name>/`, which the code can read and not write, and every
+   * `scripts/<stem>.py` is importable as `skills.<stem>`.
+   */
+  skills?: () => Promise<readonly SessionSkill[]>;
+}
+
 export interface Sandbox {
   /**
    * The conversation's session: the running one, or a new one from the warm
@@ -130,7 +148,7 @@ export interface Sandbox {
    * taken, the least recently used idle session is removed first; when all are
    * held or busy, it throws a retryable `sandbox_busy` SandboxError.
    */
-  acquire(conversationKey: string): Promise<Session>;
+  acquire(conversationKey: string, options?: AcquireOptions): Promise<Session>;
   /** Ends the conversation's session and frees its resources. */
   release(conversationKey: string): Promise<void>;
   /** Stops background work; sessions stay running so a new process can resume them. */

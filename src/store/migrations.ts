@@ -121,6 +121,36 @@ export const migrations: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 5,
+    name: "skills: every version of each, with its files",
+    sql: `
+      CREATE TABLE skills (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        scope TEXT NOT NULL,
+        name TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('proposed', 'approved', 'rejected')),
+        description TEXT NOT NULL,
+        stems_json TEXT NOT NULL,
+        proposed_by TEXT NOT NULL,
+        proposed_at INTEGER NOT NULL,
+        conversation_key TEXT,
+        decided_by TEXT,
+        decided_at INTEGER,
+        UNIQUE (scope, name, version)
+      ) STRICT;
+      CREATE INDEX skills_by_status ON skills (status, scope);
+
+      CREATE TABLE skill_files (
+        skill_id INTEGER NOT NULL REFERENCES skills (id) ON DELETE CASCADE,
+        path TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        data BLOB NOT NULL,
+        PRIMARY KEY (skill_id, path)
+      ) STRICT;
+    `,
+  },
 ];
 
 export const latestSchemaVersion = migrations.at(-1)?.version ?? 0;

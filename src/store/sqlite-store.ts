@@ -10,6 +10,7 @@ import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { StoreError } from "../errors.ts";
 import { readAttachmentFile, removeAttachmentFile, removeConversationFiles, sha256Hex, writeAttachmentFile } from "./attachment-files.ts";
 import { migrate } from "./migrations.ts";
+import { SqliteSkillStore } from "./sqlite-skill-store.ts";
 import { openFailure, operationFailure } from "./sqlite-errors.ts";
 import { integer, oneOf, optionalInteger, optionalOneOf, optionalText, text, type Row } from "./sqlite-rows.ts";
 import { createTransaction, type Transaction } from "./sqlite-transaction.ts";
@@ -206,6 +207,7 @@ export class SqliteStore implements Store {
   readonly #statements: Statements;
   readonly #transaction: Transaction;
   readonly #clock: () => number;
+  readonly skills: SqliteSkillStore;
 
   /** Use openSqliteStore, which prepares the database first. */
   constructor(database: DatabaseSync, dataDir: string, clock: () => number) {
@@ -215,6 +217,7 @@ export class SqliteStore implements Store {
     this.#statements = prepareStatements(database);
     this.#transaction = createTransaction(database);
     this.#clock = clock;
+    this.skills = new SqliteSkillStore(database, this.#transaction, () => this.#now(), (action, work) => this.#guard(action, work));
   }
 
   #now(): number {

@@ -10,6 +10,7 @@
  * core's values (its transcript items, limit names and turn users) fit these
  * shapes, so a change to them that the schema cannot hold fails to typecheck.
  */
+import type { SkillStore } from "./skill-store.ts";
 
 /** An item of a conversation's transcript, as saved: a result's images are never kept. */
 export type StoredTranscriptItem =
@@ -144,6 +145,9 @@ export interface FeedbackRecord extends FeedbackInput {
 }
 
 export interface Store {
+  /** The skill library's versions and files (skill-store.ts). */
+  readonly skills: SkillStore;
+
   /** The conversation, or null if nothing was recorded for it yet. */
   getConversation(key: string): Promise<ConversationRecord | null>;
 

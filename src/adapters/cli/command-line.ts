@@ -3,7 +3,8 @@
  * Docker start: `ask`, `chat`, `start` (the default), help or the version.
  */
 import { parseArgs } from "node:util";
-import { askHelp, chatHelp, discordHelp, mainHelp } from "./help-text.ts";
+import { askHelp, chatHelp, discordHelp, mainHelp, skillsHelp } from "./help-text.ts";
+import { parseSkills, type SkillsOptions } from "./skills-command-line.ts";
 import { UsageError } from "./usage-error.ts";
 
 export interface AskOptions {
@@ -26,6 +27,7 @@ export type CommandLine =
   | { command: "ask"; options: AskOptions }
   | { command: "chat"; options: ChatOptions }
   | { command: "start" }
+  | { command: "skills"; options: SkillsOptions }
   /** Registers the Discord commands: in one guild (at once) or globally. */
   | { command: "discord-register"; guildId: string | undefined };
 
@@ -52,8 +54,10 @@ export function parseCommandLine(argv: string[]): CommandLine {
       return parseChat(rest);
     case "discord":
       return parseDiscord(rest);
+    case "skills":
+      return parseSkills(rest, (argv, options) => parse("skills", argv, options));
     default:
-      throw new UsageError(`Unknown command ${JSON.stringify(first)}. The commands are ask, chat, start and discord.`);
+      throw new UsageError(`Unknown command ${JSON.stringify(first)}. The commands are ask, chat, start, discord and skills.`);
   }
 }
 
@@ -61,6 +65,7 @@ function helpFor(command: string | undefined): string {
   if (command === "ask") return askHelp;
   if (command === "chat") return chatHelp;
   if (command === "discord") return discordHelp;
+  if (command === "skills") return skillsHelp;
   return mainHelp;
 }
 
@@ -122,7 +127,7 @@ function parseDiscord(argv: string[]): CommandLine {
   return { command: "discord-register", guildId };
 }
 
-type OptionSpec = Record<string, { type: "string" | "boolean"; short?: string; multiple?: boolean }>;
+export type OptionSpec = Record<string, { type: "string" | "boolean"; short?: string; multiple?: boolean }>;
 
 function parse(command: string, argv: string[], options: OptionSpec) {
   try {

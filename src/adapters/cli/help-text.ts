@@ -9,6 +9,7 @@ Usage:
   threadbook chat [--jsonl]          Chat in the terminal, or answer one JSON request per line.
   threadbook discord register [--guild ID]
                                      Register the Discord commands (/ask, /reset, /stop, /help, Ask threadbook).
+  threadbook skills <action> [...]   The skill library: list, show, import, export, approve, reject, remove.
   threadbook <command> --help        Options of a command.
   threadbook -V, --version           The version.
 
@@ -77,6 +78,9 @@ THREADBOOK_*, SLACK_* or DISCORD_* variable draws a warning):
   DISCORD_ALLOWED_GUILDS         server ids that may use the bot, comma-separated  [all]
   DISCORD_ALLOWED_CHANNELS       channel ids (a thread counts as its channel)      [all]
   DISCORD_ALLOWED_ROLES          role ids; a user needs one of them                [all]
+  THREADBOOK_SKILL_APPROVERS     who may approve a proposed skill: platform user ids, such as
+                                 slack:U0123ABCD,discord:123456789012345678 (the CLI always may)
+  THREADBOOK_SKILLS_AUTO_APPROVE approve every proposed skill at once (single-user setups) [false]
   DOCKER_HOST                    Docker endpoint: unix:///path/to/docker.sock or plain tcp://host:port
                                  (no TLS, no ssh://)                               [/var/run/docker.sock]
 
@@ -147,4 +151,22 @@ Options:
                            development). Without it they are global, which Discord takes up
                            to an hour to show everywhere.
   -h, --help               Show this help.
+`;
+
+export const skillsHelp = `threadbook skills: the skill library (Agent Skills folders: SKILL.md and scripts/*.py).
+
+Usage:
+  threadbook skills list [--json]                One record per skill version: name, description, status,
+                                                 scope, version, who proposed and decided it, and when.
+  threadbook skills show NAME [--scope S]        The skill's newest files and every version.
+  threadbook skills import PATH [--scope S]      A skill folder, or a folder of skill folders (such as
+                                                 .agents/skills/); imported skills are approved. Scope: global
+                                                 (the default), slack:<team> or discord:<guild>.
+  threadbook skills export NAME DIR [--scope S]  Writes the skill's folder into DIR.
+  threadbook skills approve NAME [--scope S]     Approves the newest proposed version.
+  threadbook skills reject NAME [--scope S]      Rejects the newest proposed version.
+  threadbook skills remove NAME [--scope S]      Removes every version.
+
+--scope is needed only when the name is in several scopes. Exit status: 0 done, 1 a failure of
+Docker or the database, 2 bad input (the reason in one line, naming the rule a skill breaks).
 `;

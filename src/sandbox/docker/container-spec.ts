@@ -9,6 +9,10 @@ import type Docker from "dockerode";
 
 export const SANDBOX_USER = "10001:10001";
 export const WORKDIR = "/work";
+/** Skills, written by root on claim (skill-files.ts): readable, not writable, by the sandbox user. */
+export const SKILLS_DIR = "/skills";
+/** On PYTHONPATH: holds the `skills` package whose path is every skill's scripts/. */
+export const SKILLS_PYTHON_DIR = "/skills/.python";
 export const LABEL_INSTANCE = "threadbook.instance";
 /** "<host>:<pid>" of the process that started the container. */
 export const LABEL_OWNER = "threadbook.owner";
@@ -42,7 +46,7 @@ export function containerSpec(options: { image: string; name: string; instance: 
     Labels: { [LABEL_INSTANCE]: options.instance, [LABEL_OWNER]: options.owner },
     User: SANDBOX_USER,
     WorkingDir: WORKDIR,
-    Env: [`THREADBOOK_WORKDIR=${WORKDIR}`],
+    Env: [`THREADBOOK_WORKDIR=${WORKDIR}`, `PYTHONPATH=${SKILLS_PYTHON_DIR}`],
     AttachStdin: true,
     AttachStdout: true,
     AttachStderr: true,
@@ -68,6 +72,10 @@ export function containerSpec(options: { image: string; name: string; instance: 
       Tmpfs: {
         [WORKDIR]: `rw,nosuid,nodev,noexec,size=${limits.diskMb}m,uid=10001,gid=10001,mode=0700`,
         "/tmp": "rw,nosuid,nodev,noexec,size=64m,uid=10001,gid=10001,mode=1777",
+        // Owned by root, 0755: only an exec as root (which needs no capability to write what it owns) writes here.
+        [SKILLS_DIR]: "rw,nosuid,nodev,noexec,size=64m,uid=0,gid=0,mode=0755",
+        // Its own mount so the directory exists when Python starts: a PYTHONPATH entry missing then is never looked at again.
+        [SKILLS_PYTHON_DIR]: "rw,nosuid,nodev,noexec,size=1m,uid=0,gid=0,mode=0755",
       },
       ShmSize: 64 * 1024 * 1024,
       IpcMode: "private",

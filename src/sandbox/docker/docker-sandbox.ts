@@ -10,7 +10,7 @@ import Docker from "dockerode";
 import { SandboxError } from "../../errors.ts";
 import { KeyedQueue } from "../../keyed-queue.ts";
 import type { Logger } from "../../log.ts";
-import type { Sandbox, Session } from "../sandbox.ts";
+import type { AcquireOptions, Sandbox, Session } from "../sandbox.ts";
 import { containerSpec, LABEL_INSTANCE, LABEL_OWNER, type ContainerLimits } from "./container-spec.ts";
 import { DockerSession, type LiveContainer, type SessionHost } from "./docker-session.ts";
 import { dockerFailure } from "./docker-failure.ts";
@@ -18,6 +18,7 @@ import { buildImage, currentImageTag, imageExists } from "./image.ts";
 import { defaultDiagnosticsBounds, RunnerChannel, type ChannelBounds } from "./runner-channel.ts";
 import { maxReplyLineBytes, pingReply } from "./runner-replies.ts";
 import { checkRuntime } from "./runtime-check.ts";
+import { writeSkills } from "./skill-files.ts";
 
 export interface DockerSandboxOptions {
   /** Names and labels this process's containers; two instances never touch each other's. */
@@ -143,9 +144,9 @@ export class DockerSandbox implements Sandbox, SessionHost {
     return sandbox;
   }
 
-  acquire(conversationKey: string): Promise<Session> {
+  acquire(conversationKey: string, options: AcquireOptions = {}): Promise<Session> {
     const name = sessionContainerName(this.options.instance, conversationKey);
-    return this.locks.run(name, () => this.acquireUnlocked(conversationKey, name));
+    return this.locks.run(name, () => this.acquireUnlocked(conversationKey, name, options.skills));
   }
 
   release(conversationKey: string): Promise<void> {
@@ -183,7 +184,19 @@ export class DockerSandbox implements Sandbox, SessionHost {
 
   async replace(session: DockerSession): Promise<LiveContainer> {
     await this.removeContainer(session.name);
-    return this.claim(session.name);
+    return this.claimWithSkills(session.name, session.skillSource);
+  }
+
+  /** A container for the session, with its skills written in (no container restarts: a warm one stays warm). */
+  private async claimWithSkills(name: string, skills: AcquireOptions["skills"]): Promise<LiveContainer> {
+    const live = await this.claim(name);
+    try {
+      if (skills !== undefined) await writeSkills(live.container, this.docker.modem, await skills());
+      return live;
+    } catch (error) {
+      await discard(live);
+      throw error;
+    }
   }
 
   /** Waits until the warm pool is full; for start-up and benchmarks. Throws when containers cannot start. */
@@ -195,9 +208,10 @@ export class DockerSandbox implements Sandbox, SessionHost {
     }
   }
 
-  private async acquireUnlocked(conversationKey: string, name: string): Promise<Session> {
+  private async acquireUnlocked(conversationKey: string, name: string, skills: AcquireOptions["skills"]): Promise<Session> {
     const known = this.sessions.get(name);
     if (known && !known.closed) {
+      known.skillSource = skills;
       known.origin = "resumed";
       known.lastUsed = Date.now();
       known.hold();
@@ -208,7 +222,8 @@ export class DockerSandbox implements Sandbox, SessionHost {
     await this.reserveSlot(name);
     try {
       const resumed = await this.resume(name);
-      const session = new DockerSession({ conversationKey, name, origin: resumed ? "resumed" : "new", live: resumed ?? (await this.claim(name)), host: this });
+      const session = new DockerSession({ conversationKey, name, origin: resumed ? "resumed" : "new", live: resumed ?? (await this.claimWithSkills(name, skills)), host: this });
+      session.skillSource = skills;
       this.sessions.set(name, session);
       session.hold();
       return session;

@@ -11,7 +11,7 @@ import { timedOut as noReplyYet, within } from "../../deadline.ts";
 import { SandboxError } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
 import { assertInsideWorkdir, assertPlainFileName } from "../file-names.ts";
-import type { CellResult, FilePreview, InputFile, OutputFile, RunOptions, SandboxFileInfo, Session, SessionOrigin } from "../sandbox.ts";
+import type { AcquireOptions, CellResult, FilePreview, InputFile, OutputFile, RunOptions, SandboxFileInfo, Session, SessionOrigin } from "../sandbox.ts";
 import { SANDBOX_USER, WORKDIR } from "./container-spec.ts";
 import { ChannelClosedError, ChannelTimeoutError, ProtocolViolationError, RunnerFaultError, type RunnerChannel } from "./runner-channel.ts";
 import { baselineReply, filesReply, previewReply, runReply, type RunReply } from "./runner-replies.ts";
@@ -48,6 +48,8 @@ export class DockerSession implements Session {
   readonly conversationKey: string;
   readonly name: string;
   origin: SessionOrigin;
+  /** Where the skills of a container claimed for this session come from (after a restart too); set by the sandbox. */
+  skillSource: AcquireOptions["skills"];
   lastUsed = Date.now();
   /** Requests in flight; a busy session is never reaped. */
   private inFlight = 0;

@@ -1,0 +1,65 @@
+/**
+ * The rules a skill must keep, each refused with a message naming the rule.
+ * Limits are the format's (name, description) and threadbook's (size, count).
+ */
+import { SkillError } from "../errors.ts";
+
+export const maxSkillBytes = 1024 * 1024;
+export const maxSkillFiles = 100;
+export const maxNameLength = 64;
+export const maxDescriptionLength = 1024;
+export const manifestFileName = "SKILL.md";
+
+const namePattern = /^[a-z0-9]+(-[a-z0-9]+)*$/;
+/** A stem must be a Python identifier to be importable as `skills.<stem>`. */
+const stemPattern = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const scopePattern = /^(global|slack:[A-Za-z0-9]{1,40}|discord:\d{1,20})$/;
+
+export function refuse(rule: string, message: string, details: Record<string, unknown> = {}): never {
+  throw new SkillError("skill_invalid", `${message} (rule: ${rule})`, { details: { rule, ...details } });
+}
+
+export function checkName(name: unknown): string {
+  if (typeof name !== "string" || name.length === 0 || name.length > maxNameLength || !namePattern.test(name)) {
+    refuse(
+      "name",
+      `The skill name ${JSON.stringify(name)} is not valid: 1 to ${maxNameLength} lowercase letters, digits and single hyphens, no hyphen at either end.`,
+    );
+  }
+  return name;
+}
+
+export function checkDescription(description: unknown): string {
+  if (typeof description !== "string" || description.trim().length === 0 || description.length > maxDescriptionLength) {
+    refuse("description", `The skill's description must be 1 to ${maxDescriptionLength} characters of text.`);
+  }
+  return description;
+}
+
+export function checkScope(scope: string): string {
+  if (!scopePattern.test(scope)) refuse("scope", `The scope ${JSON.stringify(scope)} is not one of global, slack:<team> or discord:<guild>.`);
+  return scope;
+}
+
+/** A relative path with `/` separators that stays inside the skill's folder. */
+export function checkRelativePath(path: string): string {
+  const parts = path.split("/");
+  if (path.length === 0 || path.startsWith("/") || path.includes("\\") || path.includes("\0") || parts.some((part) => part === "" || part === "." || part === "..")) {
+    refuse("path", `The path ${JSON.stringify(path)} leaves the skill's folder or is not a plain relative path.`);
+  }
+  return path;
+}
+
+export function checkCounts(fileCount: number, totalBytes: number): void {
+  if (fileCount > maxSkillFiles) refuse("size", `The skill has more than ${maxSkillFiles} files.`);
+  if (totalBytes > maxSkillBytes) refuse("size", `The skill is over 1 MB.`);
+}
+
+/** The stem of `scripts/<stem>.py` (directly in scripts/), else null. */
+export function scriptStem(path: string): string | null {
+  const match = /^scripts\/([^/]+)\.py$/.exec(path);
+  if (match === null) return null;
+  const stem = match[1] as string;
+  if (!stemPattern.test(stem)) refuse("stem", `The script ${JSON.stringify(path)} cannot be imported: its name must be a Python identifier (letters, digits, underscores).`);
+  return stem;
+}
