@@ -7,9 +7,9 @@ import type { SkillRecord, SkillStore } from "../store/skill-store.ts";
 import { activeSkills, visibleScopes } from "./skill-library.ts";
 import { globalScope } from "./skill.ts";
 
-/** The scope of a turn's user: `slack:<team>` or `discord:<guild>`, else global (the CLI has no workspace). */
+/** The scope of a turn's user: `<platform>:<workspace>` (e.g. `slack:<team>`, `discord:<guild>`), else global (the CLI has no workspace). */
 export function skillScope(user: { platform: string; workspace: string | null }): string {
-  if ((user.platform === "slack" || user.platform === "discord") && user.workspace !== null && user.workspace !== "") return `${user.platform}:${user.workspace}`;
+  if (user.workspace !== null && user.workspace !== "") return `${user.platform}:${user.workspace}`;
   return globalScope;
 }
 
