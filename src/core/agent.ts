@@ -14,7 +14,7 @@ import type { Store } from "../store/store.ts";
 import type { ModelClient } from "./model/model-client.ts";
 import { SANDBOX_LIBRARIES } from "./prompt.ts";
 import { SafeProgress } from "./safe-progress.ts";
-import { shutdownMessage, type StopReason } from "./stop-reason.ts";
+import { shutdownMessage, stopReasonOf, type StopReason } from "./stop-reason.ts";
 import { GateFullError, TurnGate } from "./turn-gate.ts";
 import { TurnRun, type AgentSettings } from "./turn-run.ts";
 import { silentProgress, type Progress, type Reply, type Turn, type TurnUser } from "./turn.ts";
@@ -109,14 +109,13 @@ export class Agent {
               logger.warn({ running: this.#gate.running, waiting: this.#gate.waiting }, "turn refused: the queue is full");
               return this.#refuse(turn, events, busyMessage);
             }
-            if (signal.aborted) return this.#refuse(turn, events, stoppedWhileWaiting(signal.reason));
+            if (signal.aborted) return this.#refuse(turn, events, stoppedWhileWaiting(signal));
             throw error;
           }
           this.#running.set(turn.conversationKey, stop);
           try {
             if (this.#shuttingDown || signal.aborted) {
-              admission.recorded();
-              return this.#refuse(turn, events, this.#shuttingDown ? shutdownMessage : stoppedWhileWaiting(signal.reason));
+              return this.#refuse(turn, events, this.#shuttingDown ? shutdownMessage : stoppedWhileWaiting(signal));
             }
             const { model, sandbox, store, settings } = this.#options;
             const run = new TurnRun(turn, events, {
@@ -237,8 +236,8 @@ function userKey(user: TurnUser): string {
   return `${user.platform}:${user.id}`;
 }
 
-function stoppedWhileWaiting(reason: unknown): string {
-  const stop = reason as Partial<StopReason> | undefined;
-  if (stop?.kind === "shutdown") return shutdownMessage;
-  return `Stopped by ${stop?.kind === "user" && typeof stop.by === "string" ? stop.by : "someone"} before it started.`;
+/** What a turn stopped before it began is told; `signal` has aborted. */
+function stoppedWhileWaiting(signal: AbortSignal): string {
+  const stop = stopReasonOf(signal);
+  return stop?.kind === "user" ? `Stopped by ${stop.by} before it started.` : shutdownMessage;
 }
