@@ -34,6 +34,7 @@ import {
 } from "./emulators/openai-server.ts";
 import { codeCalls, imageCount, instructionsOf, toolOutputs, userTexts } from "./support/recorded-requests.ts";
 import { recordedTurns } from "./support/recorded-turns.ts";
+import { until } from "./support/until.ts";
 import { instanceContainers, removeInstance, startTestSandbox, testInstance, testSandboxOptions } from "./support/sandbox.ts";
 
 const apiKey = "sk-test-core-0123456789";
@@ -409,7 +410,7 @@ describe("agent turns", () => {
     const secondEvents: ProgressEvent[] = [];
     const first = h.ask("First.", [], firstEvents);
     const second = h.ask("Second.", [], secondEvents);
-    await until(() => h.agent.pending(h.key) === 2);
+    await until(() => h.agent.pending(h.key) === 2, "both turns are in the conversation's queue");
     const [firstReply, secondReply] = await Promise.all([first, second]);
     h.emulator.assertDone();
     assert.equal(firstReply.text, "First done.");
@@ -472,7 +473,7 @@ describe("shutdown", () => {
     const events: ProgressEvent[] = [];
     const pending = h.ask("Take your time.", [], events);
     const queued = h.ask("And then this.");
-    await until(() => h.requests().length === 1);
+    await until(() => h.requests().length === 1, "the model is asked");
     // Order, not elapsed time: the replies come while the model's 20 s answer is still unsent.
     let modelAnswer: "answered" | "client hung up" | "not yet" = "not yet";
     void request(h, 0).outcome.then((outcome) => { modelAnswer = outcome; });
@@ -493,7 +494,7 @@ describe("shutdown", () => {
     h.script([codeStep("import time\ntime.sleep(60)")]);
     const events: ProgressEvent[] = [];
     const pending = h.ask("Sleep.", [], events);
-    await until(() => events.some((event) => event.type === "cell-started"));
+    await until(() => events.some((event) => event.type === "cell-started"), "the cell runs");
     const started = performance.now();
     h.agent.interrupt();
     // Recorded at once, before the cell has ended: the process may exit any moment now.
@@ -509,14 +510,6 @@ describe("shutdown", () => {
     assert.deepEqual(await h.store.loadTranscript(h.key), [], "the conversation is forgotten");
   });
 });
-
-async function until(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!condition()) {
-    assert.ok(performance.now() < deadline, "timed out waiting");
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 describe("restarts", () => {
   test("a conversation continues after the process restarts, and is told when its session was lost", async (t) => {
