@@ -9,22 +9,8 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import type { DockerSandbox } from "../src/sandbox/docker/docker-sandbox.ts";
+import { FLOOD_EVERY_DESCRIPTOR } from "../test/support/flood-cell.ts";
 import { progress } from "./progress.ts";
-
-/** The flood of test/sandbox-trust.test.ts: 1 GB on each writable descriptor, 1 and 2 included. */
-const FLOOD = `
-import os, fcntl
-chunk = b"x" * (1 << 20)
-for name in sorted(os.listdir("/proc/self/fd"), key=int):
-    fd = int(name)
-    try:
-        if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE == os.O_RDONLY:
-            continue
-        for _ in range(1024):
-            os.write(fd, chunk)
-    except OSError:
-        pass
-`;
 
 const megabyte = 1024 * 1024;
 
@@ -71,7 +57,7 @@ export async function measureFloodMemory(sandbox: DockerSandbox, signal: AbortSi
   const started = performance.now();
   let result;
   try {
-    result = await session.run(FLOOD, { timeoutMs: 300_000 });
+    result = await session.run(FLOOD_EVERY_DESCRIPTOR, { timeoutMs: 300_000 });
   } finally {
     clearInterval(sampler);
   }

@@ -10,6 +10,7 @@ import { SandboxError } from "../src/errors.ts";
 import { assertPlainFileName, MAX_NAME_BYTES, sanitizeFileName } from "../src/sandbox/file-names.ts";
 import type { DockerSandbox } from "../src/sandbox/docker/docker-sandbox.ts";
 import { captureLogger } from "./support/capture-logger.ts";
+import { FLOOD_EVERY_DESCRIPTOR } from "./support/flood-cell.ts";
 import { until } from "./support/until.ts";
 import { removeInstance, startTestSandbox, testInstance } from "./support/sandbox.ts";
 
@@ -49,20 +50,7 @@ describe("sandbox trust boundary", () => {
     const before = process.memoryUsage().rss;
     let peak = before;
     const sampler = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss); }, 20);
-    // Every writable descriptor, 1 GB each, 1 and 2 (captured in the container) included.
-    const flood = flooding.run(`
-import os, fcntl
-chunk = b"x" * (1 << 20)
-for name in sorted(os.listdir("/proc/self/fd"), key=int):
-    fd = int(name)
-    try:
-        if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE == os.O_RDONLY:
-            continue
-        for _ in range(1024):
-            os.write(fd, chunk)
-    except OSError:
-        pass
-`);
+    const flood = flooding.run(FLOOD_EVERY_DESCRIPTOR);
     let slowest = 0;
     let answered = 0;
     let flooded = false;
