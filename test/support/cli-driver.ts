@@ -11,11 +11,10 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
 import type { AdapterDriver, AskedTurn, ContractSetup, SeenReply, SentFile } from "../adapter-contract.ts";
+import { contractProcessEnv, mainScript } from "./contract-process.ts";
 import { instanceContainers, removeInstance, testInstance } from "./sandbox.ts";
 
-const mainScript = fileURLToPath(new URL("../../src/main.ts", import.meta.url));
 
 /**
  * How long a chat whose stdin has ended may take to finish and exit. Its
@@ -38,16 +37,7 @@ export async function startCliChatDriver(setup: ContractSetup): Promise<AdapterD
   const out = join(root, "out");
   const child = spawn(process.execPath, [mainScript, "chat", "--jsonl", "--out", out], {
     cwd: root,
-    env: {
-      PATH: process.env["PATH"] ?? "",
-      HOME: process.env["HOME"] ?? root,
-      ...(process.env["DOCKER_HOST"] ? { DOCKER_HOST: process.env["DOCKER_HOST"] } : {}),
-      ...setup.settings,
-      THREADBOOK_DATA_DIR: join(root, "data"),
-      THREADBOOK_INSTANCE: instance,
-      THREADBOOK_SANDBOX_POOL_SIZE: "1",
-      THREADBOOK_SANDBOX_MEMORY_MB: "384",
-    },
+    env: contractProcessEnv(setup, root, instance),
     stdio: ["pipe", "pipe", "pipe"],
   });
   return new CliChatDriver(child, root, instance);

@@ -14,13 +14,12 @@ import { once } from "node:events";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import type { AdapterDriver, AskedTurn, ContractSetup, SeenCell, SeenFile, SeenReply, SentFile } from "../adapter-contract.ts";
 import { SlackServer, type SlackCall, type SlackMessage } from "../emulators/slack-server.ts";
+import { contractProcessEnv, mainScript } from "./contract-process.ts";
 import { removeInstance, testInstance } from "./sandbox.ts";
 import { ada, botUserId, buttonClick, channel, team, userPost } from "./slack-harness.ts";
 
-const mainScript = fileURLToPath(new URL("../../src/main.ts", import.meta.url));
 
 /** How a user's client shows a mention: the member's name. */
 const memberNames: Record<string, string> = { [ada]: "ada", [botUserId]: "threadbook" };
@@ -46,21 +45,13 @@ async function startSlackDriver(setup: ContractSetup, options: SlackDriverOption
   const root = mkdtempSync(join(tmpdir(), "threadbook-contract-slack-"));
   const child = spawn(process.execPath, [mainScript, "start"], {
     cwd: root,
-    env: {
-      PATH: process.env["PATH"] ?? "",
-      HOME: process.env["HOME"] ?? root,
-      ...(process.env["DOCKER_HOST"] ? { DOCKER_HOST: process.env["DOCKER_HOST"] } : {}),
-      ...setup.settings,
-      THREADBOOK_DATA_DIR: join(root, "data"),
-      THREADBOOK_INSTANCE: instance,
-      THREADBOOK_SANDBOX_POOL_SIZE: "1",
-      THREADBOOK_SANDBOX_MEMORY_MB: "384",
+    env: contractProcessEnv(setup, root, instance, {
       THREADBOOK_SHUTDOWN_GRACE_S: "5",
       SLACK_BOT_TOKEN: botToken,
       SLACK_APP_TOKEN: appToken,
       SLACK_API_URL: slack.apiUrl,
       SLACK_STREAMING: String(options.streaming),
-    },
+    }),
     stdio: ["ignore", "ignore", "pipe"],
   });
   const driver = new SlackDriver(slack, child, root, instance);
