@@ -16,6 +16,7 @@ import type { Logger } from "../../log.ts";
 import type { Store } from "../../store/store.ts";
 import type { PlatformAdapter } from "../platform-adapter.ts";
 import { boltLogger } from "./bolt-logger.ts";
+import { BoundedSet } from "./bounded-set.ts";
 import { conversationKey, eventKey } from "./conversation-key.ts";
 import { downloadFiles } from "./file-download.ts";
 import { toIncomingPost, type IncomingPost } from "./incoming-post.ts";
@@ -39,6 +40,8 @@ export interface SlackAdapterOptions {
 
 /** Posts remembered to drop a second delivery in this process at once; the core's claim covers restarts. */
 const recentEventsKept = 2_000;
+/** Threads remembered as threadbook's; older ones are looked up in the store again. */
+const threadsKept = 10_000;
 /** How long stop() waits for turns in flight to show their replies. */
 const finishGraceMs = 15_000;
 
@@ -47,9 +50,9 @@ export class SlackAdapter implements PlatformAdapter {
   readonly #options: SlackAdapterOptions;
   readonly #logger: Logger;
   readonly #app: App;
-  readonly #recentEvents = new Set<string>();
-  /** Threads this process answered in, so replies there continue without a mention. */
-  readonly #threads = new Set<string>();
+  readonly #recentEvents = new BoundedSet(recentEventsKept);
+  /** Threads threadbook answered in (a cache of the store), so replies there continue without a mention. */
+  readonly #threads = new BoundedSet(threadsKept);
   readonly #inFlight = new Set<Promise<void>>();
   #stopping = false;
   #httpPort: number | undefined;
@@ -183,7 +186,6 @@ export class SlackAdapter implements PlatformAdapter {
     const event = eventKey(post.team, post.channel, post.ts);
     if (this.#recentEvents.has(event)) return;
     this.#recentEvents.add(event);
-    if (this.#recentEvents.size > recentEventsKept) this.#recentEvents.delete(this.#recentEvents.values().next().value as string);
     if (!isAllowed(this.#options.settings, post)) {
       this.#logger.info({ user: post.user, channel: post.channel }, "refused a user who is not allowed");
       return this.#ephemeral(post.channel, post.user, post.inThread ? post.rootTs : undefined, refusedNote);
