@@ -91,5 +91,5 @@ test("chat --jsonl: stop, status and reset are answered while a turn runs; reque
 const emptyJsonReply = { text: "", cells: [], files: [], filesOmitted: [], limit: null, error: null, stoppedBy: null, conversation: null };
 
 function reply(text: string): Reply {
-  return { text, cells: [], files: [], limit: null, error: null, filesOmitted: [], attachmentsNotPlaced: [], stoppedBy: null, turnId: null };
+  return { text, cells: [], files: [], limit: null, error: null, filesOmitted: [], attachmentsNotPlaced: [], proposedSkills: [], stoppedBy: null, turnId: null };
 }

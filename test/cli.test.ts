@@ -555,5 +555,5 @@ test("chat keeps /file attachments a failed turn never put in the session for th
 });
 
 function scriptedReply(fields: Partial<Reply>): Reply {
-  return { text: "", cells: [], files: [], limit: null, error: null, filesOmitted: [], attachmentsNotPlaced: [], stoppedBy: null, turnId: null, ...fields };
+  return { text: "", cells: [], files: [], limit: null, error: null, filesOmitted: [], attachmentsNotPlaced: [], proposedSkills: [], stoppedBy: null, turnId: null, ...fields };
 }

@@ -228,6 +228,7 @@ export class Agent {
     return {
       text: "", cells: [], files: [], limit: null, error: message, filesOmitted: [], stoppedBy: null, turnId: null,
       attachmentsNotPlaced: turn.attachments.map((attachment) => attachment.name),
+      proposedSkills: [],
     };
   }
 }

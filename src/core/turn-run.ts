@@ -256,7 +256,7 @@ export class TurnRun {
     }
     if (files.length > 0) this.#progress.report({ type: "files-ready", files: files.map((file) => ({ name: file.name, bytes: file.bytes })) });
     const attachmentsNotPlaced = this.#attachmentsPlaced ? [] : this.#turn.attachments.map((attachment) => attachment.name);
-    return { text, cells: this.#cells, files, limit, error, filesOmitted, attachmentsNotPlaced, stoppedBy, turnId: this.#turnId ?? null };
+    return { text, cells: this.#cells, files, limit, error, filesOmitted, attachmentsNotPlaced, stoppedBy, turnId: this.#turnId ?? null, proposedSkills: [] };
   }
 
   #failureText(): string {

@@ -85,6 +85,25 @@ export interface Reply {
    * again. Empty once they were put in (they are then kept with the conversation).
    */
   attachmentsNotPlaced: string[];
+  /**
+   * Skills the model proposed in this turn and the library stored: the reply's
+   * text already says "Proposed skill `x`: waiting for approval" for each. An
+   * adapter offers approvers a way to decide the ones still `proposed`.
+   */
+  proposedSkills: ProposedSkill[];
+}
+
+/** A skill version the model proposed during a turn, as stored. */
+export interface ProposedSkill {
+  /** The stored version's id: what an approve or reject control carries. */
+  id: number;
+  name: string;
+  /** "global", "slack:<team>" or "discord:<guild>": the scope of the conversation it came from. */
+  scope: string;
+  version: number;
+  description: string;
+  /** "proposed": waits for an approver; "approved": approved at once (THREADBOOK_SKILLS_AUTO_APPROVE). */
+  status: "proposed" | "approved";
 }
 
 export type ProgressEvent =

@@ -41,5 +41,5 @@ export async function answerTurn(context: DiscordContext, place: SendableChannel
 }
 
 function failedReply(message: string): Reply {
-  return { text: "", cells: [], files: [], limit: null, error: message, filesOmitted: [], stoppedBy: null, turnId: null, attachmentsNotPlaced: [] };
+  return { text: "", cells: [], files: [], limit: null, error: message, filesOmitted: [], stoppedBy: null, turnId: null, attachmentsNotPlaced: [], proposedSkills: [] };
 }
