@@ -13,6 +13,7 @@ import { EventEmitter } from "node:events";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { WebSocketServer, type WebSocket } from "ws";
+import { blocksBroken } from "./slack-block-rules.ts";
 
 export interface SlackCall {
   method: string;
@@ -30,6 +31,14 @@ export interface SlackMessage {
   /** For a streamed message: its chunks in order. */
   chunks: Record<string, unknown>[];
   streaming: "no" | "open" | "stopped";
+}
+
+/** A message only one user sees (chat.postEphemeral). */
+export interface EphemeralMessage {
+  channel: string;
+  user: string;
+  threadTs: string | undefined;
+  text: string;
 }
 
 export interface UploadedFile {
@@ -51,6 +60,7 @@ export class SlackServer {
   readonly calls: SlackCall[] = [];
   readonly faults: string[] = [];
   readonly messages: SlackMessage[] = [];
+  readonly ephemerals: EphemeralMessage[] = [];
   readonly uploads = new Map<string, UploadedFile>();
   /** The ids of files downloaded (whether or not the download was authorised), in order. */
   readonly downloads: string[] = [];
@@ -155,13 +165,21 @@ export class SlackServer {
    * saw no answer to in time does.
    */
   async deliverHttp(url: string, payload: Record<string, unknown>, options: { secret: string; timestampSeconds?: number; retryNum?: number }): Promise<{ status: number; body: string }> {
-    const body = JSON.stringify(payload);
+    return this.#signedPost(url, JSON.stringify(payload), "application/json", options);
+  }
+
+  /** HTTP mode: an interactive payload (a button click), form-encoded as `payload=<JSON>` and signed, as Slack posts it. */
+  async deliverHttpInteraction(url: string, payload: Record<string, unknown>, options: { secret: string }): Promise<{ status: number; body: string }> {
+    return this.#signedPost(url, new URLSearchParams({ payload: JSON.stringify(payload) }).toString(), "application/x-www-form-urlencoded", options);
+  }
+
+  async #signedPost(url: string, body: string, contentType: string, options: { secret: string; timestampSeconds?: number; retryNum?: number }): Promise<{ status: number; body: string }> {
     const timestamp = String(options.timestampSeconds ?? Math.floor(Date.now() / 1000));
     const signature = `v0=${createHmac("sha256", options.secret).update(`v0:${timestamp}:${body}`).digest("hex")}`;
     const response = await fetch(url, {
       method: "POST",
       headers: {
-        "content-type": "application/json", "x-slack-signature": signature, "x-slack-request-timestamp": timestamp,
+        "content-type": contentType, "x-slack-signature": signature, "x-slack-request-timestamp": timestamp,
         ...(options.retryNum === undefined ? {} : { "x-slack-retry-num": String(options.retryNum), "x-slack-retry-reason": "http_timeout" }),
       },
       body,
@@ -303,8 +321,13 @@ export class SlackServer {
         message.blocks = asArray(args.blocks);
         return ok({ channel, ts: message.ts });
       }
-      case "chat.postEphemeral":
+      case "chat.postEphemeral": {
+        if (typeof args.user !== "string" || args.user === "") return { ok: false, error: "user_not_in_channel" };
+        if (channel === "") return { ok: false, error: "channel_not_found" };
+        if (String(args.text ?? "") === "" && asArray(args.blocks).length === 0) return { ok: false, error: "no_text" };
+        this.ephemerals.push({ channel, user: args.user, threadTs: typeof args.thread_ts === "string" ? args.thread_ts : undefined, text: String(args.text ?? "") });
         return ok({ message_ts: this.nextTs() });
+      }
       case "chat.startStream": {
         if (!this.streaming) return { ok: false, error: "not_allowed_token_type" };
         const message = this.#newMessage(channel, args);
@@ -391,17 +414,14 @@ export class SlackServer {
 
 /**
  * What Slack refuses in a message, as `invalid_blocks` / `msg_too_long`: more
- * than 50 blocks, a section's text over 3,000 characters, text over 40,000,
- * a stream chunk of markdown over 12,000. Null when the call is within them.
+ * than 50 blocks, text over 40,000, a stream chunk of markdown over 12,000,
+ * and what its block reference limits (slack-block-rules.ts). Null when the call is
+ * within them.
  */
 function blockLimitsBroken(method: string, args: Record<string, unknown>): string | null {
   if (!["chat.postMessage", "chat.update", "chat.postEphemeral", "chat.startStream", "chat.appendStream", "chat.stopStream"].includes(method)) return null;
-  const blocks = asArray(args.blocks) as { type?: string; text?: { text?: string } }[];
-  if (blocks.length > 50) return `${blocks.length} blocks, over Slack's 50`;
-  for (const block of blocks) {
-    const text = block.type === "section" ? block.text?.text ?? "" : "";
-    if (text.length > 3_000) return `a section of ${text.length} characters, over Slack's 3,000`;
-  }
+  const broken = blocksBroken(asArray(args.blocks));
+  if (broken !== null) return broken;
   if (String(args.text ?? "").length > 40_000) return `text of ${String(args.text).length} characters, over Slack's 40,000`;
   for (const chunk of streamChunks(args) as { type?: string; text?: string }[]) {
     if (chunk.type === "markdown_text" && String(chunk.text ?? "").length > 12_000) return `a markdown chunk of ${String(chunk.text).length} characters, over Slack's 12,000`;

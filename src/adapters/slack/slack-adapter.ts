@@ -21,7 +21,10 @@ import { conversationKey, eventKey } from "./conversation-key.ts";
 import { downloadFiles } from "./file-download.ts";
 import { toIncomingPost, type IncomingPost } from "./incoming-post.ts";
 import { feedbackActionId, stopActionId } from "./reply-parts.ts";
+import type { SkillReview } from "../../skills/skill-review.ts";
 import { isAllowed, refusedNote } from "./slack-access.ts";
+import { SkillApprovals } from "./skill-approvals.ts";
+import { approveSkillActionId, rejectSkillActionId } from "./skill-card.ts";
 import { helpText, threadCommand } from "./thread-commands.ts";
 import { TurnView } from "./turn-view.ts";
 
@@ -36,6 +39,8 @@ export interface SlackAdapterOptions {
   socketPingTimeoutMs?: number;
   /** HTTP mode's listening interface (such as 127.0.0.1 in tests); every interface by default. */
   httpHost?: string;
+  /** Proposed skills get an approval card in their thread; without it, none (the reply's text still says a skill waits). */
+  skillReview?: SkillReview;
 }
 
 /** Posts remembered to drop a second delivery in this process at once; the core's claim covers restarts. */
@@ -54,6 +59,7 @@ export class SlackAdapter implements PlatformAdapter {
   /** Threads threadbook answered in (a cache of the store), so replies there continue without a mention. */
   readonly #threads = new BoundedSet(threadsKept);
   readonly #inFlight = new Set<Promise<void>>();
+  readonly #skills: SkillApprovals | null;
   #stopping = false;
   #httpPort: number | undefined;
 
@@ -79,6 +85,7 @@ export class SlackAdapter implements PlatformAdapter {
     this.#app.error(async (error) => {
       this.#logger.error({ err: error }, "a Slack event failed");
     });
+    this.#skills = options.skillReview === undefined ? null : new SkillApprovals(options.skillReview, () => this.#client, this.#logger);
     this.#register();
   }
 
@@ -171,6 +178,14 @@ export class SlackAdapter implements PlatformAdapter {
         this.#logger.warn({ err: error }, "could not record feedback");
       }
     });
+    for (const [actionId, decision] of [[approveSkillActionId, "approved"], [rejectSkillActionId, "rejected"]] as const) {
+      this.#app.action(actionId, async ({ ack, body, action }) => {
+        await ack();
+        const place = actionPlace(body);
+        if (place === null || this.#skills === null) return;
+        await this.#skills.decide({ ...place, value: (action as { value?: unknown }).value }, decision);
+      });
+    }
   }
 
   /** Runs the post's work after the ack, tracked so shutdown can wait for it; never throws. */
@@ -211,8 +226,9 @@ export class SlackAdapter implements PlatformAdapter {
       { conversationKey: key, eventKey: event, user: slackUser(post.team, post.user), text, attachments },
       { progress: view },
     );
-    if (reply === null) await view.discard();
-    else await view.finish(reply);
+    if (reply === null) return view.discard();
+    await view.finish(reply);
+    await this.#skills?.post({ team: post.team, channel: post.channel, rootTs: post.rootTs }, reply.proposedSkills);
   }
 
   /** A thread threadbook answered in before: by this process, or any earlier one (the store knows it). */
@@ -249,12 +265,13 @@ function teamOf(body: unknown, context: { teamId?: string }): string | undefined
 }
 
 /** Where a button was clicked: the thread of the message that carries it, and who clicked; never the button's own value. */
-function actionPlace(body: unknown): { team: string; channel: string; user: string; rootTs: string } | null {
+function actionPlace(body: unknown): { team: string; channel: string; user: string; rootTs: string; messageTs: string } | null {
   const fields = body as { team?: { id?: unknown }; channel?: { id?: unknown }; user?: { id?: unknown }; message?: { ts?: unknown; thread_ts?: unknown } };
   const team = fields.team?.id;
   const channel = fields.channel?.id;
   const user = fields.user?.id;
-  const rootTs = fields.message?.thread_ts ?? fields.message?.ts;
-  if (typeof team !== "string" || typeof channel !== "string" || typeof user !== "string" || typeof rootTs !== "string") return null;
-  return { team, channel, user, rootTs };
+  const messageTs = fields.message?.ts;
+  const rootTs = fields.message?.thread_ts ?? messageTs;
+  if (typeof team !== "string" || typeof channel !== "string" || typeof user !== "string" || typeof rootTs !== "string" || typeof messageTs !== "string") return null;
+  return { team, channel, user, rootTs, messageTs };
 }
