@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { DockerSandbox } from "../src/sandbox/docker/docker-sandbox.ts";
 import type { SkillRecord } from "../src/store/skill-store.ts";
-import { codeStep, proposeStep, textStep } from "./emulators/openai-server.ts";
+import { codeStep, proposeCall, textStep } from "./emulators/openai-server.ts";
 import type { SlackMessage } from "./emulators/slack-server.ts";
 import { removeInstance, startTestSandbox, testInstance } from "./support/sandbox.ts";
 import { ada, botUserId, buttonClick, channel, startSlackHarness, userPost, type HarnessOptions, type SlackHarness } from "./support/slack-harness.ts";
@@ -42,13 +42,13 @@ function options(extra: Partial<HarnessOptions> = {}): HarnessOptions {
 }
 
 /** A turn in a new thread in which the model proposes the fiscal-quarters skill; resolves with the thread's root and the card. */
-async function proposeInThread(h: SlackHarness): Promise<{ root: string; card: SlackMessage; record: SkillRecord }> {
+async function proposeInThread(h: SlackHarness, deliver: (post: Record<string, unknown>) => Promise<unknown> = (post) => h.slack.deliver(post)): Promise<{ root: string; card: SlackMessage; record: SkillRecord }> {
   h.model.script([
-    proposeStep({ name: "fiscal-quarters", description, instructions: "Call quarter_of(month) from skills.fiscal_quarters.", files: [{ path: "scripts/fiscal_quarters.py", content: skillCode }] }),
+    codeStep(proposeCall({ name: "fiscal-quarters", description, instructions: "Call quarter_of(month) from skills.fiscal_quarters.", files: [{ path: "scripts/fiscal_quarters.py", content: skillCode }] })),
     textStep("I proposed the fiscal-quarters skill."),
   ]);
   const root = h.slack.nextTs();
-  await h.slack.deliver(userPost({ text: `<@${botUserId}> keep the fiscal quarter as a skill`, ts: root }));
+  await deliver(userPost({ text: `<@${botUserId}> keep the fiscal quarter as a skill`, ts: root }));
   const posted = await h.slack.waitForCall("chat.postMessage", (call) => call.args.thread_ts === root && /Proposed skill fiscal-quarters/.test(String(call.args.text)));
   const card = h.slack.thread(channel, root).find((message) => message.text === posted.args.text)!;
   const [record] = await h.store.skills.listSkills({ name: "fiscal-quarters" });
@@ -161,4 +161,18 @@ describe("a proposed skill in Slack", () => {
     assert.doesNotMatch(shown(card), /"actions"/);
     assert.match(shown(card), /threadbook skills approve fiscal-quarters --scope slack:T0TEAM/);
   });
+});
+
+test("HTTP mode: a signed click approves; a click with a forged signature is refused and changes nothing", async (t) => {
+  const h = await startSlackHarness(t, options({ mode: "http" }));
+  const { secret, eventsUrl } = h.http!;
+  const { root, card } = await proposeInThread(h, async (post) => assert.equal((await h.slack.deliverHttp(eventsUrl, h.slack.eventCallback(post), { secret })).status, 200));
+  const forged = await h.slack.deliverHttpInteraction(eventsUrl, click("approve", card, root, eve), { secret: "not-the-signing-secret" });
+  assert.equal(forged.status, 401);
+  assert.equal((await h.slack.deliverHttpInteraction(eventsUrl, click("approve", card, root, ada), { secret })).status, 200);
+  const updated = await h.slack.waitForCall("chat.update", (call) => call.args.ts === card.ts);
+  assert.match(JSON.stringify(updated.args.blocks), /Approved by <@U0ADA>/);
+  const [approved] = await h.store.skills.listSkills({ name: "fiscal-quarters" });
+  assert.deepEqual([approved?.status, approved?.decidedBy], ["approved", "slack:U0ADA"]);
+  assert.equal(h.slack.ephemerals.length, 0);
 });

@@ -32,7 +32,7 @@ export async function createPlatformAdapters(config: Config, agent: Agent, store
   const adapters: PlatformAdapter[] = [];
   if (config.slack !== undefined) {
     const { SlackAdapter } = await import("./slack/slack-adapter.ts");
-    adapters.push(new SlackAdapter({ settings: config.slack, agent, store, logger, maxFileBytes: config.sandbox.fileMb * 1024 * 1024 }));
+    adapters.push(new SlackAdapter({ settings: config.slack, agent, store, logger, maxFileBytes: config.sandbox.fileMb * 1024 * 1024, skillReview: review }));
   }
   if (config.discord !== undefined) {
     const { DiscordAdapter } = await import("./discord/discord-adapter.ts");

@@ -12,6 +12,8 @@ import { createLogger, silentLogger } from "../../src/log.ts";
 import { Agent } from "../../src/core/agent.ts";
 import { createModelClient } from "../../src/core/model/create-model-client.ts";
 import type { DockerSandbox } from "../../src/sandbox/docker/docker-sandbox.ts";
+import { SkillLibrary } from "../../src/skills/skill-library.ts";
+import { SkillReview } from "../../src/skills/skill-review.ts";
 import { openSqliteStore, type SqliteStore } from "../../src/store/sqlite-store.ts";
 import { startOpenAIServer, type OpenAIServer } from "../emulators/openai-server.ts";
 import { SlackServer } from "../emulators/slack-server.ts";
@@ -41,6 +43,8 @@ export interface HarnessOptions {
   sandbox: DockerSandbox;
   /** "http": signed HTTP events to Bolt's HTTPReceiver on a loopback port instead of Socket Mode. */
   mode?: "socket" | "http";
+  /** THREADBOOK_SKILL_APPROVERS, e.g. ["slack:U0ADA"]; none by default. */
+  approvers?: string[];
 }
 
 export async function startSlackHarness(t: TestContext, options: HarnessOptions): Promise<SlackHarness> {
@@ -57,9 +61,12 @@ export async function startSlackHarness(t: TestContext, options: HarnessOptions)
   };
   const store = openSqliteStore(options.dataDir);
   const client = createModelClient({ ...config.model, apiKey, baseURL: model.baseURL, name: "gpt-test", api: "responses", maxRetries: 0, timeoutMs: 20_000, stream: true });
+  // Proposed Python is not compiled here: the tests that need the check are the skills tests.
+  const skills = new SkillLibrary(store.skills, async () => null);
+  const skillReview = new SkillReview(skills, options.approvers ?? []);
   const build = () => {
-    const agent = new Agent({ model: client, sandbox: options.sandbox, store, settings: config });
-    const adapter = new SlackAdapter({ settings, agent, store, logger: testLogger(), maxFileBytes: 1024 * 1024, socketPingTimeoutMs: 500, httpHost: "127.0.0.1" });
+    const agent = new Agent({ model: client, sandbox: options.sandbox, store, settings: config, skills });
+    const adapter = new SlackAdapter({ settings, agent, store, logger: testLogger(), maxFileBytes: 1024 * 1024, socketPingTimeoutMs: 500, httpHost: "127.0.0.1", skillReview });
     return { agent, adapter };
   };
   const harness = { slack, model, store, dataDir: options.dataDir, http: undefined, ...build() } as SlackHarness;

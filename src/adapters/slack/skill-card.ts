@@ -131,12 +131,12 @@ function section(text: string): object {
 
 /** The Slack approvers as mentions: `slack:U123` → `<@U123>`. */
 export function slackMentions(approvers: readonly string[]): string[] {
-  return approvers.filter((approver) => /^slack:[A-Z0-9]+$/.test(approver)).map((approver) => `<@${approver.slice("slack:".length)}>`);
+  return approvers.filter((approver) => /^slack:[A-Za-z0-9]+$/.test(approver)).map((approver) => `<@${approver.slice("slack:".length)}>`);
 }
 
 /** A user key as Slack shows it: a mention for a Slack user, the plain key for anyone else (such as `cli:ada`). */
 export function who(userKey: string): string {
-  return /^slack:[A-Z0-9]+$/.test(userKey) ? `<@${userKey.slice("slack:".length)}>` : `\`${escapeText(userKey)}\``;
+  return /^slack:[A-Za-z0-9]+$/.test(userKey) ? `<@${userKey.slice("slack:".length)}>` : `\`${escapeText(userKey)}\``;
 }
 
 /** Slack's mrkdwn escapes: text the model wrote cannot mention @channel or make a link. */
