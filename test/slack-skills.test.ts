@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { DockerSandbox } from "../src/sandbox/docker/docker-sandbox.ts";
+import { SkillLibrary } from "../src/skills/skill-library.ts";
 import type { SkillRecord } from "../src/store/skill-store.ts";
 import { codeStep, proposeCall, textStep } from "./emulators/openai-server.ts";
 import type { SlackMessage } from "./emulators/slack-server.ts";
@@ -136,6 +137,19 @@ describe("a proposed skill in Slack", () => {
     const [decided] = await h.store.skills.listSkills({ name: "fiscal-quarters" });
     assert.deepEqual([decided?.status, decided?.decidedBy], ["approved", "slack:U0ADA"]);
     assert.match(shown(card), /Approved by <@U0ADA>/);
+  });
+
+  test("decided from the command line meanwhile: a click says so and the card shows the real state", async (t) => {
+    const h = await startSlackHarness(t, options());
+    const { root, card } = await proposeInThread(h);
+    await new SkillLibrary(h.store.skills, async () => null).reject("fiscal-quarters", undefined, "cli:root");
+    await h.slack.deliverInteraction(click("approve", card, root, ada));
+    const note = await h.slack.waitForCall("chat.postEphemeral");
+    assert.match(String(note.args.text), /rejected/i);
+    const updated = await h.slack.waitForCall("chat.update", (call) => call.args.ts === card.ts);
+    assert.match(JSON.stringify(updated.args.blocks), /Rejected by `cli:root`/);
+    const [decided] = await h.store.skills.listSkills({ name: "fiscal-quarters" });
+    assert.deepEqual([decided?.status, decided?.decidedBy], ["rejected", "cli:root"]);
   });
 
   test("an untrusted value is answered plainly: not a number, an unknown version, a version from another thread", async (t) => {
