@@ -15,7 +15,7 @@ import type { Logger } from "../../log.ts";
 import type { SkillReview } from "../../skills/skill-review.ts";
 import type { DiscordContext } from "./discord-context.ts";
 import { parseSkillButtonId } from "./skill-button-id.ts";
-import { discordApproversOf, mentionList, skillReviewMessage } from "./skill-review-message.ts";
+import { mentionList, skillReviewMessage } from "./skill-review-message.ts";
 
 /** Posts the review message of each skill the reply left waiting for approval, in order. */
 export async function postSkillProposals(review: SkillReview | undefined, place: SendableChannels, reply: Reply, logger: Logger): Promise<void> {
@@ -25,7 +25,7 @@ export async function postSkillProposals(review: SkillReview | undefined, place:
     logger.warn({ skills: waiting.map((skill) => skill.id) }, "skills proposed, but this adapter has no skill review to offer approval");
     return;
   }
-  const approvers = discordApproversOf(review.approvers);
+  const approvers = review.approversOn("discord");
   for (const skill of waiting) {
     try {
       await place.send(skillReviewMessage(await review.view(skill.id), approvers));
@@ -47,7 +47,7 @@ export async function handleSkillButton(context: DiscordContext, interaction: Bu
   const by = `discord:${interaction.user.id}`;
   if (!review.isApprover(by)) {
     context.logger.info({ user: interaction.user.id, skill: pressed.id }, "skill decision refused: not an approver");
-    const approvers = discordApproversOf(review.approvers);
+    const approvers = review.approversOn("discord");
     const content = approvers.length > 0
       ? `Only ${mentionList(approvers)} can approve skills.`
       : "Only the people in THREADBOOK_SKILL_APPROVERS can approve skills, and none of them is on Discord: use `threadbook skills approve`.";
@@ -68,7 +68,7 @@ export async function handleSkillButton(context: DiscordContext, interaction: Bu
     throw error;
   });
   if (view === null) return;
-  const updated = skillReviewMessage(view, discordApproversOf(review.approvers));
+  const updated = skillReviewMessage(view, review.approversOn("discord"));
   // An edit pings no one; the outcome names the approver without a ping.
   await interaction.editReply({ components: updated.components, allowedMentions: { parse: [] } });
 }

@@ -60,11 +60,6 @@ export function skillReviewMessage(view: SkillView, discordApprovers: readonly s
   };
 }
 
-/** The Discord user ids among approver keys such as "discord:456" and "slack:U1". */
-export function discordApproversOf(approvers: readonly string[]): string[] {
-  return approvers.filter((key) => /^discord:\d{1,20}$/.test(key)).map((key) => key.slice("discord:".length));
-}
-
 /** "<@456>, <@789> and 3 more", or "" for none. */
 export function mentionList(userIds: readonly string[]): string {
   const shown = userIds.slice(0, shownApprovers).map((id) => `<@${id}>`);
