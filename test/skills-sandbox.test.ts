@@ -53,6 +53,47 @@ describe("skills in a session", () => {
     }
   });
 
+  it("a running session given another set of skills holds that set at once, imports included", async () => {
+    const quarters: SessionSkill = {
+      name: "quarters",
+      files: [
+        { path: "SKILL.md", data: Buffer.from("---\nname: quarters\ndescription: Quarter labels.\n---\n") },
+        { path: "scripts/quarter_label.py", data: Buffer.from("def label(quarter):\n    return f'Q{quarter}'\n") },
+      ],
+    };
+    let asked = 0;
+    const given = (skills: SessionSkill[]) => async () => { asked += 1; return skills; };
+    const session = await sandbox.acquire("skills:live", { skills: given([fiscal]), skillsVersion: "1" });
+    try {
+      assert.equal((await session.run("from skills.fiscal_calendar import quarter_of\nquarter_of(12)")).value, "4");
+      const missing = await session.run("import skills.quarter_label");
+      assert.equal(missing.error?.name, "ModuleNotFoundError");
+      session.idle();
+
+      // The same set: nothing is written again.
+      (await sandbox.acquire("skills:live", { skills: given([fiscal]), skillsVersion: "1" })).idle();
+      assert.equal(asked, 1);
+
+      // A skill approved since: the same Python process imports it, its state kept.
+      const grown = await sandbox.acquire("skills:live", { skills: given([fiscal, quarters]), skillsVersion: "1,2" });
+      assert.equal(grown, session);
+      assert.equal(asked, 2);
+      const both = await session.run("from skills.quarter_label import label\nlabel(quarter_of(12))");
+      assert.equal(both.error, null, both.error?.traceback);
+      assert.equal(both.value, "'Q4'");
+      session.idle();
+
+      // A skill removed since: its folder is gone, and /skills is still not writable.
+      (await sandbox.acquire("skills:live", { skills: given([quarters]), skillsVersion: "2" })).idle();
+      const listed = await session.run("import os; sorted(name for name in os.listdir('/skills') if not name.startswith('.'))");
+      assert.equal(listed.value, "['quarters']");
+      const write = await session.run("open('/skills/quarters/SKILL.md', 'a').write('x')");
+      assert.match(String(write.error?.name), /PermissionError|OSError/);
+    } finally {
+      await sandbox.release("skills:live");
+    }
+  });
+
   it("a session given no skills has an empty /skills and no skills package", async () => {
     const session = await sandbox.acquire("skills:none");
     try {

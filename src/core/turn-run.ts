@@ -136,7 +136,8 @@ export class TurnRun {
     this.#throwIfStopped();
     // Listed every turn (the model's instructions); their files are read only when a container is claimed.
     const skills = await visibleSkills(store.skills, skillScope(this.#turn.user));
-    const session = await sandbox.acquire(key, { skills: () => sessionSkills(store.skills, skills) });
+    // A running session given other skills since (one approved meanwhile) gets this set now.
+    const session = await sandbox.acquire(key, { skills: () => sessionSkills(store.skills, skills), skillsVersion: skills.map((skill) => skill.id).join(",") });
     this.#session = session;
     this.#throwIfStopped();
     const earlier: TranscriptItem[] = await store.loadTranscript(key);

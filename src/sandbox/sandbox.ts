@@ -139,6 +139,14 @@ export interface AcquireOptions {
    * `scripts/<stem>.py` is importable as `skills.<stem>`.
    */
   skills?: () => Promise<readonly SessionSkill[]>;
+  /**
+   * Names the set `skills` gives (such as its versions' ids). A running
+   * session that holds another set, or one it cannot tell, is given this set
+   * on this acquire: the old folders go, the new ones are written, and a new
+   * `skills.<stem>` imports at once (a module imported already stays as it was
+   * until reloaded). Without it, a running session keeps what it holds.
+   */
+  skillsVersion?: string;
 }
 
 export interface Sandbox {

@@ -146,7 +146,7 @@ export class DockerSandbox implements Sandbox, SessionHost {
 
   acquire(conversationKey: string, options: AcquireOptions = {}): Promise<Session> {
     const name = sessionContainerName(this.options.instance, conversationKey);
-    return this.locks.run(name, () => this.acquireUnlocked(conversationKey, name, options.skills));
+    return this.locks.run(name, () => this.acquireUnlocked(conversationKey, name, options));
   }
 
   release(conversationKey: string): Promise<void> {
@@ -208,13 +208,23 @@ export class DockerSandbox implements Sandbox, SessionHost {
     }
   }
 
-  private async acquireUnlocked(conversationKey: string, name: string, skills: AcquireOptions["skills"]): Promise<Session> {
+  private async acquireUnlocked(conversationKey: string, name: string, options: AcquireOptions): Promise<Session> {
+    const { skills, skillsVersion } = options;
     const known = this.sessions.get(name);
     if (known && !known.closed) {
       known.skillSource = skills;
       known.origin = "resumed";
       known.lastUsed = Date.now();
       known.hold();
+      try {
+        if (skills !== undefined && skillsVersion !== undefined && known.skillsVersion !== skillsVersion) {
+          await known.replaceSkills(await skills());
+          known.skillsVersion = skillsVersion;
+        }
+      } catch (error) {
+        known.idle();
+        throw error;
+      }
       return known;
     }
     this.sessions.delete(name);
@@ -224,6 +234,7 @@ export class DockerSandbox implements Sandbox, SessionHost {
       const resumed = await this.resume(name);
       const session = new DockerSession({ conversationKey, name, origin: resumed ? "resumed" : "new", live: resumed ?? (await this.claimWithSkills(name, skills)), host: this });
       session.skillSource = skills;
+      session.skillsVersion = resumed ? undefined : skillsVersion;
       this.sessions.set(name, session);
       session.hold();
       return session;

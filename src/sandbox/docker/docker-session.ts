@@ -11,10 +11,11 @@ import { timedOut as noReplyYet, within } from "../../deadline.ts";
 import { SandboxError } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
 import { assertInsideWorkdir, assertPlainFileName } from "../file-names.ts";
-import type { AcquireOptions, CellResult, FilePreview, InputFile, OutputFile, RunOptions, SandboxFileInfo, Session, SessionOrigin } from "../sandbox.ts";
+import type { AcquireOptions, CellResult, FilePreview, InputFile, OutputFile, RunOptions, SandboxFileInfo, Session, SessionOrigin, SessionSkill } from "../sandbox.ts";
 import { SANDBOX_USER, WORKDIR } from "./container-spec.ts";
 import { ChannelClosedError, ChannelTimeoutError, ProtocolViolationError, RunnerFaultError, type RunnerChannel } from "./runner-channel.ts";
 import { baselineReply, filesReply, previewReply, runReply, type RunReply } from "./runner-replies.ts";
+import { replaceSkills } from "./skill-files.ts";
 import { getFilesByTar, putFilesByTar } from "./tar-transfer.ts";
 
 /** A started container with the runner answering on its channel. */
@@ -50,6 +51,8 @@ export class DockerSession implements Session {
   origin: SessionOrigin;
   /** Where the skills of a container claimed for this session come from (after a restart too); set by the sandbox. */
   skillSource: AcquireOptions["skills"];
+  /** The `skillsVersion` of the skills its container holds; undefined when not known (a session resumed from an earlier process). */
+  skillsVersion: string | undefined;
   lastUsed = Date.now();
   /** Requests in flight; a busy session is never reaped. */
   private inFlight = 0;
@@ -279,6 +282,11 @@ export class DockerSession implements Session {
    * Kills the container at once when its runner breaks the protocol, so it
    * stops sending and is never resumed; the restart that follows removes it.
    */
+  /** Gives the running container another set of skills (skill-files.ts); the sandbox calls it on acquire. */
+  async replaceSkills(skills: readonly SessionSkill[]): Promise<void> {
+    await replaceSkills(this.live.container, this.host.modem, skills);
+  }
+
   private watch(live: LiveContainer): void {
     live.channel.onClose((error) => {
       if (!(error instanceof ProtocolViolationError) || this.live !== live) return;
