@@ -1,12 +1,14 @@
 /**
  * A new conversation's warm acquire as the core makes it (src/core/turn-run.ts):
  * `visibleSkills` over the store, then `sandbox.acquire` with `sessionSkills`
- * as the skills' source, so the time holds the store's reads and writing the
- * files into the container (the store's part is timed apart too). With the twenty bench skills and with none,
- * alternating, each from a full warm pool. After each timed acquire, and
- * outside the time, one cell checks what the session holds: with skills,
- * every SKILL.md is there and every script imports with its function; with
- * none, /skills is empty.
+ * as the skills' source. The acquire returns once the container is claimed;
+ * the skills are written while the caller goes on (in a turn, the model's
+ * first step), and the first cell waits for them. So two times are taken:
+ * the acquire, and from its start to a trivial first cell's answer, which
+ * holds the whole writing. With the twenty bench skills and with none,
+ * alternating, each from a full warm pool. After each, outside the times, one
+ * cell checks what the session holds: with skills, every SKILL.md is there
+ * and every script imports with its function; with none, /skills is empty.
  */
 import type { DockerSandbox } from "../src/sandbox/docker/docker-sandbox.ts";
 import type { Session } from "../src/sandbox/sandbox.ts";
@@ -19,6 +21,9 @@ import { timed } from "./statistics.ts";
 export interface SkillAcquireMeasurements {
   withSkillsMs: number[];
   withoutSkillsMs: number[];
+  /** From the acquire's start to a trivial first cell's answer: the skills are in place by then. */
+  withSkillsFirstCellMs: number[];
+  withoutSkillsFirstCellMs: number[];
   /** Of each acquire with skills, reading them from the store (`visibleSkills` and `sessionSkills`); the rest is the sandbox's. */
   withSkillsStoreMs: number[];
   skillCount: number;
@@ -52,8 +57,8 @@ async function check(session: Session, code: string, expected: string, what: str
 
 export async function measureSkillAcquire(sandbox: DockerSandbox, stores: { withSkills: SkillStore; withoutSkills: SkillStore }, samples: number, signal: AbortSignal): Promise<SkillAcquireMeasurements> {
   const variants = [
-    { label: "with skills", store: stores.withSkills, times: [] as number[], storeTimes: [] as number[], code: withSkillsCheck, expected: withSkillsExpected },
-    { label: "without skills", store: stores.withoutSkills, times: [] as number[], storeTimes: [] as number[], code: withoutSkillsCheck, expected: withoutSkillsExpected },
+    { label: "with skills", store: stores.withSkills, times: [] as number[], firstCellTimes: [] as number[], storeTimes: [] as number[], code: withSkillsCheck, expected: withSkillsExpected },
+    { label: "without skills", store: stores.withoutSkills, times: [] as number[], firstCellTimes: [] as number[], storeTimes: [] as number[], code: withoutSkillsCheck, expected: withoutSkillsExpected },
   ] as const;
   let pythonVersion = "";
   for (let index = 0; index < samples; index += 1) {
@@ -65,6 +70,7 @@ export async function measureSkillAcquire(sandbox: DockerSandbox, stores: { with
       if (sandbox.stats().warm === 0) throw new Error("the warm pool did not fill; see that Docker can start the sandbox image");
       const key = `bench:skill-acquire:${variant.store === stores.withSkills ? "with" : "without"}:${index}`;
       let storeMs = 0;
+      const started = performance.now();
       const { value: session, ms } = await timed(async () => {
         const visible = await timed(() => visibleSkills(variant.store, scope));
         storeMs += visible.ms;
@@ -77,11 +83,15 @@ export async function measureSkillAcquire(sandbox: DockerSandbox, stores: { with
         });
       });
       if (session.origin !== "new") throw new Error(`expected a new session for ${key}, got a ${session.origin} one`);
+      const first = await session.run("None");
+      const firstCellMs = performance.now() - started;
+      if (first.error !== null) throw new Error(`${key}: the first cell failed: ${first.error.name}: ${first.error.message}`);
       variant.times.push(ms);
+      variant.firstCellTimes.push(firstCellMs);
       variant.storeTimes.push(storeMs);
       await check(session, variant.code, variant.expected, `${key}`);
       pythonVersion = session.pythonVersion;
-      progress(`warm acquire ${variant.label} ${index + 1}/${samples}: ${ms.toFixed(1)} ms, of which the store ${storeMs.toFixed(1)} ms`);
+      progress(`warm acquire ${variant.label} ${index + 1}/${samples}: ${ms.toFixed(1)} ms, first cell answered at ${firstCellMs.toFixed(1)} ms, the store ${storeMs.toFixed(1)} ms`);
       await sandbox.release(key);
     }
   }
@@ -90,6 +100,8 @@ export async function measureSkillAcquire(sandbox: DockerSandbox, stores: { with
   return {
     withSkillsMs: variants[0].times,
     withoutSkillsMs: variants[1].times,
+    withSkillsFirstCellMs: variants[0].firstCellTimes,
+    withoutSkillsFirstCellMs: variants[1].firstCellTimes,
     withSkillsStoreMs: variants[0].storeTimes,
     skillCount: BENCH_SKILLS.length,
     fileCount: files.length,

@@ -23,6 +23,9 @@ export interface SkillFigures {
   acquire: {
     withSkillsMs: SkillTimeFigure;
     withoutSkillsMs: SkillTimeFigure;
+    /** From the acquire's start to a trivial first cell's answer, by when the skills are written. */
+    withSkillsFirstCellMs: SkillTimeFigure;
+    withoutSkillsFirstCellMs: SkillTimeFigure;
     /** Of the acquire with skills, reading them from the store; the rest is writing them into the container. */
     withSkillsStoreMs: SkillTimeFigure;
     /** Medians: with skills over without. */
@@ -51,6 +54,8 @@ export function skillFigures(acquire: SkillAcquireMeasurements, prompt: SkillPro
     acquire: {
       withSkillsMs,
       withoutSkillsMs,
+      withSkillsFirstCellMs: timeFigure(acquire.withSkillsFirstCellMs),
+      withoutSkillsFirstCellMs: timeFigure(acquire.withoutSkillsFirstCellMs),
       withSkillsStoreMs: timeFigure(acquire.withSkillsStoreMs),
       withOverWithout: Math.round((withSkillsMs.median / withoutSkillsMs.median) * 10) / 10,
       skillCount: acquire.skillCount,
@@ -77,8 +82,10 @@ export function skillRows(figures: SkillFigures, ms: (value: number) => string):
   return [
     `Skills: a warm acquire as the core makes it, ${acquire.skillCount} approved skills (${acquire.fileCount} files, ${kilobytes} KB) or none, checked in the session`,
     row(`with ${acquire.skillCount} skills`, acquire.withSkillsMs, `p95 ${ms(acquire.withSkillsMs.p95)}; ${acquire.withOverWithout}x without; target < ${SKILL_ACQUIRE_TARGETS.withSkillsMs} ms: ${verdict(acquire.withSkillsMs.median < SKILL_ACQUIRE_TARGETS.withSkillsMs)}`),
-    row("  of which reading the store", acquire.withSkillsStoreMs, "the rest is the files' tar through one docker exec"),
     row("with none", acquire.withoutSkillsMs, `p95 ${ms(acquire.withoutSkillsMs.p95)}`),
+    row(`first cell, ${acquire.skillCount} skills`, acquire.withSkillsFirstCellMs, `from the acquire's start; the skills' tar (one docker exec) is written by then, in a turn while the model's first step runs`),
+    row("first cell, none", acquire.withoutSkillsFirstCellMs, `p95 ${ms(acquire.withoutSkillsFirstCellMs.p95)}`),
+    row("reading the skills from the store", acquire.withSkillsStoreMs, "the listing in the acquire, the files while it goes on"),
     `Skills in the model's instructions, ${prompt.encoding} tokens`,
     tokens(`without / with ${prompt.skillCount} skills`, `${prompt.tokensWithout} / ${prompt.tokensWith}`, `${(prompt.tokensWith / prompt.tokensWithout).toFixed(2)}x`),
     tokens("added a skill", `${prompt.tokensPerSkill}`, `a line ${prompt.tokensPerSkillLine}, the shared paragraph ${prompt.headerTokens}; target < ${SKILL_PROMPT_TARGETS.tokensPerSkill}: ${verdict(prompt.tokensPerSkill < SKILL_PROMPT_TARGETS.tokensPerSkill)}; ${bodyNote}`),
