@@ -1,10 +1,15 @@
 /**
  * The settings → DockerSandbox options, in one place, so the bot and the
- * benchmark harden and bound their containers alike.
+ * benchmark harden and bound their containers alike, and the skill library's
+ * compile check runs in a container hardened the same way.
  */
+import { hostname } from "node:os";
 import type { Config } from "./config.ts";
 import type { ContainerLimits } from "./sandbox/docker/container-spec.ts";
-import type { DockerSandboxOptions } from "./sandbox/docker/docker-sandbox.ts";
+import { connectDocker, type DockerSandboxOptions } from "./sandbox/docker/docker-sandbox.ts";
+import { currentImageTag } from "./sandbox/docker/image.ts";
+import { pythonCompileContainer } from "./sandbox/docker/python-compile-container.ts";
+import type { PythonCompileCheck } from "./skills/python-compile-check.ts";
 
 export function containerLimits(config: Config): ContainerLimits {
   const { memoryMb, cpus, pids, diskMb, fileMb, runtime } = config.sandbox;
@@ -25,4 +30,15 @@ export function dockerSandboxOptions(config: Config, overrides: Partial<DockerSa
     dockerHost: config.sandbox.dockerHost,
     ...overrides,
   };
+}
+
+/** Compiles a skill's Python in a short-lived container of the sandbox image, never running it. */
+export function skillCompileCheck(config: Config): PythonCompileCheck {
+  return pythonCompileContainer({
+    docker: connectDocker(config.sandbox.dockerHost),
+    image: config.sandbox.image ?? currentImageTag(),
+    instance: config.sandbox.instance,
+    owner: `${hostname()}:${process.pid}`,
+    limits: containerLimits(config),
+  });
 }

@@ -23,6 +23,8 @@ export type ErrorCode =
   | "input_invalid"
   | "skill_invalid"
   | "skill_not_found"
+  | "skill_not_allowed"
+  | "skill_decided"
   | "turn_interrupted";
 
 export interface ThreadbookErrorOptions {
@@ -76,9 +78,12 @@ export class StoreError extends ThreadbookError {
   }
 }
 
-/** A skill refused (its message names the rule it breaks) or not found. */
+/**
+ * A skill refused (its message names the rule it breaks), not found, a
+ * decision by someone who may not decide, or on a version decided already.
+ */
 export class SkillError extends ThreadbookError {
-  constructor(code: Extract<ErrorCode, "skill_invalid" | "skill_not_found">, message: string, options?: ThreadbookErrorOptions) {
+  constructor(code: Extract<ErrorCode, "skill_invalid" | "skill_not_found" | "skill_not_allowed" | "skill_decided">, message: string, options?: ThreadbookErrorOptions) {
     super(code, message, options);
     this.name = "SkillError";
   }

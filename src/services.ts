@@ -9,10 +9,12 @@ import type { Config } from "./config.ts";
 import { Agent } from "./core/agent.ts";
 import { createModelClient } from "./core/model/create-model-client.ts";
 import { timedOut, within } from "./deadline.ts";
-import { dockerSandboxOptions } from "./docker-sandbox-options.ts";
+import { dockerSandboxOptions, skillCompileCheck } from "./docker-sandbox-options.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { DockerSandbox } from "./sandbox/docker/docker-sandbox.ts";
 import type { Sandbox } from "./sandbox/sandbox.ts";
+import { SkillLibrary } from "./skills/skill-library.ts";
+import { SkillReview } from "./skills/skill-review.ts";
 import { openSqliteStore } from "./store/sqlite-store.ts";
 import type { Store } from "./store/store.ts";
 
@@ -44,6 +46,10 @@ export interface Services {
   store: Store;
   sandbox: Sandbox;
   agent: Agent;
+  /** The skill library: proposals from turns, decisions, what a session holds. */
+  skills: SkillLibrary;
+  /** Decisions on proposed skills from a chat platform, by the approvers only. */
+  skillReview: SkillReview;
   /**
    * Adds work to do first on close, such as stopping a chat platform's adapter
    * or ending a conversation nobody can continue. It runs on a signal too, when
@@ -72,6 +78,8 @@ export async function startServices(config: Config, options: ServiceOptions): Pr
     await store.close();
     throw error;
   }
+  const skills = new SkillLibrary(store.skills, skillCompileCheck(config));
+  const skillReview = new SkillReview(skills, config.skills.approvers);
   const agent = new Agent({ model, sandbox, store, settings: config, logger });
   logger.info({ model: model.description, instance: config.sandbox.instance, dataDir: config.dataDir }, "threadbook started");
   const closers: (() => Promise<void>)[] = [];
@@ -82,6 +90,8 @@ export async function startServices(config: Config, options: ServiceOptions): Pr
     store,
     sandbox,
     agent,
+    skills,
+    skillReview,
     onClose(work) {
       closers.push(work);
     },

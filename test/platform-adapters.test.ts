@@ -11,6 +11,9 @@ import { silentLogger } from "../src/log.ts";
 import type { Sandbox } from "../src/sandbox/sandbox.ts";
 import { createPlatformAdapters, hasConfiguredPlatform } from "../src/adapters/platform-adapter.ts";
 import { openSqliteStore } from "../src/store/sqlite-store.ts";
+import { skillCompileCheck } from "../src/docker-sandbox-options.ts";
+import { SkillLibrary } from "../src/skills/skill-library.ts";
+import { SkillReview } from "../src/skills/skill-review.ts";
 
 // Pointed at a closed loopback port all the same, should anything try to connect.
 const slack = { SLACK_BOT_TOKEN: "xoxb-1", SLACK_APP_TOKEN: "xapp-1", SLACK_API_URL: "http://127.0.0.1:9/api/" };
@@ -36,7 +39,8 @@ for (const [label, env, names] of [
     const config = loadConfig({ THREADBOOK_DATA_DIR: dataDir, ...env });
     const agent = new Agent({ model: unusedModel, sandbox: unusedSandbox, store, settings: config });
     assert.equal(hasConfiguredPlatform(config), names.length > 0);
-    const adapters = await createPlatformAdapters(config, agent, store, silentLogger);
+    const review = new SkillReview(new SkillLibrary(store.skills, skillCompileCheck(config)), config.skills.approvers);
+    const adapters = await createPlatformAdapters(config, agent, store, silentLogger, review);
     assert.deepEqual(adapters.map((adapter) => adapter.name), names);
   });
 }

@@ -100,10 +100,14 @@ describe("threadbook skills", () => {
     assert.equal(exported.code, 0, exported.stderr);
     assert.deepEqual(tree(join(out, "fiscal-calendar")), tree(source));
 
-    // A workspace sees the global skills: the same module there would be ambiguous.
+    // A workspace sees the global skills: the same name there would be two /skills/<name>/, the same module ambiguous.
     const again = await threadbook(["import", source, "--scope", "slack:T0123"]);
     assert.equal(again.code, 2);
-    assert.match(again.stderr, /rule: stem/);
+    assert.match(again.stderr, /taken by an approved skill in global.*rule: name/);
+    const sameModule = skillFolder("quarters", { "scripts/fiscal_calendar.py": "def quarter_of(month):\n    return 1\n" });
+    const clash = await threadbook(["import", sameModule, "--scope", "slack:T0123"]);
+    assert.equal(clash.code, 2);
+    assert.match(clash.stderr, /skills\.fiscal_calendar is already defined by the skill "fiscal-calendar".*rule: stem/);
     const second = await threadbook(["import", source]);
     assert.equal(second.code, 0, second.stderr);
     assert.match(second.stdout, /version 2/);
@@ -117,18 +121,20 @@ describe("threadbook skills", () => {
     );
     assert.match(String(records[0]?.proposedBy), /^cli:/);
 
-    const shared = skillFolder("fiscal-calendar", { "references/only.md": "No scripts here.\n" });
-    assert.equal((await threadbook(["import", shared, "--scope", "slack:T0123"])).code, 0);
-    const ambiguous = await threadbook(["show", "fiscal-calendar"]);
+    // Two workspaces never see each other's skills, so each may have its own of one name.
+    const notes = skillFolder("team-notes", { "references/only.md": "No scripts here.\n" });
+    assert.equal((await threadbook(["import", notes, "--scope", "slack:T0123"])).code, 0);
+    assert.equal((await threadbook(["import", notes, "--scope", "discord:42"])).code, 0);
+    const ambiguous = await threadbook(["show", "team-notes"]);
     assert.equal(ambiguous.code, 2);
     assert.match(ambiguous.stderr, /several scopes.*--scope/);
-    const shown = await threadbook(["show", "fiscal-calendar", "--scope", "global"]);
+    const shown = await threadbook(["show", "fiscal-calendar"]);
     assert.equal(shown.code, 0, shown.stderr);
     assert.match(shown.stdout, /v1 {2}approved[\s\S]*v2 {2}approved[\s\S]*def quarter_of/);
 
-    const removed = await threadbook(["remove", "fiscal-calendar", "--scope", "slack:T0123"]);
+    const removed = await threadbook(["remove", "team-notes", "--scope", "slack:T0123"]);
     assert.equal(removed.code, 0, removed.stderr);
-    assert.deepEqual((await listed()).filter((record) => record.name === "fiscal-calendar").map((record) => record.scope), ["global", "global"]);
+    assert.deepEqual((await listed()).filter((record) => record.name === "team-notes").map((record) => record.scope), ["discord:42"]);
   });
 
   it("refuses each bad input with the rule it breaks, leaving nothing stored", async () => {

@@ -7,6 +7,7 @@
 import type { Config } from "../config.ts";
 import type { Agent } from "../core/agent.ts";
 import type { Logger } from "../log.ts";
+import type { SkillReview } from "../skills/skill-review.ts";
 import type { Store } from "../store/store.ts";
 
 export interface PlatformAdapter {
@@ -23,8 +24,11 @@ export function hasConfiguredPlatform(config: Config): boolean {
   return config.slack !== undefined || config.discord !== undefined;
 }
 
-/** The adapters the settings configure, wired to the agent; each platform's SDK is loaded only when it is configured. */
-export async function createPlatformAdapters(config: Config, agent: Agent, store: Store, logger: Logger): Promise<PlatformAdapter[]> {
+/**
+ * The adapters the settings configure, wired to the agent and to the skill
+ * review (approval buttons); each platform's SDK is loaded only when it is configured.
+ */
+export async function createPlatformAdapters(config: Config, agent: Agent, store: Store, logger: Logger, review: SkillReview): Promise<PlatformAdapter[]> {
   const adapters: PlatformAdapter[] = [];
   if (config.slack !== undefined) {
     const { SlackAdapter } = await import("./slack/slack-adapter.ts");

@@ -1,5 +1,5 @@
 /** SKILL.md: YAML front matter between `---` lines, then markdown instructions. */
-import { parse } from "yaml";
+import { parse, stringify } from "yaml";
 import { checkDescription, checkName, refuse } from "./skill-rules.ts";
 import type { SkillManifest } from "./skill.ts";
 
@@ -37,4 +37,10 @@ export function parseManifest(text: string): { manifest: SkillManifest; instruct
     },
     instructions: text.slice(match[0].length),
   };
+}
+
+/** SKILL.md's text: the fields as YAML front matter, then the instructions. */
+export function manifestText(fields: { name: string; description: string }, instructions: string): string {
+  const body = instructions.trim();
+  return `---\n${stringify({ name: fields.name, description: fields.description }, { lineWidth: 0 })}---\n${body === "" ? "" : `\n${body}\n`}`;
 }

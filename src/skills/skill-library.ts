@@ -1,17 +1,40 @@
 /**
  * The skill library's operations, over the store: import (approved at once),
- * approve, reject, remove, and what a scope sees. Every check runs before
- * anything is stored, so a refusal leaves no partial state.
+ * propose (from a conversation), approve, reject, remove, and what a scope
+ * sees. Every check runs before anything is stored, so a refusal leaves no
+ * partial state. Changes run one at a time, so two approvals cannot each
+ * pass the clash check against the state before the other.
  */
 import { lstat, mkdir, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { SkillError } from "../errors.ts";
+import { SkillError, StoreError } from "../errors.ts";
 import type { SkillRecord, SkillStore, StoredSkillFile } from "../store/skill-store.ts";
+import { manifestText } from "./front-matter.ts";
 import type { PythonCompileCheck } from "./python-compile-check.ts";
 import { findSkillFolders, readSkillFolder } from "./read-skill-folder.ts";
-import { checkName, checkRelativePath, checkScope, refuse } from "./skill-rules.ts";
-import { globalScope, type ValidSkill } from "./skill.ts";
+import { checkName, checkRelativePath, checkScope, manifestFileName, refuse } from "./skill-rules.ts";
+import { globalScope, type SkillFile, type ValidSkill } from "./skill.ts";
 import { validateSkill } from "./validate-skill.ts";
+
+/** A skill as the model proposes it: SKILL.md is built from the first three. */
+export interface SkillProposal {
+  name: string;
+  description: string;
+  /** SKILL.md's markdown body: how and when to use the skill. */
+  instructions: string;
+  /** `scripts/<stem>.py`, and optionally `references/…` and `assets/…`, as text. */
+  files: { path: string; content: string }[];
+}
+
+export interface ProposalContext {
+  /** The scope of the conversation the proposal came from. */
+  scope: string;
+  /** Who was talking, e.g. "slack:U123". */
+  by: string;
+  conversationKey: string;
+  /** Approve at once (THREADBOOK_SKILLS_AUTO_APPROVE), when nothing clashes. */
+  autoApprove: boolean;
+}
 
 /** The scopes whose skills a conversation in `scope` sees together: global and its workspace. */
 export function visibleScopes(scope: string): string[] {
@@ -33,6 +56,8 @@ export function activeSkills(records: readonly SkillRecord[]): SkillRecord[] {
 export class SkillLibrary {
   readonly #store: SkillStore;
   readonly #compileCheck: PythonCompileCheck;
+  /** The change running now; the next waits for it. */
+  #changing: Promise<unknown> = Promise.resolve();
 
   constructor(store: SkillStore, compileCheck: PythonCompileCheck) {
     this.#store = store;
@@ -40,7 +65,74 @@ export class SkillLibrary {
   }
 
   /** Imports a skill folder, or every skill folder inside a folder, as approved versions: all of them or none. */
-  async importPath(path: string, scope: string, by: string): Promise<SkillRecord[]> {
+  importPath(path: string, scope: string, by: string): Promise<SkillRecord[]> {
+    return this.#oneAtATime(() => this.#importPath(path, scope, by));
+  }
+
+  /**
+   * Stores a proposal from a conversation as the next version of its name in
+   * the conversation's scope: `proposed`, or `approved` when the context says
+   * to approve at once. A proposal that would clash with an approved skill is
+   * refused now, so the model can rename it while it still can.
+   */
+  propose(proposal: SkillProposal, context: ProposalContext): Promise<SkillRecord> {
+    return this.#oneAtATime(async () => {
+      checkScope(context.scope);
+      const name = checkName(proposal.name);
+      for (const file of proposal.files) {
+        if (checkRelativePath(file.path) === manifestFileName) {
+          refuse("manifest", `${manifestFileName} is built from the name, description and instructions; leave it out of the files.`);
+        }
+      }
+      const files: SkillFile[] = [
+        { path: manifestFileName, data: Buffer.from(manifestText({ name, description: proposal.description }, proposal.instructions)) },
+        ...proposal.files.map((file) => ({ path: file.path, data: Buffer.from(file.content) })),
+      ];
+      const skill = validateSkill(files, name);
+      await this.#checkCompiles(skill);
+      await this.#checkClashes(context.scope, name, skill.stems, []);
+      return this.#store.addSkillVersion({
+        scope: context.scope,
+        name,
+        description: skill.manifest.description,
+        stems: skill.stems,
+        files: skill.files,
+        status: context.autoApprove ? "approved" : "proposed",
+        proposedBy: context.by,
+        conversationKey: context.conversationKey,
+      });
+    });
+  }
+
+  /** One version by id, with its files; SkillError when there is none. */
+  async version(id: number): Promise<{ record: SkillRecord; files: StoredSkillFile[] }> {
+    const record = await this.#store.skill(id);
+    if (record === null) throw new SkillError("skill_not_found", "That skill version is no longer in the library (it was removed).");
+    return { record, files: await this.#store.skillFiles(id) };
+  }
+
+  /**
+   * Approves or rejects one proposed version by id (a button's choice). A
+   * version decided already, by now or by someone else first, is refused
+   * saying how it was decided.
+   */
+  decide(id: number, decision: "approved" | "rejected", by: string): Promise<SkillRecord> {
+    return this.#oneAtATime(async () => {
+      const record = await this.#store.skill(id);
+      if (record === null) throw new SkillError("skill_not_found", "That skill version is no longer in the library (it was removed).");
+      if (record.status !== "proposed") throw decidedAlready(record);
+      if (decision === "approved") await this.#checkClashes(record.scope, record.name, record.stems, []);
+      try {
+        return await this.#store.decideSkill(id, decision, by);
+      } catch (error) {
+        const now = error instanceof StoreError ? await this.#store.skill(id) : null;
+        if (now !== null && now.status !== "proposed") throw decidedAlready(now);
+        throw error;
+      }
+    });
+  }
+
+  async #importPath(path: string, scope: string, by: string): Promise<SkillRecord[]> {
     checkScope(scope);
     const skills: ValidSkill[] = [];
     for (const folder of await findSkillFolders(path)) {
@@ -56,7 +148,7 @@ export class SkillLibrary {
     }
     for (const [index, skill] of skills.entries()) {
       const earlierInBatch = skills.slice(0, index).map((other) => ({ name: other.manifest.name, stems: other.stems, scope }));
-      await this.#checkStems(scope, skill.manifest.name, skill.stems, earlierInBatch);
+      await this.#checkClashes(scope, skill.manifest.name, skill.stems, earlierInBatch);
     }
     const stored: SkillRecord[] = [];
     for (const skill of skills) {
@@ -92,21 +184,21 @@ export class SkillLibrary {
     return this.#store.skillFiles(record.id);
   }
 
+  /** Approves the newest version of the name waiting for approval. */
   async approve(name: string, scope: string | undefined, by: string): Promise<SkillRecord> {
-    const proposal = await this.#latestProposal(name, scope);
-    await this.#checkStems(proposal.scope, proposal.name, proposal.stems, []);
-    return this.#store.decideSkill(proposal.id, "approved", by);
+    return this.decide((await this.#latestProposal(name, scope)).id, "approved", by);
   }
 
   async reject(name: string, scope: string | undefined, by: string): Promise<SkillRecord> {
-    const proposal = await this.#latestProposal(name, scope);
-    return this.#store.decideSkill(proposal.id, "rejected", by);
+    return this.decide((await this.#latestProposal(name, scope)).id, "rejected", by);
   }
 
-  async remove(name: string, scope: string | undefined): Promise<number> {
-    const versions = await this.versions(name, scope);
-    const [first] = versions;
-    return first === undefined ? 0 : this.#store.removeSkill(first.scope, name);
+  remove(name: string, scope: string | undefined): Promise<number> {
+    return this.#oneAtATime(async () => {
+      const versions = await this.versions(name, scope);
+      const [first] = versions;
+      return first === undefined ? 0 : this.#store.removeSkill(first.scope, name);
+    });
   }
 
   /** Writes the newest version (approved first, else the newest of any status) as `<directory>/<name>/`. */
@@ -137,14 +229,25 @@ export class SkillLibrary {
     }
   }
 
+  #oneAtATime<T>(change: () => Promise<T>): Promise<T> {
+    const next = this.#changing.then(change, change);
+    this.#changing = next.catch(() => undefined);
+    return next;
+  }
+
   /**
    * Two skills seen together (one scope, or a workspace and global) may not
-   * define the same stem: `skills.<stem>` would be ambiguous. A name's own
-   * earlier versions do not count: the new one replaces them.
+   * share a name (both would be /skills/<name>/) nor define the same stem
+   * (`skills.<stem>` would be ambiguous). A name's own earlier versions in its
+   * scope do not count: the new one replaces them.
    */
-  async #checkStems(scope: string, name: string, stems: readonly string[], alsoPending: readonly { name: string; stems: string[]; scope: string }[]): Promise<void> {
+  async #checkClashes(scope: string, name: string, stems: readonly string[], alsoPending: readonly { name: string; stems: string[]; scope: string }[]): Promise<void> {
     const others = scope === globalScope ? await this.#store.listSkills({ status: "approved" }) : await this.#store.listSkills({ scopes: visibleScopes(scope), status: "approved" });
     const approved = activeSkills(others).filter((other) => !(other.name === name && other.scope === scope));
+    const sameName = approved.find((other) => other.name === name);
+    if (sameName !== undefined) {
+      refuse("name", `The name ${JSON.stringify(name)} is taken by an approved skill in ${sameName.scope}, which the same conversations see; choose another name.`);
+    }
     for (const other of [...approved, ...alsoPending]) {
       const shared = stems.find((stem) => other.stems.includes(stem));
       if (shared !== undefined) {
@@ -152,4 +255,10 @@ export class SkillLibrary {
       }
     }
   }
+}
+
+function decidedAlready(record: SkillRecord): SkillError {
+  const how = record.status === "approved" ? "approved" : "rejected";
+  const who = record.decidedBy === null ? "" : ` by ${record.decidedBy}`;
+  return new SkillError("skill_decided", `Version ${record.version} of the skill \`${record.name}\` was already ${how}${who}.`, { details: { id: record.id } });
 }

@@ -55,6 +55,8 @@ export interface SkillStore {
   addSkillVersion(input: NewSkillVersion): Promise<SkillRecord>;
   /** Versions matching every given field, by scope, name and version. */
   listSkills(filter?: SkillFilter): Promise<SkillRecord[]>;
+  /** One version by its id; null when there is none (removed, or never stored). */
+  skill(id: number): Promise<SkillRecord | null>;
   /** A version's files, in the order they were given. */
   skillFiles(id: number): Promise<StoredSkillFile[]>;
   /** Approves or rejects a proposed version; rejects with a StoreError when it is not proposed. */

@@ -86,6 +86,10 @@ export class SqliteSkillStore implements SkillStore {
     });
   }
 
+  skill(id: number): Promise<SkillRecord | null> {
+    return this.#guard("read a skill", () => this.#get(id));
+  }
+
   skillFiles(id: number): Promise<StoredSkillFile[]> {
     return this.#guard("read a skill's files", () =>
       this.#database

@@ -2,12 +2,8 @@
  * Runs `threadbook skills …` against the store: no model and no session
  * needed; Docker only to compile an imported skill's Python in the sandbox image.
  */
-import { hostname } from "node:os";
 import type { Config } from "../../config.ts";
-import { containerLimits } from "../../docker-sandbox-options.ts";
-import { connectDocker } from "../../sandbox/docker/docker-sandbox.ts";
-import { currentImageTag } from "../../sandbox/docker/image.ts";
-import { pythonCompileContainer } from "../../sandbox/docker/python-compile-container.ts";
+import { skillCompileCheck } from "../../docker-sandbox-options.ts";
 import { SkillLibrary } from "../../skills/skill-library.ts";
 import { globalScope } from "../../skills/skill.ts";
 import type { SkillRecord } from "../../store/skill-store.ts";
@@ -17,14 +13,7 @@ import type { SkillsOptions } from "./skills-command-line.ts";
 export async function runSkillsCommand(options: SkillsOptions, config: Config, by: string, writeOut: (text: string) => Promise<void>): Promise<void> {
   const store = openSqliteStore(config.dataDir, { recoverInterruptedTurns: false });
   try {
-    const compileCheck = pythonCompileContainer({
-      docker: connectDocker(config.sandbox.dockerHost),
-      image: config.sandbox.image ?? currentImageTag(),
-      instance: config.sandbox.instance,
-      owner: `${hostname()}:${process.pid}`,
-      limits: containerLimits(config),
-    });
-    const library = new SkillLibrary(store.skills, compileCheck);
+    const library = new SkillLibrary(store.skills, skillCompileCheck(config));
     const name = options.target as string;
     switch (options.action) {
       case "list": {
