@@ -208,12 +208,26 @@ for (const variant of variants) {
         assert.deepEqual(tools.map((tool) => tool.type === "function" && tool.function.name), ["python", "propose_skill"]);
         const tool = tools[1];
         assert.ok(tool?.type === "function");
-        assert.equal(tool.function.strict, true);
+        assert.equal(tool.function.strict, undefined, "not strict on Chat: a lax server's malformed arguments must reach the core, not fail the stream");
         const parameters = tool.function.parameters as { properties: Record<string, { description: string }>; additionalProperties: boolean };
         assert.equal(parameters.additionalProperties, false);
         assert.match(parameters.properties["name"]?.description ?? "", /1 to 64 lowercase letters, digits and single hyphens/);
         assert.match(parameters.properties["files"]?.description ?? "", /scripts\/<stem>\.py.*skills\.<stem>/);
       }
+    });
+  });
+
+  test(`${name}: proposal arguments that are not JSON reach the core as they came, for it to answer (a strict tool's, streamed over Responses, are a bad response)`, async () => {
+    await withModel(variant, async (emulator, model) => {
+      const broken = '{"name": "fiscal-calendar", "files": [';
+      emulator.script([codeStep(proposeCall(proposal, { rawArguments: broken, callId: "call_broken" }))]);
+      const stepping = model.step({ instructions, transcript: question, proposeSkill: true });
+      if (variant.api === "responses" && variant.stream) {
+        // A strict function tool's arguments are parsed by the SDK's stream; OpenAI's strict mode never sends these.
+        await expectModelError(stepping, "model_bad_response", /could not read/);
+        return;
+      }
+      assert.deepEqual((await stepping).calls, [{ type: "proposal", callId: "call_broken", arguments: broken }]);
     });
   });
 

@@ -49,9 +49,16 @@ const codeTool: ChatCompletionFunctionTool = {
   },
 };
 
+/**
+ * The schema is written for strict mode (every property required, nothing
+ * else allowed) but the tool is not marked `strict`: several compatible
+ * servers reject or ignore the flag, and on a strict tool the SDK's stream
+ * helper throws on arguments that are not JSON, which would end the turn
+ * instead of telling the model what to fix.
+ */
 const proposeSkillTool: ChatCompletionFunctionTool = {
   type: "function",
-  function: { name: PROPOSE_SKILL_TOOL_NAME, description: proposeSkillDescription, parameters: proposeSkillParameters, strict: true },
+  function: { name: PROPOSE_SKILL_TOOL_NAME, description: proposeSkillDescription, parameters: proposeSkillParameters },
 };
 
 /** Said beside the figures, which travel in a user message because a tool message holds text only. */

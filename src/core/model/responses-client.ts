@@ -39,6 +39,11 @@ const codeTool: CustomTool = {
     "stdout, stderr, the value of the last expression and any traceback; open matplotlib figures come back as images.",
 };
 
+/**
+ * Strict: the model's arguments always match the schema. (A server that is
+ * not strict and sends arguments that are not JSON fails a streamed step in
+ * the SDK, as a bad response.)
+ */
 const proposeSkillTool: FunctionTool = {
   type: "function",
   name: PROPOSE_SKILL_TOOL_NAME,
