@@ -4,7 +4,8 @@
  * whole bot's work: turns at once (a FIFO queue beyond them, itself bounded)
  * and each user's share. It runs each platform event once, stops a turn on
  * request, and resets a conversation. It knows no chat platform and no
- * Docker: only the ModelClient, Sandbox and Store seams.
+ * Docker: only the ModelClient, Sandbox and Store seams, and the skill
+ * library's proposal seam (SkillProposer) when it is given one.
  */
 import { ThreadbookError, userMessage } from "../errors.ts";
 import { KeyedQueue } from "../keyed-queue.ts";
