@@ -135,7 +135,7 @@ test("ask --json: a one-cell answer as clean JSON, progress on stderr, the sessi
   emulator.assertDone();
   assert.equal(run.code, 0, run.stderr);
   const reply = parseJson(run);
-  assert.deepEqual(Object.keys(reply), ["text", "cells", "files", "filesOmitted", "limit", "error", "stoppedBy", "conversation"]);
+  assert.deepEqual(Object.keys(reply), ["text", "cells", "files", "filesOmitted", "limit", "error", "stoppedBy", "conversation", "proposedSkills"]);
   assert.equal(reply["text"], "It is 42.");
   assert.equal(reply["limit"], null);
   assert.equal(reply["error"], null);

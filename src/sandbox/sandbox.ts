@@ -134,7 +134,9 @@ export interface AcquireOptions {
   /**
    * The skills a session starts with, asked for only when a container is
    * claimed for the conversation (a new session, or one restarted after its
-   * state was lost), never for a running session. They are written under
+   * state was lost), or when `skillsVersion` says the set changed. Acquiring
+   * does not wait for them: they are written while the caller goes on, and
+   * the session's first cell waits until they are there. They are written under
    * `/skills/<name>/`, which the code can read and not write, and every
    * `scripts/<stem>.py` is importable as `skills.<stem>`.
    */

@@ -187,7 +187,7 @@ export class DockerSandbox implements Sandbox, SessionHost {
     return this.claimWithSkills(session.name, session.skillSource);
   }
 
-  /** A container for the session, with its skills written in (no container restarts: a warm one stays warm). */
+  /** A container to restart a session in, with its skills written in before it is used (no container restarts: a warm one stays warm). */
   private async claimWithSkills(name: string, skills: AcquireOptions["skills"]): Promise<LiveContainer> {
     const live = await this.claim(name);
     try {
@@ -216,14 +216,8 @@ export class DockerSandbox implements Sandbox, SessionHost {
       known.origin = "resumed";
       known.lastUsed = Date.now();
       known.hold();
-      try {
-        if (skills !== undefined && skillsVersion !== undefined && known.skillsVersion !== skillsVersion) {
-          await known.replaceSkills(await skills());
-          known.skillsVersion = skillsVersion;
-        }
-      } catch (error) {
-        known.idle();
-        throw error;
+      if (skills !== undefined && skillsVersion !== undefined && known.skillsVersion !== skillsVersion) {
+        known.giveSkills(skills, { replace: true, version: skillsVersion });
       }
       return known;
     }
@@ -232,9 +226,10 @@ export class DockerSandbox implements Sandbox, SessionHost {
     await this.reserveSlot(name);
     try {
       const resumed = await this.resume(name);
-      const session = new DockerSession({ conversationKey, name, origin: resumed ? "resumed" : "new", live: resumed ?? (await this.claimWithSkills(name, skills)), host: this });
+      const session = new DockerSession({ conversationKey, name, origin: resumed ? "resumed" : "new", live: resumed ?? (await this.claim(name)), host: this });
       session.skillSource = skills;
-      session.skillsVersion = resumed ? undefined : skillsVersion;
+      // Written while the turn goes on; a container left by an earlier process may hold another set.
+      if (skills !== undefined) session.giveSkills(skills, { replace: resumed !== undefined, version: skillsVersion });
       this.sessions.set(name, session);
       session.hold();
       return session;
