@@ -7,6 +7,9 @@ import type { DiscordMeasurements } from "./discord-bench.ts";
 import { discordFigures, discordRows, type DiscordFigures } from "./discord-report.ts";
 import type { FloodMemory } from "./flood-memory-bench.ts";
 import type { MachineInfo } from "./machine.ts";
+import type { SkillAcquireMeasurements } from "./skill-acquire-bench.ts";
+import type { SkillPromptFigures } from "./skill-prompt-bench.ts";
+import { skillFigures, skillRows, type SkillFigures } from "./skill-report.ts";
 import { roundMs, summarize } from "./statistics.ts";
 import { SLACK_TARGETS, slackFigures, type SlackFigures, type SlackSamples } from "./slack-bench.ts";
 import type { TurnMeasurements } from "./turn-bench.ts";
@@ -26,6 +29,8 @@ export interface Measurements {
   discord: DiscordMeasurements;
   /** The Slack adapter's turns beside the same turns without it. */
   slack: SlackSamples;
+  /** A warm acquire with the bench skills and with none, and the tokens they add to the instructions. */
+  skills: { acquire: SkillAcquireMeasurements; prompt: SkillPromptFigures };
 }
 
 export interface Setup {
@@ -70,6 +75,8 @@ export interface BenchResult extends Figures {
   discord: DiscordFigures;
   /** Medians and 95th percentiles: event sent → first sign of work, → first streamed chunk, → turn end; the core alone; the difference. */
   slack: SlackFigures & { targets: typeof SLACK_TARGETS };
+  /** Approved skills: a warm acquire with twenty beside none, and the tokens they add to the model's instructions. */
+  skills: SkillFigures;
   targets: typeof TARGETS;
   model: { api: string; stream: boolean; server: string };
   sandbox: Omit<Setup, "machine" | "contention" | "totalMs">;
@@ -113,6 +120,7 @@ export function benchResult(measured: Measurements, setup: Setup): BenchResult {
     floodMemory: floodFigures(measured.floodMemory),
     discord: discordFigures(measured.discord),
     slack: { ...slackFigures(measured.slack), targets: SLACK_TARGETS },
+    skills: skillFigures(measured.skills.acquire, measured.skills.prompt),
     targets: TARGETS,
     model: { api: measured.turns.modelApi, stream: measured.turns.modelStream, server: "loopback emulator, answers at once" },
     sandbox,
@@ -160,6 +168,7 @@ export function renderTable(result: BenchResult): string {
     "Acquire a session for a new conversation",
     row("warm, from the pool", "warmAcquireMs", `target < ${TARGETS.warmAcquireMs} ms: ${verdict(result.warmAcquireMs < TARGETS.warmAcquireMs)}`),
     row("cold, pool size 0", "coldAcquireMs", `${ratios.coldOverWarmAcquire}x the warm acquire`),
+    ...skillRows(result.skills, ms),
     "A trivial cell: `1 + 1` in the session, `python3 -c \"print(1 + 1)\"` the naive way",
     row("warm session, long-lived channel", "cellWarmMs"),
     row("docker exec per cell (naive)", "cellDockerExecMs", `${ratios.dockerExecOverWarmCell}x the warm cell; target >= ${TARGETS.dockerExecOverWarmCell}x: ${verdict(ratios.dockerExecOverWarmCell >= TARGETS.dockerExecOverWarmCell)}`),

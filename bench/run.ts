@@ -1,10 +1,11 @@
 /**
  * `npm run bench [-- --json]`: how fast sessions and cells are, beside what a
- * naive bot does, the agent's own overhead per cell, what making room for a
- * new conversation costs when every session slot is taken, and what a cell
- * flooding the runner's descriptors costs the bot's memory, and the Discord
- * adapter's deferral, first progress and own overhead a turn. Prints figures, not
- * pass/fail; progress goes to stderr. Everything runs one after another in
+ * naive bot does, the agent's own overhead per cell, what twenty approved
+ * skills add to a warm acquire and to the model's instructions (in tokens),
+ * what making room for a new conversation costs when every session slot is
+ * taken, what a cell flooding the runner's descriptors costs the bot's
+ * memory, and the Discord adapter's deferral, first progress and own overhead
+ * a turn. Prints figures, not pass/fail; progress goes to stderr. Everything runs one after another in
  * this process, so the two-core machines we run on are not shared between
  * measurements, and every container it made is removed at the end, on
  * failure and on Ctrl-C too.
@@ -26,13 +27,14 @@ import { describeMachine } from "./machine.ts";
 import { measureDiscord } from "./discord-bench.ts";
 import { measureDockerExec, measureDockerRun } from "./naive-cell-bench.ts";
 import { progress } from "./progress.ts";
+import { measureSkills } from "./skills-bench.ts";
 import { measureSlack } from "./slack-bench.ts";
 import { benchResult, renderTable, type Measurements } from "./report.ts";
 import { measureTurns } from "./turn-bench.ts";
 import { measureWarmCells } from "./warm-cell-bench.ts";
 
 /** Chosen so a run takes about a minute on two cores (the flood alone some seconds); medians settle well before. */
-const SAMPLES = { warmAcquire: 10, coldAcquire: 5, warmCell: 500, dockerExec: 30, dockerRun: 10, oneCellTurn: 20, fiveCellTurn: 10, firstCell: 8, discordTurn: 20, slackTurn: 40 };
+const SAMPLES = { warmAcquire: 10, skillAcquire: 10, coldAcquire: 5, warmCell: 500, dockerExec: 30, dockerRun: 10, oneCellTurn: 20, fiveCellTurn: 10, firstCell: 8, discordTurn: 20, slackTurn: 40 };
 /** Session slots for the eviction figures: small, so filling them is quick; the eviction costs the same at any size. */
 const EVICTION_SLOTS = 3;
 
@@ -101,6 +103,8 @@ async function measure(): Promise<{ measured: Measurements; image: string; poolS
   const warm = await withSandbox(instance, poolSize, async (sandbox) => {
     const warmAcquireMs = await measureWarmAcquire(sandbox, SAMPLES.warmAcquire, stop.signal);
 
+    const skills = await measureSkills({ docker, sandbox, config, instance: `${instance}-compile` }, SAMPLES.skillAcquire, stop.signal);
+
     const cellsKey = "bench:cells";
     const session = await sandbox.acquire(cellsKey);
     await sandbox.warmUp(); // the refill the acquire started must not share the cores with the cells
@@ -114,7 +118,7 @@ async function measure(): Promise<{ measured: Measurements; image: string; poolS
     await sandbox.warmUp();
     const discord = await measureDiscord(config, sandbox, SAMPLES.discordTurn, stop.signal);
     const slack = await measureSlack(config, sandbox, SAMPLES.slackTurn, stop.signal);
-    return { warmAcquireMs, cellWarmMs, cellDockerExecMs, turns, discord, slack, image: sandbox.image };
+    return { warmAcquireMs, skills, cellWarmMs, cellDockerExecMs, turns, discord, slack, image: sandbox.image };
   });
 
   const cellDockerRunMs = await measureDockerRun({ docker, image: warm.image, instance: `${instance}-run`, limits: containerLimits(config) }, SAMPLES.dockerRun, stop.signal);

@@ -80,7 +80,7 @@ export async function startServices(config: Config, options: ServiceOptions): Pr
   }
   const skills = new SkillLibrary(store.skills, skillCompileCheck(config));
   const skillReview = new SkillReview(skills, config.skills.approvers);
-  const agent = new Agent({ model, sandbox, store, settings: config, logger });
+  const agent = new Agent({ model, sandbox, store, settings: config, logger, skills });
   logger.info({ model: model.description, instance: config.sandbox.instance, dataDir: config.dataDir }, "threadbook started");
   const closers: (() => Promise<void>)[] = [];
   let closing: Promise<void> | undefined;

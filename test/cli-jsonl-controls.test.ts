@@ -88,7 +88,7 @@ test("chat --jsonl: stop, status and reset are answered while a turn runs; reque
   assert.equal(lines.length, 8, "one line per request and per control line");
 });
 
-const emptyJsonReply = { text: "", cells: [], files: [], filesOmitted: [], limit: null, error: null, stoppedBy: null, conversation: null };
+const emptyJsonReply = { text: "", cells: [], files: [], filesOmitted: [], limit: null, error: null, stoppedBy: null, conversation: null, proposedSkills: [] };
 
 function reply(text: string): Reply {
   return { text, cells: [], files: [], limit: null, error: null, filesOmitted: [], attachmentsNotPlaced: [], proposedSkills: [], stoppedBy: null, turnId: null };

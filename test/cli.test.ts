@@ -15,7 +15,7 @@ import { fileURLToPath } from "node:url";
 import { runChatTerminal } from "../src/adapters/cli/chat-terminal.ts";
 import type { CliContext } from "../src/adapters/cli/cli-context.ts";
 import type { Reply, Turn } from "../src/core/turn.ts";
-import { codeStep, delayStep, invalidApiKeyError, startOpenAIServer, textStep, type OpenAIServer } from "./emulators/openai-server.ts";
+import { codeStep, delayStep, invalidApiKeyError, proposeCall, startOpenAIServer, textStep, type OpenAIServer } from "./emulators/openai-server.ts";
 import { userTexts } from "./support/recorded-requests.ts";
 import { recordedTurns } from "./support/recorded-turns.ts";
 import { instanceContainers, removeInstance, testInstance } from "./support/sandbox.ts";
@@ -135,7 +135,7 @@ test("ask --json: a one-cell answer as clean JSON, progress on stderr, the sessi
   emulator.assertDone();
   assert.equal(run.code, 0, run.stderr);
   const reply = parseJson(run);
-  assert.deepEqual(Object.keys(reply), ["text", "cells", "files", "filesOmitted", "limit", "error", "stoppedBy", "conversation"]);
+  assert.deepEqual(Object.keys(reply), ["text", "cells", "files", "filesOmitted", "limit", "error", "stoppedBy", "conversation", "proposedSkills"]);
   assert.equal(reply["text"], "It is 42.");
   assert.equal(reply["limit"], null);
   assert.equal(reply["error"], null);
@@ -204,6 +204,33 @@ test("ask without --json prints the cells and the answer for people", async (t) 
   assert.equal(run.code, 0, run.stderr);
   assert.match(run.stdout, /^── cell 1 \([\d.]+ m?s\) ──\nimport matplotlib\.pyplot as plt\nplt\.plot\(\[1, 2\]\)\n── output ──\n\[<matplotlib/);
   assert.match(run.stdout, /\n\nHere is the line\.\n\nFiles \(use --out DIR to save them\):\n  figure-1\.png \([\d.]+ kB\)\n$/);
+});
+
+test("ask: a skill the model proposes is shown with how to approve it, approved with the CLI, then imported by a new conversation", async (t) => {
+  const emulator = await emulatorFor(t);
+  const own = isolated(t);
+  const source = "def doubled(value):\n    return value * 2\n";
+  emulator.script([
+    codeStep(source + "doubled(21)"),
+    codeStep(proposeCall({ name: "doubler", description: "Doubles a number; use it when a value needs doubling.", instructions: "Call `doubled(value)`.", files: [{ path: "scripts/doubler.py", content: source }] })),
+    textStep("It doubles to 42; I proposed the helper as a skill."),
+    codeStep("from skills.doubler import doubled\ndoubled(50)"),
+    textStep("100."),
+  ]);
+  const proposed = await threadbook(emulator, ["ask", "Double 21 and keep the helper."], { env: own.env });
+  assert.equal(proposed.code, 0, proposed.stderr);
+  assert.match(proposed.stdout, /Proposed skill `doubler`: waiting for approval\.\n\nTo review and approve:\n  threadbook skills show doubler +then: threadbook skills approve doubler\n$/);
+
+  const approved = await threadbook(undefined, ["skills", "approve", "doubler"], { env: own.env });
+  assert.equal(approved.code, 0, approved.stderr);
+  assert.match(approved.stdout, /Approved doubler \(global, version 1\)/);
+
+  const used = await threadbook(emulator, ["ask", "Double 50 with the skill.", "--json"], { env: own.env });
+  assert.equal(used.code, 0, used.stderr);
+  const reply = parseJson(used);
+  assert.equal((reply["cells"] as { value: string; error: string | null }[])[0]?.error, null);
+  assert.equal((reply["cells"] as { value: string }[])[0]?.value, "100");
+  assert.deepEqual(reply["proposedSkills"], []);
 });
 
 test("bad usage and bad settings stop before anything starts, with exit code 2", async () => {

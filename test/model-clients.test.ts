@@ -9,7 +9,7 @@ import type { ResponseCreateParams } from "openai/resources/responses/responses"
 import type { Config, ModelApi } from "../src/config.ts";
 import { ModelError, type ErrorCode } from "../src/errors.ts";
 import { createModelClient } from "../src/core/model/create-model-client.ts";
-import type { ModelClient, TranscriptItem } from "../src/core/model/model-client.ts";
+import type { ModelClient, ToolCall, TranscriptItem } from "../src/core/model/model-client.ts";
 import { messagesSink, textSink } from "../src/core/model/text-deltas.ts";
 import {
   codeStep,
@@ -18,6 +18,7 @@ import {
   errorStep,
   invalidApiKeyError,
   modelNotFoundError,
+  proposeCall,
   rateLimitError,
   serverError,
   deltas,
@@ -101,6 +102,20 @@ function chatBody(request: RecordedRequest | undefined): ChatCompletionCreatePar
   return request.body as unknown as ChatCompletionCreateParams;
 }
 
+/** The code of a code call; fails the test on a call of another tool. */
+function codeOf(call: ToolCall): string {
+  assert.equal(call.type, "code", `expected a code call, got ${JSON.stringify(call)}`);
+  return call.type === "code" ? call.code : "";
+}
+
+/** A proposal whose text breaks naive escaping too. */
+const proposal = {
+  name: "fiscal-calendar",
+  description: "Fiscal quarter and year of a date, for the team's February-start year. Use for any fiscal grouping.",
+  instructions: "Import with `from skills.fiscal_calendar import fiscal_quarter`.\n\n```python\nfiscal_quarter(\"2024-05-01\")  # 2\n```\n",
+  files: [{ path: "scripts/fiscal_calendar.py", content: "def fiscal_quarter(day):\n    \"\"\"Quarter 1–4 (naïve \\ dates).\"\"\"\n\treturn 2\n" }],
+};
+
 /** Python that breaks naive escaping: quotes, backslashes, tabs, CRLF, non-ASCII, a trailing space. */
 const trickyCode =
   String.raw`import re, json
@@ -151,7 +166,7 @@ for (const variant of variants) {
     await withModel(variant, async (emulator, model) => {
       emulator.script([codeStep({ code: trickyCode, callId: "call_tricky" })]);
       const step = await model.step({ instructions, transcript: question });
-      assert.deepEqual(step.calls, [{ callId: "call_tricky", code: trickyCode }]);
+      assert.deepEqual(step.calls, [{ type: "code", callId: "call_tricky", code: trickyCode }]);
       assert.equal(step.text, "");
       assert.ok(step.usage.inputTokens > 0 && step.usage.outputTokens > 0);
     });
@@ -162,8 +177,97 @@ for (const variant of variants) {
       emulator.script([{ type: "code", text: "Loading the file first.", calls: [{ code: "import pandas as pd" }, { code: "df = pd.read_csv('orders.csv')" }] }]);
       const step = await model.step({ instructions, transcript: question });
       assert.equal(step.text, "Loading the file first.");
-      assert.deepEqual(step.calls.map((call) => call.code), ["import pandas as pd", "df = pd.read_csv('orders.csv')"]);
+      assert.deepEqual(step.calls.map(codeOf), ["import pandas as pd", "df = pd.read_csv('orders.csv')"]);
       assert.equal(new Set(step.calls.map((call) => call.callId)).size, 2);
+    });
+  });
+
+  test(`${name}: the proposal tool is offered when asked, as a strict function tool, and its call arrives between code calls in order, arguments byte-exact`, async () => {
+    await withModel(variant, async (emulator, model) => {
+      emulator.script([
+        { type: "code", text: "Saving it.", calls: [{ code: "x = 1", callId: "call_a" }, proposeCall(proposal, { callId: "call_p" }), { code: "x", callId: "call_b" }] },
+      ]);
+      const step = await model.step({ instructions, transcript: question, proposeSkill: true });
+      assert.equal(step.text, "Saving it.");
+      assert.deepEqual(step.calls, [
+        { type: "code", callId: "call_a", code: "x = 1" },
+        { type: "proposal", callId: "call_p", arguments: JSON.stringify(proposal) },
+        { type: "code", callId: "call_b", code: "x" },
+      ]);
+      const [request] = emulator.requests;
+      if (variant.api === "responses") {
+        const tools = responsesBody(request).tools ?? [];
+        assert.deepEqual(tools.map((tool) => [tool.type, "name" in tool ? tool.name : undefined]), [["custom", "python"], ["function", "propose_skill"]]);
+        const tool = tools[1];
+        assert.ok(tool?.type === "function");
+        assert.equal(tool.strict, true);
+        assert.deepEqual((tool.parameters as { required: string[] }).required, ["name", "description", "instructions", "files"]);
+        assert.match(tool.description ?? "", /ran successfully/);
+      } else {
+        const tools = chatBody(request).tools ?? [];
+        assert.deepEqual(tools.map((tool) => tool.type === "function" && tool.function.name), ["python", "propose_skill"]);
+        const tool = tools[1];
+        assert.ok(tool?.type === "function");
+        assert.equal(tool.function.strict, undefined, "not strict on Chat: a lax server's malformed arguments must reach the core, not fail the stream");
+        const parameters = tool.function.parameters as { properties: Record<string, { description: string }>; additionalProperties: boolean };
+        assert.equal(parameters.additionalProperties, false);
+        assert.match(parameters.properties["name"]?.description ?? "", /1 to 64 lowercase letters, digits and single hyphens/);
+        assert.match(parameters.properties["files"]?.description ?? "", /scripts\/<stem>\.py.*skills\.<stem>/);
+      }
+    });
+  });
+
+  test(`${name}: proposal arguments that are not JSON reach the core as they came, for it to answer (a strict tool's, streamed over Responses, are a bad response)`, async () => {
+    await withModel(variant, async (emulator, model) => {
+      const broken = '{"name": "fiscal-calendar", "files": [';
+      emulator.script([codeStep(proposeCall(proposal, { rawArguments: broken, callId: "call_broken" }))]);
+      const stepping = model.step({ instructions, transcript: question, proposeSkill: true });
+      if (variant.api === "responses" && variant.stream) {
+        // A strict function tool's arguments are parsed by the SDK's stream; OpenAI's strict mode never sends these.
+        await expectModelError(stepping, "model_bad_response", /could not read/);
+        return;
+      }
+      assert.deepEqual((await stepping).calls, [{ type: "proposal", callId: "call_broken", arguments: broken }]);
+    });
+  });
+
+  test(`${name}: a transcript with a proposal and its result replays in the API's own shape`, async () => {
+    const argumentsText = JSON.stringify(proposal);
+    const transcript: TranscriptItem[] = [
+      { type: "user", text: "Keep that function as a tool." },
+      { type: "proposal", callId: "call_p", arguments: argumentsText },
+      { type: "result", callId: "call_p", output: "Stored the skill fiscal-calendar (version 1) as a proposal." },
+      { type: "code", callId: "call_c", code: "print(1)" },
+      { type: "result", callId: "call_c", output: "1" },
+      { type: "assistant", text: "Proposed." },
+      { type: "user", text: "Thanks." },
+    ];
+    await withModel(variant, async (emulator, model) => {
+      emulator.script([textStep("You are welcome.")]);
+      await model.step({ instructions, transcript, proposeSkill: true });
+      const [request] = emulator.requests;
+      if (variant.api === "responses") {
+        assert.deepEqual(responsesBody(request).input, [
+          { type: "message", role: "user", content: "Keep that function as a tool." },
+          { type: "function_call", call_id: "call_p", name: "propose_skill", arguments: argumentsText },
+          { type: "function_call_output", call_id: "call_p", output: "Stored the skill fiscal-calendar (version 1) as a proposal." },
+          { type: "custom_tool_call", call_id: "call_c", name: "python", input: "print(1)" },
+          { type: "custom_tool_call_output", call_id: "call_c", output: "1" },
+          { type: "message", role: "assistant", content: "Proposed." },
+          { type: "message", role: "user", content: "Thanks." },
+        ]);
+      } else {
+        assert.deepEqual(chatBody(request).messages, [
+          { role: "system", content: instructions },
+          { role: "user", content: "Keep that function as a tool." },
+          { role: "assistant", content: null, tool_calls: [{ id: "call_p", type: "function", function: { name: "propose_skill", arguments: argumentsText } }] },
+          { role: "tool", tool_call_id: "call_p", content: "Stored the skill fiscal-calendar (version 1) as a proposal." },
+          { role: "assistant", content: null, tool_calls: [{ id: "call_c", type: "function", function: { name: "python", arguments: JSON.stringify({ code: "print(1)" }) } }] },
+          { role: "tool", tool_call_id: "call_c", content: "1" },
+          { role: "assistant", content: "Proposed." },
+          { role: "user", content: "Thanks." },
+        ]);
+      }
     });
   });
 
@@ -406,7 +510,7 @@ for (const api of ["responses", "chat"] as const) {
 
       const second = textPieces();
       const codeOnly = await model.step({ instructions, transcript: question, onTextDelta: second.onTextDelta });
-      assert.deepEqual(codeOnly.calls.map((call) => call.code), [trickyCode]);
+      assert.deepEqual(codeOnly.calls.map(codeOf), [trickyCode]);
       assert.deepEqual(second.pieces, [], "a step with only code says nothing");
     });
   });
@@ -486,8 +590,8 @@ for (const stream of [false, true]) {
     await withModel({ api: "chat", stream }, async (emulator, model) => {
       const raw = 'print("hello")\nx = {"code": 1}';
       emulator.script([codeStep({ code: raw, rawArguments: raw }), codeStep({ code: "", rawArguments: '{"code": 42}' })]);
-      assert.deepEqual((await model.step({ instructions, transcript: question })).calls.map((call) => call.code), [raw]);
-      assert.deepEqual((await model.step({ instructions, transcript: question })).calls.map((call) => call.code), ['{"code": 42}']);
+      assert.deepEqual((await model.step({ instructions, transcript: question })).calls.map(codeOf), [raw]);
+      assert.deepEqual((await model.step({ instructions, transcript: question })).calls.map(codeOf), ['{"code": 42}']);
     });
   });
 }
@@ -550,6 +654,17 @@ test("emulator: a scripted call of a tool the request did not declare is a fault
     assert.equal(emulator.takeFaults().length, 1);
   });
 });
+
+for (const api of ["responses", "chat"] as const) {
+  test(`emulator (${api}): a scripted proposal for a request that did not offer the proposal tool is a fault`, async () => {
+    await withEmulator(async (emulator) => {
+      emulator.script([codeStep(proposeCall(proposal))]);
+      const model = createModelClient(modelSettings({ api, stream: false }, emulator.baseURL));
+      await expectModelError(model.step({ instructions, transcript: question }), "model_unavailable", /500/);
+      assert.match(emulator.takeFaults().join("\n"), /tool 'propose_skill', which request #1 did not declare/);
+    });
+  });
+}
 
 test("emulator: a stalled stream scripted for a request that does not stream is a fault", async () => {
   await withEmulator(async (emulator) => {

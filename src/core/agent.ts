@@ -4,7 +4,8 @@
  * whole bot's work: turns at once (a FIFO queue beyond them, itself bounded)
  * and each user's share. It runs each platform event once, stops a turn on
  * request, and resets a conversation. It knows no chat platform and no
- * Docker: only the ModelClient, Sandbox and Store seams.
+ * Docker: only the ModelClient, Sandbox and Store seams, and the skill
+ * library's proposal seam (SkillProposer) when it is given one.
  */
 import { ThreadbookError, userMessage } from "../errors.ts";
 import { KeyedQueue } from "../keyed-queue.ts";
@@ -14,6 +15,7 @@ import type { Store } from "../store/store.ts";
 import type { ModelClient } from "./model/model-client.ts";
 import { SANDBOX_LIBRARIES } from "./prompt.ts";
 import { SafeProgress } from "./safe-progress.ts";
+import type { SkillProposer } from "./skill-proposer.ts";
 import { shutdownMessage, stopReasonOf, type StopReason } from "./stop-reason.ts";
 import { GateFullError, TurnGate } from "./turn-gate.ts";
 import { TurnRun, type AgentSettings } from "./turn-run.ts";
@@ -31,6 +33,11 @@ export interface AgentOptions {
   logger?: Logger;
   /** Libraries the sandbox offers, as the system prompt lists them; the sandbox image's by default. */
   libraries?: readonly string[];
+  /**
+   * The skill library, where the model's proposals go (a SkillLibrary fits).
+   * Without it the model is not offered the proposal tool.
+   */
+  skills?: SkillProposer;
 }
 
 /** How a caller follows and controls one turn. */
@@ -121,6 +128,7 @@ export class Agent {
             const run = new TurnRun(turn, events, {
               model, sandbox, store, settings, signal, logger: this.#logger,
               libraries: this.#options.libraries ?? SANDBOX_LIBRARIES,
+              skills: this.#options.skills,
               onRecorded: admission.recorded,
             });
             return await run.execute();

@@ -47,6 +47,7 @@ export function totalChars(items: TranscriptItem[]): number {
     total += itemOverhead;
     if (item.type === "user" || item.type === "assistant") total += item.text.length;
     else if (item.type === "code") total += item.code.length;
+    else if (item.type === "proposal") total += item.arguments.length;
     else total += item.output.length;
   }
   return total;
@@ -69,7 +70,11 @@ function shorten(item: TranscriptItem, outputChars: number, codeChars: number): 
   return item;
 }
 
-/** The turn with its code calls and their results left out; the question and the texts stay. */
+/**
+ * The turn with its tool calls (code and proposals) and their results left
+ * out; the question and the texts stay. A proposal's arguments are never
+ * shortened, only dropped with the rest: cut, they would no longer be JSON.
+ */
 function withoutCells(turn: Group): Group {
   return turn.filter((item) => item.type === "user" || item.type === "assistant");
 }

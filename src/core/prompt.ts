@@ -18,6 +18,8 @@ export interface SandboxFacts {
   libraries: readonly string[];
   /** Approved skills the conversation sees: a line each, name and description only. */
   skills?: readonly { name: string; description: string }[];
+  /** The model may propose skills (the propose_skill tool is offered). */
+  proposeSkills?: boolean;
 }
 
 function skillLines(skills: readonly { name: string; description: string }[] | undefined): string {
@@ -27,6 +29,13 @@ function skillLines(skills: readonly { name: string; description: string }[] | u
 
 Skills (tools approved for reuse): each is a folder /skills/<name>/ with SKILL.md, which says how to use it (read it before you do), and scripts/<stem>.py, importable as \`from skills.<stem> import ...\`. /skills is read-only.
 ${lines.join("\n")}`;
+}
+
+function proposingLines(proposeSkills: boolean | undefined): string {
+  if (proposeSkills !== true) return "";
+  return `
+
+Proposing skills: call \`propose_skill\` when the user asks to keep or save a tool, or after you wrote a general function, tested here, that the team will likely reuse. Propose only code that ran successfully in this session, as a module of functions; never data, credentials or secrets. An approver reviews it before anyone can import it.`;
 }
 
 export function systemPrompt(facts: SandboxFacts): string {
@@ -45,5 +54,5 @@ The sandbox:
 - No network: nothing can be downloaded, and no packages can be installed; use what is there.
 - A cell may run for at most ${formatDuration(facts.cellTimeoutMs)}; a longer cell is interrupted. Work on samples or vectorise when data is large.
 - State persists: variables, imports and files stay across cells and across follow-up messages in this thread, unless you are told the session was restarted.
-- Files the user attached are in the current working directory under the names you are given.${skillLines(facts.skills)}`;
+- Files the user attached are in the current working directory under the names you are given.${skillLines(facts.skills)}${proposingLines(facts.proposeSkills)}`;
 }

@@ -17,23 +17,26 @@ import { describeAttachments, placeAttachments } from "./attachments.ts";
 import { cellOutcome, cellSummary } from "./cell-summary.ts";
 import { trimHistory } from "./history.ts";
 import { describeRestoration, keepAttachments, restoreAttachments } from "./kept-attachments.ts";
-import type { CodeCall, ModelClient, ModelStep, TranscriptItem } from "./model/model-client.ts";
+import type { CodeCall, ModelClient, ModelStep, ProposalCall, TranscriptItem } from "./model/model-client.ts";
 import { systemPrompt } from "./prompt.ts";
+import { carryOutProposal, proposalLine, proposalsOffOutput, tooManyProposalsOutput } from "./propose-call.ts";
 import { sessionSkills, skillScope, visibleSkills } from "../skills/session-skills.ts";
 import { TurnFiles } from "./reply-files.ts";
 import { runCell } from "./run-cell.ts";
 import type { SafeProgress } from "./safe-progress.ts";
+import type { SkillProposer } from "./skill-proposer.ts";
 import { SESSION_LOST_NOTE, sessionContinuity } from "./session-continuity.ts";
 import { shutdownMessage, stopReasonOf, TurnStoppedSignal } from "./stop-reason.ts";
 import { TurnBudget } from "./turn-budget.ts";
 import { TurnTranscript } from "./turn-transcript.ts";
-import type { LimitName, Reply, ReplyCell, ReplyFile, Turn } from "./turn.ts";
+import type { LimitName, ProposedSkill, Reply, ReplyCell, ReplyFile, Turn } from "./turn.ts";
 
 /** The settings a turn reads; a whole Config fits. */
 export type AgentSettings = Pick<Config, "turn" | "reply"> & {
   capacity: Pick<Config["capacity"], "maxTurns" | "maxQueued" | "userMaxTurns" | "userTurnsPerHour">;
   model: Pick<Config["model"], "images">;
   sandbox: Pick<Config["sandbox"], "cellTimeoutMs">;
+  skills: Pick<Config["skills"], "autoApprove">;
 };
 
 export interface TurnServices {
@@ -42,6 +45,8 @@ export interface TurnServices {
   store: Store;
   settings: AgentSettings;
   libraries: readonly string[];
+  /** Where the model's skill proposals go; without it the model is not offered the proposal tool. */
+  skills: SkillProposer | undefined;
   logger: Logger;
   /** Aborted to stop this turn, its reason a StopReason. */
   signal: AbortSignal;
@@ -51,6 +56,13 @@ export interface TurnServices {
 
 /** A cell shortened to fit the turn's remaining time still gets this long. */
 const minimumCellMs = 1_000;
+
+/**
+ * Proposal calls a turn may make, fixes of refused ones included. A proposal
+ * is no cell (it runs no code of the model's), so it does not count against
+ * THREADBOOK_TURN_MAX_CELLS; each comes in a model step, which counts.
+ */
+const maxProposalsPerTurn = 10;
 
 interface Ending {
   text: string;
@@ -64,6 +76,8 @@ export class TurnRun {
   readonly #budget: TurnBudget;
   readonly #transcript = new TurnTranscript();
   readonly #cells: ReplyCell[] = [];
+  readonly #proposedSkills: ProposedSkill[] = [];
+  #proposalCalls = 0;
   #logger: Logger;
   #turnId: string | undefined;
   #session: Session | undefined;
@@ -136,7 +150,8 @@ export class TurnRun {
     this.#throwIfStopped();
     // Listed every turn (the model's instructions); their files are read only when a container is claimed.
     const skills = await visibleSkills(store.skills, skillScope(this.#turn.user));
-    const session = await sandbox.acquire(key, { skills: () => sessionSkills(store.skills, skills) });
+    // A running session given other skills since (one approved meanwhile) gets this set now.
+    const session = await sandbox.acquire(key, { skills: () => sessionSkills(store.skills, skills), skillsVersion: skills.map((skill) => skill.id).join(",") });
     this.#session = session;
     this.#throwIfStopped();
     const earlier: TranscriptItem[] = await store.loadTranscript(key);
@@ -162,7 +177,13 @@ export class TurnRun {
     this.#transcript.push({ type: "user", text: userText });
     await this.#saveTranscript();
 
-    const instructions = systemPrompt({ pythonVersion: session.pythonVersion, cellTimeoutMs: settings.sandbox.cellTimeoutMs, libraries: this.#services.libraries, skills });
+    const instructions = systemPrompt({
+      pythonVersion: session.pythonVersion,
+      cellTimeoutMs: settings.sandbox.cellTimeoutMs,
+      libraries: this.#services.libraries,
+      skills,
+      proposeSkills: this.#services.skills !== undefined,
+    });
     for (;;) {
       this.#throwIfStopped();
       const stepLimit = this.#budget.beforeStep();
@@ -180,16 +201,17 @@ export class TurnRun {
         await this.#saveTranscript();
         return { text: step.text !== "" ? step.text : "(The model ended the turn without an answer.)", limit: null };
       }
-      this.#transcript.push(...step.calls.map((call): TranscriptItem => ({ type: "code", callId: call.callId, code: call.code })));
+      this.#transcript.push(...step.calls);
       for (const call of step.calls) {
         this.#throwIfStopped();
-        const cellLimit = this.#budget.beforeCell();
-        if (cellLimit !== null) {
-          this.#transcript.closeOpenCalls(`Not run: the turn reached its ${cellLimit} limit.`);
+        const limit = call.type === "code" ? this.#budget.beforeCell() : this.#budget.remainingMs() <= 0 ? "time" : null;
+        if (limit !== null) {
+          this.#transcript.closeOpenCalls(`Not run: the turn reached its ${limit} limit.`);
           await this.#saveTranscript();
-          return { text: this.#lastText, limit: cellLimit };
+          return { text: this.#lastText, limit };
         }
-        await this.#runCell(session, call);
+        if (call.type === "code") await this.#runCell(session, call);
+        else await this.#propose(call);
       }
       await this.#saveTranscript();
     }
@@ -206,7 +228,13 @@ export class TurnRun {
     const signal = AbortSignal.any([controller.signal, this.#services.signal]);
     const onTextDelta = (text: string) => this.#progress.report({ type: "answer-delta", step, text });
     try {
-      return await model.step({ instructions, transcript: this.#transcript.forModel(history), signal, onTextDelta });
+      return await model.step({
+        instructions,
+        transcript: this.#transcript.forModel(history),
+        signal,
+        onTextDelta,
+        proposeSkill: this.#services.skills !== undefined,
+      });
     } catch (error) {
       this.#throwIfStopped();
       if (controller.signal.aborted) return null;
@@ -233,6 +261,28 @@ export class TurnRun {
     this.#progress.report({ type: "cell-finished", index, ok: result.error === null, summary: cellSummary(result), durationMs: result.durationMs });
   }
 
+  /** Hands a proposed skill to the library; the outcome is the call's result, a stored one also goes in the reply. */
+  async #propose(call: ProposalCall): Promise<void> {
+    const { skills, settings } = this.#services;
+    this.#proposalCalls += 1;
+    let output: string;
+    if (skills === undefined) output = proposalsOffOutput;
+    else if (this.#proposalCalls > maxProposalsPerTurn) output = tooManyProposalsOutput(maxProposalsPerTurn);
+    else {
+      const user = this.#turn.user;
+      const context = {
+        scope: skillScope(user),
+        by: `${user.platform}:${user.id}`,
+        conversationKey: this.#turn.conversationKey,
+        autoApprove: settings.skills.autoApprove,
+      };
+      const outcome = await carryOutProposal(call, skills, context, this.#logger);
+      if (outcome.skill !== null) this.#proposedSkills.push(outcome.skill);
+      output = outcome.output;
+    }
+    this.#transcript.push({ type: "result", callId: call.callId, output });
+  }
+
   /** Puts the kept attachments back into a session a cell restarted; returns what to tell the model. */
   async #restoreAfterRestart(session: Session): Promise<string> {
     const restoration = await restoreAttachments(session, this.#services.store, this.#logger);
@@ -256,7 +306,20 @@ export class TurnRun {
     }
     if (files.length > 0) this.#progress.report({ type: "files-ready", files: files.map((file) => ({ name: file.name, bytes: file.bytes })) });
     const attachmentsNotPlaced = this.#attachmentsPlaced ? [] : this.#turn.attachments.map((attachment) => attachment.name);
-    return { text, cells: this.#cells, files, limit, error, filesOmitted, attachmentsNotPlaced, stoppedBy, turnId: this.#turnId ?? null, proposedSkills: [] };
+    // A stored proposal stays stored whatever ended the turn, so every reply says so.
+    const proposalLines = this.#proposedSkills.map(proposalLine).join("\n");
+    return {
+      text: joinParagraphs(text, proposalLines),
+      cells: this.#cells,
+      files,
+      limit,
+      error,
+      filesOmitted,
+      attachmentsNotPlaced,
+      stoppedBy,
+      turnId: this.#turnId ?? null,
+      proposedSkills: [...this.#proposedSkills],
+    };
   }
 
   #failureText(): string {

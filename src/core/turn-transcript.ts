@@ -29,11 +29,11 @@ export class TurnTranscript {
     return [...history, ...current.reverse()];
   }
 
-  /** Gives each code call still without a result one saying why, so the transcript stays well-formed. */
+  /** Gives each tool call still without a result one saying why, so the transcript stays well-formed. */
   closeOpenCalls(reason: string): void {
     const answered = new Set(this.items.flatMap((item) => (item.type === "result" ? [item.callId] : [])));
     for (const item of [...this.items]) {
-      if (item.type === "code" && !answered.has(item.callId)) this.items.push({ type: "result", callId: item.callId, output: reason });
+      if ((item.type === "code" || item.type === "proposal") && !answered.has(item.callId)) this.items.push({ type: "result", callId: item.callId, output: reason });
     }
   }
 

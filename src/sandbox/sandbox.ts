@@ -134,11 +134,21 @@ export interface AcquireOptions {
   /**
    * The skills a session starts with, asked for only when a container is
    * claimed for the conversation (a new session, or one restarted after its
-   * state was lost), never for a running session. They are written under
+   * state was lost), or when `skillsVersion` says the set changed. Acquiring
+   * does not wait for them: they are written while the caller goes on, and
+   * the session's first cell waits until they are there. They are written under
    * `/skills/<name>/`, which the code can read and not write, and every
    * `scripts/<stem>.py` is importable as `skills.<stem>`.
    */
   skills?: () => Promise<readonly SessionSkill[]>;
+  /**
+   * Names the set `skills` gives (such as its versions' ids). A running
+   * session that holds another set, or one it cannot tell, is given this set
+   * on this acquire: the old folders go, the new ones are written, and a new
+   * `skills.<stem>` imports at once (a module imported already stays as it was
+   * until reloaded). Without it, a running session keeps what it holds.
+   */
+  skillsVersion?: string;
 }
 
 export interface Sandbox {

@@ -138,6 +138,8 @@ function storedFields(item: StoredTranscriptItem): StoredTranscriptItem {
       return { type: item.type, text: item.text };
     case "code":
       return { type: "code", callId: item.callId, code: item.code };
+    case "proposal":
+      return { type: "proposal", callId: item.callId, arguments: item.arguments };
     case "result":
       return { type: "result", callId: item.callId, output: item.output };
   }

@@ -17,6 +17,8 @@ export type StoredTranscriptItem =
   | { type: "user"; text: string }
   | { type: "assistant"; text: string }
   | { type: "code"; callId: string; code: string }
+  /** A call of the proposal tool: its arguments as the model wrote them. */
+  | { type: "proposal"; callId: string; arguments: string }
   | { type: "result"; callId: string; output: string };
 
 /** Which per-turn limit ended a turn; the schema accepts only these. */

@@ -41,7 +41,11 @@ interface InteractionRecord {
   id: string;
   channelId: string;
   guildId: string | undefined;
-  /** The original response once deferred or replied. */
+  /** 2: an application command; 3: a message component (a button). */
+  type: number;
+  /** The message a component was used on; null for a command. */
+  sourceMessageId: string | null;
+  /** The original response once deferred or replied: for a component acknowledged as an update (6, 7), the message it is on. */
   messageId: string | null;
   ephemeral: boolean;
   /** The INTERACTION_CREATE payload, to deliver again. */
@@ -225,7 +229,7 @@ export class DiscordEmulator {
       locale: "en-US", app_permissions: "2248473465835073", entitlements: [], authorizing_integration_owners: { 0: this.guildId },
       context: inGuild ? 0 : 1, attachment_size_limit: this.uploadLimitBytes,
     };
-    this.#interactions.set(token, { id, channelId, guildId: channel.guild_id, messageId: null, ephemeral: false, payload, redelivered: false });
+    this.#interactions.set(token, { id, type, sourceMessageId: source?.id ?? null, channelId, guildId: channel.guild_id, messageId: null, ephemeral: false, payload, redelivered: false });
     this.gateway.dispatch("INTERACTION_CREATE", payload);
     return { id, token };
   }
@@ -345,8 +349,15 @@ export class DiscordEmulator {
     }
     const type = Number(call.body?.type);
     const data = call.body?.data ?? {};
-    if (type === 6) {
-      interaction.messageId = "update";
+    if (type === 6 || type === 7) {
+      // DEFERRED_UPDATE_MESSAGE and UPDATE_MESSAGE answer a component only: the message it is on becomes the original response.
+      const source = interaction.type === 3 ? this.#find(interaction.sourceMessageId ?? "") : undefined;
+      if (source === undefined) return this.#refuse(response, 400, `callback type ${type} for an interaction that is not a component on a message`);
+      if (type === 7) {
+        if (!this.#valid({ ...call, body: data }, response, source.flags)) return;
+        this.#edit(source, { ...call, body: data });
+      }
+      interaction.messageId = source.id;
       return send(response, 204);
     }
     if (type !== 4 && type !== 5) return this.#refuse(response, 400, `callback type ${type}`);
@@ -364,6 +375,7 @@ export class DiscordEmulator {
     if (interaction === undefined) return this.#refuse(response, 404, "webhook call for an unknown interaction");
     const channel = this.#channel(interaction.channelId);
     if (messageId === undefined && method === "POST") {
+      if (interaction.messageId === null) return this.#refuse(response, 400, "follow-up before the interaction was acknowledged");
       if (!this.#valid(call, response)) return;
       const created = message({ channelId: channel.id, guildId: channel.guild_id, author: this.bot, content: call.body.content, flags: call.body.flags, components: call.body.components, attachments: this.#keep(call.files), webhookId: this.applicationId });
       this.#store(created);

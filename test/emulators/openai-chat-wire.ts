@@ -2,11 +2,21 @@
  * How Chat Completions (`POST /v1/chat/completions`) puts a scripted step on
  * the wire: a `chat.completion`, or `chat.completion.chunk` events ending in
  * `data: [DONE]`. Code calls are function tool calls whose arguments are JSON
- * `{"code": "..."}`, streamed in fragments that split escapes apart. A
+ * `{"code": "..."}`, proposals `propose_skill` function calls with the
+ * proposal's JSON, both streamed in fragments that split escapes apart. A
  * refusal takes the place of the content.
  */
 import { randomBytes } from "node:crypto";
-import { deltas, type AnswerStep, type RecordedRequest, type ScriptedCall, type ScriptedUsage, type ServerSentEvent } from "./openai-script.ts";
+import {
+  deltas,
+  isProposeCall,
+  proposeArguments,
+  toolNameOf,
+  type AnswerStep,
+  type RecordedRequest,
+  type ScriptedUsage,
+  type ServerSentEvent,
+} from "./openai-script.ts";
 
 interface WireCall {
   id: string;
@@ -88,10 +98,10 @@ function refusalOf(step: AnswerStep): string | null {
 
 function wireCalls(step: AnswerStep): WireCall[] {
   if (step.type !== "code") return [];
-  return step.calls.map((call: ScriptedCall) => ({
+  return step.calls.map((call) => ({
     id: call.callId ?? newId("call_"),
-    name: call.name ?? "python",
-    arguments: call.rawArguments ?? JSON.stringify({ code: call.code }),
+    name: toolNameOf(call),
+    arguments: isProposeCall(call) ? proposeArguments(call) : (call.rawArguments ?? JSON.stringify({ code: call.code })),
   }));
 }
 

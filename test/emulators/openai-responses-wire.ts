@@ -2,10 +2,20 @@
  * How the Responses API (`POST /v1/responses`) puts a scripted step on the
  * wire: a `response` object, or the server-sent events that build one. The
  * shapes copy what api.openai.com sends for a reasoning model with a custom
- * tool, so the SDK's strict stream accumulator accepts them.
+ * tool (code calls) and a function tool (proposals), so the SDK's strict
+ * stream accumulator accepts them.
  */
 import { randomBytes } from "node:crypto";
-import { deltas, type AnswerStep, type RecordedRequest, type ScriptedUsage, type ServerSentEvent } from "./openai-script.ts";
+import {
+  deltas,
+  isProposeCall,
+  proposeArguments,
+  PROPOSE_SKILL_TOOL,
+  type AnswerStep,
+  type RecordedRequest,
+  type ScriptedUsage,
+  type ServerSentEvent,
+} from "./openai-script.ts";
 type OutputItem = Record<string, unknown> & { id: string; type: string };
 type MessagePart = { type: "output_text"; annotations: []; logprobs: []; text: string } | { type: "refusal"; refusal: string };
 
@@ -47,6 +57,11 @@ export function responseEvents(request: RecordedRequest, step: AnswerStep, usage
       emit("response.output_item.added", { output_index: outputIndex, item: { ...item, status: "in_progress", input: "" } });
       for (const delta of deltas(input)) emit("response.custom_tool_call_input.delta", { ...routing, delta });
       emit("response.custom_tool_call_input.done", { ...routing, input });
+    } else if (item.type === "function_call") {
+      const argumentsText = String(item["arguments"]);
+      emit("response.output_item.added", { output_index: outputIndex, item: { ...item, status: "in_progress", arguments: "" } });
+      for (const delta of deltas(argumentsText, 11)) emit("response.function_call_arguments.delta", { ...routing, delta });
+      emit("response.function_call_arguments.done", { ...routing, arguments: argumentsText });
     } else {
       emit("response.output_item.added", { output_index: outputIndex, item });
     }
@@ -71,6 +86,17 @@ function outputItems(step: AnswerStep): OutputItem[] {
   }
   if (step.type === "code") {
     for (const call of step.calls) {
+      if (isProposeCall(call)) {
+        items.push({
+          id: newId("fc"),
+          type: "function_call",
+          status: "completed",
+          arguments: proposeArguments(call),
+          call_id: call.callId ?? newId("call"),
+          name: PROPOSE_SKILL_TOOL,
+        });
+        continue;
+      }
       items.push({
         id: newId("ctc"),
         type: "custom_tool_call",

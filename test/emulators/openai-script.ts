@@ -38,6 +38,45 @@ export interface ScriptedCall {
   rawArguments?: string;
 }
 
+/** What the model passes the proposal tool. */
+export interface ScriptedProposal {
+  name: string;
+  description: string;
+  instructions: string;
+  files: { path: string; content: string }[];
+}
+
+/**
+ * A call of the `propose_skill` function tool: a `function_call` item on the
+ * Responses wire, a function tool call on the Chat wire. The emulator fails
+ * loudly when the request did not declare that tool.
+ */
+export interface ScriptedProposeCall {
+  propose: ScriptedProposal;
+  /** Defaults to a fresh `call_…` id. */
+  callId?: string;
+  /** Sent verbatim as the arguments instead of the proposal's JSON: to script malformed arguments. */
+  rawArguments?: string;
+}
+
+export type ScriptedToolCall = ScriptedCall | ScriptedProposeCall;
+
+export const PROPOSE_SKILL_TOOL = "propose_skill";
+
+export function isProposeCall(call: ScriptedToolCall): call is ScriptedProposeCall {
+  return "propose" in call;
+}
+
+/** The tool the call is of, as the request must declare it. */
+export function toolNameOf(call: ScriptedToolCall): string {
+  return isProposeCall(call) ? PROPOSE_SKILL_TOOL : (call.name ?? "python");
+}
+
+/** The arguments a proposal call carries on the wire. */
+export function proposeArguments(call: ScriptedProposeCall): string {
+  return call.rawArguments ?? JSON.stringify(call.propose);
+}
+
 /** The body of an OpenAI error response: `{"error": {...}}`. */
 export interface ApiErrorBody {
   message: string;
@@ -48,7 +87,8 @@ export interface ApiErrorBody {
 
 export type ScriptedStep =
   | { type: "text"; text: string; usage?: ScriptedUsage }
-  | { type: "code"; calls: ScriptedCall[]; text?: string; usage?: ScriptedUsage }
+  /** Tool calls (code, or proposals), in order, with optional text before them. */
+  | { type: "code"; calls: ScriptedToolCall[]; text?: string; usage?: ScriptedUsage }
   /** The model declines: Responses sends a `refusal` content part, Chat a `refusal` instead of content. */
   | { type: "refusal"; refusal: string; usage?: ScriptedUsage }
   | { type: "error"; status: number; error: ApiErrorBody; headers?: Record<string, string> }
@@ -70,8 +110,13 @@ export function textStep(text: string, usage?: ScriptedUsage): AnswerStep {
   return usage ? { type: "text", text, usage } : { type: "text", text };
 }
 
-export function codeStep(...calls: (string | ScriptedCall)[]): AnswerStep {
+export function codeStep(...calls: (string | ScriptedToolCall)[]): AnswerStep {
   return { type: "code", calls: calls.map((call) => (typeof call === "string" ? { code: call } : call)) };
+}
+
+/** A call of `propose_skill`, for codeStep (alone or beside code calls). */
+export function proposeCall(proposal: ScriptedProposal, options: { callId?: string; rawArguments?: string } = {}): ScriptedProposeCall {
+  return { propose: proposal, ...options };
 }
 
 export function errorStep(status: number, error: ApiErrorBody, headers?: Record<string, string>): ScriptedStep {
@@ -144,7 +189,11 @@ export function usageFor(request: RecordedRequest, step: AnswerStep): ScriptedUs
   if (step.usage) return step.usage;
   const input = JSON.stringify(request.body["input"] ?? request.body["messages"] ?? "");
   const output =
-    step.type === "text" ? step.text : step.type === "refusal" ? step.refusal : (step.text ?? "") + step.calls.map((call) => call.code).join("");
+    step.type === "text"
+      ? step.text
+      : step.type === "refusal"
+        ? step.refusal
+        : (step.text ?? "") + step.calls.map((call) => (isProposeCall(call) ? proposeArguments(call) : call.code)).join("");
   return { inputTokens: Math.ceil(input.length / 4), outputTokens: Math.ceil(output.length / 4) + 1 };
 }
 

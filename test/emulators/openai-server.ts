@@ -4,8 +4,8 @@
  * or streamed, to the real `openai` SDK pointed here by `baseURL`.
  *
  * Like openai-agents-js's ScriptedModel it fails loudly: a call when the
- * script is empty, an unknown path, a code call to a tool the request never
- * declared or a stalled stream for a request that did not stream answers 500
+ * script is empty, an unknown path, a call (code or proposal) of a tool the
+ * request never declared, or a stalled stream for a request that did not stream answers 500
  * and is kept as a fault; `assertDone()` throws on any
  * fault and on steps left unplayed. Every request is recorded, rejected ones
  * too, so a test can assert on what reached the model.
@@ -16,6 +16,8 @@ import type { AddressInfo } from "node:net";
 import { chatCompletionBody, chatCompletionEvents } from "./openai-chat-wire.ts";
 import { responseBody, responseEvents } from "./openai-responses-wire.ts";
 import {
+  isProposeCall,
+  toolNameOf,
   usageFor,
   type ApiErrorBody,
   type EmulatedApi,
@@ -166,7 +168,10 @@ class ScriptedOpenAIServer implements OpenAIServer {
     }
     const stall = step.type === "stall" ? { afterTextDeltas: step.afterTextDeltas, limitMs: step.limitMs } : undefined;
     const answer = step.type === "stall" ? step.then : step;
-    const undeclared = answer.type === "code" ? answer.calls.map((call) => call.name ?? "python").filter((name) => !declaredTools(request).includes(name)) : [];
+    const undeclared =
+      answer.type === "code"
+        ? answer.calls.filter((call) => !declaredTools(request, isProposeCall(call) ? "function" : "code").includes(toolNameOf(call))).map(toolNameOf)
+        : [];
     if (undeclared.length > 0) {
       this.faults.push(`scripted a call of tool '${undeclared[0]}', which request #${this.requests.indexOf(request) + 1} did not declare`);
       sendError(response, 500, emulatorError(`the script calls tool '${undeclared[0]}', which the request did not declare`));
@@ -186,10 +191,16 @@ class ScriptedOpenAIServer implements OpenAIServer {
   }
 }
 
-/** Names of the tools the model may call: custom tools for Responses, function tools for Chat. */
-function declaredTools(request: RecordedRequest): string[] {
+/**
+ * Names of the tools the request declares for a kind of call: code calls go
+ * to custom tools on Responses and function tools on Chat; proposals to
+ * function tools on both.
+ */
+function declaredTools(request: RecordedRequest, kind: "code" | "function"): string[] {
   const tools = Array.isArray(request.body["tools"]) ? (request.body["tools"] as Record<string, unknown>[]) : [];
-  if (request.api === "responses") return tools.filter((tool) => tool["type"] === "custom").map((tool) => String(tool["name"]));
+  if (request.api === "responses") {
+    return tools.filter((tool) => tool["type"] === (kind === "code" ? "custom" : "function")).map((tool) => String(tool["name"]));
+  }
   return tools.filter((tool) => tool["type"] === "function").map((tool) => String((tool["function"] as Record<string, unknown>)["name"]));
 }
 

@@ -1,7 +1,8 @@
 /**
  * The Discord adapter under test: the real discord.js client against the
  * Discord emulator, a real Agent with a real Docker sandbox, a real SQLite
- * store and the scripted OpenAI emulator.
+ * store and the scripted OpenAI emulator; the skill library the model
+ * proposes to, and its review with the approvers the test names.
  */
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
@@ -12,6 +13,8 @@ import { Agent } from "../../src/core/agent.ts";
 import { createModelClient } from "../../src/core/model/create-model-client.ts";
 import { captureLogger, type CapturedLog } from "./capture-logger.ts";
 import type { DockerSandbox } from "../../src/sandbox/docker/docker-sandbox.ts";
+import { SkillLibrary } from "../../src/skills/skill-library.ts";
+import { SkillReview } from "../../src/skills/skill-review.ts";
 import { openSqliteStore, type SqliteStore } from "../../src/store/sqlite-store.ts";
 import { DiscordEmulator, type DiscordEmulatorOptions } from "../emulators/discord-server.ts";
 import { startOpenAIServer, type OpenAIServer } from "../emulators/openai-server.ts";
@@ -24,6 +27,7 @@ export interface DiscordHarness {
   agent: Agent;
   store: SqliteStore;
   adapter: DiscordAdapter;
+  skills: SkillLibrary;
   /** The adapter's and the agent's log. */
   log: CapturedLog;
 }
@@ -32,6 +36,8 @@ export interface HarnessOptions {
   emulator?: DiscordEmulatorOptions;
   settings?: Partial<DiscordSettings>;
   env?: Record<string, string>;
+  /** THREADBOOK_SKILL_APPROVERS: e.g. ["discord:456"]; none by default. */
+  approvers?: string[];
 }
 
 export async function discordHarness(t: TestContext, sandbox: DockerSandbox, dataRoot: string, options: HarnessOptions = {}): Promise<DiscordHarness> {
@@ -42,12 +48,15 @@ export async function discordHarness(t: TestContext, sandbox: DockerSandbox, dat
   const store = openSqliteStore(dataDir);
   const client = createModelClient({ ...config.model, apiKey, baseURL: model.baseURL, name: "gpt-test", api: "responses", maxRetries: 0, timeoutMs: 20_000, stream: true });
   const log = captureLogger();
-  const agent = new Agent({ model: client, sandbox, store, settings: config, logger: log.logger });
+  // The compile check is the library's (test/skills-*.test.ts); here every proposal compiles.
+  const skills = new SkillLibrary(store.skills, async () => null);
+  const agent = new Agent({ model: client, sandbox, store, settings: config, logger: log.logger, skills });
   const settings: DiscordSettings = {
     token: discord.token, applicationId: discord.applicationId, apiUrl: discord.apiUrl,
     allowedGuilds: [], allowedChannels: [], allowedRoles: [], ...options.settings,
   };
-  const adapter = new DiscordAdapter({ settings, agent, logger: log.logger, fileMaxBytes: config.sandbox.fileMb * 1024 * 1024 });
+  const skillReview = new SkillReview(skills, options.approvers ?? []);
+  const adapter = new DiscordAdapter({ settings, agent, logger: log.logger, fileMaxBytes: config.sandbox.fileMb * 1024 * 1024, skillReview });
   t.after(async () => {
     agent.interrupt();
     await agent.idle();
@@ -65,5 +74,5 @@ export async function discordHarness(t: TestContext, sandbox: DockerSandbox, dat
     discord.assertDone();
   });
   await adapter.start();
-  return { discord, model, agent, store, adapter, log };
+  return { discord, model, agent, store, adapter, skills, log };
 }

@@ -101,7 +101,8 @@ Options:
                            session is removed after the answer.
       --json               Print the reply as JSON:
                            {"text","cells":[{"code","stdout","stderr","value","error","durationMs"}],
-                            "files":[{"name","bytes","image","path"}],"filesOmitted","limit","error","conversation"}
+                            "files":[{"name","bytes","image","path"}],"filesOmitted","limit","error","conversation",
+                            "proposedSkills":[{"id","name","scope","version","description","status"}]}
                            "path" is set when --out wrote the file.
   -o, --out DIR            Write the files the code made into DIR. A file already there is kept:
                            the new one takes a free name (plot-2.png), said on stderr and in "path".

@@ -2,7 +2,7 @@
  * The reply as scripts read it (`ask --json`, one line per reply in
  * `chat --jsonl`). Fields may be added, never removed or renamed.
  */
-import type { Reply } from "../../core/turn.ts";
+import type { ProposedSkill, Reply } from "../../core/turn.ts";
 
 export interface JsonReply {
   text: string;
@@ -15,6 +15,12 @@ export interface JsonReply {
   stoppedBy: string | null;
   /** The conversation key to pass to --conversation, when the conversation can be continued. */
   conversation: string | null;
+  /**
+   * Skills the model proposed in this turn, as stored: `id`, `name`, `scope`,
+   * `version`, `description` and `status` ("proposed": waiting for
+   * `threadbook skills approve NAME`; "approved": THREADBOOK_SKILLS_AUTO_APPROVE).
+   */
+  proposedSkills: ProposedSkill[];
 }
 
 export function toJsonReply(reply: Reply, options: { written?: Map<string, string>; conversation?: string | null } = {}): JsonReply {
@@ -38,10 +44,11 @@ export function toJsonReply(reply: Reply, options: { written?: Map<string, strin
     error: reply.error,
     stoppedBy: reply.stoppedBy,
     conversation: options.conversation ?? null,
+    proposedSkills: reply.proposedSkills.map((skill) => ({ ...skill })),
   };
 }
 
 /** A reply for a request that never ran, e.g. a JSONL line that is not a request. */
 export function jsonError(message: string): JsonReply {
-  return { text: "", cells: [], files: [], filesOmitted: [], limit: null, error: message, stoppedBy: null, conversation: null };
+  return { text: "", cells: [], files: [], filesOmitted: [], limit: null, error: message, stoppedBy: null, conversation: null, proposedSkills: [] };
 }

@@ -21,7 +21,17 @@ export function renderReply(reply: Reply, written: Map<string, string> = new Map
     parts.push(`Files${hint}:\n${lines.join("\n")}`);
   }
   if (reply.filesOmitted.length > 0) parts.push(`Files left out (too many or too large): ${reply.filesOmitted.join(", ")}`);
+  const waiting = reply.proposedSkills.filter((skill) => skill.status === "proposed");
+  if (waiting.length > 0) {
+    const lines = waiting.map((skill) => `  threadbook skills show ${skill.name}${scopeOption(skill.scope)}    then: threadbook skills approve ${skill.name}${scopeOption(skill.scope)}`);
+    parts.push(`To review and approve:\n${lines.join("\n")}`);
+  }
   return `${parts.join("\n\n")}\n`;
+}
+
+/** The terminal's conversations are global; a skill of another scope is named with its scope. */
+function scopeOption(scope: string): string {
+  return scope === "global" ? "" : ` --scope ${scope}`;
 }
 
 function renderCell(cell: ReplyCell, number: number): string {

@@ -1,6 +1,7 @@
 /**
  * One turn in a thread or DM: progress shown there (typing, a status
- * message), the agent's reply rendered in its place. A duplicate delivery
+ * message), the agent's reply rendered in its place, then any skill it
+ * proposed offered for approval. A duplicate delivery
  * leaves nothing behind; a failure to post is logged and said plainly.
  */
 import { userMessage } from "../../errors.ts";
@@ -8,6 +9,7 @@ import type { Reply, Turn } from "../../core/turn.ts";
 import type { SendableChannels } from "discord.js";
 import type { DiscordContext } from "./discord-context.ts";
 import { replyMessages } from "./reply-messages.ts";
+import { postSkillProposals } from "./skill-review-controls.ts";
 import { StatusMessage } from "./status-message.ts";
 
 export interface AnswerOptions {
@@ -38,6 +40,7 @@ export async function answerTurn(context: DiscordContext, place: SendableChannel
     logger.error({ err: error }, "could not post the reply");
     await place.send("threadbook could not post its answer here. The details are in its log.").catch(() => undefined);
   }
+  await postSkillProposals(context.skillReview, place, reply, logger);
 }
 
 function failedReply(message: string): Reply {

@@ -1,7 +1,8 @@
 /**
  * The Discord bot: a discord.js client on the gateway (Guilds, Guild
  * Messages, Message Content and Direct Messages intents), its REST base from
- * DISCORD_API_URL, turning interactions and messages into turns. On stop it
+ * DISCORD_API_URL, turning interactions and messages into turns, and
+ * offering proposed skills to their approvers. On stop it
  * takes no new events, lets the handlers post what they have, and
  * disconnects.
  */
@@ -10,6 +11,7 @@ import type { DiscordSettings } from "../../config.ts";
 import type { Agent } from "../../core/agent.ts";
 import { timedOut, within } from "../../deadline.ts";
 import type { Logger } from "../../log.ts";
+import type { SkillReview } from "../../skills/skill-review.ts";
 import type { PlatformAdapter } from "../platform-adapter.ts";
 import type { DiscordContext } from "./discord-context.ts";
 import { handleInteraction } from "./interaction-handler.ts";
@@ -23,6 +25,8 @@ export interface DiscordAdapterOptions {
   agent: Agent;
   logger: Logger;
   fileMaxBytes: number;
+  /** Approving proposed skills with buttons; without it, a proposal is only named in the reply. */
+  skillReview?: SkillReview;
 }
 
 export class DiscordAdapter implements PlatformAdapter {
@@ -58,7 +62,7 @@ export class DiscordAdapter implements PlatformAdapter {
     const ready = new Promise<Client<true>>((resolve) => client.once(Events.ClientReady, resolve));
     await client.login(this.#options.settings.token);
     const readyClient = await ready;
-    const context: DiscordContext = { client: readyClient, agent: this.#options.agent, settings: this.#options.settings, logger: this.#logger, fileMaxBytes: this.#options.fileMaxBytes };
+    const context: DiscordContext = { client: readyClient, agent: this.#options.agent, settings: this.#options.settings, logger: this.#logger, fileMaxBytes: this.#options.fileMaxBytes, skillReview: this.#options.skillReview };
     client.on(Events.InteractionCreate, (interaction) => this.#track(handleInteraction(context, interaction)));
     client.on(Events.MessageCreate, (message) => this.#track(handleMessage(context, message)));
     this.#logger.info({ user: readyClient.user.id }, "connected to Discord");

@@ -1,8 +1,9 @@
-/** What every Discord handler needs: the agent, the settings, the log and the bounds. */
+/** What every Discord handler needs: the agent, the settings, the log, the bounds and the skill review. */
 import type { Client } from "discord.js";
 import type { DiscordSettings } from "../../config.ts";
 import type { Agent } from "../../core/agent.ts";
 import type { Logger } from "../../log.ts";
+import type { SkillReview } from "../../skills/skill-review.ts";
 
 export interface DiscordContext {
   client: Client<true>;
@@ -11,4 +12,6 @@ export interface DiscordContext {
   logger: Logger;
   /** The session's file-size limit: a file a user gives larger than this is not downloaded. */
   fileMaxBytes: number;
+  /** Who may approve proposed skills, and the decisions; without it, proposals get no buttons here. */
+  skillReview: SkillReview | undefined;
 }

@@ -1,6 +1,7 @@
 /**
  * Interactions: /ask, /reset, /stop, /help, the "Ask threadbook" message
- * command and the Stop button. Each is answered within Discord's 3 seconds
+ * command, the Stop button and a skill's Approve / Reject buttons
+ * (skill-review-controls.ts). Each is answered within Discord's 3 seconds
  * (a deferral, or a reply at once) before any work; refusals are ephemeral.
  */
 import { DiscordAPIError, MessageFlags, type ButtonInteraction, type ChatInputCommandInteraction, type Interaction, type MessageContextMenuCommandInteraction, type RepliableInteraction } from "discord.js";
@@ -14,6 +15,8 @@ import type { DiscordContext } from "./discord-context.ts";
 import { downloadAttachments, type IncomingAttachment } from "./download-attachments.ts";
 import { defaultUploadLimitBytes } from "./message-limits.ts";
 import { placeFor } from "./place.ts";
+import { skillButtonPrefix } from "./skill-button-id.ts";
+import { handleSkillButton } from "./skill-review-controls.ts";
 import { stopButtonId } from "./status-message.ts";
 
 const noThreadHere = "threadbook answers in text channels, their threads and DMs; it cannot open a thread here.";
@@ -27,6 +30,8 @@ export async function handleInteraction(context: DiscordContext, interaction: In
     if (interaction.isChatInputCommand()) await handleCommand(context, interaction);
     else if (interaction.isMessageContextMenuCommand()) await handleAskAboutMessage(context, interaction);
     else if (interaction.isButton() && interaction.customId === stopButtonId) await handleStopButton(context, interaction);
+    else if (interaction.isButton() && interaction.customId.startsWith(skillButtonPrefix)) await handleSkillButton(context, interaction);
+    else if (interaction.isButton()) await interaction.reply({ content: "threadbook does not know this button.", flags: MessageFlags.Ephemeral });
   } catch (error) {
     if (error instanceof DiscordAPIError && error.code === alreadyAcknowledged) {
       // Delivered again (e.g. after a restart): it was answered before, and its turn is the core's to run once.

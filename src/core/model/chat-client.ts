@@ -1,8 +1,9 @@
 /**
  * ModelClient over Chat Completions, for OpenAI-compatible servers without
  * the Responses API (xAI, Ollama, vLLM, Azure). The code tool is a function
- * tool taking `{"code": "..."}`; the instructions are the system message and
- * each code result is a `tool` message.
+ * tool taking `{"code": "..."}`, the proposal tool a second function tool;
+ * the instructions are the system message and each call's result is a
+ * `tool` message.
  */
 import { randomUUID } from "node:crypto";
 import type OpenAI from "openai";
@@ -17,14 +18,16 @@ import type { Config } from "../../config.ts";
 import { ModelError } from "../../errors.ts";
 import {
   CODE_TOOL_NAME,
-  type CodeCall,
+  PROPOSE_SKILL_TOOL_NAME,
   type ImageInput,
   type ModelClient,
   type ModelRequest,
   type ModelStep,
+  type ToolCall,
   type TranscriptItem,
 } from "./model-client.ts";
 import { toModelError, type ModelErrorContext } from "./model-errors.ts";
+import { proposeSkillDescription, proposeSkillParameters } from "./propose-skill-tool.ts";
 import { textSink } from "./text-deltas.ts";
 
 export type ChatClientSettings = Pick<Config["model"], "name" | "stream" | "images" | "timeoutMs" | "baseURL">;
@@ -44,6 +47,18 @@ const codeTool: ChatCompletionFunctionTool = {
       additionalProperties: false,
     },
   },
+};
+
+/**
+ * The schema is written for strict mode (every property required, nothing
+ * else allowed) but the tool is not marked `strict`: several compatible
+ * servers reject or ignore the flag, and on a strict tool the SDK's stream
+ * helper throws on arguments that are not JSON, which would end the turn
+ * instead of telling the model what to fix.
+ */
+const proposeSkillTool: ChatCompletionFunctionTool = {
+  type: "function",
+  function: { name: PROPOSE_SKILL_TOOL_NAME, description: proposeSkillDescription, parameters: proposeSkillParameters },
 };
 
 /** Said beside the figures, which travel in a user message because a tool message holds text only. */
@@ -67,7 +82,7 @@ export class ChatClient implements ModelClient {
       model: this.#settings.name,
       messages: toMessages(request.instructions, request.transcript, this.#settings.images),
       // No tool_choice or parallel_tool_calls: "auto" is the default, and some compatible servers reject fields they lack.
-      tools: [codeTool],
+      tools: request.proposeSkill === true ? [codeTool, proposeSkillTool] : [codeTool],
     } satisfies ChatCompletionCreateParamsNonStreaming;
     try {
       const completion = this.#settings.stream
@@ -122,16 +137,18 @@ function toMessages(instructions: string, transcript: TranscriptItem[], images: 
         messages.push(assistant);
         break;
       case "code":
+      case "proposal": {
         if (assistant === undefined) {
           assistant = { role: "assistant", content: null };
           messages.push(assistant);
         }
-        (assistant.tool_calls ??= []).push({
-          id: item.callId,
-          type: "function",
-          function: { name: CODE_TOOL_NAME, arguments: JSON.stringify({ code: item.code }) },
-        });
+        const call =
+          item.type === "code"
+            ? { name: CODE_TOOL_NAME, arguments: JSON.stringify({ code: item.code }) }
+            : { name: PROPOSE_SKILL_TOOL_NAME, arguments: item.arguments };
+        (assistant.tool_calls ??= []).push({ id: item.callId, type: "function", function: call });
         break;
+      }
       case "result":
         messages.push({ role: "tool", tool_call_id: item.callId, content: item.output });
         assistant = undefined;
@@ -165,12 +182,17 @@ function toModelStep(completion: ChatCompletion): ModelStep {
   if (choice.finish_reason === "content_filter") {
     throw new ModelError("model_bad_response", "The model service withheld the answer (content filter).", { details });
   }
-  const calls: CodeCall[] = [];
+  const calls: ToolCall[] = [];
   for (const call of choice.message.tool_calls ?? []) {
     // Some servers leave the id out; the tool message needs one to point back.
     const callId = call.id || `call_${randomUUID()}`;
-    if (call.type === "function") calls.push({ callId, code: codeFromArguments(call.function.arguments) });
-    else calls.push({ callId, code: call.custom.input });
+    if (call.type === "function" && call.function.name === PROPOSE_SKILL_TOOL_NAME) {
+      calls.push({ type: "proposal", callId, arguments: call.function.arguments });
+    } else if (call.type === "function") {
+      calls.push({ type: "code", callId, code: codeFromArguments(call.function.arguments) });
+    } else {
+      calls.push({ type: "code", callId, code: call.custom.input });
+    }
   }
   return {
     text: choice.message.content ?? choice.message.refusal ?? "",

@@ -1,13 +1,19 @@
 /**
  * The model seam: one step of the model. Given the instructions, the
- * transcript so far and the code tool, the model answers in text, calls the
- * code tool, or both. Implementations: Responses API with a freeform custom
- * tool (responses-client.ts) and Chat Completions with a function tool
- * (chat-client.ts). Errors are thrown as ModelError with a plain message.
+ * transcript so far and its tools, the model answers in text, calls tools,
+ * or both. The code tool runs Python; the proposal tool, offered only where
+ * a skill library keeps proposals, hands the core a skill to store for
+ * approval and runs nothing. Implementations: Responses API with the code
+ * tool as a freeform custom tool (responses-client.ts) and Chat Completions
+ * with function tools (chat-client.ts). Errors are thrown as ModelError with
+ * a plain message.
  */
 
 /** The code tool's name as the model sees it. */
 export const CODE_TOOL_NAME = "python";
+
+/** The proposal tool's name as the model sees it. */
+export const PROPOSE_SKILL_TOOL_NAME = "propose_skill";
 
 export interface ImageInput {
   mediaType: "image/png" | "image/jpeg";
@@ -21,8 +27,10 @@ export type TranscriptItem =
   /** The model's text. */
   | { type: "assistant"; text: string }
   /** A call of the code tool by the model. */
-  | { type: "code"; callId: string; code: string }
-  /** The result of that call, as text for the model, with figures where the model takes images. */
+  | CodeCall
+  /** A call of the proposal tool by the model. */
+  | ProposalCall
+  /** The result of a call (of either tool, by its id), as text for the model, with figures where the model takes images. */
   | { type: "result"; callId: string; output: string; images?: ImageInput[] };
 
 export interface ModelRequest {
@@ -42,12 +50,29 @@ export interface ModelRequest {
    * showing text early must never cost the answer.
    */
   onTextDelta?: (delta: string) => void;
+  /** Offers the proposal tool beside the code tool; without it only the code tool is offered. */
+  proposeSkill?: boolean;
 }
 
 export interface CodeCall {
+  type: "code";
   callId: string;
   code: string;
 }
+
+export interface ProposalCall {
+  type: "proposal";
+  callId: string;
+  /**
+   * The tool's arguments as the model wrote them: JSON text meant to be
+   * `{ name, description, instructions, files }`, unchecked (the core parses
+   * and bounds it, and tells the model when it is malformed).
+   */
+  arguments: string;
+}
+
+/** A call of one of the model's tools. */
+export type ToolCall = CodeCall | ProposalCall;
 
 export interface Usage {
   inputTokens: number;
@@ -57,8 +82,8 @@ export interface Usage {
 export interface ModelStep {
   /** Text the model wrote in this step (the answer when `calls` is empty). */
   text: string;
-  /** Code tool calls to run in order; empty when the model has answered. */
-  calls: CodeCall[];
+  /** Tool calls to carry out in order, each saying its tool; empty when the model has answered. */
+  calls: ToolCall[];
   usage: Usage;
 }
 

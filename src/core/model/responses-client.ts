@@ -1,20 +1,31 @@
 /**
  * ModelClient over the OpenAI Responses API. The code tool is a freeform
- * `custom` tool, so the model writes raw Python with no JSON escaping. The
- * request is stateless (`store: false`): every step sends the whole
- * transcript as input items.
+ * `custom` tool, so the model writes raw Python with no JSON escaping; the
+ * proposal tool is a `function` tool with a strict schema. The request is
+ * stateless (`store: false`): every step sends the whole transcript as input
+ * items, each call with its result in its own tool's item types.
  */
 import type OpenAI from "openai";
 import type {
   CustomTool,
+  FunctionTool,
   Response,
   ResponseCreateParamsNonStreaming,
   ResponseInputItem,
 } from "openai/resources/responses/responses";
 import type { Config } from "../../config.ts";
 import { ModelError } from "../../errors.ts";
-import { CODE_TOOL_NAME, type CodeCall, type ModelClient, type ModelRequest, type ModelStep, type TranscriptItem } from "./model-client.ts";
+import {
+  CODE_TOOL_NAME,
+  PROPOSE_SKILL_TOOL_NAME,
+  type ModelClient,
+  type ModelRequest,
+  type ModelStep,
+  type ToolCall,
+  type TranscriptItem,
+} from "./model-client.ts";
 import { toModelError, type ModelErrorContext } from "./model-errors.ts";
+import { proposeSkillDescription, proposeSkillParameters } from "./propose-skill-tool.ts";
 import { messagesSink, textSink } from "./text-deltas.ts";
 
 export type ResponsesClientSettings = Pick<Config["model"], "name" | "stream" | "images" | "timeoutMs" | "baseURL">;
@@ -26,6 +37,19 @@ const codeTool: CustomTool = {
     "Runs Python in this conversation's persistent session, like a notebook cell. Send plain Python source, " +
     "not JSON and not a Markdown fence. Variables, imports and files persist between calls. The result holds " +
     "stdout, stderr, the value of the last expression and any traceback; open matplotlib figures come back as images.",
+};
+
+/**
+ * Strict: the model's arguments always match the schema. (A server that is
+ * not strict and sends arguments that are not JSON fails a streamed step in
+ * the SDK, as a bad response.)
+ */
+const proposeSkillTool: FunctionTool = {
+  type: "function",
+  name: PROPOSE_SKILL_TOOL_NAME,
+  description: proposeSkillDescription,
+  parameters: proposeSkillParameters,
+  strict: true,
 };
 
 /** Said beside the figures, which travel in a user message because a tool output is text here. */
@@ -52,7 +76,7 @@ export class ResponsesClient implements ModelClient {
       model: this.#settings.name,
       instructions: request.instructions,
       input: toInput(request.transcript, this.#settings.images),
-      tools: [codeTool],
+      tools: request.proposeSkill === true ? [codeTool, proposeSkillTool] : [codeTool],
       tool_choice: "auto",
       parallel_tool_calls: false,
       store: false,
@@ -85,6 +109,8 @@ export class ResponsesClient implements ModelClient {
 
 function toInput(transcript: TranscriptItem[], images: boolean): ResponseInputItem[] {
   const input: ResponseInputItem[] = [];
+  // A result answers a custom tool call or a function call by its id, each with its own output type.
+  const proposalCalls = new Set(transcript.flatMap((item) => (item.type === "proposal" ? [item.callId] : [])));
   for (const item of transcript) {
     switch (item.type) {
       case "user":
@@ -96,7 +122,14 @@ function toInput(transcript: TranscriptItem[], images: boolean): ResponseInputIt
       case "code":
         input.push({ type: "custom_tool_call", call_id: item.callId, name: CODE_TOOL_NAME, input: item.code });
         break;
+      case "proposal":
+        input.push({ type: "function_call", call_id: item.callId, name: PROPOSE_SKILL_TOOL_NAME, arguments: item.arguments });
+        break;
       case "result":
+        if (proposalCalls.has(item.callId)) {
+          input.push({ type: "function_call_output", call_id: item.callId, output: item.output });
+          break;
+        }
         input.push({ type: "custom_tool_call_output", call_id: item.callId, output: item.output });
         if (images && item.images !== undefined && item.images.length > 0) {
           input.push({
@@ -129,12 +162,14 @@ function toModelStep(response: Response): ModelStep {
     throw new ModelError("model_bad_response", `The model stopped before finishing its answer (${reason}).`, { details });
   }
   const texts: string[] = [];
-  const calls: CodeCall[] = [];
+  const calls: ToolCall[] = [];
   for (const item of response.output) {
     if (item.type === "message") {
       texts.push(item.content.map((part) => (part.type === "output_text" ? part.text : part.refusal)).join(""));
     } else if (item.type === "custom_tool_call") {
-      calls.push({ callId: item.call_id, code: item.input });
+      calls.push({ type: "code", callId: item.call_id, code: item.input });
+    } else if (item.type === "function_call" && item.name === PROPOSE_SKILL_TOOL_NAME) {
+      calls.push({ type: "proposal", callId: item.call_id, arguments: item.arguments });
     }
   }
   return {

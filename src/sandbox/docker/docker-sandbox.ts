@@ -146,7 +146,7 @@ export class DockerSandbox implements Sandbox, SessionHost {
 
   acquire(conversationKey: string, options: AcquireOptions = {}): Promise<Session> {
     const name = sessionContainerName(this.options.instance, conversationKey);
-    return this.locks.run(name, () => this.acquireUnlocked(conversationKey, name, options.skills));
+    return this.locks.run(name, () => this.acquireUnlocked(conversationKey, name, options));
   }
 
   release(conversationKey: string): Promise<void> {
@@ -187,7 +187,7 @@ export class DockerSandbox implements Sandbox, SessionHost {
     return this.claimWithSkills(session.name, session.skillSource);
   }
 
-  /** A container for the session, with its skills written in (no container restarts: a warm one stays warm). */
+  /** A container to restart a session in, with its skills written in before it is used (no container restarts: a warm one stays warm). */
   private async claimWithSkills(name: string, skills: AcquireOptions["skills"]): Promise<LiveContainer> {
     const live = await this.claim(name);
     try {
@@ -208,13 +208,17 @@ export class DockerSandbox implements Sandbox, SessionHost {
     }
   }
 
-  private async acquireUnlocked(conversationKey: string, name: string, skills: AcquireOptions["skills"]): Promise<Session> {
+  private async acquireUnlocked(conversationKey: string, name: string, options: AcquireOptions): Promise<Session> {
+    const { skills, skillsVersion } = options;
     const known = this.sessions.get(name);
     if (known && !known.closed) {
       known.skillSource = skills;
       known.origin = "resumed";
       known.lastUsed = Date.now();
       known.hold();
+      if (skills !== undefined && skillsVersion !== undefined && known.skillsVersion !== skillsVersion) {
+        known.giveSkills(skills, { replace: true, version: skillsVersion });
+      }
       return known;
     }
     this.sessions.delete(name);
@@ -222,8 +226,10 @@ export class DockerSandbox implements Sandbox, SessionHost {
     await this.reserveSlot(name);
     try {
       const resumed = await this.resume(name);
-      const session = new DockerSession({ conversationKey, name, origin: resumed ? "resumed" : "new", live: resumed ?? (await this.claimWithSkills(name, skills)), host: this });
+      const session = new DockerSession({ conversationKey, name, origin: resumed ? "resumed" : "new", live: resumed ?? (await this.claim(name)), host: this });
       session.skillSource = skills;
+      // Written while the turn goes on; a container left by an earlier process may hold another set.
+      if (skills !== undefined) session.giveSkills(skills, { replace: resumed !== undefined, version: skillsVersion });
       this.sessions.set(name, session);
       session.hold();
       return session;

@@ -11,10 +11,11 @@ import { timedOut as noReplyYet, within } from "../../deadline.ts";
 import { SandboxError } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
 import { assertInsideWorkdir, assertPlainFileName } from "../file-names.ts";
-import type { AcquireOptions, CellResult, FilePreview, InputFile, OutputFile, RunOptions, SandboxFileInfo, Session, SessionOrigin } from "../sandbox.ts";
+import type { AcquireOptions, CellResult, FilePreview, InputFile, OutputFile, RunOptions, SandboxFileInfo, Session, SessionOrigin, SessionSkill } from "../sandbox.ts";
 import { SANDBOX_USER, WORKDIR } from "./container-spec.ts";
 import { ChannelClosedError, ChannelTimeoutError, ProtocolViolationError, RunnerFaultError, type RunnerChannel } from "./runner-channel.ts";
 import { baselineReply, filesReply, previewReply, runReply, type RunReply } from "./runner-replies.ts";
+import { replaceSkills, writeSkills } from "./skill-files.ts";
 import { getFilesByTar, putFilesByTar } from "./tar-transfer.ts";
 
 /** A started container with the runner answering on its channel. */
@@ -50,6 +51,10 @@ export class DockerSession implements Session {
   origin: SessionOrigin;
   /** Where the skills of a container claimed for this session come from (after a restart too); set by the sandbox. */
   skillSource: AcquireOptions["skills"];
+  /** The `skillsVersion` of the skills its container holds (or is being given); undefined when not known. */
+  skillsVersion: string | undefined;
+  /** Skills being written into the container while the turn goes on; a cell waits for them. Settles with the failure, never rejects. */
+  private skillsWriting: Promise<unknown> = Promise.resolve(null);
   lastUsed = Date.now();
   /** Requests in flight; a busy session is never reaped. */
   private inFlight = 0;
@@ -119,6 +124,7 @@ export class DockerSession implements Session {
     this.inFlight += 1;
     const started = performance.now();
     try {
+      await this.skillsReady();
       // A runner that broke the protocol between requests was removed: start over, and say that state is gone.
       const restartedFirst = await this.restartIfBroken();
       const result = await this.runOnce(code, timeoutMs, signal, started);
@@ -279,6 +285,38 @@ export class DockerSession implements Session {
    * Kills the container at once when its runner breaks the protocol, so it
    * stops sending and is never resumed; the restart that follows removes it.
    */
+  /**
+   * Writes skills into the container in the background (skill-files.ts), so
+   * that acquiring never waits for the exec: the turn's first model step runs
+   * meanwhile, and a cell waits until they are there. `replace` removes the
+   * skills held before. A container restarted meanwhile got its skills as it
+   * was claimed, so it is left alone.
+   */
+  giveSkills(skills: () => Promise<readonly SessionSkill[]>, options: { replace: boolean; version: string | undefined }): void {
+    const live = this.live;
+    this.skillsVersion = options.version;
+    this.skillsWriting = this.skillsWriting.then(async () => {
+      try {
+        const set = await skills();
+        if (this.live === live) await (options.replace ? replaceSkills : writeSkills)(live.container, this.host.modem, set);
+        return null;
+      } catch (error) {
+        // A container replaced meanwhile is gone, and so is the failure to write into it.
+        return this.live === live ? error : null;
+      }
+    });
+  }
+
+  /** Waits for skills being written; a failure fails this cell (retryable) and has the next acquire write them again. */
+  private async skillsReady(): Promise<void> {
+    const failure = await this.skillsWriting;
+    if (failure === null) return;
+    this.skillsWriting = Promise.resolve(null);
+    this.skillsVersion = undefined;
+    this.host.logger.warn({ session: this.name, err: failure }, "could not write the session's skills");
+    throw new SandboxError("sandbox_failed", "The session's skills could not be put in place, so the code did not run. Try again.", { retryable: true, cause: failure });
+  }
+
   private watch(live: LiveContainer): void {
     live.channel.onClose((error) => {
       if (!(error instanceof ProtocolViolationError) || this.live !== live) return;

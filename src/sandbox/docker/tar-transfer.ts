@@ -62,6 +62,11 @@ async function execTarUnchecked(target: TransferTarget, command: string[], input
   return message;
 }
 
+/** Runs a command in the target's working directory as its user; throws with its stderr when it exits non-zero. */
+export async function runInTarget(target: TransferTarget, command: string[]): Promise<void> {
+  await execTar(target, command, undefined, new PassThrough().resume());
+}
+
 /** Writes plain-named files into the working directory. */
 export async function putFilesByTar(target: TransferTarget, files: InputFile[]): Promise<void> {
   const pack = tar.pack();

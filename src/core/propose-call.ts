@@ -1,0 +1,108 @@
+/**
+ * One call of the proposal tool, carried out: its arguments parsed and
+ * bounded, the skill handed to the library, and the outcome said to the
+ * model as the call's result. A bad shape, a broken rule or a library that
+ * failed is told to the model (so it can fix and retry), never thrown.
+ */
+import { z } from "zod";
+import { SkillError, ThreadbookError, userMessage } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import type { ProposalCall } from "./model/model-client.ts";
+import type { ProposalContext, SkillProposal, SkillProposer } from "./skill-proposer.ts";
+import type { ProposedSkill } from "./turn.ts";
+
+/**
+ * Bounds on what is parsed at all, above the library's own rules (1 MB and
+ * 100 files a skill, names of 64, descriptions of 1024 characters), which
+ * then refuse with a message naming the rule.
+ */
+const maxArgumentsChars = 4 * 1024 * 1024;
+const proposalSchema = z.object({
+  name: z.string().max(1_000),
+  description: z.string().max(10_000),
+  instructions: z.string().max(2 * 1024 * 1024),
+  files: z.array(z.object({ path: z.string().max(1_000), content: z.string().max(2 * 1024 * 1024) })).max(1_000),
+});
+
+const argumentsShape = "JSON {name, description, instructions, files: [{path, content}]}";
+
+export interface ProposalOutcome {
+  /** The call's result for the model. */
+  output: string;
+  /** The version stored, or null when nothing was. */
+  skill: ProposedSkill | null;
+}
+
+export async function carryOutProposal(call: ProposalCall, proposer: SkillProposer, context: ProposalContext, logger: Logger): Promise<ProposalOutcome> {
+  const parsed = parseProposal(call.arguments);
+  if (typeof parsed === "string") return refused(parsed);
+  try {
+    const stored = await proposer.propose(parsed, context);
+    const skill: ProposedSkill = {
+      id: stored.id,
+      name: stored.name,
+      scope: stored.scope,
+      version: stored.version,
+      description: stored.description,
+      status: stored.status === "approved" ? "approved" : "proposed",
+    };
+    logger.info({ skill: skill.name, version: skill.version, status: skill.status, scope: skill.scope }, "skill proposed");
+    return { output: storedOutput(skill), skill };
+  } catch (error) {
+    if (error instanceof SkillError) {
+      return refused(error.message);
+    }
+    if (!(error instanceof ThreadbookError)) throw error;
+    logger.warn({ err: error, code: error.code, details: error.details }, "a skill proposal failed");
+    return { output: `The skill could not be stored, through no fault of the proposal: ${sentence(userMessage(error))} Tell the user; do not retry now.`, skill: null };
+  }
+}
+
+function refused(reason: string): ProposalOutcome {
+  return { output: `The skill was not stored: ${sentence(reason)} Fix it and call propose_skill again.`, skill: null };
+}
+
+/** The text, ending in a full stop unless it ends a sentence already. */
+function sentence(text: string): string {
+  return /[.!?]$/.test(text.trimEnd()) ? text.trimEnd() : `${text.trimEnd()}.`;
+}
+
+/** The answer when nothing keeps proposals (the model called a tool it was not offered). */
+export const proposalsOffOutput = "Proposing skills is not available here; nothing was stored. Do not call propose_skill again.";
+
+/** The answer when a turn has proposed as often as it may. */
+export function tooManyProposalsOutput(limit: number): string {
+  return `The skill was not stored: a turn may call propose_skill at most ${limit} times.`;
+}
+
+/** The reply's line for a stored proposal. */
+export function proposalLine(skill: ProposedSkill): string {
+  return skill.status === "approved"
+    ? `Added skill \`${skill.name}\` (approved automatically): new conversations can import it.`
+    : `Proposed skill \`${skill.name}\`: waiting for approval.`;
+}
+
+function storedOutput(skill: ProposedSkill): string {
+  if (skill.status === "approved") {
+    return `Added the skill ${skill.name} (version ${skill.version}), approved automatically: new conversations can import it. Tell the user in one sentence.`;
+  }
+  return (
+    `Stored the skill ${skill.name} (version ${skill.version}) as a proposal, waiting for an approver: it cannot be imported until it is approved. ` +
+    "The user is told it waits for approval; mention it in one sentence at most."
+  );
+}
+
+/** The proposal, or what is wrong with its arguments. */
+function parseProposal(text: string): SkillProposal | string {
+  if (text.length > maxArgumentsChars) return `its arguments are over ${maxArgumentsChars / 1024 / 1024} MB.`;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return `its arguments are not valid JSON; send ${argumentsShape}.`;
+  }
+  const result = proposalSchema.safeParse(value);
+  if (result.success) return result.data;
+  const issues = result.error.issues.slice(0, 3).map((issue) => `${issue.path.join(".") || "arguments"}: ${issue.message}`);
+  return `its arguments do not have the shape ${argumentsShape} (${issues.join("; ")}).`;
+}
