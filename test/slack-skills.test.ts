@@ -152,6 +152,18 @@ describe("a proposed skill in Slack", () => {
     assert.deepEqual([decided?.status, decided?.decidedBy], ["rejected", "cli:root"]);
   });
 
+  test("approving a version whose module another skill took meanwhile is refused plainly; it stays proposed", async (t) => {
+    const h = await startSlackHarness(t, options());
+    const { root, card } = await proposeInThread(h);
+    const context = { scope: "slack:T0TEAM", by: "cli:root", conversationKey: "cli:elsewhere", autoApprove: true };
+    await new SkillLibrary(h.store.skills, async () => null).propose({ name: "other-quarters", description: "Quarters too.", instructions: "Use it.", files: [{ path: "scripts/fiscal_quarters.py", content: "def quarter_of(month):\n    return 1\n" }] }, context);
+    await h.slack.deliverInteraction(click("approve", card, root, ada));
+    const note = await h.slack.waitForCall("chat.postEphemeral");
+    assert.match(String(note.args.text), /skills\.fiscal_quarters is already defined by the skill "other-quarters"/);
+    const [still] = await h.store.skills.listSkills({ name: "fiscal-quarters" });
+    assert.equal(still?.status, "proposed");
+  });
+
   test("an untrusted value is answered plainly: not a number, an unknown version, a version from another thread", async (t) => {
     const h = await startSlackHarness(t, options());
     const { root, card, record } = await proposeInThread(h);
