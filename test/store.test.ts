@@ -333,8 +333,18 @@ describe("turns", () => {
       });
       assert.equal((await restarted.getTurn(done))?.status, "answered");
       assert.equal((await restarted.getTurn(done))?.finishedAt, 1_000);
+      // The platform's adapter takes the turns it must tell about, once; another platform has none.
+      assert.deepEqual(await restarted.takeInterruptedTurns("discord"), []);
+      assert.deepEqual((await restarted.takeInterruptedTurns(ada.platform)).map((turn) => [turn.id, turn.conversationKey, turn.text, turn.status]), [[running, conversationKey, "long job", "failed"]]);
+      assert.deepEqual(await restarted.takeInterruptedTurns(ada.platform), []);
     } finally {
       await restarted.close();
+    }
+    const again = openSqliteStore(dataDir, { clock: () => 10_000, recoverInterruptedTurns: true });
+    try {
+      assert.deepEqual(await again.takeInterruptedTurns(ada.platform), [], "a turn is told about after one restart only");
+    } finally {
+      await again.close();
     }
   });
 

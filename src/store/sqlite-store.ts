@@ -90,7 +90,8 @@ function prepareStatements(database: DatabaseSync) {
       "SELECT count(*) AS turns, min(started_at) AS oldest FROM turns WHERE user_platform = ? AND user_id = ? AND started_at >= ?",
     ),
     failRunningTurns: prepare(
-      "UPDATE turns SET finished_at = ?, status = 'failed', error = ? WHERE status = 'running'",
+      `UPDATE turns SET finished_at = ?, status = 'failed', error = ? WHERE status = 'running'
+       RETURNING id, conversation_key, user_platform, user_id, user_workspace, user_display_name, text, started_at, finished_at, status, limit_name, error`,
     ),
     insertCellRun: prepare(
       `INSERT INTO cell_runs (conversation_key, turn_id, user, user_workspace, started_at, code, outcome, duration_ms, error)
@@ -209,6 +210,8 @@ export class SqliteStore implements Store {
   readonly #statements: Statements;
   readonly #transaction: Transaction;
   readonly #clock: () => number;
+  /** Turns a crash left running, failed as the store opened, until an adapter takes them. */
+  #interrupted: TurnRecord[] = [];
   readonly skills: SqliteSkillStore;
 
   /** Use openSqliteStore, which prepares the database first. */
@@ -400,13 +403,24 @@ export class SqliteStore implements Store {
     return this.#guard("read feedback", () => this.#statements.listFeedback.all(turnId).map(toFeedback));
   }
 
-  /** Marks every turn still "running" as failed; returns how many. Synchronous: opening the store does it. */
+  /**
+   * Marks every turn still "running" as failed, and keeps them for
+   * `takeInterruptedTurns`; returns how many. Synchronous: opening the store does it.
+   */
   failInterruptedTurns(): number {
     try {
-      return Number(this.#statements.failRunningTurns.run(this.#now(), interruptedTurnError).changes);
+      const failed = this.#statements.failRunningTurns.all(this.#now(), interruptedTurnError).map(toTurn);
+      this.#interrupted.push(...failed);
+      return failed.length;
     } catch (error) {
       throw operationFailure(this.location, "recover interrupted turns", error);
     }
+  }
+
+  takeInterruptedTurns(platform: string): Promise<TurnRecord[]> {
+    const taken = this.#interrupted.filter((turn) => turn.user.platform === platform);
+    this.#interrupted = this.#interrupted.filter((turn) => turn.user.platform !== platform);
+    return Promise.resolve(taken.sort((a, b) => a.startedAt - b.startedAt));
   }
 
   close(): Promise<void> {

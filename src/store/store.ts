@@ -198,6 +198,13 @@ export interface Store {
   getTurn(turnId: string): Promise<TurnRecord | null>;
 
   /**
+   * The turns of `platform`'s users that a crash left running, which opening
+   * this store marked as failed: an adapter takes them as it starts, to tell
+   * each conversation its question went unanswered. Each is given once, oldest first.
+   */
+  takeInterruptedTurns(platform: string): Promise<TurnRecord[]>;
+
+  /**
    * The turns the user started at or after `sinceMs`, whatever their status:
    * how many, and when the oldest of them started (null when none). What a
    * per-user rate limit counts, across restarts.
