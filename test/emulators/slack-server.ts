@@ -70,6 +70,8 @@ export class SlackServer {
   streaming = true;
   /** Off: file downloads answer Slack's sign-in page, as they do for an app without files:read. */
   filesReadScope = true;
+  /** Channels the bot was removed from: chat.postMessage there answers `not_in_channel`, as Slack does. */
+  readonly leftChannels = new Set<string>();
   readonly #options: SlackServerOptions;
   readonly #server: Server;
   readonly #sockets: WebSocketServer;
@@ -311,6 +313,7 @@ export class SlackServer {
       case "apps.connections.open":
         return ok({ url: `${this.#origin.replace("http", "ws")}/socket?ticket=${++this.#sequence}` });
       case "chat.postMessage": {
+        if (this.leftChannels.has(channel)) return { ok: false, error: "not_in_channel" };
         const message = this.#newMessage(channel, args);
         return ok({ channel, ts: message.ts, message: { text: message.text, ts: message.ts } });
       }

@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto";
 import type { TestContext } from "node:test";
 import { SlackAdapter } from "../../src/adapters/slack/slack-adapter.ts";
 import { loadConfig, type SlackSettings } from "../../src/config.ts";
-import { createLogger, silentLogger } from "../../src/log.ts";
+import { createLogger, silentLogger, type Logger } from "../../src/log.ts";
 import { Agent } from "../../src/core/agent.ts";
 import { createModelClient } from "../../src/core/model/create-model-client.ts";
 import type { DockerSandbox } from "../../src/sandbox/docker/docker-sandbox.ts";
@@ -33,8 +33,12 @@ export interface SlackHarness {
   dataDir: string;
   /** HTTP mode: the signing secret and the app's request URL on 127.0.0.1. */
   http: { secret: string; eventsUrl: string } | undefined;
-  /** Starts another adapter (and agent) on the same store, as after a restart. */
-  restart(): Promise<void>;
+  /**
+   * Starts another adapter (and agent) on the same data, as after a restart:
+   * on the same store, or with `reopenStore` on the store closed and opened
+   * again, as a new process opens it (failing the turns left running).
+   */
+  restart(options?: { reopenStore?: boolean }): Promise<void>;
 }
 
 export interface HarnessOptions {
@@ -45,12 +49,17 @@ export interface HarnessOptions {
   mode?: "socket" | "http";
   /** THREADBOOK_SKILL_APPROVERS, e.g. ["slack:U0ADA"]; none by default. */
   approvers?: string[];
+  /** The adapter's logger, e.g. one that captures lines; silent (or THREADBOOK_TEST_LOG) by default. */
+  logger?: Logger;
+  /** Sets the emulator up before the adapter first starts (which already calls the Web API). */
+  prepareSlack?: (slack: SlackServer) => void;
 }
 
 export async function startSlackHarness(t: TestContext, options: HarnessOptions): Promise<SlackHarness> {
   const botToken = `xoxb-${randomBytes(6).toString("hex")}`;
   const appToken = `xapp-${randomBytes(6).toString("hex")}`;
   const slack = await SlackServer.start({ botToken, appToken, teamId: team, botUserId });
+  options.prepareSlack?.(slack);
   const model = await startOpenAIServer({ apiKey });
   const config = loadConfig({ THREADBOOK_DATA_DIR: options.dataDir, THREADBOOK_CELL_TIMEOUT_S: "30" });
   const http = options.mode === "http";
@@ -59,24 +68,30 @@ export async function startSlackHarness(t: TestContext, options: HarnessOptions)
     botToken, appToken: http ? undefined : appToken, signingSecret: http ? signingSecret : undefined, apiUrl: slack.apiUrl, streaming: true,
     allowedTeams: [], allowedChannels: [], allowedUsers: [], httpPort: 0, ...options.settings,
   };
-  const store = openSqliteStore(options.dataDir);
   const client = createModelClient({ ...config.model, apiKey, baseURL: model.baseURL, name: "gpt-test", api: "responses", maxRetries: 0, timeoutMs: 20_000, stream: true });
-  // Proposed Python is not compiled here: the tests that need the check are the skills tests.
-  const skills = new SkillLibrary(store.skills, async () => null);
-  const skillReview = new SkillReview(skills, options.approvers ?? []);
-  const build = () => {
+  const logger = options.logger ?? testLogger();
+  const build = (store: SqliteStore) => {
+    // Proposed Python is not compiled here: the tests that need the check are the skills tests.
+    const skills = new SkillLibrary(store.skills, async () => null);
+    const skillReview = new SkillReview(skills, options.approvers ?? []);
     const agent = new Agent({ model: client, sandbox: options.sandbox, store, settings: config, skills });
-    const adapter = new SlackAdapter({ settings, agent, store, logger: testLogger(), maxFileBytes: 1024 * 1024, socketPingTimeoutMs: 500, httpHost: "127.0.0.1", skillReview });
-    return { agent, adapter };
+    const adapter = new SlackAdapter({ settings, agent, store, logger, maxFileBytes: 1024 * 1024, socketPingTimeoutMs: 500, httpHost: "127.0.0.1", skillReview });
+    return { store, agent, adapter };
   };
-  const harness = { slack, model, store, dataDir: options.dataDir, http: undefined, ...build() } as SlackHarness;
+  const harness = { slack, model, dataDir: options.dataDir, http: undefined, ...build(openSqliteStore(options.dataDir)) } as SlackHarness;
   const started = async () => {
     await harness.adapter.start();
     harness.http = http ? { secret: signingSecret, eventsUrl: `http://127.0.0.1:${harness.adapter.httpPort}/slack/events` } : undefined;
   };
-  harness.restart = async () => {
+  harness.restart = async (restartOptions = {}) => {
     await harness.adapter.stop();
-    Object.assign(harness, build());
+    let store = harness.store;
+    if (restartOptions.reopenStore === true) {
+      await harness.agent.idle();
+      await store.close();
+      store = openSqliteStore(options.dataDir);
+    }
+    Object.assign(harness, build(store));
     await started();
   };
   await started();
@@ -85,7 +100,7 @@ export async function startSlackHarness(t: TestContext, options: HarnessOptions)
     harness.agent.interrupt();
     await harness.agent.idle();
     await harness.adapter.stop();
-    await store.close();
+    await harness.store.close();
     await model.stop();
     await slack.stop();
     model.assertDone();

@@ -44,8 +44,8 @@ export function toIncomingPost(event: unknown, team: string | undefined, botUser
   if (fields.bot_id !== undefined || fields.bot_profile !== undefined) return null;
   const { channel, user, ts } = fields;
   const threadTs = fields.thread_ts;
-  if (!isId(team) || !isId(channel) || !isId(user) || !isTs(ts)) return null;
-  if (threadTs !== undefined && !isTs(threadTs)) return null;
+  if (!isSlackId(team) || !isSlackId(channel) || !isSlackId(user) || !isSlackTs(ts)) return null;
+  if (threadTs !== undefined && !isSlackTs(threadTs)) return null;
   if (botUserId !== undefined && user === botUserId) return null;
   const rawText = typeof fields.text === "string" ? fields.text : "";
   const mention = botUserId === undefined ? null : new RegExp(`<@${botUserId}(\\|[^>]*)?>`, "g");
@@ -79,10 +79,12 @@ function postedFiles(files: unknown): PostedFile[] {
   return result;
 }
 
-function isId(value: unknown): value is string {
+/** A team, channel or user id as Slack gives them (`T0123ABCD`). */
+export function isSlackId(value: unknown): value is string {
   return typeof value === "string" && idPattern.test(value);
 }
 
-function isTs(value: unknown): value is string {
+/** A message ts as Slack gives it (`1700000000.000100`). */
+export function isSlackTs(value: unknown): value is string {
   return typeof value === "string" && tsPattern.test(value);
 }

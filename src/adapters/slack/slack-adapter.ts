@@ -19,6 +19,7 @@ import { boltLogger } from "./bolt-logger.ts";
 import { BoundedSet } from "./bounded-set.ts";
 import { conversationKey, eventKey } from "./conversation-key.ts";
 import { downloadFiles } from "./file-download.ts";
+import { tellInterruptedTurns } from "./interrupted-turns.ts";
 import { toIncomingPost, type IncomingPost } from "./incoming-post.ts";
 import { feedbackActionId, stopActionId } from "./reply-parts.ts";
 import type { SkillReview } from "../../skills/skill-review.ts";
@@ -89,12 +90,21 @@ export class SlackAdapter implements PlatformAdapter {
     this.#register();
   }
 
+  /**
+   * Checks the token and connects (Socket Mode) or listens (HTTP mode), then
+   * posts a note in each thread whose question a crash left unanswered; a
+   * note that cannot be posted is logged, and the adapter runs on.
+   */
   async start(): Promise<void> {
     await this.#app.init();
     const { settings, httpHost } = this.#options;
-    if (settings.appToken !== undefined) return void (await this.#app.start());
-    const server = (await this.#app.start(httpHost === undefined ? settings.httpPort : { port: settings.httpPort, host: httpHost })) as Server;
-    this.#httpPort = (server.address() as AddressInfo).port;
+    if (settings.appToken !== undefined) {
+      await this.#app.start();
+    } else {
+      const server = (await this.#app.start(httpHost === undefined ? settings.httpPort : { port: settings.httpPort, host: httpHost })) as Server;
+      this.#httpPort = (server.address() as AddressInfo).port;
+    }
+    await tellInterruptedTurns({ store: this.#options.store, client: this.#client, logger: this.#logger, now: Date.now() });
   }
 
   /** HTTP mode's port once started (the one given, or the one the system chose for 0); undefined in Socket Mode. */
