@@ -94,8 +94,7 @@ export async function startSlackHarness(t: TestContext, options: HarnessOptions)
     Object.assign(harness, build(store));
     await started();
   };
-  await started();
-  if (!http) await slack.whenConnected();
+  // Registered first, so an adapter whose start failed is torn down too.
   t.after(async () => {
     harness.agent.interrupt();
     await harness.agent.idle();
@@ -106,6 +105,8 @@ export async function startSlackHarness(t: TestContext, options: HarnessOptions)
     model.assertDone();
     slack.assertDone();
   });
+  await started();
+  if (!http) await slack.whenConnected();
   return harness;
 }
 
