@@ -1,7 +1,9 @@
 /**
  * The adapter contract's driver for Slack: the real `node src/main.ts start`
- * in a child process, connected in Socket Mode to the Slack emulator (its
- * Web API at SLACK_API_URL). The driver is Ada in one channel thread: she
+ * in a child process, its Web API the Slack emulator (SLACK_API_URL), and
+ * reached by either of Slack's ways in: a Socket Mode connection to the
+ * emulator, or HTTP mode, where the driver posts events and clicks to the
+ * bot's request URL signed with its signing secret, as Slack does. The driver is Ada in one channel thread: she
  * mentions the bot to start it, replies in the thread to go on, presses the
  * Stop button and says `reset`. What she sees is read back from the Web API
  * calls the bot made: the status message and its edits, the streamed
@@ -12,6 +14,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { mkdtempSync, rmSync } from "node:fs";
+import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { AdapterDriver, AskedTurn, ContractSetup, SeenCell, SeenFile, SeenReply, SentFile } from "../adapter-contract.ts";
@@ -31,6 +34,20 @@ const exitAllowanceMs = 60_000;
 export interface SlackDriverOptions {
   /** SLACK_STREAMING: off shows the work in one status message and the answer as messages. */
   streaming: boolean;
+  /** How Slack reaches the bot: Socket Mode (SLACK_APP_TOKEN) by default, or HTTP mode (SLACK_SIGNING_SECRET). */
+  mode?: "socket" | "http";
+}
+
+/** How the driver's posts and clicks reach the bot, and how it knows the bot can take them. */
+interface WayIn {
+  /** The bot's settings for this way in. */
+  settings: Record<string, string>;
+  /** Resolves once the bot takes events; `logged` resolves once the bot's log has a line that matches. */
+  ready(logged: (matches: (entry: Record<string, unknown>) => boolean) => Promise<void>): Promise<void>;
+  /** Delivers an event; resolves once the bot acknowledged it. */
+  event(event: Record<string, unknown>): Promise<void>;
+  /** Delivers a click; resolves once the bot acknowledged it. */
+  interaction(payload: Record<string, unknown>): Promise<void>;
 }
 
 export function slackDriverFactory(options: SlackDriverOptions): (setup: ContractSetup) => Promise<AdapterDriver> {
@@ -41,6 +58,7 @@ async function startSlackDriver(setup: ContractSetup, options: SlackDriverOption
   const botToken = `xoxb-${randomBytes(6).toString("hex")}`;
   const appToken = `xapp-${randomBytes(6).toString("hex")}`;
   const slack = await SlackServer.start({ botToken, appToken, teamId: team, botUserId });
+  const wayIn = options.mode === "http" ? await httpWayIn(slack) : socketWayIn(slack, appToken);
   const instance = testInstance();
   const root = mkdtempSync(join(tmpdir(), "threadbook-contract-slack-"));
   const child = spawn(process.execPath, [mainScript, "start"], {
@@ -48,13 +66,13 @@ async function startSlackDriver(setup: ContractSetup, options: SlackDriverOption
     env: contractProcessEnv(setup, root, instance, {
       THREADBOOK_SHUTDOWN_GRACE_S: "5",
       SLACK_BOT_TOKEN: botToken,
-      SLACK_APP_TOKEN: appToken,
       SLACK_API_URL: slack.apiUrl,
       SLACK_STREAMING: String(options.streaming),
+      ...wayIn.settings,
     }),
     stdio: ["ignore", "ignore", "pipe"],
   });
-  const driver = new SlackDriver(slack, child, root, instance);
+  const driver = new SlackDriver(slack, wayIn, child, root, instance);
   try {
     await driver.connected();
   } catch (error) {
@@ -67,6 +85,7 @@ async function startSlackDriver(setup: ContractSetup, options: SlackDriverOption
 class SlackDriver implements AdapterDriver {
   readonly stopperName = `@${memberNames[ada]}`;
   readonly #slack: SlackServer;
+  readonly #wayIn: WayIn;
   readonly #child: ChildProcess;
   readonly #root: string;
   readonly #instance: string;
@@ -77,8 +96,9 @@ class SlackDriver implements AdapterDriver {
   #thread: string | undefined;
   #turn: SlackTurn | undefined;
 
-  constructor(slack: SlackServer, child: ChildProcess, root: string, instance: string) {
+  constructor(slack: SlackServer, wayIn: WayIn, child: ChildProcess, root: string, instance: string) {
     this.#slack = slack;
+    this.#wayIn = wayIn;
     this.#child = child;
     this.#root = root;
     this.#instance = instance;
@@ -90,7 +110,26 @@ class SlackDriver implements AdapterDriver {
 
   async connected(): Promise<void> {
     const exited = this.#exited.then(([code, signal]) => { throw new Error(`threadbook exited with ${code ?? signal} before connecting:\n${this.#stderr}`); });
-    await Promise.race([this.#slack.whenConnected(connectTimeoutMs), exited]);
+    let timer: NodeJS.Timeout | undefined;
+    const overdue = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`threadbook was not ready ${connectTimeoutMs / 1000} s after it started:\n${this.#stderr}`)), connectTimeoutMs);
+    });
+    await Promise.race([this.#wayIn.ready((matches) => this.#logged(matches)), exited, overdue]).finally(() => clearTimeout(timer));
+  }
+
+  /** Resolves once the bot has logged a line that `matches` (already, or as its stderr comes in). */
+  #logged(matches: (entry: Record<string, unknown>) => boolean): Promise<void> {
+    const stderr = this.#child.stderr;
+    return new Promise((resolve) => {
+      const check = () => {
+        if (!logEntries(this.#stderr).some(matches)) return;
+        stderr?.off("data", check);
+        resolve();
+      };
+      // Registered after the constructor's listener, so the text is kept before it is checked.
+      stderr?.on("data", check);
+      check();
+    });
   }
 
   async ask(text: string, files: SentFile[] = []): Promise<AskedTurn> {
@@ -103,7 +142,7 @@ class SlackDriver implements AdapterDriver {
     this.#thread ??= ts;
     const turn = new SlackTurn(this.#slack, this.#thread, ts);
     this.#turn = turn;
-    await this.#slack.deliver(event);
+    await this.#wayIn.event(event);
     return turn;
   }
 
@@ -111,7 +150,7 @@ class SlackDriver implements AdapterDriver {
     const thread = this.#requireThread();
     const status = this.#slack.thread(channel, thread).findLast((message) => JSON.stringify(message.blocks).includes("threadbook_stop"));
     if (status === undefined) throw new Error("no Stop button is shown in the thread");
-    await this.#slack.deliverInteraction(buttonClick({ actionId: "threadbook_stop", type: "button", value: "stop", messageTs: status.ts, threadTs: thread }));
+    await this.#wayIn.interaction(buttonClick({ actionId: "threadbook_stop", type: "button", value: "stop", messageTs: status.ts, threadTs: thread }));
   }
 
   async reset(): Promise<void> {
@@ -119,7 +158,7 @@ class SlackDriver implements AdapterDriver {
     const ts = this.#slack.nextTs();
     const callsBefore = this.#slack.calls.length;
     const answered = this.#slack.waitForCall("chat.postMessage", (call) => this.#slack.calls.indexOf(call) >= callsBefore && call.args.thread_ts === thread && /starts afresh/.test(String(call.args.text)));
-    await this.#slack.deliver(userPost({ type: "message", channelType: "channel", text: "reset", ts, threadTs: thread }));
+    await this.#wayIn.event(userPost({ type: "message", channelType: "channel", text: "reset", ts, threadTs: thread }));
     await answered;
   }
 
@@ -148,6 +187,58 @@ class SlackDriver implements AdapterDriver {
     if (this.#thread === undefined) throw new Error("no question was asked yet, so there is no thread");
     return this.#thread;
   }
+}
+
+/** Socket Mode: the bot connects to the emulator, which sends it envelopes and waits for their acks. */
+function socketWayIn(slack: SlackServer, appToken: string): WayIn {
+  return {
+    settings: { SLACK_APP_TOKEN: appToken },
+    ready: () => slack.whenConnected(connectTimeoutMs),
+    event: async (event) => void (await slack.deliver(event)),
+    interaction: (payload) => slack.deliverInteraction(payload),
+  };
+}
+
+/**
+ * HTTP mode: the bot listens on THREADBOOK_HTTP_PORT, and each event or click
+ * is a signed POST to its request URL, acknowledged by a 200. The port is one
+ * the system had free a moment before (the setting cannot be 0); the bot is
+ * ready once it logs that it is listening.
+ */
+async function httpWayIn(slack: SlackServer): Promise<WayIn> {
+  const secret = randomBytes(16).toString("hex");
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}/slack/events`;
+  const acknowledged = (what: string) => (response: { status: number; body: string }) => {
+    if (response.status !== 200) throw new Error(`the bot answered ${what} with ${response.status}: ${response.body}`);
+  };
+  return {
+    settings: { SLACK_SIGNING_SECRET: secret, THREADBOOK_HTTP_PORT: String(port) },
+    // main.ts logs "listening" for each adapter once its `start` resolved.
+    ready: (logged) => logged((entry) => entry.platform === "slack" && entry.msg === "listening"),
+    event: async (event) => acknowledged("an event")(await slack.deliverHttp(url, slack.eventCallback(event), { secret })),
+    interaction: async (payload) => acknowledged("a click")(await slack.deliverHttpInteraction(url, payload, { secret })),
+  };
+}
+
+/** The bot's log lines (JSON, one a line, on stderr), complete lines only; other lines skipped. */
+function logEntries(stderr: string): Record<string, unknown>[] {
+  return stderr.split("\n").slice(0, -1).flatMap((line) => {
+    if (!line.startsWith("{")) return [];
+    try {
+      return [JSON.parse(line) as Record<string, unknown>];
+    } catch {
+      return [];
+    }
+  });
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
 }
 
 interface Watcher {
