@@ -9,49 +9,20 @@
  * nobody again.
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { interruptedNoticeWindowMs } from "../src/adapters/discord/interrupted-turns.ts";
 import type { UserRecord } from "../src/store/store.ts";
-import { componentsV2Flag, DiscordEmulator, snowflake, textDisplays, user, type RecordedCall } from "./emulators/discord-server.ts";
-import { startOpenAIServer, textStep } from "./emulators/openai-server.ts";
-import { startDiscordBot, type DiscordBot } from "./support/discord-bot.ts";
-import { removeInstance, testInstance } from "./support/sandbox.ts";
+import { componentsV2Flag, snowflake, textDisplays, user, type RecordedCall } from "./emulators/discord-server.ts";
+import { textStep } from "./emulators/openai-server.ts";
+import { crashWhileRunning, type CrashedTurn } from "./support/crashed-turns.ts";
+import { discordWorld } from "./support/discord-bot.ts";
 
 const apiKey = "sk-test-discord-interrupted-0123";
-const storeModuleUrl = new URL("../src/store/sqlite-store.ts", import.meta.url).href;
 const ada = user("100000000000000001", "Ada");
 const grace = user("100000000000000002", "Grace");
 const minute = 60_000;
-
-interface CrashedTurn {
-  conversationKey: string;
-  user: UserRecord;
-  text: string;
-  startedAt: number;
-}
-
-/** A process that starts the turns (each at its time) and is killed before it finishes any, as kill -9 leaves them. Their ids, in order. */
-function crashWhileRunning(dataDir: string, turns: CrashedTurn[]): string[] {
-  const script = `
-    const { writeSync } = await import("node:fs");
-    const { openSqliteStore } = await import(${JSON.stringify(storeModuleUrl)});
-    let now = Date.now();
-    const store = openSqliteStore(${JSON.stringify(dataDir)}, { clock: () => now });
-    const ids = [];
-    for (const turn of ${JSON.stringify(turns)}) {
-      now = turn.startedAt;
-      ids.push(await store.startTurn({ conversationKey: turn.conversationKey, user: turn.user, text: turn.text }));
-    }
-    writeSync(1, JSON.stringify(ids));
-    process.kill(process.pid, "SIGKILL");`;
-  const child = spawnSync(process.execPath, ["--input-type=module", "--no-warnings", "-e", script], { encoding: "utf8" });
-  assert.equal(child.signal, "SIGKILL", child.stderr);
-  return JSON.parse(child.stdout) as string[];
-}
 
 function discordUser(who: { id: string; global_name: string | null }): UserRecord {
   return { platform: "discord", id: who.id, workspace: null, displayName: who.global_name };
@@ -60,30 +31,7 @@ function discordUser(who: { id: string; global_name: string | null }): UserRecor
 const postsTo = (channelId: string) => (call: RecordedCall) => call.method === "POST" && call.path === `/channels/${channelId}/messages`;
 
 test("after a crash, each Discord conversation whose question was running in the last hour is told once to ask again", async (t) => {
-  const root = mkdtempSync(join(tmpdir(), "threadbook-discord-interrupted-"));
-  const dataDir = join(root, "data");
-  const instance = testInstance();
-  const discord = await DiscordEmulator.start();
-  const model = await startOpenAIServer({ apiKey });
-  const bots: DiscordBot[] = [];
-  t.after(async () => {
-    for (const bot of bots) await bot.services.close();
-    await removeInstance(instance);
-    await discord.stop();
-    await model.stop();
-    rmSync(root, { recursive: true, force: true });
-    model.assertDone();
-    discord.assertDone();
-  });
-  const start = async () => {
-    const bot = await startDiscordBot({
-      discord, dataDir, instance,
-      settings: { OPENAI_API_KEY: apiKey, OPENAI_BASE_URL: model.baseURL, THREADBOOK_MODEL: "gpt-test", THREADBOOK_MODEL_MAX_RETRIES: "0" },
-    });
-    bots.push(bot);
-    return bot;
-  };
-
+  const { discord, model, dataDir, start } = await discordWorld(t, apiKey);
   const thread = discord.openThread(discord.bot.id, "orders by city");
   const dm = discord.dm(grace);
   const locked = discord.openThread(discord.bot.id, "a thread the bot may no longer post in");
