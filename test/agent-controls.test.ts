@@ -15,7 +15,7 @@ import { loadConfig, type ModelApi } from "../src/config.ts";
 import { Agent, busyMessage } from "../src/core/agent.ts";
 import { createModelClient } from "../src/core/model/create-model-client.ts";
 import { SESSION_LOST_NOTE } from "../src/core/session-continuity.ts";
-import type { ProgressEvent, Reply, Turn, TurnUser } from "../src/core/turn.ts";
+import type { ProgressEvent, Turn, TurnUser } from "../src/core/turn.ts";
 import type { DockerSandbox } from "../src/sandbox/docker/docker-sandbox.ts";
 import { openSqliteStore, type SqliteStore } from "../src/store/sqlite-store.ts";
 import { codeStep, delayStep, startOpenAIServer, textStep, type OpenAIServer, type ScriptEntry } from "./emulators/openai-server.ts";

@@ -98,7 +98,11 @@ describe("turns", () => {
   test("the deferral goes out before the model is asked, and a follow-up message in the thread reuses the session", async (t) => {
     const h = await discordHarness(t, sandbox, dataRoot);
     let modelAskedAt = 0;
-    h.model.script([() => { modelAskedAt = performance.now(); return codeStep("kept = 41"); }, textStep("Stored it."), codeStep("kept + 1"), textStep("It is 42.")]);
+    let followUpAskedAt = 0;
+    h.model.script([
+      () => { modelAskedAt = performance.now(); return codeStep("kept = 41"); }, textStep("Stored it."),
+      () => { followUpAskedAt = performance.now(); return codeStep("kept + 1"); }, textStep("It is 42."),
+    ]);
     const { token } = h.discord.command({ name: "ask", user: ada, options: [stringOption("question", "Store 41 as kept")] });
     const deferral = await h.discord.waitFor(isCallback(token));
     assert.equal(deferral.body.type, 5, "a deferred response");
@@ -111,8 +115,9 @@ describe("turns", () => {
     // A follow-up in the thread, without a mention.
     const mark = h.discord.calls.length;
     const followUp = h.discord.post({ author: ada, channelId: threadId, content: "Add one to it" });
-    await h.discord.waitFor(typingAfter(h, mark, threadId));
+    const typing = await h.discord.waitFor(typingAfter(h, mark, threadId));
     await h.adapter.idle();
+    assert.ok(followUpAskedAt > 0 && typing.at < followUpAskedAt, "the typing indicator, the first sign of work, came before the model was asked");
     const messages = botMessages(h, threadId);
     assert.equal(messages.length, 2);
     assert.match(textOf(messages[1]!), /It is 42\./);

@@ -36,7 +36,7 @@ export async function createPlatformAdapters(config: Config, agent: Agent, store
   }
   if (config.discord !== undefined) {
     const { DiscordAdapter } = await import("./discord/discord-adapter.ts");
-    adapters.push(new DiscordAdapter({ settings: config.discord, agent, logger, fileMaxBytes: config.sandbox.fileMb * 1024 * 1024, skillReview: review }));
+    adapters.push(new DiscordAdapter({ settings: config.discord, agent, store, logger, fileMaxBytes: config.sandbox.fileMb * 1024 * 1024, skillReview: review }));
   }
   return adapters;
 }

@@ -7,6 +7,7 @@
  */
 import { lstat, mkdir, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import type { ProposalContext, SkillProposal, SkillProposer } from "../core/skill-proposer.ts";
 import { SkillError, StoreError } from "../errors.ts";
 import type { SkillRecord, SkillStore, StoredSkillFile } from "../store/skill-store.ts";
 import { manifestText } from "./front-matter.ts";
@@ -15,26 +16,6 @@ import { findSkillFolders, readSkillFolder } from "./read-skill-folder.ts";
 import { checkName, checkRelativePath, checkScope, manifestFileName, refuse } from "./skill-rules.ts";
 import { globalScope, type SkillFile, type ValidSkill } from "./skill.ts";
 import { validateSkill } from "./validate-skill.ts";
-
-/** A skill as the model proposes it: SKILL.md is built from the first three. */
-export interface SkillProposal {
-  name: string;
-  description: string;
-  /** SKILL.md's markdown body: how and when to use the skill. */
-  instructions: string;
-  /** `scripts/<stem>.py`, and optionally `references/…` and `assets/…`, as text. */
-  files: { path: string; content: string }[];
-}
-
-export interface ProposalContext {
-  /** The scope of the conversation the proposal came from. */
-  scope: string;
-  /** Who was talking, e.g. "slack:U123". */
-  by: string;
-  conversationKey: string;
-  /** Approve at once (THREADBOOK_SKILLS_AUTO_APPROVE), when nothing clashes. */
-  autoApprove: boolean;
-}
 
 /** The scopes whose skills a conversation in `scope` sees together: global and its workspace. */
 export function visibleScopes(scope: string): string[] {
@@ -53,7 +34,7 @@ export function activeSkills(records: readonly SkillRecord[]): SkillRecord[] {
   return [...newest.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.scope < b.scope ? -1 : 1));
 }
 
-export class SkillLibrary {
+export class SkillLibrary implements SkillProposer {
   readonly #store: SkillStore;
   readonly #compileCheck: PythonCompileCheck;
   /** The change running now; the next waits for it. */

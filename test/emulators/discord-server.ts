@@ -4,7 +4,9 @@
  * pointed here by its REST `api` option; it finds the gateway through
  * GET /gateway/bot as it does against Discord. It keeps channels, threads
  * and messages, serves attachment downloads, checks message bodies as
- * Discord would (discord-message-rules.ts), and records every call. It fails
+ * Discord would (discord-message-rules.ts), answers as Discord does for a
+ * channel it does not know (GET: 404 Unknown Channel) or one the bot may not
+ * send in (denySend: 403), and records every call. It fails
  * loudly: an unknown route, a wrong token or a refused body is a fault that
  * `assertDone()` throws on.
  */
@@ -67,6 +69,8 @@ export class DiscordEmulator {
   readonly #messages = new Map<string, ApiMessage[]>();
   readonly #attachments = new Map<string, { data: Buffer; contentType: string }>();
   readonly #interactions = new Map<string, InteractionRecord>();
+  /** Channels where the bot lacks Send Messages: a post there is Discord's 403 Missing Permissions (50013), not a fault. */
+  readonly #withoutSendPermission = new Set<string>();
   readonly #waiters: { test: (call: RecordedCall) => boolean; resolve: (call: RecordedCall) => void }[] = [];
   readonly #server: Server;
   readonly gateway: EmulatedGateway;
@@ -182,6 +186,12 @@ export class DiscordEmulator {
     const found = this.#find(fields.messageId);
     if (found === undefined) throw new Error(`no message ${fields.messageId}`);
     return this.#interact(fields.user, found.channel_id, fields.roles ?? [], 3, { custom_id: fields.customId, component_type: 2 }, found);
+  }
+
+  /** Takes the bot's permission to send messages in the channel away. */
+  denySend(channelId: string): void {
+    this.#channel(channelId);
+    this.#withoutSendPermission.add(channelId);
   }
 
   /** The messages of a channel as they stand now, oldest first. */
@@ -302,6 +312,7 @@ export class DiscordEmulator {
     if (method === "POST" && (match = /^\/channels\/(\d+)\/messages$/.exec(path))) {
       const channel = this.channels.get(match[1]!);
       if (channel === undefined) return this.#refuse(response, 404, `message to an unknown channel ${match[1]}`);
+      if (this.#withoutSendPermission.has(channel.id)) return send(response, 403, { message: "Missing Permissions", code: 50013 });
       if (!this.#valid(call, response)) return;
       const created = message({ channelId: channel.id, guildId: channel.guild_id, author: this.bot, content: call.body.content, flags: call.body.flags, components: call.body.components, attachments: this.#keep(call.files) });
       this.#store(created);

@@ -7,11 +7,17 @@
  * stopped. Sessions outlive a close, as they do for a restart; the caller
  * removes the instance's containers.
  */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { TestContext } from "node:test";
 import { DiscordAdapter } from "../../src/adapters/discord/discord-adapter.ts";
 import { createPlatformAdapters } from "../../src/adapters/platform-adapter.ts";
 import { loadConfig } from "../../src/config.ts";
 import { startServices, type Services } from "../../src/services.ts";
-import type { DiscordEmulator } from "../emulators/discord-server.ts";
+import { DiscordEmulator } from "../emulators/discord-server.ts";
+import { startOpenAIServer, type OpenAIServer } from "../emulators/openai-server.ts";
+import { removeInstance, testInstance } from "./sandbox.ts";
 
 export interface DiscordBot {
   services: Services;
@@ -52,4 +58,47 @@ export async function startDiscordBot(options: DiscordBotOptions): Promise<Disco
     await services.close();
     throw error;
   }
+}
+
+/** An emulator, a model and a data directory that outlive the bots started on them, for a test of restarts. */
+export interface DiscordWorld {
+  discord: DiscordEmulator;
+  model: OpenAIServer;
+  dataDir: string;
+  instance: string;
+  /** Starts a bot on the world's data directory; every bot started is closed after the test. */
+  start(settings?: Record<string, string>): Promise<DiscordBot>;
+}
+
+/**
+ * A world removed after the test, bots first; the model's and the emulator's
+ * scripts must then be played out. `settings` apply to every bot, under each start's own.
+ */
+export async function discordWorld(t: TestContext, apiKey: string, settings: Record<string, string> = {}): Promise<DiscordWorld> {
+  const root = mkdtempSync(join(tmpdir(), "threadbook-discord-world-"));
+  const instance = testInstance();
+  const discord = await DiscordEmulator.start();
+  const model = await startOpenAIServer({ apiKey });
+  const bots: DiscordBot[] = [];
+  t.after(async () => {
+    for (const bot of bots) await bot.services.close();
+    await removeInstance(instance);
+    await discord.stop();
+    await model.stop();
+    rmSync(root, { recursive: true, force: true });
+    model.assertDone();
+    discord.assertDone();
+  });
+  const dataDir = join(root, "data");
+  return {
+    discord, model, dataDir, instance,
+    async start(own = {}) {
+      const bot = await startDiscordBot({
+        discord, dataDir, instance,
+        settings: { OPENAI_API_KEY: apiKey, OPENAI_BASE_URL: model.baseURL, THREADBOOK_MODEL: "gpt-test", THREADBOOK_MODEL_MAX_RETRIES: "0", ...settings, ...own },
+      });
+      bots.push(bot);
+      return bot;
+    },
+  };
 }

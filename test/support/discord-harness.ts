@@ -56,7 +56,7 @@ export async function discordHarness(t: TestContext, sandbox: DockerSandbox, dat
     allowedGuilds: [], allowedChannels: [], allowedRoles: [], ...options.settings,
   };
   const skillReview = new SkillReview(skills, options.approvers ?? []);
-  const adapter = new DiscordAdapter({ settings, agent, logger: log.logger, fileMaxBytes: config.sandbox.fileMb * 1024 * 1024, skillReview });
+  const adapter = new DiscordAdapter({ settings, agent, store, logger: log.logger, fileMaxBytes: config.sandbox.fileMb * 1024 * 1024, skillReview });
   t.after(async () => {
     agent.interrupt();
     await agent.idle();

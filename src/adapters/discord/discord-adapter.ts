@@ -2,7 +2,9 @@
  * The Discord bot: a discord.js client on the gateway (Guilds, Guild
  * Messages, Message Content and Direct Messages intents), its REST base from
  * DISCORD_API_URL, turning interactions and messages into turns, and
- * offering proposed skills to their approvers. On stop it
+ * offering proposed skills to their approvers. Once connected it tells
+ * each conversation whose question a crash left unanswered to ask again
+ * (interrupted-turns.ts). On stop it
  * takes no new events, lets the handlers post what they have, and
  * disconnects.
  */
@@ -15,6 +17,7 @@ import type { SkillReview } from "../../skills/skill-review.ts";
 import type { PlatformAdapter } from "../platform-adapter.ts";
 import type { DiscordContext } from "./discord-context.ts";
 import { handleInteraction } from "./interaction-handler.ts";
+import { noticeInterruptedTurns, type InterruptedTurns } from "./interrupted-turns.ts";
 import { handleMessage } from "./message-handler.ts";
 
 /** How long stop waits for handlers to post the replies of turns that ended. */
@@ -27,6 +30,8 @@ export interface DiscordAdapterOptions {
   fileMaxBytes: number;
   /** Approving proposed skills with buttons; without it, a proposal is only named in the reply. */
   skillReview?: SkillReview;
+  /** The turns a crash left unanswered, each told about once connected; without it, none is. */
+  store?: InterruptedTurns;
 }
 
 export class DiscordAdapter implements PlatformAdapter {
@@ -65,6 +70,8 @@ export class DiscordAdapter implements PlatformAdapter {
     const context: DiscordContext = { client: readyClient, agent: this.#options.agent, settings: this.#options.settings, logger: this.#logger, fileMaxBytes: this.#options.fileMaxBytes, skillReview: this.#options.skillReview };
     client.on(Events.InteractionCreate, (interaction) => this.#track(handleInteraction(context, interaction)));
     client.on(Events.MessageCreate, (message) => this.#track(handleMessage(context, message)));
+    // Not awaited: starting does not wait on Discord for these; stop and idle() do.
+    if (this.#options.store !== undefined) this.#track(noticeInterruptedTurns(readyClient, this.#options.store, this.#logger));
     this.#logger.info({ user: readyClient.user.id }, "connected to Discord");
   }
 

@@ -1,7 +1,8 @@
 /**
- * Progress in the thread: the typing indicator at once and every few
- * seconds, and one status message (posted when the turn is taken, before
- * any cell) that lists the cells as they run, with the running cell's code,
+ * Progress in the thread: the typing indicator from the moment the core
+ * takes the turn (its first `queued` or `turn-started`, after it claimed
+ * the event, so a duplicate delivery shows nothing) and every few seconds,
+ * and one status message (posted then too, before any cell) that lists the cells as they run, with the running cell's code,
  * and a Stop button. It is edited only when what it shows changes, within
  * Discord's edit rate (edit-budget.ts). The answer replaces it.
  */
@@ -56,13 +57,11 @@ export class StatusMessage implements Progress {
     this.#channel = channel;
     this.#logger = logger;
     this.posted = new Promise((resolve) => (this.#markPosted = resolve));
-    this.#sendTyping();
-    this.#typing = setInterval(() => this.#sendTyping(), typingIntervalMs);
-    this.#typing.unref();
   }
 
   report(event: ProgressEvent): void {
     if (this.#finished) return;
+    if (event.type === "queued" || event.type === "turn-started") this.#startTyping();
     switch (event.type) {
       case "queued":
         this.#headline = event.reason === "capacity"
@@ -180,6 +179,14 @@ export class StatusMessage implements Progress {
       accent_color: failed ? accentColours.failed : accentColours.working,
       components: [{ type: ComponentType.TextDisplay, content: text }],
     };
+  }
+
+  /** The first sign of work: the turn was taken, not refused nor dropped as a duplicate. */
+  #startTyping(): void {
+    if (this.#typing !== undefined) return;
+    this.#sendTyping();
+    this.#typing = setInterval(() => this.#sendTyping(), typingIntervalMs);
+    this.#typing.unref();
   }
 
   #sendTyping(): void {
