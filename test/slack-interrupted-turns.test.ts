@@ -6,7 +6,6 @@
  * old, of another platform, or whose key names no Slack thread.
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -17,10 +16,9 @@ import { interruptedNote, interruptedNoteWindowMs } from "../src/adapters/slack/
 import type { DockerSandbox } from "../src/sandbox/docker/docker-sandbox.ts";
 import type { UserRecord } from "../src/store/store.ts";
 import { captureLogger } from "./support/capture-logger.ts";
+import { crashWhileRunning } from "./support/crashed-turns.ts";
 import { removeInstance, startTestSandbox, testInstance } from "./support/sandbox.ts";
 import { ada, channel, startSlackHarness, team } from "./support/slack-harness.ts";
-
-const storeModuleUrl = new URL("../src/store/sqlite-store.ts", import.meta.url).href;
 
 describe("the conversation key read back", () => {
   test("a key conversationKey makes parses to its thread; anything else does not", () => {
@@ -73,13 +71,15 @@ describe("after a crash", () => {
     const slackAda: UserRecord = { platform: "slack", id: ada, workspace: team, displayName: null };
     // As Slack gives a post's text: & escaped, mentions in angle brackets.
     const question = "<!channel> what's the median &amp; mean order value by region in <@U0BOB>'s sheet, and how has it changed since last year?";
-    const threads = { recent: "1700000100.000100", old: "1700000050.000050", gone: "1700000120.000120" };
-    const crashed = crashWithTurnsRunning(dataDir, [
-      { conversationKey: `slack:${team}:${channel}:${threads.old}`, user: slackAda, text: "a question of two hours ago", agoMs: 2 * interruptedNoteWindowMs },
-      { conversationKey: "discord:1234567890:2345678901", user: { platform: "discord", id: "3456789012", workspace: "1234567890", displayName: null }, text: "a Discord question", agoMs: 60_000 },
-      { conversationKey: `slack:${team}:${channel}:not-a-ts`, user: slackAda, text: "a key that names no thread", agoMs: 50_000 },
-      { conversationKey: `slack:${team}:C0GONE:${threads.gone}`, user: slackAda, text: "in a channel the bot was removed from", agoMs: 40_000 },
-      { conversationKey: `slack:${team}:${channel}:${threads.recent}`, user: slackAda, text: question, agoMs: 30_000 },
+    const threads = { recent: "1700000100.000100", old: "1700000050.000050", withinTheHour: "1700000070.000070", gone: "1700000120.000120" };
+    const now = Date.now();
+    const crashed = crashWhileRunning(dataDir, [
+      { conversationKey: `slack:${team}:${channel}:${threads.old}`, user: slackAda, text: "a question of two hours ago", startedAt: now - 2 * interruptedNoteWindowMs },
+      { conversationKey: `slack:${team}:${channel}:${threads.withinTheHour}`, user: slackAda, text: "a question of 55 minutes ago", startedAt: now - 55 * 60_000 },
+      { conversationKey: "discord:1234567890:2345678901", user: { platform: "discord", id: "3456789012", workspace: "1234567890", displayName: null }, text: "a Discord question", startedAt: now - 60_000 },
+      { conversationKey: `slack:${team}:${channel}:not-a-ts`, user: slackAda, text: "a key that names no thread", startedAt: now - 50_000 },
+      { conversationKey: `slack:${team}:C0GONE:${threads.gone}`, user: slackAda, text: "in a channel the bot was removed from", startedAt: now - 40_000 },
+      { conversationKey: `slack:${team}:${channel}:${threads.recent}`, user: slackAda, text: question, startedAt: now - 30_000 },
     ]);
 
     const log = captureLogger();
@@ -88,12 +88,13 @@ describe("after a crash", () => {
     for (const id of crashed) assert.equal((await h.store.getTurn(id))?.status, "failed");
 
     const posts = h.slack.callsOf("chat.postMessage");
-    assert.deepEqual(posts.map((call) => [call.args.channel, call.args.thread_ts]), [["C0GONE", threads.gone], [channel, threads.recent]], "a post tried in each recent Slack thread, and only there");
+    assert.deepEqual(posts.map((call) => [call.args.channel, call.args.thread_ts]), [[channel, threads.withinTheHour], ["C0GONE", threads.gone], [channel, threads.recent]], "a post tried in each recent Slack thread, and only there");
     assert.equal(h.slack.thread(channel, threads.recent).length, 1);
     assert.equal(h.slack.thread(channel, threads.recent)[0]!.text,
       `I was restarted while answering <@${ada}>'s question (“&lt;!channel&gt; what's the median &amp; mean order value by region in &lt;@\u200bU0BOB&gt;'s sheet,…”), ` +
       "so it has no answer. Please ask it again: the files attached in this thread are still here.");
-    assert.equal(h.slack.messages.length, 1, "the refused post left no message");
+    assert.match(h.slack.thread(channel, threads.withinTheHour)[0]?.text ?? "", /\(“a question of 55 minutes ago”\)/);
+    assert.equal(h.slack.messages.length, 2, "the refused post left no message");
 
     const lines = log.lines();
     const about = (conversation: string) => lines.filter((line) => line.conversation === conversation).map((line) => line.msg);
@@ -108,38 +109,6 @@ describe("after a crash", () => {
     // Started again (a new process opening the store): nothing is left to tell.
     await h.restart({ reopenStore: true });
     await h.slack.whenConnected();
-    assert.equal(h.slack.callsOf("chat.postMessage").length, 2, "no thread is told twice");
+    assert.equal(h.slack.callsOf("chat.postMessage").length, 3, "no thread is told twice");
   });
 });
-
-interface RunningTurn {
-  conversationKey: string;
-  user: UserRecord;
-  text: string;
-  /** How long before now the turn started; the window is an hour. */
-  agoMs: number;
-}
-
-/**
- * A bot process that starts these turns and is killed before finishing any
- * (SIGKILL, as an out-of-memory kill): the store on `dataDir` holds them as
- * running. Returns their ids, in order.
- */
-function crashWithTurnsRunning(dataDir: string, turns: RunningTurn[]): string[] {
-  const script = `
-    const { writeSync } = await import("node:fs");
-    const { openSqliteStore } = await import(${JSON.stringify(storeModuleUrl)});
-    const now = Date.now();
-    let clock = now;
-    const store = openSqliteStore(${JSON.stringify(dataDir)}, { clock: () => clock });
-    const ids = [];
-    for (const turn of ${JSON.stringify(turns)}) {
-      clock = now - turn.agoMs;
-      ids.push(await store.startTurn({ conversationKey: turn.conversationKey, user: turn.user, text: turn.text }));
-    }
-    writeSync(1, JSON.stringify(ids));
-    process.kill(process.pid, "SIGKILL");`;
-  const child = spawnSync(process.execPath, ["--input-type=module", "--no-warnings", "-e", script], { encoding: "utf8" });
-  assert.equal(child.signal, "SIGKILL", child.stderr);
-  return JSON.parse(child.stdout) as string[];
-}
