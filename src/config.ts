@@ -76,7 +76,8 @@ const schema = z.object({
   SLACK_ALLOWED_TEAMS: idList(),
   SLACK_ALLOWED_CHANNELS: idList(),
   SLACK_ALLOWED_USERS: idList(),
-  THREADBOOK_HTTP_PORT: wholeNumber(3000, 1, 65_535),
+  // 0: any free port, named in the "listening" log line.
+  THREADBOOK_HTTP_PORT: wholeNumber(3000, 0, 65_535),
   DISCORD_TOKEN: text(undefined, { secret: true }),
   DISCORD_APPLICATION_ID: matching(undefined, /^\d{1,20}$/, "the application's id, digits only (Developer Portal, General Information)"),
   DISCORD_API_URL: httpUrl(),

@@ -139,7 +139,7 @@ async function runStart(services: Services, context: CliContext): Promise<number
   for (const adapter of adapters) {
     services.onClose(() => adapter.stop());
     await adapter.start();
-    services.logger.info({ platform: adapter.name }, "listening");
+    services.logger.info({ platform: adapter.name, ...(adapter.httpPort === undefined ? {} : { port: adapter.httpPort }) }, "listening");
   }
   // Runs until SIGINT, SIGTERM or SIGHUP, whose handler closes the services and exits.
   return new Promise<number>(() => {});

@@ -13,6 +13,8 @@ import type { Store } from "../store/store.ts";
 export interface PlatformAdapter {
   /** e.g. "slack", for logs. */
   readonly name: string;
+  /** The port it listens on for the platform's requests, when it does (Slack's HTTP mode). */
+  readonly httpPort?: number | undefined;
   /** Connects and starts turning events into turns; resolves once it listens. */
   start(): Promise<void>;
   /** Stops taking new events and disconnects. */

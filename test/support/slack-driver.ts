@@ -14,7 +14,6 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { AdapterDriver, AskedTurn, ContractSetup, SeenCell, SeenFile, SeenReply, SentFile } from "../adapter-contract.ts";
@@ -42,8 +41,8 @@ export interface SlackDriverOptions {
 interface WayIn {
   /** The bot's settings for this way in. */
   settings: Record<string, string>;
-  /** Resolves once the bot takes events; `logged` resolves once the bot's log has a line that matches. */
-  ready(logged: (matches: (entry: Record<string, unknown>) => boolean) => Promise<void>): Promise<void>;
+  /** Resolves once the bot takes events; `logged` resolves with the first line of the bot's log that matches. */
+  ready(logged: (matches: (entry: Record<string, unknown>) => boolean) => Promise<Record<string, unknown>>): Promise<void>;
   /** Delivers an event; resolves once the bot acknowledged it. */
   event(event: Record<string, unknown>): Promise<void>;
   /** Delivers a click; resolves once the bot acknowledged it. */
@@ -58,7 +57,7 @@ async function startSlackDriver(setup: ContractSetup, options: SlackDriverOption
   const botToken = `xoxb-${randomBytes(6).toString("hex")}`;
   const appToken = `xapp-${randomBytes(6).toString("hex")}`;
   const slack = await SlackServer.start({ botToken, appToken, teamId: team, botUserId });
-  const wayIn = options.mode === "http" ? await httpWayIn(slack) : socketWayIn(slack, appToken);
+  const wayIn = options.mode === "http" ? httpWayIn(slack) : socketWayIn(slack, appToken);
   const instance = testInstance();
   const root = mkdtempSync(join(tmpdir(), "threadbook-contract-slack-"));
   const child = spawn(process.execPath, [mainScript, "start"], {
@@ -117,14 +116,15 @@ class SlackDriver implements AdapterDriver {
     await Promise.race([this.#wayIn.ready((matches) => this.#logged(matches)), exited, overdue]).finally(() => clearTimeout(timer));
   }
 
-  /** Resolves once the bot has logged a line that `matches` (already, or as its stderr comes in). */
-  #logged(matches: (entry: Record<string, unknown>) => boolean): Promise<void> {
+  /** Resolves with the first line the bot has logged that `matches` (already, or as its stderr comes in). */
+  #logged(matches: (entry: Record<string, unknown>) => boolean): Promise<Record<string, unknown>> {
     const stderr = this.#child.stderr;
     return new Promise((resolve) => {
       const check = () => {
-        if (!logEntries(this.#stderr).some(matches)) return;
+        const entry = logEntries(this.#stderr).find(matches);
+        if (entry === undefined) return;
         stderr?.off("data", check);
-        resolve();
+        resolve(entry);
       };
       // Registered after the constructor's listener, so the text is kept before it is checked.
       stderr?.on("data", check);
@@ -200,24 +200,30 @@ function socketWayIn(slack: SlackServer, appToken: string): WayIn {
 }
 
 /**
- * HTTP mode: the bot listens on THREADBOOK_HTTP_PORT, and each event or click
- * is a signed POST to its request URL, acknowledged by a 200. The port is one
- * the system had free a moment before (the setting cannot be 0); the bot is
- * ready once it logs that it is listening.
+ * HTTP mode: the bot listens on a port the system picks (THREADBOOK_HTTP_PORT
+ * 0), which it names in its "listening" log line, and each event or click is
+ * a signed POST to its request URL, acknowledged by a 200.
  */
-async function httpWayIn(slack: SlackServer): Promise<WayIn> {
+function httpWayIn(slack: SlackServer): WayIn {
   const secret = randomBytes(16).toString("hex");
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}/slack/events`;
+  let url: string | undefined;
+  const requestUrl = (): string => {
+    if (url === undefined) throw new Error("the bot has not said which port it listens on");
+    return url;
+  };
   const acknowledged = (what: string) => (response: { status: number; body: string }) => {
     if (response.status !== 200) throw new Error(`the bot answered ${what} with ${response.status}: ${response.body}`);
   };
   return {
-    settings: { SLACK_SIGNING_SECRET: secret, THREADBOOK_HTTP_PORT: String(port) },
-    // main.ts logs "listening" for each adapter once its `start` resolved.
-    ready: (logged) => logged((entry) => entry.platform === "slack" && entry.msg === "listening"),
-    event: async (event) => acknowledged("an event")(await slack.deliverHttp(url, slack.eventCallback(event), { secret })),
-    interaction: async (payload) => acknowledged("a click")(await slack.deliverHttpInteraction(url, payload, { secret })),
+    settings: { SLACK_SIGNING_SECRET: secret, THREADBOOK_HTTP_PORT: "0" },
+    // main.ts logs "listening" for each adapter once its `start` resolved, with the port it listens on.
+    ready: async (logged) => {
+      const entry = await logged((line) => line.platform === "slack" && line.msg === "listening");
+      if (typeof entry.port !== "number" || entry.port <= 0) throw new Error(`the bot listens but names no port: ${JSON.stringify(entry)}`);
+      url = `http://127.0.0.1:${entry.port}/slack/events`;
+    },
+    event: async (event) => acknowledged("an event")(await slack.deliverHttp(requestUrl(), slack.eventCallback(event), { secret })),
+    interaction: async (payload) => acknowledged("a click")(await slack.deliverHttpInteraction(requestUrl(), payload, { secret })),
   };
 }
 
@@ -231,14 +237,6 @@ function logEntries(stderr: string): Record<string, unknown>[] {
       return [];
     }
   });
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 interface Watcher {

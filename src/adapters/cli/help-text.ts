@@ -66,7 +66,7 @@ THREADBOOK_*, SLACK_* or DISCORD_* variable draws a warning):
   SLACK_BOT_TOKEN                the Slack app's bot token (xoxb-…); starts the Slack adapter
   SLACK_APP_TOKEN                app-level token (xapp-…) for Socket Mode, the default
   SLACK_SIGNING_SECRET           HTTP mode instead: Slack's requests are verified with it
-  THREADBOOK_HTTP_PORT           HTTP mode's port, path /slack/events              [3000]
+  THREADBOOK_HTTP_PORT           HTTP mode's port, path /slack/events (0: any)     [3000]
   SLACK_API_URL                  Slack Web API base                                [Slack's own]
   SLACK_STREAMING                stream replies with task cards                    [true]
   SLACK_ALLOWED_TEAMS            comma-separated ids allowed; empty: everyone (also
