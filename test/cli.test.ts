@@ -212,6 +212,7 @@ test("ask: a skill the model proposes is shown with how to approve it, approved 
   const source = "def doubled(value):\n    return value * 2\n";
   emulator.script([
     codeStep(source + "doubled(21)"),
+    codeStep(proposeCall({ name: "Doubler!", description: "Doubles a number.", instructions: "Call `doubled(value)`.", files: [{ path: "scripts/doubler.py", content: source }] })),
     codeStep(proposeCall({ name: "doubler", description: "Doubles a number; use it when a value needs doubling.", instructions: "Call `doubled(value)`.", files: [{ path: "scripts/doubler.py", content: source }] })),
     textStep("It doubles to 42; I proposed the helper as a skill."),
     codeStep("from skills.doubler import doubled\ndoubled(50)"),
@@ -220,6 +221,9 @@ test("ask: a skill the model proposes is shown with how to approve it, approved 
   const proposed = await threadbook(emulator, ["ask", "Double 21 and keep the helper."], { env: own.env });
   assert.equal(proposed.code, 0, proposed.stderr);
   assert.match(proposed.stdout, /Proposed skill `doubler`: waiting for approval\.\n\nTo review and approve:\n  threadbook skills show doubler +then: threadbook skills approve doubler\n$/);
+  // Progress on stderr: the refused proposal, then the stored one.
+  assert.match(proposed.stderr, /▶ proposing the skill Doubler!\n  ✗ refused: The skill name "Doubler!" is not valid[^\n]*\n/);
+  assert.match(proposed.stderr, /▶ proposing the skill doubler\n  ✓ version 1, waiting for approval\n/);
 
   const approved = await threadbook(undefined, ["skills", "approve", "doubler"], { env: own.env });
   assert.equal(approved.code, 0, approved.stderr);

@@ -31,6 +31,26 @@ export interface ProposalOutcome {
   output: string;
   /** The version stored, or null when nothing was. */
   skill: ProposedSkill | null;
+  /** For the people watching: stored (waiting or approved), refused by a rule, or failed in the machinery. */
+  outcome: "proposed" | "approved" | "refused" | "failed";
+  /** What happened, in a few words for a progress line: "waiting for approval", or why not. */
+  summary: string;
+}
+
+/** A progress line's summary holds at most this many characters. */
+const maxSummaryChars = 200;
+
+/** The proposed skill's name, read from the call's arguments as far as they can be read, for a progress line; null when they cannot. */
+export function proposalName(argumentsText: string): string | null {
+  if (argumentsText.length > maxArgumentsChars) return null;
+  try {
+    const value: unknown = JSON.parse(argumentsText);
+    if (typeof value !== "object" || value === null || !("name" in value) || typeof value.name !== "string") return null;
+    const name = value.name.replace(/[\p{Cc}\p{Cf}]/gu, "").trim().slice(0, 64);
+    return name === "" ? null : name;
+  } catch {
+    return null;
+  }
 }
 
 export async function carryOutProposal(call: ProposalCall, proposer: SkillProposer, context: ProposalContext, logger: Logger): Promise<ProposalOutcome> {
@@ -47,19 +67,34 @@ export async function carryOutProposal(call: ProposalCall, proposer: SkillPropos
       status: stored.status === "approved" ? "approved" : "proposed",
     };
     logger.info({ skill: skill.name, version: skill.version, status: skill.status, scope: skill.scope }, "skill proposed");
-    return { output: storedOutput(skill), skill };
+    return {
+      output: storedOutput(skill),
+      skill,
+      outcome: skill.status,
+      summary: skill.status === "approved" ? `version ${skill.version}, approved automatically` : `version ${skill.version}, waiting for approval`,
+    };
   } catch (error) {
     if (error instanceof SkillError) {
       return refused(error.message);
     }
     if (!(error instanceof ThreadbookError)) throw error;
     logger.warn({ err: error, code: error.code, details: error.details }, "a skill proposal failed");
-    return { output: `The skill could not be stored, through no fault of the proposal: ${sentence(userMessage(error))} Tell the user; do not retry now.`, skill: null };
+    return {
+      output: `The skill could not be stored, through no fault of the proposal: ${sentence(userMessage(error))} Tell the user; do not retry now.`,
+      skill: null,
+      outcome: "failed",
+      summary: bounded(`could not be stored: ${userMessage(error)}`),
+    };
   }
 }
 
 function refused(reason: string): ProposalOutcome {
-  return { output: `The skill was not stored: ${sentence(reason)} Fix it and call propose_skill again.`, skill: null };
+  return { output: `The skill was not stored: ${sentence(reason)} Fix it and call propose_skill again.`, skill: null, outcome: "refused", summary: bounded(`refused: ${reason}`) };
+}
+
+function bounded(text: string): string {
+  const line = text.replace(/\s+/g, " ").trim();
+  return line.length <= maxSummaryChars ? line : `${line.slice(0, maxSummaryChars - 1)}…`;
 }
 
 /** The text, ending in a full stop unless it ends a sentence already. */

@@ -19,7 +19,7 @@ import { trimHistory } from "./history.ts";
 import { describeRestoration, keepAttachments, restoreAttachments } from "./kept-attachments.ts";
 import type { CodeCall, ModelClient, ModelStep, ProposalCall, TranscriptItem } from "./model/model-client.ts";
 import { systemPrompt } from "./prompt.ts";
-import { carryOutProposal, proposalLine, proposalsOffOutput, tooManyProposalsOutput } from "./propose-call.ts";
+import { carryOutProposal, proposalLine, proposalName, proposalsOffOutput, tooManyProposalsOutput } from "./propose-call.ts";
 import { sessionSkills, skillScope, visibleSkills } from "../skills/session-skills.ts";
 import { TurnFiles } from "./reply-files.ts";
 import { runCell } from "./run-cell.ts";
@@ -269,6 +269,9 @@ export class TurnRun {
     if (skills === undefined) output = proposalsOffOutput;
     else if (this.#proposalCalls > maxProposalsPerTurn) output = tooManyProposalsOutput(maxProposalsPerTurn);
     else {
+      const index = this.#proposalCalls;
+      const name = proposalName(call.arguments);
+      this.#progress.report({ type: "proposal-started", index, name });
       const user = this.#turn.user;
       const context = {
         scope: skillScope(user),
@@ -279,6 +282,7 @@ export class TurnRun {
       const outcome = await carryOutProposal(call, skills, context, this.#logger);
       if (outcome.skill !== null) this.#proposedSkills.push(outcome.skill);
       output = outcome.output;
+      this.#progress.report({ type: "proposal-finished", index, name: outcome.skill?.name ?? name, outcome: outcome.outcome, summary: outcome.summary });
     }
     this.#transcript.push({ type: "result", callId: call.callId, output });
   }

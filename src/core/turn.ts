@@ -126,6 +126,13 @@ export type ProgressEvent =
   /** `index` numbers the turn's cells from 1, in the order of `Reply.cells`. */
   | { type: "cell-started"; index: number; code: string }
   | { type: "cell-finished"; index: number; ok: boolean; summary: string; durationMs: number }
+  /**
+   * The model proposes a skill (its `index`-th proposal call of the turn);
+   * `name` as its arguments give it, or null when they cannot be read.
+   */
+  | { type: "proposal-started"; index: number; name: string | null }
+  /** Stored (waiting for approval, or approved at once), refused by a rule (the model may fix it), or failed; `summary` says which in a few words. */
+  | { type: "proposal-finished"; index: number; name: string | null; outcome: "proposed" | "approved" | "refused" | "failed"; summary: string }
   | { type: "files-ready"; files: { name: string; bytes: number }[] }
   | { type: "turn-finished"; reply: Reply }
   | { type: "turn-failed"; message: string };

@@ -30,6 +30,10 @@ function describe(event: ProgressEvent): string | null {
       return `▶ cell ${event.index}: ${codeHeadline(event.code)}`;
     case "cell-finished":
       return `  ${event.ok ? "✓" : "✗"} ${formatDuration(event.durationMs)}: ${event.summary}`;
+    case "proposal-started":
+      return `▶ proposing the skill ${event.name ?? "(unnamed)"}`;
+    case "proposal-finished":
+      return `  ${event.outcome === "proposed" || event.outcome === "approved" ? "✓" : "✗"} ${event.summary}`;
     case "files-ready":
       return `· files: ${event.files.map((file) => `${file.name} (${formatBytes(file.bytes)})`).join(", ")}`;
     case "answer-delta":
