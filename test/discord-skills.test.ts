@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { DockerSandbox } from "../src/sandbox/docker/docker-sandbox.ts";
 import { componentsV2Flag, textDisplays, user, type ApiMessage, type ApiUser, type RecordedCall } from "./emulators/discord-server.ts";
-import { codeStep, textStep, type ScriptedProposal } from "./emulators/openai-server.ts";
+import { codeStep, proposeCall, textStep, type ScriptedProposal } from "./emulators/openai-server.ts";
 import { discordHarness, type DiscordHarness } from "./support/discord-harness.ts";
 import { removeInstance, startTestSandbox, testInstance } from "./support/sandbox.ts";
 
@@ -61,6 +61,14 @@ function botMessages(h: DiscordHarness, channelId: string): ApiMessage[] {
 const isCallback = (token: string) => (call: RecordedCall) => call.path.endsWith(`/${token}/callback`);
 const isEditOfOriginal = (token: string) => (call: RecordedCall) => call.method === "PATCH" && call.path.endsWith(`/${token}/messages/@original`);
 const isFollowUp = (h: DiscordHarness, token: string) => (call: RecordedCall) => call.method === "POST" && call.path === `/webhooks/${h.discord.applicationId}/${token}`;
+
+/** The texts of the status message as posted then edited in a channel, in order (the versions with the Stop button: not the answer put in its place). */
+function statusVersions(h: DiscordHarness, channelId: string): string[] {
+  return h.discord.calls
+    .filter((call) => (call.method === "POST" || call.method === "PATCH") && call.path.startsWith(`/channels/${channelId}/messages`))
+    .filter((call) => JSON.stringify(call.body?.components ?? []).includes('"custom_id":"threadbook:stop"'))
+    .map((call) => textDisplays(call.body.components).join("\n"));
+}
 
 /** /ask in the channel (a new thread, a new conversation); returns the thread's id once the turn and its posts are done. */
 async function ask(h: DiscordHarness, who: ApiUser, question: string): Promise<string> {
@@ -188,5 +196,47 @@ describe("a proposed skill on Discord", () => {
     assert.ok(review !== undefined, "the proposal is shown");
     assert.deepEqual(buttonIds(review), []);
     assert.match(textOf(review), /approve it with `threadbook skills approve fiscal-quarters` \(or set THREADBOOK_SKILL_APPROVERS\)/);
+  });
+
+  test("the status message shows each proposal as its own line while it runs, then refused with why or stored with its version, the model's words escaped", bounded, async (t) => {
+    const h = await discordHarness(t, sandbox, dataRoot, { approvers: [`discord:${grace.id}`] });
+    // A name that would ping everyone and bold a word were it rendered as written; refused by the name rule.
+    const hostile = "Fiscal *Calendar* @everyone <@100000000000000009>";
+    h.model.script([
+      codeStep(proposeCall(proposal(hostile))),
+      codeStep(proposeCall(proposal("fiscal-calendar"))),
+      textStep("I proposed the fiscal-calendar skill."),
+    ]);
+    const threadId = await ask(h, ada, "Make a skill for the fiscal calendar");
+
+    // Four changes after the first post: within the edit budget (edit-budget.ts), so each version is sent.
+    const versions = statusVersions(h, threadId);
+    const refusedRunning = "⏳ Proposing skill `Fiscal *Calendar* @everyone <@100000000000000009>`…";
+    const refusedLine = /^❌ Skill proposal refused: The skill name "Fiscal \\\*Calendar\\\* @\u200beveryone <@\u200b100000000000000009>" is not valid: [^\n]+$/m;
+    const storedRunning = "⏳ Proposing skill `fiscal-calendar`…";
+    const storedLine = "✅ Proposed skill `fiscal-calendar`: version 1, waiting for approval";
+    const running = versions.findIndex((text) => text.includes(refusedRunning));
+    assert.ok(running >= 0, `the refused proposal is shown while it runs:\n${versions.join("\n---\n")}`);
+    assert.match(versions[running]!, /^\*\*Proposing a skill…\*\*$/m);
+    const refused = versions.findIndex((text) => refusedLine.test(text));
+    assert.ok(refused > running, `then refused, with why:\n${versions.join("\n---\n")}`);
+    assert.ok(!versions[refused]!.includes("⏳"), "its running line is replaced");
+    const second = versions.findIndex((text) => text.includes(storedRunning));
+    assert.ok(second > refused, "the second proposal while it runs");
+    assert.match(versions[second]!, refusedLine, "below the first, which stays");
+    const stored = versions.findIndex((text) => text.includes(storedLine));
+    assert.ok(stored > second, `then stored, waiting for approval:\n${versions.join("\n---\n")}`);
+    const last = versions[stored]!.split("\n");
+    assert.equal(last.length, 3, "the headline and one line a proposal");
+    assert.equal(last[0], "**Working on it…**");
+    assert.match(last[1]!, refusedLine);
+    assert.equal(last[2], storedLine);
+    const statusCalls = h.discord.calls.filter((call) => call.path.startsWith(`/channels/${threadId}/messages`) && JSON.stringify(call.body?.components ?? []).includes('"custom_id":"threadbook:stop"'));
+    assert.equal(statusCalls.length, versions.length);
+    for (const call of statusCalls) assert.deepEqual(call.body.allowed_mentions, { parse: [] }, "no status version pings anyone");
+
+    const [answer, review] = botMessages(h, threadId);
+    assert.match(textOf(answer!), /I proposed the fiscal-calendar skill\./);
+    assert.match(textOf(review!), /\*\*Skill proposed: `fiscal-calendar`\*\*/);
   });
 });

@@ -2,8 +2,9 @@
  * Progress in the thread: the typing indicator from the moment the core
  * takes the turn (its first `queued` or `turn-started`, after it claimed
  * the event, so a duplicate delivery shows nothing) and every few seconds,
- * and one status message (posted then too, before any cell) that lists the cells as they run, with the running cell's code,
- * and a Stop button. It is edited only when what it shows changes, within
+ * and one status message (posted then too, before any cell) that lists the
+ * cells as they run, with the running cell's code, and the model's skill
+ * proposals (proposal-line.ts), in the order they came, and a Stop button. It is edited only when what it shows changes, within
  * Discord's edit rate (edit-budget.ts). The answer replaces it.
  */
 import { ButtonStyle, ComponentType, MessageFlags, type APIActionRowComponent, type APIComponentInMessageActionRow, type APIContainerComponent, type Message, type SendableChannels } from "discord.js";
@@ -12,25 +13,29 @@ import type { Progress, ProgressEvent } from "../../core/turn.ts";
 import type { Logger } from "../../log.ts";
 import { fenced } from "./code-block.ts";
 import { EditBudget } from "./edit-budget.ts";
-import { accentColours } from "./message-limits.ts";
+import { accentColours, messageLimits } from "./message-limits.ts";
+import { proposalLineText, type ProposalLine } from "./proposal-line.ts";
 import type { OutgoingMessage } from "./reply-messages.ts";
 
 /** Typing lasts 10 s on Discord's side; renewed a little before. */
 const typingIntervalMs = 8_000;
 /** The Stop button's custom id; the conversation is the channel it is pressed in. */
 export const stopButtonId = "threadbook:stop";
-/** Cells listed at most; earlier ones are counted. */
-const shownCells = 12;
+/** Lines (cells and proposals) listed at most; earlier ones are counted. */
+const shownLines = 12;
 const summaryChars = 120;
 /** The running cell's code shown up to this (head and tail when longer). */
 const runningCodeChars = 800;
 
 interface CellLine {
+  kind: "cell";
   index: number;
   state: "running" | "done" | "failed";
   summary: string;
   code: string;
 }
+
+type StatusLine = CellLine | ({ kind: "proposal" } & ProposalLine);
 
 type StatusPayload = { components: [APIContainerComponent, APIActionRowComponent<APIComponentInMessageActionRow>]; flags: MessageFlags.IsComponentsV2 };
 
@@ -48,7 +53,7 @@ export class StatusMessage implements Progress {
   #typing: NodeJS.Timeout | undefined;
   #finished = false;
   #headline = "Working on it…";
-  readonly #cells: CellLine[] = [];
+  readonly #lines: StatusLine[] = [];
   /** Resolves when the status message is first posted, for benchmarks and tests. */
   readonly posted: Promise<void>;
   #markPosted!: () => void;
@@ -74,13 +79,27 @@ export class StatusMessage implements Progress {
         break;
       case "cell-started":
         this.#headline = `Running cell ${event.index}…`;
-        this.#cells.push({ index: event.index, state: "running", summary: "", code: event.code });
+        this.#lines.push({ kind: "cell", index: event.index, state: "running", summary: "", code: event.code });
         break;
       case "cell-finished": {
-        const line = this.#cells.find((cell) => cell.index === event.index);
+        const line = this.#lines.find((entry): entry is CellLine => entry.kind === "cell" && entry.index === event.index);
         if (line !== undefined) {
           line.state = event.ok ? "done" : "failed";
           line.summary = oneLine(event.summary);
+        }
+        this.#headline = "Working on it…";
+        break;
+      }
+      case "proposal-started":
+        this.#headline = "Proposing a skill…";
+        this.#lines.push({ kind: "proposal", index: event.index, name: event.name, state: "running", summary: "" });
+        break;
+      case "proposal-finished": {
+        const line = this.#lines.find((entry): entry is StatusLine & { kind: "proposal" } => entry.kind === "proposal" && entry.index === event.index);
+        if (line !== undefined) {
+          line.name = event.name;
+          line.state = event.outcome;
+          line.summary = event.summary;
         }
         this.#headline = "Working on it…";
         break;
@@ -165,15 +184,16 @@ export class StatusMessage implements Progress {
   }
 
   #render(): APIContainerComponent {
-    const earlier = Math.max(0, this.#cells.length - shownCells);
-    const lines = this.#cells.slice(earlier).map((cell) => {
-      const mark = cell.state === "running" ? "⏳" : cell.state === "done" ? "✅" : "❌";
-      if (cell.state !== "running") return `${mark} Cell ${cell.index}: ${cell.summary}`;
-      return `${mark} Cell ${cell.index}: running\n${fenced(headAndTail(cell.code.trimEnd(), runningCodeChars), "python")}`;
-    });
-    if (earlier > 0) lines.unshift(`… ${earlier} earlier cells`);
-    const text = [`**${this.#headline}**`, ...lines].join("\n");
-    const failed = this.#cells.some((cell) => cell.state === "failed");
+    const headline = `**${this.#headline}**`;
+    let earlier = Math.max(0, this.#lines.length - shownLines);
+    const lines = this.#lines.slice(earlier).map(lineText);
+    // Within Discord's text limit however long the lines: the earliest go first.
+    while (lines.length > 1 && [headline, earlierNote(earlier + 1), ...lines].join("\n").length > messageLimits.textChars) {
+      lines.shift();
+      earlier += 1;
+    }
+    const text = [headline, ...(earlier > 0 ? [earlierNote(earlier)] : []), ...lines].join("\n");
+    const failed = this.#lines.some((line) => line.state === "failed" || line.state === "refused");
     return {
       type: ComponentType.Container,
       accent_color: failed ? accentColours.failed : accentColours.working,
@@ -199,6 +219,17 @@ export class StatusMessage implements Progress {
     clearInterval(this.#typing);
     this.#typing = undefined;
   }
+}
+
+function lineText(line: StatusLine): string {
+  if (line.kind === "proposal") return proposalLineText(line);
+  const mark = line.state === "running" ? "⏳" : line.state === "done" ? "✅" : "❌";
+  if (line.state !== "running") return `${mark} Cell ${line.index}: ${line.summary}`;
+  return `${mark} Cell ${line.index}: running\n${fenced(headAndTail(line.code.trimEnd(), runningCodeChars), "python")}`;
+}
+
+function earlierNote(count: number): string {
+  return `… ${count} earlier line${count === 1 ? "" : "s"}`;
 }
 
 function payloadText(payload: StatusPayload): string {
