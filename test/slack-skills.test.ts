@@ -189,6 +189,67 @@ describe("a proposed skill in Slack", () => {
   });
 });
 
+describe("proposals as steps of the turn", () => {
+  // A name the rules refuse, and that would mention the channel and close a code span if shown raw.
+  const hostileName = "<!channel> Fiscal `cal`";
+  const refusedTitle = "Propose skill `&lt;!channel&gt; Fiscal 'cal'`";
+  const refusedSummary = /^refused: The skill name "&lt;!channel&gt; Fiscal `cal`" is not valid: .*\(rule: name\)$/;
+  const storedTitle = "Propose skill `fiscal-calendar`";
+
+  /** A turn that runs a cell, proposes a skill the rules refuse, then the same skill under a good name; resolves with the thread's root. */
+  async function refusedThenStored(h: SlackHarness): Promise<string> {
+    const proposal = { description, instructions: "Call quarter_of(month) from skills.fiscal_calendar.", files: [{ path: "scripts/fiscal_calendar.py", content: skillCode }] };
+    h.model.script([
+      codeStep(`# Try the quarters\n${skillCode}quarter_of(5)`),
+      codeStep(proposeCall({ name: hostileName, ...proposal })),
+      codeStep(proposeCall({ name: "fiscal-calendar", ...proposal })),
+      textStep("I proposed the fiscal-calendar skill."),
+    ]);
+    const root = h.slack.nextTs();
+    await h.slack.deliver(userPost({ text: `<@${botUserId}> keep the fiscal calendar as a skill`, ts: root }));
+    await h.slack.waitForCall("chat.postMessage", (call) => call.args.thread_ts === root && /Proposed skill fiscal-calendar/.test(String(call.args.text)));
+    return root;
+  }
+
+  test("streamed: a refused proposal, then a stored one, are task cards of their own, in progress then error or complete with the summary", async (t) => {
+    const h = await startSlackHarness(t, options());
+    const root = await refusedThenStored(h);
+    const streamed = h.slack.thread(channel, root).find((message) => message.streaming === "stopped")!;
+    const tasks = streamed.chunks.filter((chunk) => chunk.type === "task_update") as { id: string; title: string; status: string; output?: string }[];
+    assert.ok(tasks.some((task) => task.id === "cell-1"), "the cell's card is there too");
+    const proposals = tasks.filter((task) => task.id.startsWith("proposal-"));
+    assert.deepEqual(proposals.map((task) => [task.id, task.title, task.status]), [
+      ["proposal-1", refusedTitle, "in_progress"],
+      ["proposal-1", refusedTitle, "error"],
+      ["proposal-2", storedTitle, "in_progress"],
+      ["proposal-2", storedTitle, "complete"],
+    ]);
+    assert.equal(proposals[0]?.output, undefined);
+    assert.match(proposals[1]?.output ?? "", refusedSummary);
+    assert.equal(proposals[3]?.output, "version 1, waiting for approval");
+    assert.ok(proposals.every((task) => (task.output ?? "").length <= 250 && task.title.length <= 120));
+    assert.ok(!JSON.stringify(h.slack.calls).includes("<!channel>"), "the model's text mentions no one");
+  });
+
+  test("streaming refused: the status message has a line for each proposal, after the cell's, with its outcome", async (t) => {
+    const h = await startSlackHarness(t, options());
+    h.slack.streaming = false;
+    const root = await refusedThenStored(h);
+    const done = await h.slack.waitForCall("chat.update", (call) => /^Done: 1 cell in/.test(String(call.args.text)));
+    const lines = String(done.args.text).split("\n");
+    assert.equal(lines.length, 4, String(done.args.text));
+    assert.match(lines[1]!, /^✓ Cell 1: Try the quarters: /);
+    assert.match(lines[2]!, new RegExp(`^✗ ${escapeRegExp(refusedTitle)}: ${refusedSummary.source.slice(1)}`));
+    assert.equal(lines[3], `✓ ${storedTitle}: version 1, waiting for approval`);
+    assert.equal(h.slack.thread(channel, root)[0]?.ts, done.args.ts, "the status message is the thread's first reply");
+    assert.ok(!JSON.stringify(h.slack.calls).includes("<!channel>"), "the model's text mentions no one");
+  });
+});
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
 test("HTTP mode: a signed click approves; a click with a forged signature is refused and changes nothing", async (t) => {
   const h = await startSlackHarness(t, options({ mode: "http" }));
   const { secret, eventsUrl } = h.http!;

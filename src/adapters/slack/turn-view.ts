@@ -3,7 +3,7 @@
  * status, or a reaction where Slack refuses the status); with the first
  * progress a status message with a Stop button; while the turn runs a
  * streamed message (chat.startStream / appendStream / stopStream) with a task
- * card per cell and the answer as the model writes it; at the end feedback
+ * card per cell and per skill proposal, and the answer as the model writes it; at the end feedback
  * buttons, follow-up messages for an answer past one message, and the files.
  * Where streaming is off or refused, the status message is updated at most
  * once a second instead, and the answer comes as messages.
@@ -13,6 +13,7 @@ import { formatDuration } from "../../core/format-size.ts";
 import type { Progress, ProgressEvent, Reply } from "../../core/turn.ts";
 import type { Logger } from "../../log.ts";
 import { cellTitle } from "./cell-title.ts";
+import { proposalStatus, proposalSummary, proposalTaskId, proposalTitle } from "./proposal-step.ts";
 import { answerText, cellOutput, codeFileName, feedbackBlock, inlineCodeChars, inlineOutputChars, outputFileName, replyUploads, stopBlock, type CutCells } from "./reply-parts.ts";
 import { bounded, blocksPerMessage, markdownChars, overflowMessages, sectionChars, splitText, streamedMessageChars } from "./slack-limits.ts";
 
@@ -53,8 +54,10 @@ export class TurnView implements Progress {
   #stepText = "";
   #step = -1;
   #cells = new Map<number, string>();
-  /** Each cell's line on the status message, for when no stream shows the task cards. */
-  #cellLines = new Map<number, string>();
+  /** Proposals started and not yet finished, by index, with their titles. */
+  #proposalsOpen = new Map<number, string>();
+  /** Each step's line on the status message (a cell or a proposal, in order, by task id), for when no stream shows the task cards. */
+  #stepLines = new Map<string, string>();
   /** Cells whose code or output was shown cut (or not at all, for want of room): they go up whole as files. */
   #cut: CutCells = { code: new Set(), output: new Set() };
   #sign: "status" | "reaction" | null = null;
@@ -115,16 +118,35 @@ export class TurnView implements Progress {
         this.#stepText = "";
         const title = cellTitle(event.index, event.code);
         this.#cells.set(event.index, title);
-        this.#cellLines.set(event.index, `▸ ${title}: running…`);
+        this.#stepLines.set(`cell-${event.index}`, `▸ ${title}: running…`);
         this.#setStatus(`Running ${title}`);
         await this.#stream({ chunks: [{ type: "task_update", id: `cell-${event.index}`, title, status: "in_progress", details: this.#codeDetails(event.index, event.code) }] });
         return;
       }
       case "cell-finished": {
         const title = this.#cells.get(event.index) ?? `Cell ${event.index}`;
-        this.#cellLines.set(event.index, `${event.ok ? "✓" : "✗"} ${title}: ${event.summary}`.slice(0, cellLineChars));
+        this.#stepLines.set(`cell-${event.index}`, `${event.ok ? "✓" : "✗"} ${title}: ${event.summary}`.slice(0, cellLineChars));
         this.#setStatus(`${title}: ${event.summary}`);
         await this.#stream({ chunks: [{ type: "task_update", id: `cell-${event.index}`, title, status: event.ok ? "complete" : "error", output: this.#take(event.summary.slice(0, cardOutputChars)) }] });
+        return;
+      }
+      case "proposal-started": {
+        this.#stepText = "";
+        const title = proposalTitle(event.name);
+        this.#proposalsOpen.set(event.index, title);
+        this.#stepLines.set(proposalTaskId(event.index), `▸ ${title}: in progress…`);
+        this.#setStatus(`${title}…`);
+        await this.#stream({ chunks: [{ type: "task_update", id: proposalTaskId(event.index), title, status: "in_progress" }] });
+        return;
+      }
+      case "proposal-finished": {
+        this.#proposalsOpen.delete(event.index);
+        const title = proposalTitle(event.name);
+        const status = proposalStatus(event.outcome);
+        const summary = proposalSummary(event.summary);
+        this.#stepLines.set(proposalTaskId(event.index), `${status === "complete" ? "✓" : "✗"} ${title}: ${summary}`);
+        this.#setStatus(`${title}: ${summary}`);
+        await this.#stream({ chunks: [{ type: "task_update", id: proposalTaskId(event.index), title, status, output: this.#take(summary) }] });
         return;
       }
       case "answer-delta":
@@ -148,6 +170,12 @@ export class TurnView implements Progress {
   /** Shows the whole reply: the answer first, then code and output too long to show, then the files. */
   async finish(reply: Reply): Promise<void> {
     const text = answerText(reply);
+    // A proposal the turn ended in the middle of (stopped, or failed) does not stay in progress.
+    for (const [index, title] of this.#proposalsOpen) {
+      this.#stepLines.set(proposalTaskId(index), `✗ ${title}: did not finish`);
+      await this.#stream({ chunks: [{ type: "task_update", id: proposalTaskId(index), title, status: "error", output: this.#take("did not finish") }] });
+    }
+    this.#proposalsOpen.clear();
     if (this.#streamer !== null && (this.#streamStarted || reply.turnId !== null)) {
       for (const [position, cell] of reply.cells.entries()) {
         const index = position + 1;
@@ -336,21 +364,21 @@ export class TurnView implements Progress {
 
   /**
    * The status message's text: the line, then, while no stream shows task
-   * cards, a line for each cell so far (the latest that fit), so a cell that
-   * ran between two updates still shows.
+   * cards, a line for each cell and proposal so far (the latest that fit), so
+   * a step that ran between two updates still shows.
    */
   #statusText(line: string): string {
-    if (this.#streamer !== null || this.#cellLines.size === 0) return line;
-    const cells = [...this.#cellLines.values()];
+    if (this.#streamer !== null || this.#stepLines.size === 0) return line;
+    const steps = [...this.#stepLines.values()];
     const kept: string[] = [];
     let room = sectionChars - line.length - 40;
-    for (const cellLine of cells.toReversed()) {
-      if (cellLine.length + 1 > room) break;
-      kept.unshift(cellLine);
-      room -= cellLine.length + 1;
+    for (const stepLine of steps.toReversed()) {
+      if (stepLine.length + 1 > room) break;
+      kept.unshift(stepLine);
+      room -= stepLine.length + 1;
     }
-    const hidden = cells.length - kept.length;
-    return [line, ...(hidden > 0 ? [`… ${hidden} earlier cell${hidden === 1 ? "" : "s"}`] : []), ...kept].join("\n");
+    const hidden = steps.length - kept.length;
+    return [line, ...(hidden > 0 ? [`… ${hidden} earlier step${hidden === 1 ? "" : "s"}`] : []), ...kept].join("\n");
   }
 
   async #finishStatus(reply: Reply): Promise<void> {
