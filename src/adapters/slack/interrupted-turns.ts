@@ -8,6 +8,7 @@ import type { Logger } from "../../log.ts";
 import type { Store, TurnRecord } from "../../store/store.ts";
 import { parseConversationKey } from "./conversation-key.ts";
 import { isSlackId } from "./incoming-post.ts";
+import { inertText } from "./slack-text.ts";
 
 /** Turns that started longer ago than this are only logged: a note about a question of yesterday is noise. */
 export const interruptedNoteWindowMs = 60 * 60_000;
@@ -71,7 +72,7 @@ function quote(question: string): string {
     .replace(/\s+/g, " ").replace(/[\p{Cc}\p{Cf}]/gu, "").trim();
   const characters = [...plain];
   const clipped = characters.length <= quotedChars ? plain : `${wordsOf(characters.slice(0, quotedChars).join(""))}…`;
-  return clipped.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;").replaceAll("@", "@\u200b");
+  return inertText(clipped);
 }
 
 /** The text up to its last space, unless that would drop more than a quarter of it. */

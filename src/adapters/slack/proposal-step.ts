@@ -5,6 +5,7 @@
  * in the summary), so both are shown inert and bounded.
  */
 import type { ProgressEvent } from "../../core/turn.ts";
+import { inertText } from "./slack-text.ts";
 
 /** The name in a title, after escaping: about a cell title's length. */
 const nameChars = 80;
@@ -41,8 +42,7 @@ export function proposalStatus(outcome: ProposalFinished["outcome"]): "complete"
  * ellipsis, never inside an escape.
  */
 function inert(text: string, maxChars: number): string {
-  const escaped = text.replace(/\s+/g, " ").replace(/[\p{Cc}\p{Cf}]/gu, "").trim()
-    .replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;").replaceAll("@", "@\u200b");
+  const escaped = inertText(text.replace(/\s+/g, " ").replace(/[\p{Cc}\p{Cf}]/gu, "").trim());
   if (escaped.length <= maxChars) return escaped;
   let cut = maxChars - 1;
   const ampersand = escaped.lastIndexOf("&", cut);

@@ -6,6 +6,7 @@
  */
 import type { SkillRecord, StoredSkillFile } from "../../store/skill-store.ts";
 import { sectionChars, splitText } from "./slack-limits.ts";
+import { escapeFences, escapeText } from "./slack-text.ts";
 
 export const approveSkillActionId = "threadbook_skill_approve";
 export const rejectSkillActionId = "threadbook_skill_reject";
@@ -139,15 +140,6 @@ export function who(userKey: string): string {
   return /^slack:[A-Za-z0-9]+$/.test(userKey) ? `<@${userKey.slice("slack:".length)}>` : `\`${escapeText(userKey)}\``;
 }
 
-/** Slack's mrkdwn escapes: text the model wrote cannot mention @channel or make a link. */
-export function escapeText(text: string): string {
-  return text.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;");
-}
-
-/** Breaks up ``` inside text so it cannot close the code block it is shown in. */
-function escapeFences(text: string): string {
-  return text.replaceAll("```", "`\u200b``");
-}
 
 function clip(text: string, maxChars: number): string {
   return text.length <= maxChars ? text : `${text.slice(0, maxChars - 1)}…`;

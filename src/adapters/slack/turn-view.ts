@@ -16,6 +16,7 @@ import { cellTitle } from "./cell-title.ts";
 import { proposalStatus, proposalSummary, proposalTaskId, proposalTitle } from "./proposal-step.ts";
 import { answerText, cellOutput, codeFileName, feedbackBlock, inlineCodeChars, inlineOutputChars, outputFileName, replyUploads, stopBlock, type CutCells } from "./reply-parts.ts";
 import { bounded, blocksPerMessage, markdownChars, overflowMessages, sectionChars, splitText, streamedMessageChars } from "./slack-limits.ts";
+import { escapeFences } from "./slack-text.ts";
 
 export interface ThreadTarget {
   team: string;
@@ -407,10 +408,6 @@ function statusSection(line: string) {
   return { type: "section", text: { type: "mrkdwn", text: line.slice(0, sectionChars) } };
 }
 
-/** Breaks up ``` inside text so it cannot close the code block it is shown in. */
-function escapeFences(text: string): string {
-  return text.replaceAll("```", "`\u200b``");
-}
 
 /** Text already escaped, as a code block: 8 characters more than the text. */
 function fence(escaped: string): string {
