@@ -175,6 +175,21 @@ describe("replies", () => {
     assert.equal(texts.join("\n"), answer, "nothing lost or repeated");
   });
 
+  test("a cell's summary in the status message is plain text: its markdown escaped, its mentions broken", async (t) => {
+    const h = await discordHarness(t, sandbox, dataRoot);
+    h.model.script([codeStep("'**bold** @everyone <#123456789012345678>'"), textStep("Said it.")]);
+    const { token } = h.discord.command({ name: "ask", user: ada, options: [stringOption("question", "Say it")] });
+    await h.discord.waitFor(isCallback(token));
+    await h.adapter.idle();
+    const threadId = h.discord.threads()[0]!.id;
+    const versions = h.discord.calls
+      .filter((call) => call.path.startsWith(`/channels/${threadId}/messages`) && JSON.stringify(call.body?.components ?? []).includes('"custom_id":"threadbook:stop"'))
+      .map((call) => textDisplays(call.body.components).join("\n"));
+    const finished = versions.find((text) => text.includes("✅ Cell 1:"));
+    assert.ok(finished !== undefined, `the finished cell is shown:\n${versions.join("\n---\n")}`);
+    assert.match(finished, /✅ Cell 1: = '\\\*\\\*bold\\\*\\\* @\u200beveryone <\u200b#123456789012345678>'/);
+  });
+
   test("a file over the interaction's upload limit is named with its size and not sent", async (t) => {
     const h = await discordHarness(t, sandbox, dataRoot, { emulator: { uploadLimitBytes: 200_000 } });
     h.model.script([codeStep("open('big.bin', 'wb').write(b'0' * 300_000)\nopen('small.txt', 'w').write('ok')"), textStep("Wrote two files.")]);

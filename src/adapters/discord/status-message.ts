@@ -16,6 +16,7 @@ import { EditBudget } from "./edit-budget.ts";
 import { accentColours, messageLimits } from "./message-limits.ts";
 import { proposalLineText, type ProposalLine } from "./proposal-line.ts";
 import type { OutgoingMessage } from "./reply-messages.ts";
+import { plainLine } from "./untrusted-text.ts";
 
 /** Typing lasts 10 s on Discord's side; renewed a little before. */
 const typingIntervalMs = 8_000;
@@ -85,7 +86,8 @@ export class StatusMessage implements Progress {
         const line = this.#lines.find((entry): entry is CellLine => entry.kind === "cell" && entry.index === event.index);
         if (line !== undefined) {
           line.state = event.ok ? "done" : "failed";
-          line.summary = oneLine(event.summary);
+          // What the cell printed or raised: anything at all, so its markdown and mentions are made inert.
+          line.summary = plainLine(event.summary, summaryChars);
         }
         this.#headline = "Working on it…";
         break;
@@ -245,9 +247,4 @@ function stopRow(): APIActionRowComponent<APIComponentInMessageActionRow> {
 
 function toAttachment(file: { name: string; data: Buffer }) {
   return { attachment: file.data, name: file.name };
-}
-
-function oneLine(text: string): string {
-  const line = text.replace(/\s+/g, " ").trim();
-  return line.length > summaryChars ? `${line.slice(0, summaryChars - 1)}…` : line;
 }
