@@ -268,6 +268,20 @@ describe("streaming refused", () => {
   });
 });
 
+describe("status lines", () => {
+  test("a cell's title and summary on the status message are inert: no mention, no link", async (t) => {
+    const h = await startSlackHarness(t, options());
+    h.slack.streaming = false;
+    h.model.script([codeStep("# <!channel> look at <https://example.test|this>\n'@here <@U0ADA>'"), textStep("Said.")]);
+    const ts = h.slack.nextTs();
+    await h.slack.deliver(userPost({ text: `<@${botUserId}> say it`, ts }));
+    await h.slack.waitForCall("chat.update", (call) => /^Done:/.test(String(call.args.text)));
+    const status = JSON.stringify(h.slack.thread(channel, ts)[0]?.blocks);
+    assert.match(status, /✓ Cell 1: &lt;!channel&gt; look at &lt;https:\/\/example\.test\|this&gt;: = '@\u200bhere &lt;@\u200bU0ADA&gt;'/);
+    assert.doesNotMatch(status, /<!channel>|<@U0ADA>|<https:/);
+  });
+});
+
 describe("refusals and failures", () => {
   test("a user who is not allowed gets an ephemeral note and nothing runs", async (t) => {
     const h = await startSlackHarness(t, options({ allowedUsers: ["U0ADA"] }));

@@ -5,7 +5,7 @@
  * in the summary), so both are shown inert and bounded.
  */
 import type { ProgressEvent } from "../../core/turn.ts";
-import { inertText } from "./slack-text.ts";
+import { inertLine as inert } from "./slack-text.ts";
 
 /** The name in a title, after escaping: about a cell title's length. */
 const nameChars = 80;
@@ -33,21 +33,4 @@ export function proposalSummary(summary: string): string {
 /** Stored (waiting or approved at once) completes the task; refused or failed is an error. */
 export function proposalStatus(outcome: ProposalFinished["outcome"]): "complete" | "error" {
   return outcome === "proposed" || outcome === "approved" ? "complete" : "error";
-}
-
-/**
- * One line that cannot mention anyone or make a link: control and format
- * characters dropped, whitespace collapsed, Slack's escapes for &, < and >,
- * every @ broken up with a zero-width space; cut to `maxChars` with an
- * ellipsis, never inside an escape.
- */
-function inert(text: string, maxChars: number): string {
-  const escaped = inertText(text.replace(/\s+/g, " ").replace(/[\p{Cc}\p{Cf}]/gu, "").trim());
-  if (escaped.length <= maxChars) return escaped;
-  let cut = maxChars - 1;
-  const ampersand = escaped.lastIndexOf("&", cut);
-  if (ampersand !== -1 && !escaped.slice(ampersand, cut).includes(";") && escaped.indexOf(";", ampersand) >= cut) cut = ampersand;
-  // Never split a surrogate pair.
-  if (/[\uD800-\uDBFF]/.test(escaped[cut - 1] ?? "")) cut -= 1;
-  return `${escaped.slice(0, cut)}…`;
 }

@@ -61,7 +61,6 @@ export class SlackAdapter implements PlatformAdapter {
   readonly #threads = new BoundedSet(threadsKept);
   readonly #inFlight = new Set<Promise<void>>();
   readonly #skills: SkillApprovals | null;
-  #stopping = false;
   #httpPort: number | undefined;
 
   constructor(options: SlackAdapterOptions) {
@@ -113,7 +112,6 @@ export class SlackAdapter implements PlatformAdapter {
   }
 
   async stop(): Promise<void> {
-    this.#stopping = true;
     const settled = Promise.allSettled([...this.#inFlight]);
     await Promise.race([settled, new Promise((resolve) => setTimeout(resolve, finishGraceMs).unref())]);
     await this.#app.stop();

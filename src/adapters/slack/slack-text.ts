@@ -17,3 +17,19 @@ export function inertText(text: string): string {
 export function escapeFences(text: string): string {
   return text.replaceAll("```", "`\u200b``");
 }
+
+/**
+ * One line that cannot mention anyone or make a link: control and format
+ * characters dropped, whitespace collapsed, escaped as `inertText`; cut to
+ * `maxChars` with an ellipsis, never inside an escape.
+ */
+export function inertLine(text: string, maxChars: number): string {
+  const escaped = inertText(text.replace(/\s+/g, " ").replace(/[\p{Cc}\p{Cf}]/gu, "").trim());
+  if (escaped.length <= maxChars) return escaped;
+  let cut = maxChars - 1;
+  const ampersand = escaped.lastIndexOf("&", cut);
+  if (ampersand !== -1 && !escaped.slice(ampersand, cut).includes(";") && escaped.indexOf(";", ampersand) >= cut) cut = ampersand;
+  // Never split a surrogate pair.
+  if (/[\uD800-\uDBFF]/.test(escaped[cut - 1] ?? "")) cut -= 1;
+  return `${escaped.slice(0, cut)}…`;
+}

@@ -16,7 +16,7 @@ import { cellTitle } from "./cell-title.ts";
 import { proposalStatus, proposalSummary, proposalTaskId, proposalTitle } from "./proposal-step.ts";
 import { answerText, cellOutput, codeFileName, feedbackBlock, inlineCodeChars, inlineOutputChars, outputFileName, replyUploads, stopBlock, type CutCells } from "./reply-parts.ts";
 import { bounded, blocksPerMessage, markdownChars, overflowMessages, sectionChars, splitText, streamedMessageChars } from "./slack-limits.ts";
-import { escapeFences } from "./slack-text.ts";
+import { escapeFences, inertLine } from "./slack-text.ts";
 
 export interface ThreadTarget {
   team: string;
@@ -119,14 +119,16 @@ export class TurnView implements Progress {
         this.#stepText = "";
         const title = cellTitle(event.index, event.code);
         this.#cells.set(event.index, title);
-        this.#stepLines.set(`cell-${event.index}`, `▸ ${title}: running…`);
+        // The title is the model's code: shown inert on the status message, which is mrkdwn.
+        this.#stepLines.set(`cell-${event.index}`, `▸ ${inertLine(title, cellLineChars)}: running…`);
         this.#setStatus(`Running ${title}`);
         await this.#stream({ chunks: [{ type: "task_update", id: `cell-${event.index}`, title, status: "in_progress", details: this.#codeDetails(event.index, event.code) }] });
         return;
       }
       case "cell-finished": {
         const title = this.#cells.get(event.index) ?? `Cell ${event.index}`;
-        this.#stepLines.set(`cell-${event.index}`, `${event.ok ? "✓" : "✗"} ${title}: ${event.summary}`.slice(0, cellLineChars));
+        // What the cell printed or raised: anything at all, so inert as well.
+        this.#stepLines.set(`cell-${event.index}`, `${event.ok ? "✓" : "✗"} ${inertLine(`${title}: ${event.summary}`, cellLineChars)}`);
         this.#setStatus(`${title}: ${event.summary}`);
         await this.#stream({ chunks: [{ type: "task_update", id: `cell-${event.index}`, title, status: event.ok ? "complete" : "error", output: this.#take(event.summary.slice(0, cardOutputChars)) }] });
         return;
