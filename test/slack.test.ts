@@ -272,13 +272,20 @@ describe("status lines", () => {
   test("a cell's title and summary on the status message are inert: no mention, no link", async (t) => {
     const h = await startSlackHarness(t, options());
     h.slack.streaming = false;
-    h.model.script([codeStep("# <!channel> look at <https://example.test|this>\n'@here <@U0ADA>'"), textStep("Said.")]);
+    h.model.script([codeStep("# <!channel> look at <https://example.test|this>\n'@here <@U0ADA>'"), textStep("Said <!channel> & done.")]);
     const ts = h.slack.nextTs();
     await h.slack.deliver(userPost({ text: `<@${botUserId}> say it`, ts }));
-    await h.slack.waitForCall("chat.update", (call) => /^Done:/.test(String(call.args.text)));
+    // The cells' message comes last of the turn's messages.
+    await h.slack.waitForCall("chat.postMessage", (call) => String(call.args.text).startsWith("The code of"));
     const status = JSON.stringify(h.slack.thread(channel, ts)[0]?.blocks);
     assert.match(status, /✓ Cell 1: &lt;!channel&gt; look at &lt;https:\/\/example\.test\|this&gt;: = '@\u200bhere &lt;@\u200bU0ADA&gt;'/);
     assert.doesNotMatch(status, /<!channel>|<@U0ADA>|<https:/);
+    // The code and its output below the answer, and the answer's notification text, are escaped too.
+    const [, answer, cells] = h.slack.thread(channel, ts);
+    const shown = JSON.stringify(cells?.blocks);
+    assert.match(shown, /\*Cell 1: &lt;!channel&gt; look at &lt;https:\/\/example\.test\|this&gt;\*/);
+    assert.match(shown, /'@here &lt;@U0ADA&gt;'/);
+    assert.doesNotMatch(`${shown}${answer?.text ?? ""}`, /<!channel>|<@U0ADA>|<https:/);
   });
 });
 

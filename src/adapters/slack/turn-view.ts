@@ -16,7 +16,7 @@ import { cellTitle } from "./cell-title.ts";
 import { proposalStatus, proposalSummary, proposalTaskId, proposalTitle } from "./proposal-step.ts";
 import { answerText, cellOutput, codeFileName, feedbackBlock, inlineCodeChars, inlineOutputChars, outputFileName, replyUploads, stopBlock, type CutCells } from "./reply-parts.ts";
 import { bounded, blocksPerMessage, markdownChars, overflowMessages, sectionChars, splitText, streamedMessageChars } from "./slack-limits.ts";
-import { escapeFences, inertLine } from "./slack-text.ts";
+import { escapeFences, escapeText, inertLine } from "./slack-text.ts";
 
 export interface ThreadTarget {
   team: string;
@@ -284,7 +284,8 @@ export class TurnView implements Progress {
       const blocks: object[] = piece.trim() === "" ? [] : [{ type: "markdown", text: piece }];
       if (last && turnId !== null) blocks.push(feedbackBlock(turnId));
       if (blocks.length === 0) continue;
-      await this.#post({ text: piece.slice(0, sectionChars) || "threadbook answered", blocks });
+      // The notification's text is mrkdwn: the model's words escaped there, so they cannot mention anyone.
+      await this.#post({ text: escapeText(piece).slice(0, sectionChars) || "threadbook answered", blocks });
     }
   }
 
@@ -294,12 +295,13 @@ export class TurnView implements Progress {
     const section = (text: string) => ({ type: "section", text: { type: "mrkdwn", text } });
     reply.cells.forEach((cell, position) => {
       const index = position + 1;
-      blocks.push(section(`*${this.#cells.get(index) ?? cellTitle(index, cell.code)}* (${formatDuration(cell.durationMs)}${cell.error === null ? "" : ", failed"})`));
-      // Escaped before it is bounded, so the fence's escapes cannot push a section past Slack's limit.
-      const code = escapeFences(cell.code);
+      // mrkdwn: the code, its title and its output are escaped (no mention, link or closing fence), before they are bounded,
+      // so the escapes cannot push a section past Slack's limit.
+      blocks.push(section(`*${escapeText(this.#cells.get(index) ?? cellTitle(index, cell.code))}* (${formatDuration(cell.durationMs)}${cell.error === null ? "" : ", failed"})`));
+      const code = escapeFences(escapeText(cell.code));
       blocks.push(section(fence(bounded(code, inlineCodeChars, `the whole code is in ${codeFileName(index)}`))));
       if (code.length > inlineCodeChars) this.#cut.code.add(index);
-      const output = escapeFences(cellOutput(cell));
+      const output = escapeFences(escapeText(cellOutput(cell)));
       if (output !== "") blocks.push(section(fence(bounded(output, inlineOutputChars, `the whole output is in ${outputFileName(index)}`))));
       if (output.length > inlineOutputChars) this.#cut.output.add(index);
     });
