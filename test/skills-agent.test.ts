@@ -9,16 +9,15 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it, type TestContext } from "node:test";
-import { loadConfig } from "../src/config.ts";
 import { Agent } from "../src/core/agent.ts";
-import { createModelClient } from "../src/core/model/create-model-client.ts";
 import type { TurnUser } from "../src/core/turn.ts";
 import type { DockerSandbox } from "../src/sandbox/docker/docker-sandbox.ts";
 import { SkillLibrary } from "../src/skills/skill-library.ts";
-import { openSqliteStore, type SqliteStore } from "../src/store/sqlite-store.ts";
-import { codeStep, startOpenAIServer, textStep, type OpenAIServer } from "./emulators/openai-server.ts";
+import type { SqliteStore } from "../src/store/sqlite-store.ts";
+import { codeStep, textStep, type OpenAIServer } from "./emulators/openai-server.ts";
 import { instructionsOf, toolOutputs } from "./support/recorded-requests.ts";
 import { removeInstance, startTestSandbox, testInstance } from "./support/sandbox.ts";
+import { skillAgent } from "./support/skill-agent.ts";
 
 const apiKey = "sk-test-skills-0123456789";
 const teamOne: TurnUser = { platform: "slack", id: "U1", workspace: "T1", displayName: "Ada" };
@@ -40,27 +39,13 @@ interface Harness {
 }
 
 async function harness(t: TestContext): Promise<Harness> {
-  const dataDir = join(dataRoot, randomBytes(4).toString("hex"));
-  const config = loadConfig({ THREADBOOK_DATA_DIR: dataDir, THREADBOOK_CELL_TIMEOUT_S: "30" });
-  const emulator = await startOpenAIServer({ apiKey });
-  const store = openSqliteStore(dataDir);
-  const model = createModelClient({ ...config.model, apiKey, baseURL: emulator.baseURL, name: "gpt-test", api: "responses", maxRetries: 0, timeoutMs: 20_000, stream: true });
-  const agent = new Agent({ model, sandbox, store, settings: config });
-  const keys: string[] = [];
-  t.after(async () => {
-    agent.interrupt();
-    await agent.idle();
-    for (const key of keys) await sandbox.release(key);
-    await store.close();
-    await emulator.stop();
-    emulator.assertDone();
-  });
-  const library = new SkillLibrary(store.skills, async () => null);
+  // The agent is given no library (these tests store proposals themselves); compiling is tested in skills-review.
+  const { agent, store, emulator, library, track } = await skillAgent(t, sandbox, dataRoot, apiKey, { compileCheck: async () => null, withLibrary: false });
   return {
     agent, store, emulator, library,
     importInNewConversation: async (user) => {
       const conversationKey = `test:${randomBytes(4).toString("hex")}`;
-      keys.push(conversationKey);
+      track(conversationKey);
       const before = emulator.requests.length;
       emulator.script([codeStep(importCell), textStep("Done.")]);
       const reply = await agent.handle({ conversationKey, eventKey: `event:${conversationKey}`, user, text: "Which quarter is May?", attachments: [] }, {});

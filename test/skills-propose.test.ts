@@ -11,9 +11,7 @@ import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it, type TestContext } from "node:test";
 import Docker from "dockerode";
-import { loadConfig, type ModelApi } from "../src/config.ts";
 import { Agent } from "../src/core/agent.ts";
-import { createModelClient } from "../src/core/model/create-model-client.ts";
 import type { Reply, TurnUser } from "../src/core/turn.ts";
 import { SandboxError } from "../src/errors.ts";
 import type { DockerSandbox } from "../src/sandbox/docker/docker-sandbox.ts";
@@ -21,10 +19,11 @@ import { currentImageTag } from "../src/sandbox/docker/image.ts";
 import { pythonCompileContainer } from "../src/sandbox/docker/python-compile-container.ts";
 import type { PythonCompileCheck } from "../src/skills/python-compile-check.ts";
 import { SkillLibrary } from "../src/skills/skill-library.ts";
-import { openSqliteStore, type SqliteStore } from "../src/store/sqlite-store.ts";
-import { codeStep, proposeCall, startOpenAIServer, textStep, type OpenAIServer, type RecordedRequest, type ScriptedProposal } from "./emulators/openai-server.ts";
+import type { SqliteStore } from "../src/store/sqlite-store.ts";
+import { codeStep, proposeCall, textStep, type OpenAIServer, type RecordedRequest, type ScriptedProposal } from "./emulators/openai-server.ts";
 import { instructionsOf, toolOutputs } from "./support/recorded-requests.ts";
 import { instanceContainers, removeInstance, startTestSandbox, testInstance, testSandboxOptions } from "./support/sandbox.ts";
+import { skillAgent, type SkillAgentOptions } from "./support/skill-agent.ts";
 
 const apiKey = "sk-test-propose-0123456789";
 const ada: TurnUser = { platform: "slack", id: "U1", workspace: "T1", displayName: "Ada" };
@@ -43,15 +42,8 @@ let sandbox: DockerSandbox;
 let dataRoot: string;
 let compileInSandboxImage: PythonCompileCheck;
 
-interface HarnessOptions {
-  api?: ModelApi;
-  stream?: boolean;
-  autoApprove?: boolean;
-  /** The library's compile check; the sandbox image's by default. */
-  compileCheck?: PythonCompileCheck;
-  /** False: an agent without a skill library. */
-  withLibrary?: boolean;
-}
+/** As the shared harness's, the compile check the sandbox image's by default. */
+type HarnessOptions = Omit<SkillAgentOptions, "compileCheck"> & { compileCheck?: PythonCompileCheck };
 
 interface Harness {
   agent: Agent;
@@ -63,29 +55,12 @@ interface Harness {
 }
 
 async function harness(t: TestContext, options: HarnessOptions = {}): Promise<Harness> {
-  const dataDir = join(dataRoot, randomBytes(4).toString("hex"));
-  const config = loadConfig({ THREADBOOK_DATA_DIR: dataDir, THREADBOOK_CELL_TIMEOUT_S: "30", THREADBOOK_SKILLS_AUTO_APPROVE: options.autoApprove === true ? "true" : "false" });
-  const emulator = await startOpenAIServer({ apiKey });
-  const store = openSqliteStore(dataDir);
-  const model = createModelClient({
-    ...config.model, apiKey, baseURL: emulator.baseURL, name: "gpt-test", api: options.api ?? "responses", maxRetries: 0, timeoutMs: 20_000, stream: options.stream ?? true,
-  });
-  const library = new SkillLibrary(store.skills, options.compileCheck ?? compileInSandboxImage);
-  const agent = new Agent({ model, sandbox, store, settings: config, ...(options.withLibrary === false ? {} : { skills: library }) });
-  const keys: string[] = [];
-  t.after(async () => {
-    agent.interrupt();
-    await agent.idle();
-    for (const key of keys) await sandbox.release(key);
-    await store.close();
-    await emulator.stop();
-    emulator.assertDone();
-  });
+  const { agent, store, emulator, library, track } = await skillAgent(t, sandbox, dataRoot, apiKey, { ...options, compileCheck: options.compileCheck ?? compileInSandboxImage });
   return {
     agent, store, emulator, library,
     turn: async (steps, turnOptions = {}) => {
       const conversationKey = turnOptions.conversationKey ?? `slack:T1:C1:${randomBytes(4).toString("hex")}`;
-      if (!keys.includes(conversationKey)) keys.push(conversationKey);
+      track(conversationKey);
       const first = emulator.requests.length;
       emulator.script(steps);
       const eventKey = `event:${randomBytes(6).toString("hex")}`;
