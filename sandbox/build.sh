@@ -8,8 +8,9 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo=threadbook-sandbox
 
-# Same recipe as currentImageTag() in src/sandbox/docker/image.ts: sha256 over Dockerfile then runner.py.
-hash=$(cat "$here/Dockerfile" "$here/runner.py" | sha256sum | cut -c1-16)
+# Same recipe as currentImageTag() in src/sandbox/docker/image.ts: sha256 over
+# the Dockerfile, then each runtime/*.py in name order, its name and its bytes.
+hash=$( { cat "$here/Dockerfile"; for file in $(cd "$here/runtime" && ls *.py | LC_ALL=C sort); do printf '%s\n' "$file"; cat "$here/runtime/$file"; done; } | sha256sum | cut -c1-16)
 tag="$repo:$hash"
 if [ "${1:-}" = "--tag" ]; then echo "$tag"; exit 0; fi
 

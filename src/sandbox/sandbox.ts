@@ -79,6 +79,15 @@ export interface InputFile {
   data: Buffer;
 }
 
+export interface GetFilesOptions {
+  /** Each file at most this many bytes; a larger one is left out. The session's file limit when absent. */
+  maxBytes?: number;
+  /** All files together at most this many bytes: reading stops there, and the files past it are left out. */
+  totalBytes?: number;
+  /** Stops the reading; it then rejects. */
+  signal?: AbortSignal;
+}
+
 export interface OutputFile extends SandboxFileInfo {
   data: Buffer;
 }
@@ -110,8 +119,12 @@ export interface Session {
   run(code: string, options?: RunOptions): Promise<CellResult>;
   /** Writes files into the working directory; returns what was written. */
   putFiles(files: InputFile[]): Promise<SandboxFileInfo[]>;
-  /** Reads files out of the working directory; refuses non-regular files and paths leaving it. */
-  getFiles(names: string[], options?: { maxBytes?: number }): Promise<OutputFile[]>;
+  /**
+   * Reads the named files out of the working directory. A name that is not
+   * a regular file reached without passing through a symlink, or that leaves
+   * the directory, is left out, as is a file over a bound.
+   */
+  getFiles(names: string[], options?: GetFilesOptions): Promise<OutputFile[]>;
   /** Every regular file in the working directory. */
   listFiles(): Promise<SandboxFileInfo[]>;
   /** A first look at files, for telling the model what it was given. */

@@ -1,13 +1,28 @@
 /**
  * How a session's container is made: hardened by default. No network, a
- * read-only root, a non-root user with no capabilities, no new privileges,
- * Docker's default seccomp profile, and limits on pids, memory (no swap), CPU,
- * open files, file size and the working directory's size. Nothing of the
- * host's environment is passed in.
+ * read-only root, no new privileges, Docker's default seccomp profile, and
+ * limits on pids, memory (no swap), CPU, open files, file size and the
+ * working directory's size. Nothing of the host's environment is passed in.
+ *
+ * The container's main process is the supervisor (sandbox/runtime/supervisor.py):
+ * root inside, with only the capabilities to start the kernel under the
+ * sandbox user and to signal it (SETUID, SETGID, KILL) and to give files put
+ * in to that user (CHOWN). The user's code runs in the kernel, as the sandbox
+ * user with no capabilities at all, so it can neither signal nor trace the
+ * supervisor nor the transfers the host runs as root.
  */
 import type Docker from "dockerode";
 
 export const SANDBOX_USER = "10001:10001";
+/** The supervisor, and the host's file transfers: root, in the sandbox user's group (the working directory is 0770). */
+export const SUPERVISOR_USER = "0:10001";
+/** The capabilities the supervisor keeps; the kernel drops them all as it takes the sandbox user. */
+const SUPERVISOR_CAPABILITIES = ["CHOWN", "SETUID", "SETGID", "KILL"];
+/**
+ * Under host memory pressure the kernel's OOM killer picks a session before
+ * the bot (whose score adjustment is 0): a lost session is restarted, a lost bot is every session.
+ */
+export const SESSION_OOM_SCORE_ADJ = 800;
 export const WORKDIR = "/work";
 /** Skills, written by root on claim (skill-files.ts): readable, not writable, by the sandbox user. */
 export const SKILLS_DIR = "/skills";
@@ -44,7 +59,7 @@ export function containerSpec(options: { image: string; name: string; instance: 
     name: options.name,
     Image: options.image,
     Labels: { [LABEL_INSTANCE]: options.instance, [LABEL_OWNER]: options.owner },
-    User: SANDBOX_USER,
+    User: SUPERVISOR_USER,
     WorkingDir: WORKDIR,
     Env: [`THREADBOOK_WORKDIR=${WORKDIR}`, `PYTHONPATH=${SKILLS_PYTHON_DIR}`],
     AttachStdin: true,
@@ -58,6 +73,8 @@ export function containerSpec(options: { image: string; name: string; instance: 
       NetworkMode: "none",
       ReadonlyRootfs: true,
       CapDrop: ["ALL"],
+      CapAdd: SUPERVISOR_CAPABILITIES,
+      OomScoreAdj: SESSION_OOM_SCORE_ADJ,
       SecurityOpt: ["no-new-privileges"],
       Memory: memory,
       MemorySwap: memory,
@@ -70,7 +87,8 @@ export function containerSpec(options: { image: string; name: string; instance: 
         { Name: "core", Soft: 0, Hard: 0 },
       ],
       Tmpfs: {
-        [WORKDIR]: `rw,nosuid,nodev,noexec,size=${limits.diskMb}m,uid=10001,gid=10001,mode=0700`,
+        // Counts against the session's memory: tmpfs pages are charged to its cgroup.
+        [WORKDIR]: `rw,nosuid,nodev,noexec,size=${limits.diskMb}m,uid=10001,gid=10001,mode=0770`,
         "/tmp": "rw,nosuid,nodev,noexec,size=64m,uid=10001,gid=10001,mode=1777",
         // Owned by root, 0755: only an exec as root (which needs no capability to write what it owns) writes here.
         [SKILLS_DIR]: "rw,nosuid,nodev,noexec,size=64m,uid=0,gid=0,mode=0755",

@@ -13,7 +13,7 @@ import type { Logger } from "../../log.ts";
 import type { AcquireOptions, Sandbox, Session } from "../sandbox.ts";
 import { containerSpec, LABEL_INSTANCE, LABEL_OWNER, type ContainerLimits } from "./container-spec.ts";
 import { DockerSession, type LiveContainer, type SessionHost } from "./docker-session.ts";
-import { dockerFailure } from "./docker-failure.ts";
+import { dockerCall, dockerFailure } from "./docker-failure.ts";
 import { buildImage, currentImageTag, imageExists } from "./image.ts";
 import { defaultDiagnosticsBounds, RunnerChannel, type ChannelBounds } from "./runner-channel.ts";
 import { maxReplyLineBytes, pingReply } from "./runner-replies.ts";
@@ -149,18 +149,32 @@ export class DockerSandbox implements Sandbox, SessionHost {
     return this.locks.run(name, () => this.acquireUnlocked(conversationKey, name, options));
   }
 
-  release(conversationKey: string): Promise<void> {
-    return this.releaseByName(sessionContainerName(this.options.instance, conversationKey));
+  async release(conversationKey: string): Promise<void> {
+    await this.releaseByName(sessionContainerName(this.options.instance, conversationKey));
   }
 
-  /** Ends a session by its container's name; a cell running in it ends with a `sandbox_lost` error. */
-  private releaseByName(name: string): Promise<void> {
+  /**
+   * Ends a session by its container's name; a cell running in it ends with a
+   * `sandbox_lost` error. With `unless`, decided again inside the lock: a
+   * session acquired since it was picked (held, busy, used) is left alone.
+   */
+  private releaseByName(name: string, unless?: () => boolean): Promise<boolean> {
     return this.locks.run(name, async () => {
+      if (unless?.()) return false;
       this.sessions.get(name)?.detach();
       this.sessions.delete(name);
       this.adopted.delete(name);
       await this.removeContainer(name);
+      return true;
     });
+  }
+
+  /** True while the session under `name` may not be removed as idle: held, busy, or used since `cutoff`. */
+  private inUseSince(name: string, cutoff: number): boolean {
+    const session = this.sessions.get(name);
+    if (session !== undefined) return session.closed ? false : session.busy || session.held || session.lastUsed >= cutoff;
+    const adopted = this.adopted.get(name);
+    return adopted === undefined || adopted.lastUsed >= cutoff || ownedByLiveProcess(adopted.owner);
   }
 
   async close(): Promise<void> {
@@ -260,12 +274,20 @@ export class DockerSandbox implements Sandbox, SessionHost {
       if (victim === undefined) {
         throw new SandboxError("sandbox_busy", `Every one of the ${limit} Python sessions (THREADBOOK_MAX_SESSIONS) is in use. Try again in a minute.`, { retryable: true });
       }
-      this.logger.info({ name: victim, maxSessions: limit }, "removing the least recently used idle session to make room");
-      await this.releaseByName(victim);
+      const removed = await this.releaseByName(victim.name, () => this.usedAfter(victim.name, victim.lastUsed));
+      if (removed) this.logger.info({ name: victim.name, maxSessions: limit }, "removed the least recently used idle session to make room");
     }
   }
 
-  private leastRecentlyUsedIdle(except: string): string | undefined {
+  /** Whether the session under `name` was held, busy or used after it was picked (when its last use was `lastUsed`). */
+  private usedAfter(name: string, lastUsed: number): boolean {
+    const session = this.sessions.get(name);
+    if (session !== undefined) return !session.closed && (session.busy || session.held || session.lastUsed !== lastUsed);
+    const adopted = this.adopted.get(name);
+    return adopted === undefined || adopted.lastUsed !== lastUsed;
+  }
+
+  private leastRecentlyUsedIdle(except: string): { name: string; lastUsed: number } | undefined {
     const candidates: { name: string; lastUsed: number }[] = [];
     for (const session of this.sessions.values()) {
       if (session.name !== except && !session.busy && !session.held) candidates.push({ name: session.name, lastUsed: session.lastUsed });
@@ -274,7 +296,7 @@ export class DockerSandbox implements Sandbox, SessionHost {
       if (name !== except && !ownedByLiveProcess(owner)) candidates.push({ name, lastUsed });
     }
     candidates.sort((a, b) => a.lastUsed - b.lastUsed);
-    return candidates[0]?.name;
+    return candidates[0];
   }
 
   /** Reattaches to the conversation's container left by an earlier process, if it still runs. */
@@ -282,8 +304,9 @@ export class DockerSandbox implements Sandbox, SessionHost {
     const container = this.docker.getContainer(name);
     let info: Docker.ContainerInspectInfo;
     try {
-      info = await container.inspect();
+      info = await dockerCall("Finding the conversation's session", container.inspect());
     } catch (error) {
+      if (error instanceof SandboxError) throw error;
       if ((error as { statusCode?: number }).statusCode === 404) return undefined;
       throw dockerFailure(error);
     }
@@ -292,7 +315,7 @@ export class DockerSandbox implements Sandbox, SessionHost {
       return undefined;
     }
     try {
-      const channel = await RunnerChannel.attach(container, this.logger.child({ session: name }), this.channelBounds);
+      const channel = await dockerCall("Finding the conversation's session", RunnerChannel.attach(container, this.logger.child({ session: name }), this.channelBounds));
       const pong = await this.ping(channel);
       return { container, channel, id: info.Id, pythonVersion: pong };
     } catch (error) {
@@ -304,30 +327,36 @@ export class DockerSandbox implements Sandbox, SessionHost {
 
   /** A ready container under `name`: a warm one renamed, or a new one when the pool is empty. */
   private async claim(name: string): Promise<LiveContainer> {
-    const warm = this.pool.shift();
-    this.fillPool();
-    if (warm) {
+    for (let warm = this.pool.shift(); warm !== undefined; warm = this.pool.shift()) {
+      // A warm container whose channel closed (its engine restarted, or it died) is no session.
+      if (warm.channel.closed) {
+        this.logger.info("dropping a warm container that is gone");
+        void discard(warm);
+        continue;
+      }
       try {
-        await warm.container.rename({ name });
+        await dockerCall("Claiming a warm session", warm.container.rename({ name }));
+        this.fillPool();
         return warm;
       } catch (error) {
         this.logger.warn({ err: error }, "a warm container could not be claimed; starting one");
-        await discard(warm);
+        void discard(warm);
       }
     }
+    this.fillPool();
     return this.startContainer(name);
   }
 
   private async startContainer(name: string): Promise<LiveContainer> {
     let container: Docker.Container;
     try {
-      container = await this.docker.createContainer(containerSpec({ image: this.image, name, instance: this.options.instance, limits: this.options.limits, owner: PROCESS_OWNER }));
+      container = await dockerCall("Starting a Python session", this.docker.createContainer(containerSpec({ image: this.image, name, instance: this.options.instance, limits: this.options.limits, owner: PROCESS_OWNER })));
     } catch (error) {
       throw dockerFailure(error);
     }
     try {
-      const channel = await RunnerChannel.attach(container, this.logger.child({ container: name }), this.channelBounds);
-      await container.start();
+      const channel = await dockerCall("Starting a Python session", RunnerChannel.attach(container, this.logger.child({ container: name }), this.channelBounds));
+      await dockerCall("Starting a Python session", container.start());
       const pythonVersion = await this.ping(channel);
       return { container, channel, id: container.id, pythonVersion };
     } catch (error) {
@@ -394,14 +423,18 @@ export class DockerSandbox implements Sandbox, SessionHost {
       if (lastUsed < cutoff && !ownedByLiveProcess(owner)) idle.push(name);
     }
     for (const name of idle) {
-      this.logger.info({ name }, "reaping an idle session");
-      await this.releaseByName(name).catch((error) => this.logger.warn({ err: error }, "reaping failed"));
+      // Picked outside the lock: decided again inside it, so a session acquired meanwhile stays.
+      const reaped = await this.releaseByName(name, () => this.inUseSince(name, cutoff)).catch((error: unknown) => {
+        this.logger.warn({ err: error }, "reaping failed");
+        return false;
+      });
+      if (reaped) this.logger.info({ name }, "reaped an idle session");
     }
   }
 
   private async removeContainer(name: string): Promise<void> {
     try {
-      await this.docker.getContainer(name).remove({ force: true });
+      await dockerCall("Removing a session", this.docker.getContainer(name).remove({ force: true }));
     } catch (error) {
       if ((error as { statusCode?: number }).statusCode !== 404) this.logger.warn({ name, err: error }, "could not remove a container");
     }

@@ -11,12 +11,12 @@ import { timedOut as noReplyYet, within } from "../../deadline.ts";
 import { SandboxError } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
 import { assertInsideWorkdir, assertPlainFileName } from "../file-names.ts";
-import type { AcquireOptions, CellResult, FilePreview, InputFile, OutputFile, RunOptions, SandboxFileInfo, Session, SessionOrigin, SessionSkill } from "../sandbox.ts";
-import { SANDBOX_USER, WORKDIR } from "./container-spec.ts";
-import { ChannelClosedError, ChannelTimeoutError, ProtocolViolationError, RunnerFaultError, type RunnerChannel } from "./runner-channel.ts";
-import { baselineReply, filesReply, previewReply, runReply, type RunReply } from "./runner-replies.ts";
+import type { AcquireOptions, CellResult, FilePreview, GetFilesOptions, InputFile, OutputFile, RunOptions, SandboxFileInfo, Session, SessionOrigin, SessionSkill } from "../sandbox.ts";
+import { dockerCall } from "./docker-failure.ts";
+import { getWorkdirFiles, putWorkdirFiles } from "./file-transfer.ts";
+import { ChannelClosedError, ChannelTimeoutError, KernelLostError, ProtocolViolationError, RunnerFaultError, type RunnerChannel } from "./runner-channel.ts";
+import { baselineReply, filesReply, previewReply, restartReply, runReply, type RunReply } from "./runner-replies.ts";
 import { replaceSkills, writeSkills } from "./skill-files.ts";
-import { getFilesByTar, putFilesByTar } from "./tar-transfer.ts";
 
 /** A started container with the runner answering on its channel. */
 export interface LiveContainer {
@@ -36,7 +36,7 @@ export interface SessionHost {
   readonly fileBytes: number;
 }
 
-type ControlSchema = typeof filesReply | typeof previewReply | typeof baselineReply;
+type ControlSchema = typeof filesReply | typeof previewReply | typeof baselineReply | typeof restartReply;
 
 /** How long past its own limit a cell may take to stop itself before it is interrupted. */
 const SELF_STOP_GRACE_MS = 2_000;
@@ -44,6 +44,10 @@ const SELF_STOP_GRACE_MS = 2_000;
 const INTERRUPT_GRACE_MS = 3_000;
 const INTERRUPT_REPEAT_MS = 250;
 const CONTROL_TIMEOUT_MS = 30_000;
+/** How long the supervisor may take to end the kernel's processes and start a new kernel. */
+const KERNEL_RESTART_MS = 30_000;
+/** One transfer of files in or out. */
+const TRANSFER_TIMEOUT_MS = 120_000;
 
 export class DockerSession implements Session {
   readonly conversationKey: string;
@@ -147,15 +151,20 @@ export class DockerSession implements Session {
         reply = await this.interrupt(pending);
       }
       if (reply === noReplyYet) {
-        this.host.logger.warn({ session: this.name }, "cell ignored the interrupt; replacing the session's container");
-        await this.restart();
+        this.host.logger.warn({ session: this.name }, "cell ignored the interrupt; restarting the session's kernel");
+        const filesKept = await this.restartKernel();
         const why = signal?.aborted
-          ? "The cell was stopped but did not react to the interrupt, so the session was restarted"
-          : `The cell ran past its ${timeoutMs / 1000} s limit and did not stop, so the session was restarted`;
-        return lostResult(performance.now() - started, !signal?.aborted, `${why}: variables are gone, and so are the files in the working directory.`, signal?.aborted === true);
+          ? "The cell was stopped but did not react to the interrupt, so the Python kernel was restarted"
+          : `The cell ran past its ${timeoutMs / 1000} s limit and did not stop, so the Python kernel was restarted`;
+        const after = filesKept ? "variables are gone; the files in the working directory are kept." : "variables are gone, and so are the files in the working directory.";
+        return lostResult(performance.now() - started, !signal?.aborted, `${why}: ${after}`, signal?.aborted === true);
       }
       return this.toCellResult(reply as RunReply, timeoutMs, signal?.aborted === true);
     } catch (error) {
+      if (error instanceof KernelLostError) {
+        this.host.logger.warn({ session: this.name, why: error.why }, "the kernel stopped during a cell; the supervisor started a new one");
+        return lostResult(performance.now() - started, false, `The Python kernel stopped (${error.why}) and was restarted: variables are gone; the files in the working directory are kept.`, false);
+      }
       if (error instanceof RunnerFaultError) throw new SandboxError("sandbox_failed", "The Python session failed to run the cell.", { details: { fault: error.fault } });
       if (!(error instanceof ChannelClosedError)) throw error;
       this.assertUsable();
@@ -177,26 +186,17 @@ export class DockerSession implements Session {
     }
     if (files.length === 0) return [];
     this.lastUsed = Date.now();
-    try {
-      await putFilesByTar(this.transferTarget(), files);
-    } catch (error) {
-      const space = (error as SandboxError).details?.stderr;
-      if (typeof space === "string" && /No space|Cannot write|too large/i.test(space)) {
-        throw new SandboxError("file_rejected", "The files do not fit in the session's working directory (THREADBOOK_SANDBOX_DISK_MB).", { cause: error });
-      }
-      throw error;
-    }
+    await putWorkdirFiles(this.transferTarget(), files, { timeoutMs: TRANSFER_TIMEOUT_MS });
     // Tell the runner the new files are the baseline, so they are not reported as made by a cell.
     await this.control({ op: "baseline" }, baselineReply);
     return files.map((file) => ({ name: file.name, bytes: file.data.length }));
   }
 
-  async getFiles(names: string[], options: { maxBytes?: number } = {}): Promise<OutputFile[]> {
+  async getFiles(names: string[], options: GetFilesOptions = {}): Promise<OutputFile[]> {
     for (const name of names) assertInsideWorkdir(name);
+    this.assertUsable();
     const maxBytes = options.maxBytes ?? this.host.fileBytes;
-    const present = new Map((await this.listFiles()).map((file) => [file.name, file.bytes]));
-    const wanted = names.filter((name) => (present.get(name) ?? Infinity) <= maxBytes);
-    return getFilesByTar(this.transferTarget(), wanted, maxBytes);
+    return getWorkdirFiles(this.transferTarget(), names, { maxBytes, totalBytes: options.totalBytes ?? maxBytes * Math.max(1, names.length), timeoutMs: TRANSFER_TIMEOUT_MS, signal: options.signal });
   }
 
   async listFiles(): Promise<SandboxFileInfo[]> {
@@ -273,7 +273,7 @@ export class DockerSession implements Session {
   private async interrupt<T>(pending: Promise<T>): Promise<T | typeof noReplyYet> {
     const deadline = performance.now() + INTERRUPT_GRACE_MS;
     for (;;) {
-      await this.live.container.kill({ signal: "SIGINT" }).catch(() => undefined);
+      await dockerCall("Interrupting the cell", this.live.container.kill({ signal: "SIGINT" }), INTERRUPT_GRACE_MS).catch(() => undefined);
       const left = deadline - performance.now();
       if (left <= 0) return noReplyYet;
       const reply = await within(pending, Math.min(left, INTERRUPT_REPEAT_MS));
@@ -333,6 +333,22 @@ export class DockerSession implements Session {
     return true;
   }
 
+  /**
+   * Has the supervisor end every process of the sandbox user and start a new
+   * kernel, the working directory kept; true when it did. A supervisor that
+   * does not answer has its container replaced instead (false: files gone).
+   */
+  private async restartKernel(): Promise<boolean> {
+    try {
+      await this.live.channel.request({ op: "restart" }, restartReply, KERNEL_RESTART_MS);
+      return true;
+    } catch (error) {
+      this.host.logger.warn({ session: this.name, err: error }, "the supervisor did not restart the kernel; replacing the session's container");
+      await this.restart();
+      return false;
+    }
+  }
+
   private async restart(): Promise<void> {
     this.live.channel.close();
     this.live = await this.host.replace(this);
@@ -351,7 +367,7 @@ export class DockerSession implements Session {
   }
 
   private transferTarget() {
-    return { container: this.live.container, modem: this.host.modem, user: SANDBOX_USER, workdir: WORKDIR };
+    return { container: this.live.container, modem: this.host.modem };
   }
 }
 

@@ -4,7 +4,7 @@
  */
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type Docker from "dockerode";
@@ -14,10 +14,19 @@ import type { Logger } from "../../log.ts";
 export const SANDBOX_SOURCE_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "sandbox");
 const IMAGE_REPOSITORY = "threadbook-sandbox";
 
-/** `threadbook-sandbox:<16 hex>`: sha256 over sandbox/Dockerfile then sandbox/runner.py. */
+/**
+ * `threadbook-sandbox:<16 hex>`: sha256 over sandbox/Dockerfile, then each
+ * sandbox/runtime/*.py in name order, its name on a line and then its bytes.
+ */
 export function currentImageTag(): string {
   const hash = createHash("sha256");
-  for (const file of ["Dockerfile", "runner.py"]) hash.update(readFileSync(join(SANDBOX_SOURCE_DIR, file)));
+  hash.update(readFileSync(join(SANDBOX_SOURCE_DIR, "Dockerfile")));
+  const runtime = join(SANDBOX_SOURCE_DIR, "runtime");
+  const files = readdirSync(runtime).filter((name) => name.endsWith(".py")).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  for (const file of files) {
+    hash.update(`${file}\n`);
+    hash.update(readFileSync(join(runtime, file)));
+  }
   return `${IMAGE_REPOSITORY}:${hash.digest("hex").slice(0, 16)}`;
 }
 

@@ -8,7 +8,7 @@ import { PassThrough, type Duplex } from "node:stream";
 import type Docker from "dockerode";
 import { SandboxError } from "../../errors.ts";
 import type { CompileProblem, PythonCompileCheck } from "../../skills/python-compile-check.ts";
-import { containerSpec, type ContainerLimits } from "./container-spec.ts";
+import { containerSpec, SANDBOX_USER, type ContainerLimits } from "./container-spec.ts";
 
 const compileTimeoutMs = 60_000;
 const maxOutputBytes = 64 * 1024;
@@ -48,7 +48,7 @@ export function pythonCompileContainer(options: CompileContainerOptions): Python
       limits: { ...options.limits, diskMb: 8 },
     });
     const container = await options.docker
-      .createContainer({ ...spec, Cmd: ["python3", "-I", "-c", script], StdinOnce: true })
+      .createContainer({ ...spec, User: SANDBOX_USER, HostConfig: { ...spec.HostConfig, CapAdd: [] }, Cmd: ["python3", "-I", "-c", script], StdinOnce: true })
       .catch((error: unknown) => {
         throw new SandboxError("sandbox_failed", "Could not start a container to check the skill's Python files.", { cause: error });
       });

@@ -52,6 +52,9 @@ export interface ChannelBounds {
   diagnosticsBytes: number;
 }
 
+/** Late replies to an earlier process's requests a channel drops before it counts them as violations. */
+const maxForeignReplies = 4;
+
 export const defaultDiagnosticsBounds = { logBytes: 16 * 1024, diagnosticsBytes: 1024 * 1024 } as const;
 
 interface Pending {
@@ -67,12 +70,22 @@ export class RunnerChannel {
   readonly #logger: Logger;
   readonly #bounds: ChannelBounds;
   readonly #framer: LineFramer;
-  /** Starts at a random point: another process attached to the same runner sees its replies too. */
-  #nextId = 1 + Math.floor(Math.random() * 1e9) * 1000;
+  /**
+   * Rises with time: a process attached to a runner its predecessor used
+   * gives ids above any the predecessor gave, so the predecessor's late
+   * replies are told apart from forged ones.
+   */
+  #nextId = Date.now() * 1000 + Math.floor(Math.random() * 1000);
   #closedError: Error | undefined;
   #diagnosticsBytes = 0;
   #diagnosticsDropped = 0;
   #onClose: ((error: Error) => void) | undefined;
+  /** The first id this channel gave; a smaller one is a request another process sent. */
+  readonly #firstId = this.#nextId;
+  #readySeen = false;
+  #requestSent = false;
+  /** Replies to an earlier process's requests, dropped; past a few, a violation. */
+  #foreignReplies = 0;
 
   constructor(socket: Duplex, logger: Logger, bounds: ChannelBounds) {
     this.#socket = socket;
@@ -122,6 +135,7 @@ export class RunnerChannel {
         reject(new ChannelTimeoutError(timeoutMs));
       }, timeoutMs);
       this.#pending.set(id, { schema, resolve: resolve as (reply: unknown) => void, reject, timer });
+      this.#requestSent = true;
       this.#socket.write(`${JSON.stringify({ ...message, id })}\n`);
     });
   }
@@ -147,15 +161,27 @@ export class RunnerChannel {
       return;
     }
     const { id } = envelope.data;
-    if (id === 0 && readyLine.safeParse(value).success) return; // the runner saying it started
+    if (id === 0 && readyLine.safeParse(value).success) {
+      // Said once, as the runner starts, before it is asked anything; a second one is no runner's doing.
+      if (this.#readySeen || this.#requestSent) this.#violation("a second ready line");
+      this.#readySeen = true;
+      return;
+    }
     const waiting = this.#pending.get(id);
     if (!waiting) {
+      // A process that attaches to a running session sees the late reply to the request its predecessor left running.
+      if (id > 0 && id < this.#firstId && this.#foreignReplies < maxForeignReplies) {
+        this.#foreignReplies += 1;
+        this.#logger.info({ id }, "dropped the late reply to a request of an earlier process");
+        return;
+      }
       this.#violation(`a reply to no request in flight (id ${id})`);
       return;
     }
     if (envelope.data.ok === false) {
       this.#settle(id, waiting);
-      waiting.reject(new RunnerFaultError(envelope.data.fault ?? "no reason given"));
+      const lost = envelope.data.lost;
+      waiting.reject(lost !== undefined ? new KernelLostError(lost) : new RunnerFaultError(envelope.data.fault ?? "no reason given"));
       return;
     }
     const reply = waiting.schema.safeParse(value);
@@ -208,6 +234,19 @@ export class RunnerChannel {
     if (this.#diagnosticsDropped > 0) this.#logger.warn({ droppedBytes: this.#diagnosticsDropped }, "runner stderr over the log cap was dropped");
     this.#socket.destroy();
     this.#onClose?.(error);
+  }
+}
+
+/**
+ * The kernel died (or was replaced) while it held the request: the
+ * supervisor started a new one, so variables are gone and files are kept.
+ */
+export class KernelLostError extends Error {
+  readonly why: string;
+  constructor(why: string) {
+    super(`the Python kernel stopped: ${why}`);
+    this.name = "KernelLostError";
+    this.why = why.slice(0, 500);
   }
 }
 

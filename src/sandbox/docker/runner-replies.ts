@@ -9,7 +9,7 @@ import { z } from "zod";
 /** Figures one cell may return, and the PNG bytes that may travel inline with its result. */
 export const MAX_FIGURES_PER_CELL = 10;
 export const MAX_INLINE_FIGURE_BYTES = 8 * 1024 * 1024;
-/** The runner's own bounds (sandbox/runner.py), with room for its notes. */
+/** The runtime's own bounds (sandbox/runtime/), with room for its notes. */
 const valueChars = 20_000 + 200;
 const tracebackChars = 8_000 + 200;
 const messageChars = 2_000 + 200;
@@ -24,7 +24,13 @@ const path = z.string().min(1).max(maxPathChars);
 const fileInfo = z.object({ name: path, bytes: count });
 
 /** Every reply names the request it answers; `ok: false` carries the runner's own failure. */
-export const replyEnvelope = z.object({ id: z.number().int(), ok: z.boolean().optional(), fault: z.string().max(messageChars).optional() });
+export const replyEnvelope = z.object({
+  id: z.number().int(),
+  ok: z.boolean().optional(),
+  fault: z.string().max(messageChars).optional(),
+  /** With `ok: false`: the kernel stopped while it held the request, and why; a new one was started. */
+  lost: z.string().max(messageChars).optional(),
+});
 
 /** The line a runner sends once it is ready (id 0, before any request). */
 export const readyLine = z.object({ id: z.literal(0), op: z.literal("ready") });
@@ -32,6 +38,8 @@ export const readyLine = z.object({ id: z.literal(0), op: z.literal("ready") });
 export const pingReply = z.object({ ok: z.literal(true), python: z.string().max(32) });
 
 export const baselineReply = z.object({ ok: z.literal(true) });
+
+export const restartReply = z.object({ ok: z.literal(true) });
 
 export const filesReply = z.object({ ok: z.literal(true), files: z.array(fileInfo).max(100_000), omitted: count });
 
