@@ -165,18 +165,18 @@ describe("docker sandbox", () => {
     assert.equal((await session.run("before")).value, "'still here'");
   });
 
-  test("a cell stuck in C code is interrupted or its session restarted, and the caller is told", async () => {
+  test("a cell stuck in C code has its kernel restarted, its files kept, and the caller is told", async () => {
     const session = await sandbox.acquire("stuck");
     const oldId = session.id;
-    await session.run("doomed = 1");
+    await session.run("doomed = 1\nopen('kept.txt', 'w').write('still here')");
     // Code that blocks the signals its limit and the interrupt arrive by cannot be stopped from inside.
     const stuck = await session.run("import signal\nsignal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM, signal.SIGINT})\nwhile True:\n    pass", { timeoutMs: 1_000 });
     assert.equal(stuck.timedOut, true);
     assert.equal(stuck.stateLost, true);
-    assert.match(stuck.error?.message ?? "", /variables are gone/);
-    assert.notEqual(session.id, oldId);
-    const next = await session.run("'doomed' in globals()");
-    assert.equal(next.value, "False");
+    assert.match(stuck.error?.message ?? "", /variables are gone; the files in the working directory are kept/);
+    assert.equal(session.id, oldId, "the same container: only the kernel was restarted");
+    const next = await session.run("('doomed' in globals(), open('kept.txt').read())");
+    assert.equal(next.value, "(False, 'still here')");
   });
 
   test("a memory bomb fails inside the sandbox and the session keeps working", async () => {
@@ -229,18 +229,24 @@ describe("docker sandbox", () => {
     const session = await sandbox.acquire("hardened");
     const info = await new Docker().getContainer(sessionContainerName(instance, "hardened")).inspect();
     const host = info.HostConfig;
-    assert.equal(info.Config.User, "10001:10001");
+    // The supervisor is root with four capabilities; the user's code runs in the kernel, as the sandbox user with none.
+    assert.equal(info.Config.User, "0:10001");
     assert.equal(host.NetworkMode, "none");
     assert.equal(host.ReadonlyRootfs, true);
     assert.deepEqual(host.CapDrop, ["ALL"]);
+    assert.deepEqual([...(host.CapAdd ?? [])].sort(), ["CHOWN", "KILL", "SETGID", "SETUID"]);
+    assert.equal((host as { OomScoreAdj?: number }).OomScoreAdj, 800);
     assert.deepEqual(host.SecurityOpt, ["no-new-privileges"]);
     assert.equal(host.Memory, 384 * 1024 * 1024);
     assert.equal(host.MemorySwap, host.Memory);
     assert.equal(host.PidsLimit, 64);
     assert.ok(host.NanoCpus && host.NanoCpus > 0);
     assert.match(JSON.stringify(host.Tmpfs), /size=64m/);
-    const capabilities = await session.run("open('/proc/self/status').read().split('CapEff:')[1].split()[0]");
-    assert.equal(capabilities.value, "'0000000000000000'");
+    const capabilities = await session.run("status = open('/proc/self/status').read()\n(status.split('CapEff:')[1].split()[0], status.split('CapPrm:')[1].split()[0], os.getuid() if (os := __import__('os')) else None)");
+    assert.equal(capabilities.value, "('0000000000000000', '0000000000000000', 10001)");
+    // The kernel can neither signal nor trace its supervisor.
+    const reach = await session.run("import os, signal\ntry:\n    os.kill(os.getppid(), signal.SIGSTOP)\n    signalled = True\nexcept PermissionError:\n    signalled = False\ntry:\n    os.listdir('/proc/%d/fd' % os.getppid())\n    fds = True\nexcept PermissionError:\n    fds = False\n(signalled, fds)");
+    assert.equal(reach.value, "(False, False)");
   });
 
   test("several sessions run at once, each with its own state", async () => {

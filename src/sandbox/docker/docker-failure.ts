@@ -28,6 +28,8 @@ export async function dockerCall<T>(doing: string, call: Promise<T>, millisecond
   try {
     outcome = await within(call, milliseconds);
   } catch (error) {
+    // "No such container" is an answer the caller acts on, not a failure.
+    if ((error as { statusCode?: number }).statusCode === 404) throw error;
     throw dockerFailure(error, doing);
   }
   if (outcome === timedOut) {

@@ -306,7 +306,6 @@ export class DockerSandbox implements Sandbox, SessionHost {
     try {
       info = await dockerCall("Finding the conversation's session", container.inspect());
     } catch (error) {
-      if (error instanceof SandboxError) throw error;
       if ((error as { statusCode?: number }).statusCode === 404) return undefined;
       throw dockerFailure(error);
     }

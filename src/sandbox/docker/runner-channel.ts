@@ -83,7 +83,7 @@ export class RunnerChannel {
   /** The first id this channel gave; a smaller one is a request another process sent. */
   readonly #firstId = this.#nextId;
   #readySeen = false;
-  #requestSent = false;
+  #replySeen = false;
   /** Replies to an earlier process's requests, dropped; past a few, a violation. */
   #foreignReplies = 0;
 
@@ -135,7 +135,6 @@ export class RunnerChannel {
         reject(new ChannelTimeoutError(timeoutMs));
       }, timeoutMs);
       this.#pending.set(id, { schema, resolve: resolve as (reply: unknown) => void, reject, timer });
-      this.#requestSent = true;
       this.#socket.write(`${JSON.stringify({ ...message, id })}\n`);
     });
   }
@@ -162,11 +161,12 @@ export class RunnerChannel {
     }
     const { id } = envelope.data;
     if (id === 0 && readyLine.safeParse(value).success) {
-      // Said once, as the runner starts, before it is asked anything; a second one is no runner's doing.
-      if (this.#readySeen || this.#requestSent) this.#violation("a second ready line");
+      // Said once, first of all, as the runner starts; another, or one after a reply, is no runner's doing.
+      if (this.#readySeen || this.#replySeen) this.#violation("a second ready line");
       this.#readySeen = true;
       return;
     }
+    this.#replySeen = true;
     const waiting = this.#pending.get(id);
     if (!waiting) {
       // A process that attaches to a running session sees the late reply to the request its predecessor left running.
