@@ -11,10 +11,9 @@ import { assertPlainFileName, MAX_NAME_BYTES, sanitizeFileName } from "../src/sa
 import type { DockerSandbox } from "../src/sandbox/docker/docker-sandbox.ts";
 import { captureLogger } from "./support/capture-logger.ts";
 import { FLOOD_EVERY_DESCRIPTOR } from "./support/flood-cell.ts";
-import { until } from "./support/until.ts";
 import { removeInstance, startTestSandbox, testInstance } from "./support/sandbox.ts";
 
-/** Python that finds the runner's request id and protocol descriptor from inside a cell, as hostile code could. */
+/** Python that finds the kernel's request id and protocol descriptor from inside a cell, as hostile code could. */
 const findProtocol = `
 import sys, json, os
 frame = sys._getframe()
@@ -65,77 +64,105 @@ describe("sandbox trust boundary", () => {
     const result = await flood;
     clearInterval(sampler);
     peak = Math.max(peak, process.memoryUsage().rss);
-    assert.equal(result.stateLost, true, "the flooding session was restarted");
+    assert.equal(result.stateLost, true, "the flooding kernel was restarted");
     assert.match(result.error?.message ?? "", /restarted/);
     assert.ok(peak - before < 100 * megabyte, `resident memory grew by ${Math.round((peak - before) / megabyte)} MB`);
     assert.ok(answered > 0, "the other conversation ran cells during the flood");
     // A bound that holds on a loaded machine; a stalled event loop takes many seconds.
     assert.ok(slowest < 5_000, `another conversation's cell took ${Math.round(slowest)} ms during the flood`);
     assert.equal((await flooding.run("x = 5\nx * 2")).value, "10", "the flooding conversation's next cell runs");
-    assert.ok(log.lines().some((line) => line.msg === "runner broke the protocol; its session is restarted"), "one log line says why");
+    assert.ok(log.lines().some((line) => line.msg === "the kernel stopped during a cell; the supervisor started a new one"), "one log line says why");
   });
 
-  test("a forged reply with malformed fields ends the cell with a plain note, and the next cell runs", async () => {
-    const session = await sandbox.acquire("forge-malformed");
+  test("a forged listing through symlinks brings nothing from outside the working directory back, and memory stays bounded", async () => {
+    const session = await sandbox.acquire("forged-listing");
     await session.run("kept = 1");
+    globalThis.gc?.();
+    const before = process.memoryUsage().rss;
+    let peak = before;
+    const sampler = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss); }, 20);
+    // A symlink to /usr, a directory holding one, and a forged reply naming paths through them, written to the kernel's protocol.
     const forged = await session.run(`${findProtocol}
+os.symlink('/usr', 'lnk')
+os.makedirs('d', exist_ok=True)
+os.symlink('/usr/lib', 'd/inner')
+open('mine.txt', 'w').write('mine')
 forge({"id": request_id, "ok": True, "stdout": "", "stderr": "", "stdout_bytes": 0, "stderr_bytes": 0, "value": None, "error": None,
-       "figures": [], "files": 5, "files_omitted": 0, "duration_ms": 1, "timed_out": False})
-import time
-time.sleep(30)
+       "figures": [{"name": "lnk/lib", "bytes": 1}], "files": [{"name": "lnk/lib", "bytes": 1}, {"name": "d/inner", "bytes": 1}], "files_omitted": 0, "duration_ms": 1, "timed_out": False})
 `);
-    assert.equal(forged.stateLost, true);
-    assert.match(forged.error?.message ?? "", /sent the bot data it may not send/);
-    const next = await session.run("1 + 1");
-    assert.equal(next.value, "2");
+    const listed = forged.files.map((file) => file.name);
+    assert.ok(listed.every((name) => !name.startsWith("lnk") && !name.startsWith("d/")), `listed: ${listed.join(", ")}`);
+    assert.deepEqual(forged.figures, []);
+    // Asked by name all the same, through the symlinked component: nothing comes back, not even the directory.
+    const back = await session.getFiles(["lnk/lib/os.py", "lnk/lib", "lnk", "d/inner/os.py", "d/inner", "mine.txt"], { maxBytes: 64 * megabyte, totalBytes: 64 * megabyte });
+    clearInterval(sampler);
+    peak = Math.max(peak, process.memoryUsage().rss);
+    assert.deepEqual(back.map((file) => file.name), ["mine.txt"]);
+    assert.ok(peak - before < 100 * megabyte, `resident memory grew by ${Math.round((peak - before) / megabyte)} MB`);
+    assert.equal((await session.run("open('mine.txt').read()")).value, "'mine'", "the conversation goes on");
+  });
+
+  test("files out are cut at the total asked for", async () => {
+    const session = await sandbox.acquire("files-total");
+    await session.run("for i in range(4):\n    open('part-%d.bin' % i, 'wb').write(b'x' * (3 * 1024 * 1024))");
+    const names = ["part-0.bin", "part-1.bin", "part-2.bin", "part-3.bin"];
+    const back = await session.getFiles(names, { maxBytes: 4 * megabyte, totalBytes: 7 * megabyte });
+    assert.deepEqual(back.map((file) => file.name), ["part-0.bin", "part-1.bin"]);
+    assert.ok(back.every((file) => file.data.length === 3 * megabyte));
+    assert.equal((await session.run("1 + 1")).value, "2");
+  });
+
+  test("a background process stopping every process it may signal holds neither the files nor the session", async () => {
+    const session = await sandbox.acquire("sigstop");
+    await session.run(`import subprocess
+stopper = subprocess.Popen(["python3", "-c", "import os, signal, time\\ntime.sleep(0.5)\\nwhile True:\\n    os.kill(-1, signal.SIGSTOP)\\n    time.sleep(0.01)"], start_new_session=True)`);
+    const made = await session.run("import time\ntime.sleep(2)\nopen('made.txt', 'w').write('made')", { timeoutMs: 1_000 });
+    // The kernel itself was stopped: the cell ends at its limit, the kernel is restarted (and the stopper with it).
+    assert.equal(made.stateLost, true);
+    // The transfers run as root: nothing of the sandbox user can stop them.
+    const files = await session.listFiles();
+    await session.getFiles(files.map((file) => file.name));
+    const next = await session.run("open('after.txt', 'w').write('after')\n'fine'");
+    assert.equal(next.value, "'fine'");
     assert.equal(next.stateLost, false);
-    assert.match((await session.run("'kept' in dir()")).value ?? "", /False/, "state was lost, as the note says");
+    const back = await session.getFiles(["after.txt"]);
+    assert.equal(back[0]?.data.toString(), "after");
   });
 
-  test("a forged reply that fits the schema is only the cell's own output; the real reply after it restarts the session", async () => {
-    const session = await sandbox.acquire("forge-valid");
-    await session.run("kept = 1");
-    const forged = await session.run(`${findProtocol}
-forge({"id": request_id, "ok": True, "stdout": "forged", "stderr": "", "stdout_bytes": 6, "stderr_bytes": 0, "value": None, "error": None,
-       "figures": [], "files": [], "files_omitted": 0, "duration_ms": 1, "timed_out": False})
-`);
-    assert.equal(forged.stdout, "forged");
-    // The runner's own reply follows the forged one at once, and answers no request in flight by then.
-    const violations = () => log.lines().filter((line) => line.msg === "runner broke the protocol; its session is restarted" && String(line.reason).includes("no request in flight")).length;
-    await until(() => violations() > 0, "the runner's real reply is seen as a violation");
-    const next = await session.run("'kept' in dir()");
-    assert.equal(next.stateLost, true, "the runner's real reply, to no request in flight, was a violation");
-    assert.equal(next.value, "False");
-    assert.equal((await session.run("2 * 21")).value, "42");
-  });
-
-  test("lines that are not JSON, or answer no request, restart the session", async () => {
-    for (const line of ['"not an object"', "{not json", '{"id": 12345, "ok": true}']) {
-      const session = await sandbox.acquire(`forge-line-${line.length}`);
-      const result = await session.run(`${findProtocol}
-os.write(protocol_fd, ${JSON.stringify(line)}.encode() + b"\\n")
+  test("ready lines flooded from a background thread never reach the host, and others answer meanwhile", async () => {
+    const session = await sandbox.acquire("ready-flood");
+    const bystander = await sandbox.acquire("ready-bystander");
+    await bystander.run("y = 2");
+    const flooding = await session.run(`import os, threading, json
+line = (json.dumps({"id": 0, "op": "ready", "python": "3.11.2"}) + "\\n").encode()
+def flood():
+    for _ in range(200000):
+        for name in os.listdir('/proc/self/fd'):
+            try:
+                os.write(int(name), line)
+            except OSError:
+                pass
+threading.Thread(target=flood, daemon=True).start()
 import time
-time.sleep(30)
-`);
-      assert.equal(result.stateLost, true, line);
-      assert.equal((await session.run("1")).value, "1");
-    }
+time.sleep(1)`);
+    assert.ok(flooding.stateLost || flooding.error === null);
+    for (let i = 0; i < 5; i += 1) assert.equal((await bystander.run("y + 1")).value, "3");
+    const next = await session.run("'after'");
+    assert.equal(next.value, "'after'");
+    assert.ok(!log.lines().some((line) => String(line.reason ?? "").includes("second ready line")), "the host saw one ready line");
   });
 
-  test("diagnostics reach the log up to a byte cap; a flood of them restarts the session", async () => {
+  test("a kernel's diagnostics reach the log up to a byte cap; a flood of them costs the session nothing", async () => {
     const session = await sandbox.acquire("diagnostics");
-    const logged = () => log.lines().filter((line) => line.msg === "runner wrote to stderr").reduce((sum, line) => sum + String(line.runnerStderr).length, 0);
-    const before = logged();
+    await session.run("kept = 1");
     const result = await session.run(`
-import sys, time
+import sys
 for _ in range(4096):
     sys.__stderr__.write("d" * 1023 + "\\n")
 sys.__stderr__.flush()
-time.sleep(30)
 `);
-    assert.equal(result.stateLost, true);
-    const after = logged() - before;
-    assert.ok(after > 0 && after <= 16 * 1024, `${after} characters of diagnostics logged`);
+    assert.equal(result.stateLost, false);
+    assert.equal((await session.run("kept")).value, "1");
   });
 
   test("forty figures in one cell: ten come back, the rest are named", async () => {
