@@ -57,7 +57,7 @@ export class TurnFiles {
    * Reads the turn's files out of the session. A listing is compared with the
    * one at the start too, which finds files past a cell's listing bound.
    */
-  async collect(session: Session, bounds: ReplyFileBounds): Promise<{ files: ReplyFile[]; omitted: string[] }> {
+  async collect(session: Session, bounds: ReplyFileBounds, signal?: AbortSignal): Promise<{ files: ReplyFile[]; omitted: string[] }> {
     const present = new Map((await session.listFiles()).map((file) => [file.name, file.bytes]));
     const unreported = [...present.keys()].filter((name) => !this.#changed.has(name) && this.#before.get(name) !== present.get(name)).sort();
     const candidates = [...this.#changed, ...unreported].filter((name) => present.has(name));
@@ -70,7 +70,7 @@ export class TurnFiles {
     }
     const isCarried = (name: string) => this.#carried.get(name)?.length === present.get(name);
     const toRead = wanted.filter((name) => !isCarried(name));
-    const read = toRead.length > 0 ? await session.getFiles(toRead, { maxBytes: bounds.maxFileBytes }) : [];
+    const read = toRead.length > 0 ? await session.getFiles(toRead, { maxBytes: bounds.maxFileBytes, totalBytes: bounds.maxFileBytes * bounds.maxFiles, signal }) : [];
     const byName = new Map<string, { data: Buffer }>(read.map((file) => [file.name, file]));
     for (const name of wanted) if (isCarried(name)) byName.set(name, { data: this.#carried.get(name)! });
     const files: ReplyFile[] = [];

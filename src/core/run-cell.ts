@@ -63,6 +63,6 @@ async function figureImages(session: Session, result: CellResult): Promise<Image
   const figures = result.figures.filter((figure) => figure.bytes <= maxImageBytes).slice(0, maxImagesPerCell);
   const carried = figures.flatMap((figure) => (figure.png === null ? [] : [figure.png]));
   const missing = figures.filter((figure) => figure.png === null).map((figure) => figure.name);
-  const read = missing.length > 0 ? (await session.getFiles(missing, { maxBytes: maxImageBytes })).map((file) => file.data) : [];
+  const read = missing.length > 0 ? (await session.getFiles(missing, { maxBytes: maxImageBytes, totalBytes: maxImageBytes * maxImagesPerCell })).map((file) => file.data) : [];
   return [...carried, ...read].map((png) => ({ mediaType: "image/png", base64: png.toString("base64") }));
 }

@@ -56,6 +56,8 @@ export interface TurnServices {
 
 /** A cell shortened to fit the turn's remaining time still gets this long. */
 const minimumCellMs = 1_000;
+/** Reading the turn's files gets at least this long, even at the end of the turn's time. */
+const collectFloorMs = 15_000;
 
 /**
  * Proposal calls a turn may make, fixes of refused ones included. A proposal
@@ -151,7 +153,7 @@ export class TurnRun {
     // Listed every turn (the model's instructions); their files are read only when a container is claimed.
     const skills = await visibleSkills(store.skills, skillScope(this.#turn.user));
     // A running session given other skills since (one approved meanwhile) gets this set now.
-    const session = await sandbox.acquire(key, { skills: () => sessionSkills(store.skills, skills), skillsVersion: skills.map((skill) => skill.id).join(",") });
+    const session = await this.#bounded(sandbox.acquire(key, { skills: () => sessionSkills(store.skills, skills), skillsVersion: skills.map((skill) => skill.id).join(",") }));
     this.#session = session;
     this.#throwIfStopped();
     const earlier: TranscriptItem[] = await store.loadTranscript(key);
@@ -161,12 +163,12 @@ export class TurnRun {
     this.#progress.report({ type: "session", origin: continuity });
 
     // Put back before placing the new ones, so a new file does not take the name of one put back.
-    const restoration = continuity === "lost" ? await restoreAttachments(session, store, this.#logger) : null;
-    const placed = await placeAttachments(session, this.#turn.attachments);
+    const restoration = continuity === "lost" ? await this.#bounded(restoreAttachments(session, store, this.#logger)) : null;
+    const placed = await this.#bounded(placeAttachments(session, this.#turn.attachments));
     this.#attachmentsPlaced = true;
     await keepAttachments(store, key, placed, this.#logger);
-    const previews = placed.length > 0 ? await session.previewFiles(placed.map((file) => file.name)) : [];
-    this.#files = new TurnFiles(await session.listFiles());
+    const previews = placed.length > 0 ? await this.#bounded(session.previewFiles(placed.map((file) => file.name))) : [];
+    this.#files = new TurnFiles(await this.#bounded(session.listFiles()));
     const history = trimHistory(earlier, settings.turn.historyChars);
     const userText = joinParagraphs(
       continuity === "lost" ? SESSION_LOST_NOTE : "",
@@ -289,7 +291,7 @@ export class TurnRun {
 
   /** Puts the kept attachments back into a session a cell restarted; returns what to tell the model. */
   async #restoreAfterRestart(session: Session): Promise<string> {
-    const restoration = await restoreAttachments(session, this.#services.store, this.#logger);
+    const restoration = await this.#bounded(restoreAttachments(session, this.#services.store, this.#logger));
     this.#files?.noteRestored(restoration.restored);
     return describeRestoration(restoration);
   }
@@ -301,7 +303,9 @@ export class TurnRun {
     // A stopping process has nobody to hand files to, and its session may be gone already.
     if (this.#session !== undefined && this.#files !== undefined && stopReasonOf(this.#services.signal)?.kind !== "shutdown") {
       try {
-        ({ files, omitted: filesOmitted } = await this.#files.collect(this.#session, this.#services.settings.reply));
+        // Files are read within what is left of the turn, and never less than a floor, so an answer at its limit still has its files.
+        const collecting = AbortSignal.any([this.#services.signal, AbortSignal.timeout(Math.max(collectFloorMs, this.#budget.remainingMs()))]);
+        ({ files, omitted: filesOmitted } = await this.#bounded(this.#files.collect(this.#session, this.#services.settings.reply, collecting), collecting));
       } catch (failure) {
         if (!(failure instanceof ThreadbookError)) throw failure;
         this.#logger.warn({ err: failure, details: failure.details }, "could not read the turn's files");
@@ -367,6 +371,32 @@ export class TurnRun {
       await this.#services.store.finishTurn(this.#turnId, { status: "failed", limit: null, error: message });
     } catch (error) {
       this.#logger.error({ err: error }, "could not record the failed turn");
+    }
+  }
+
+  /**
+   * Waits for the sandbox within the turn: a stop ends the wait at once (and
+   * is thrown), and so does the turn's deadline, as a plain retryable error.
+   * What was waited on goes on in the background, under its own deadline.
+   */
+  async #bounded<T>(work: Promise<T>, signal?: AbortSignal): Promise<T> {
+    work.catch(() => undefined);
+    const remaining = this.#budget.remainingMs();
+    const deadline = signal ?? AbortSignal.timeout(Number.isFinite(remaining) ? Math.max(minimumCellMs, remaining) : 2 ** 31 - 1);
+    const stop = AbortSignal.any([this.#services.signal, deadline]);
+    let onAbort: (() => void) | undefined;
+    const ended = new Promise<never>((_, reject) => {
+      onAbort = () => {
+        const reason = stopReasonOf(this.#services.signal);
+        reject(reason !== null ? new TurnStoppedSignal(reason) : new ThreadbookError("sandbox_failed", "The Python session did not answer in time. Try again.", { retryable: true }));
+      };
+      if (stop.aborted) onAbort();
+      else stop.addEventListener("abort", onAbort, { once: true });
+    });
+    try {
+      return await Promise.race([work, ended]);
+    } finally {
+      if (onAbort) stop.removeEventListener("abort", onAbort);
     }
   }
 
