@@ -304,7 +304,8 @@ export class TurnRun {
     if (this.#session !== undefined && this.#files !== undefined && stopReasonOf(this.#services.signal)?.kind !== "shutdown") {
       try {
         // Files are read within what is left of the turn, and never less than a floor, so an answer at its limit still has its files.
-        const collecting = AbortSignal.any([this.#services.signal, AbortSignal.timeout(Math.max(collectFloorMs, this.#budget.remainingMs()))]);
+        // A stopped turn still hands over the files it made: only the deadline cuts this short.
+        const collecting = AbortSignal.timeout(Math.ceil(Math.min(2 ** 31 - 1, Math.max(collectFloorMs, this.#budget.remainingMs()))));
         ({ files, omitted: filesOmitted } = await this.#bounded(this.#files.collect(this.#session, this.#services.settings.reply, collecting), collecting));
       } catch (failure) {
         if (!(failure instanceof ThreadbookError)) throw failure;
@@ -377,13 +378,14 @@ export class TurnRun {
   /**
    * Waits for the sandbox within the turn: a stop ends the wait at once (and
    * is thrown), and so does the turn's deadline, as a plain retryable error.
+   * With `signal`, that signal alone ends it.
    * What was waited on goes on in the background, under its own deadline.
    */
   async #bounded<T>(work: Promise<T>, signal?: AbortSignal): Promise<T> {
     work.catch(() => undefined);
     const remaining = this.#budget.remainingMs();
-    const deadline = signal ?? AbortSignal.timeout(Number.isFinite(remaining) ? Math.max(minimumCellMs, remaining) : 2 ** 31 - 1);
-    const stop = AbortSignal.any([this.#services.signal, deadline]);
+    const deadline = signal ?? AbortSignal.timeout(Number.isFinite(remaining) ? Math.ceil(Math.min(2 ** 31 - 1, Math.max(minimumCellMs, remaining))) : 2 ** 31 - 1);
+    const stop = signal ?? AbortSignal.any([this.#services.signal, deadline]);
     let onAbort: (() => void) | undefined;
     const ended = new Promise<never>((_, reject) => {
       onAbort = () => {
