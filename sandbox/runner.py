@@ -45,6 +45,7 @@ MAX_WALKED_ENTRIES = 20000
 MAX_LISTED_NAME_BYTES = 8 * 1024 * 1024  # a listing's names together; the host bounds each reply line
 MAX_OMITTED_FIGURE_NAMES = 100
 VALUE_CHARS = 20000
+VALUE_HTML_CHARS = 100000  # a DataFrame's HTML table, as a notebook shows it; longer, none is sent (cut HTML is broken HTML)
 MAX_FIGURES = 10  # figures saved and reported per cell; more are closed unsaved and named as omitted
 FIGURE_INLINE_BYTES = 4 * 1024 * 1024  # one figure's PNG travels inline up to this size
 CELL_INLINE_BYTES = 8 * 1024 * 1024  # all of a cell's inline PNGs together; past it the host reads the files
@@ -355,6 +356,7 @@ class Runner:
         saved = sys.stdout, sys.stderr
         sys.stdout, sys.stderr = stdout, stderr
         value = None
+        value_html = None
         error = None
         timed_out = False
         started = time.monotonic()
@@ -376,6 +378,7 @@ class Runner:
                 if result is not None:
                     self.namespace["_"] = result
                     value = render_value(result)
+                    value_html = render_value_html(result)
         except CellTimeout:
             timed_out = True
             error = {"name": "TimeoutError", "message": "the cell ran past its %g s limit and was interrupted" % timeout, "traceback": ""}
@@ -407,6 +410,7 @@ class Runner:
             "stdout_bytes": stdout.total,
             "stderr_bytes": stderr.total,
             "value": value,
+            "value_html": value_html,
             "error": error,
             "figures": figures,
             "figures_omitted": figures_omitted,
@@ -513,6 +517,19 @@ def render_value(value):
         half = VALUE_CHARS // 2
         text = "%s\n[... %d characters cut ...]\n%s" % (text[:half], len(text) - VALUE_CHARS, text[-half:])
     return text
+
+
+def render_value_html(value):
+    """A DataFrame's table as HTML, with the display bounds of render_value; None for anything else."""
+    pandas = sys.modules.get("pandas")
+    if pandas is None or not isinstance(value, pandas.DataFrame):
+        return None
+    try:
+        with pandas.option_context("display.max_rows", 40, "display.min_rows", 20, "display.max_columns", 30, "display.max_colwidth", 60):
+            html = value._repr_html_()
+    except Exception:
+        return None
+    return html if isinstance(html, str) and len(html) <= VALUE_HTML_CHARS else None
 
 
 def describe_exception(exception):
