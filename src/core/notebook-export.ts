@@ -38,8 +38,8 @@ export async function exportNotebook(notebook: NotebookStore, conversationKey: s
 
 /** The question's first line, without platform mentions, cut at a word near 60 characters. */
 export function notebookTitle(question: string): string {
-  const line = question.replace(/<[@#!][^>\s]{0,100}>/g, " ").replace(/[\p{Cc}\p{Cf}]/gu, " ").split("\n").find((each) => each.trim() !== "") ?? "";
-  const words = line.replace(/\s+/g, " ").trim();
+  const line = question.replace(/<[@#!][^>\s]{0,100}>/g, " ").split("\n").find((each) => each.trim() !== "") ?? "";
+  const words = line.replace(/[\p{Cc}\p{Cf}]/gu, " ").replace(/\s+/g, " ").trim();
   if (words === "") return fallbackTitle;
   const characters = Array.from(words);
   if (characters.length <= titleChars) return words;
