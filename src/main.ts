@@ -11,7 +11,7 @@ import { prepareAsk, runAsk, type PreparedAsk } from "./adapters/cli/ask-command
 import { runChatLines } from "./adapters/cli/chat-lines.ts";
 import { runChatTerminal } from "./adapters/cli/chat-terminal.ts";
 import type { CliContext } from "./adapters/cli/cli-context.ts";
-import { parseCommandLine, type CommandLine } from "./adapters/cli/command-line.ts";
+import { parseCommandLine, type CommandLine, type ExportOptions } from "./adapters/cli/command-line.ts";
 import { exitCodes, signalExitCodes } from "./adapters/cli/exit-codes.ts";
 import { withLogPath } from "./adapters/cli/log-path-note.ts";
 import type { SkillsOptions } from "./adapters/cli/skills-command-line.ts";
@@ -60,6 +60,7 @@ async function main(argv: string[]): Promise<number> {
   writeWarnings(config.warnings);
   if (commandLine.command === "discord-register") return registerDiscordCommands(config, commandLine.guildId);
   if (commandLine.command === "skills") return runSkills(commandLine.options, config);
+  if (commandLine.command === "export") return runExport(commandLine.options, config);
 
   const bot = commandLine.command === "start" && hasConfiguredPlatform(config);
   let services: Services | undefined;
@@ -182,6 +183,22 @@ async function runSkills(options: SkillsOptions, config: Config): Promise<number
   }
 }
 
+/** `threadbook export …`: the store only; no model and no Docker. */
+async function runExport(options: ExportOptions, config: Config): Promise<number> {
+  const { runExportCommand } = await import("./adapters/cli/export-command.ts");
+  try {
+    await runExportCommand(options, config, { writeOut, writeError });
+    return exitCodes.answered;
+  } catch (error) {
+    if (error instanceof UsageError) {
+      writeError(`threadbook: ${error.message}\nRun 'threadbook export --help' for usage.\n`);
+      return exitCodes.usage;
+    }
+    writeError(`threadbook: ${userMessage(error)}\n`);
+    return exitCodes.failed;
+  }
+}
+
 function cliUser(name: string): TurnUser {
   return { platform: "cli", id: name, workspace: null, displayName: name };
 }
@@ -210,7 +227,7 @@ function localUserName(): string {
   }
 }
 
-function writeOut(text: string): Promise<void> {
+function writeOut(text: string | Buffer): Promise<void> {
   return new Promise((resolve, reject) => process.stdout.write(text, (error) => (error ? reject(error) : resolve())));
 }
 

@@ -341,16 +341,16 @@ describe("gateway", () => {
 });
 
 describe("commands", () => {
-  test("register puts /ask, /reset, /stop, /help and Ask threadbook in a guild, or globally", async (t) => {
+  test("register puts /ask, /reset, /stop, /help, /export and Ask threadbook in a guild, or globally", async (t) => {
     const discord = await DiscordEmulator.start();
     t.after(() => discord.stop());
     const settings = { token: discord.token, applicationId: discord.applicationId, apiUrl: discord.apiUrl, allowedGuilds: [], allowedChannels: [], allowedRoles: [] };
-    assert.deepEqual(await registerCommands(settings, discord.guildId), { count: 5, guildId: discord.guildId });
-    assert.deepEqual(await registerCommands(settings, undefined), { count: 5, guildId: undefined });
+    assert.deepEqual(await registerCommands(settings, discord.guildId), { count: 6, guildId: discord.guildId });
+    assert.deepEqual(await registerCommands(settings, undefined), { count: 6, guildId: undefined });
     const [inGuild, global] = discord.calls;
     assert.equal(inGuild!.path, `/applications/${discord.applicationId}/guilds/${discord.guildId}/commands`);
     assert.equal(global!.path, `/applications/${discord.applicationId}/commands`);
-    assert.deepEqual(inGuild!.body.map((command: { name: string; type: number }) => [command.name, command.type]), [["ask", 1], ["reset", 1], ["stop", 1], ["help", 1], ["Ask threadbook", 3]]);
+    assert.deepEqual(inGuild!.body.map((command: { name: string; type: number }) => [command.name, command.type]), [["ask", 1], ["reset", 1], ["stop", 1], ["help", 1], ["export", 1], ["Ask threadbook", 3]]);
     const ask = inGuild!.body[0];
     assert.deepEqual(ask.options.map((option: { name: string; type: number }) => [option.name, option.type]), [["question", 3], ["file", 11], ["file2", 11], ["file3", 11]]);
     discord.assertDone();

@@ -30,7 +30,7 @@ from figures import record_figure_saves, save_figures, FIGURE_SAVES
 from memory import limit_memory
 from previews import preview
 from tracebacks import describe_exception
-from values import render_value, split_last_expression
+from values import render_value, render_value_html, split_last_expression
 
 WORKDIR = os.environ.get("THREADBOOK_WORKDIR", "/work")
 
@@ -114,6 +114,7 @@ class Kernel:
         saved = sys.stdout, sys.stderr
         sys.stdout, sys.stderr = stdout, stderr
         value = None
+        value_html = None
         error = None
         timed_out = False
         started = time.monotonic()
@@ -134,6 +135,7 @@ class Kernel:
                 if result is not None:
                     self.namespace["_"] = result
                     value = render_value(result)
+                    value_html = render_value_html(result)
         except CellTimeout:
             timed_out = True
             error = {"name": "TimeoutError", "message": "the cell ran past its %g s limit and was interrupted" % timeout, "traceback": ""}
@@ -164,6 +166,7 @@ class Kernel:
             "stdout_bytes": stdout.total,
             "stderr_bytes": stderr.total,
             "value": value,
+            "value_html": value_html,
             "error": error,
             "figures": figures,
             "figures_omitted": figures_omitted,

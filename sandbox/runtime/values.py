@@ -5,6 +5,7 @@ import ast
 import sys
 
 VALUE_CHARS = 20000
+VALUE_HTML_CHARS = 100000  # a DataFrame's HTML table, as a notebook shows it; longer, none is sent (cut HTML is broken HTML)
 
 
 def split_last_expression(code, filename):
@@ -34,3 +35,16 @@ def render_value(value):
         half = VALUE_CHARS // 2
         text = "%s\n[... %d characters cut ...]\n%s" % (text[:half], len(text) - VALUE_CHARS, text[-half:])
     return text
+
+
+def render_value_html(value):
+    """A DataFrame's table as HTML, with the display bounds of render_value; None for anything else."""
+    pandas = sys.modules.get("pandas")
+    if pandas is None or not isinstance(value, pandas.DataFrame):
+        return None
+    try:
+        with pandas.option_context("display.max_rows", 40, "display.min_rows", 20, "display.max_columns", 30, "display.max_colwidth", 60):
+            html = value._repr_html_()
+    except Exception:
+        return None
+    return html if isinstance(html, str) and len(html) <= VALUE_HTML_CHARS else None

@@ -13,6 +13,7 @@ import { silentLogger, type Logger } from "../log.ts";
 import type { Sandbox } from "../sandbox/sandbox.ts";
 import type { Store } from "../store/store.ts";
 import type { ModelClient } from "./model/model-client.ts";
+import { exportNotebook, type NotebookFile } from "./notebook-export.ts";
 import { SANDBOX_LIBRARIES } from "./prompt.ts";
 import { SafeProgress } from "./safe-progress.ts";
 import type { SkillProposer } from "./skill-proposer.ts";
@@ -170,6 +171,16 @@ export class Agent {
       await this.#options.sandbox.release(conversationKey);
       await this.#options.store.resetConversation(conversationKey);
     });
+  }
+
+  /**
+   * The conversation as a Jupyter notebook, `<title>.ipynb`, built from the
+   * store: every question, cell with its outputs, and answer since its last
+   * reset (a turn still running is in it as far as it got). Null when the
+   * conversation does not exist.
+   */
+  exportNotebook(conversationKey: string): Promise<NotebookFile | null> {
+    return exportNotebook(this.#options.store.notebook, conversationKey);
   }
 
   /** Whether a turn of the conversation runs, how many wait, and how busy the bot is. */

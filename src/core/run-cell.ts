@@ -1,13 +1,15 @@
 /**
- * One code call, run: the cell in the session, its audit record, the result
- * the model gets back (figures as images where the model takes them) and
- * the cell as the reply shows it.
+ * One code call, run: the cell in the session, its audit record, its place
+ * in the conversation's notebook, the result the model gets back (figures
+ * as images where the model takes them) and the cell as the reply shows it.
  */
 import type { CellResult, Session } from "../sandbox/sandbox.ts";
 import type { Store } from "../store/store.ts";
 import { cellReport } from "./cell-report.ts";
 import { cellErrorText, cellOutcome } from "./cell-summary.ts";
+import { figurePngs } from "./figure-pngs.ts";
 import type { CodeCall, ImageInput, TranscriptItem } from "./model/model-client.ts";
+import { recordNotebookCell } from "./notebook-cell.ts";
 import type { ReplyCell, Turn } from "./turn.ts";
 
 const maxImagesPerCell = 4;
@@ -50,7 +52,9 @@ export async function runCell(call: CodeCall, context: CellRunContext): Promise<
   });
   // A restarted session has a new id; bind it so the next turn knows this one is current.
   if (result.stateLost) await store.bindSession(turn.conversationKey, session.id);
-  const images = context.images ? await figureImages(session, result) : [];
+  const pngs = await figurePngs(session, result.figures, maxImageBytes);
+  await recordNotebookCell(store.notebook, turn.conversationKey, context.turnId, call.code, result, pngs);
+  const images = context.images ? figureImages(pngs) : [];
   const output = cellReport(result, { figuresAttached: images.length > 0 });
   return {
     result,
@@ -59,10 +63,6 @@ export async function runCell(call: CodeCall, context: CellRunContext): Promise<
   };
 }
 
-async function figureImages(session: Session, result: CellResult): Promise<ImageInput[]> {
-  const figures = result.figures.filter((figure) => figure.bytes <= maxImageBytes).slice(0, maxImagesPerCell);
-  const carried = figures.flatMap((figure) => (figure.png === null ? [] : [figure.png]));
-  const missing = figures.filter((figure) => figure.png === null).map((figure) => figure.name);
-  const read = missing.length > 0 ? (await session.getFiles(missing, { maxBytes: maxImageBytes, totalBytes: maxImageBytes * maxImagesPerCell })).map((file) => file.data) : [];
-  return [...carried, ...read].map((png) => ({ mediaType: "image/png", base64: png.toString("base64") }));
+function figureImages(pngs: readonly (Buffer | null)[]): ImageInput[] {
+  return pngs.flatMap((png) => (png === null ? [] : [png])).slice(0, maxImagesPerCell).map((png) => ({ mediaType: "image/png", base64: png.toString("base64") }));
 }

@@ -15,6 +15,7 @@ import type { Sandbox, Session } from "../sandbox/sandbox.ts";
 import type { Store } from "../store/store.ts";
 import { describeAttachments, placeAttachments } from "./attachments.ts";
 import { cellOutcome, cellSummary } from "./cell-summary.ts";
+import { notebookAnswer, notebookAttachments } from "./notebook-cell.ts";
 import { trimHistory } from "./history.ts";
 import { describeRestoration, keepAttachments, restoreAttachments } from "./kept-attachments.ts";
 import type { CodeCall, ModelClient, ModelStep, ProposalCall, TranscriptItem } from "./model/model-client.ts";
@@ -106,6 +107,7 @@ export class TurnRun {
     this.#progress.report({ type: "turn-started" });
     try {
       this.#turnId = await store.startTurn({ conversationKey: this.#turn.conversationKey, user: this.#turn.user, text: this.#turn.text });
+      await store.notebook.recordTurn(this.#turnId, notebookAttachments(this.#turn.attachments));
       this.#services.onRecorded?.();
       this.#logger = this.#logger.child({ turn: this.#turnId });
       signal.addEventListener("abort", recordInterruption, { once: true });
@@ -317,6 +319,7 @@ export class TurnRun {
     const attachmentsNotPlaced = this.#attachmentsPlaced ? [] : this.#turn.attachments.map((attachment) => attachment.name);
     // A stored proposal stays stored whatever ended the turn, so every reply says so.
     const proposalLines = this.#proposedSkills.map(proposalLine).join("\n");
+    await this.#recordAnswer(joinParagraphs(text, proposalLines), error);
     return {
       text: joinParagraphs(text, proposalLines),
       cells: this.#cells,
@@ -329,6 +332,17 @@ export class TurnRun {
       turnId: this.#turnId ?? null,
       proposedSkills: [...this.#proposedSkills],
     };
+  }
+
+  /** The answer in the conversation's notebook; a store that fails is logged, and the reply stands. */
+  async #recordAnswer(text: string, error: string | null): Promise<void> {
+    if (this.#turnId === undefined) return;
+    try {
+      await this.#services.store.notebook.recordAnswer(this.#turnId, notebookAnswer(text, error));
+    } catch (failure) {
+      if (!(failure instanceof ThreadbookError)) throw failure;
+      this.#logger.warn({ err: failure }, "could not record the answer in the notebook");
+    }
   }
 
   #failureText(): string {

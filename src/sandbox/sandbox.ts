@@ -47,6 +47,8 @@ export interface CellResult {
   stderrBytes: number;
   /** Rendering of the cell's last expression (DataFrames as a table), if any. */
   value: string | null;
+  /** The last expression as an HTML table when it is a DataFrame (up to 100,000 characters; a longer one gives null). */
+  valueHtml: string | null;
   error: CellError | null;
   /**
    * Figures the cell left open, at most 10, as PNG files in the working

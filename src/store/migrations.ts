@@ -151,6 +151,43 @@ export const migrations: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 7,
+    name: "notebook: each turn's attachments and answer, each cell's outputs and figures",
+    // A reset deletes a conversation's notebook_turns; its cells and figures go with them.
+    sql: `
+      CREATE TABLE notebook_turns (
+        turn_id TEXT PRIMARY KEY REFERENCES turns (id),
+        conversation_key TEXT NOT NULL REFERENCES conversations (key),
+        attachments_json TEXT NOT NULL,
+        answer TEXT
+      ) STRICT;
+      CREATE INDEX notebook_turns_by_conversation ON notebook_turns (conversation_key);
+
+      CREATE TABLE notebook_cells (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        turn_id TEXT NOT NULL REFERENCES notebook_turns (turn_id) ON DELETE CASCADE,
+        code TEXT NOT NULL,
+        stdout TEXT NOT NULL,
+        stderr TEXT NOT NULL,
+        value_text TEXT,
+        value_html TEXT,
+        error_name TEXT,
+        error_message TEXT,
+        error_traceback TEXT,
+        figures_omitted_json TEXT NOT NULL
+      ) STRICT;
+      CREATE INDEX notebook_cells_by_turn ON notebook_cells (turn_id, id);
+
+      CREATE TABLE notebook_figures (
+        cell_id INTEGER NOT NULL REFERENCES notebook_cells (id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        png BLOB NOT NULL,
+        PRIMARY KEY (cell_id, position)
+      ) STRICT;
+    `,
+  },
 ];
 
 export const latestSchemaVersion = migrations.at(-1)?.version ?? 0;

@@ -10,6 +10,7 @@ import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { StoreError } from "../errors.ts";
 import { readAttachmentFile, removeAttachmentFile, removeConversationFiles, sha256Hex, writeAttachmentFile } from "./attachment-files.ts";
 import { migrate } from "./migrations.ts";
+import { SqliteNotebookStore } from "./sqlite-notebook-store.ts";
 import { SqliteSkillStore } from "./sqlite-skill-store.ts";
 import { openFailure, operationFailure } from "./sqlite-errors.ts";
 import { integer, oneOf, optionalInteger, optionalOneOf, optionalText, text, type Row } from "./sqlite-rows.ts";
@@ -213,6 +214,7 @@ export class SqliteStore implements Store {
   /** Turns a crash left running, failed as the store opened, until an adapter takes them. */
   #interrupted: TurnRecord[] = [];
   readonly skills: SqliteSkillStore;
+  readonly notebook: SqliteNotebookStore;
 
   /** Use openSqliteStore, which prepares the database first. */
   constructor(database: DatabaseSync, dataDir: string, clock: () => number) {
@@ -223,6 +225,7 @@ export class SqliteStore implements Store {
     this.#transaction = createTransaction(database);
     this.#clock = clock;
     this.skills = new SqliteSkillStore(database, this.#transaction, () => this.#now(), (action, work) => this.#guard(action, work));
+    this.notebook = new SqliteNotebookStore(database, this.#transaction, (action, work) => this.#guard(action, work));
   }
 
   #now(): number {
@@ -265,6 +268,7 @@ export class SqliteStore implements Store {
       this.#transaction(() => {
         this.#statements.touchConversation.run({ key, now });
         this.#statements.deleteTranscript.run(key);
+        this.notebook.deleteConversation(key);
         this.#statements.deleteAttachments.run(key);
         this.#statements.bindSession.run(null, null, key);
       });

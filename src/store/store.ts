@@ -10,6 +10,7 @@
  * core's values (its transcript items, limit names and turn users) fit these
  * shapes, so a change to them that the schema cannot hold fails to typecheck.
  */
+import type { NotebookStore } from "./notebook-store.ts";
 import type { SkillStore } from "./skill-store.ts";
 
 /** An item of a conversation's transcript, as saved: a result's images are never kept. */
@@ -150,6 +151,9 @@ export interface Store {
   /** The skill library's versions and files (skill-store.ts). */
   readonly skills: SkillStore;
 
+  /** What a conversation's Jupyter notebook is built from (notebook-store.ts). */
+  readonly notebook: NotebookStore;
+
   /** The conversation, or null if nothing was recorded for it yet. */
   getConversation(key: string): Promise<ConversationRecord | null>;
 
@@ -157,7 +161,7 @@ export interface Store {
   bindSession(key: string, sessionId: string | null): Promise<void>;
 
   /**
-   * Drops the conversation's transcript, session binding and kept
+   * Drops the conversation's transcript, notebook, session binding and kept
    * attachments (their rows and files), as `/reset` does. Its turns and cell
    * runs stay: they are the audit trail.
    */

@@ -3,7 +3,7 @@
  * Docker start: `ask`, `chat`, `start` (the default), help or the version.
  */
 import { parseArgs } from "node:util";
-import { askHelp, chatHelp, discordHelp, mainHelp, skillsHelp } from "./help-text.ts";
+import { askHelp, chatHelp, discordHelp, exportHelp, mainHelp, skillsHelp } from "./help-text.ts";
 import { parseSkills, type SkillsOptions } from "./skills-command-line.ts";
 import { UsageError } from "./usage-error.ts";
 
@@ -21,6 +21,13 @@ export interface ChatOptions {
   out: string | undefined;
 }
 
+export interface ExportOptions {
+  /** A conversation key, or the name given to ask or chat with --conversation. */
+  conversation: string;
+  /** The file to write, "-" for stdout; undefined: <title>.ipynb in the current directory. */
+  out: string | undefined;
+}
+
 export type CommandLine =
   | { command: "help"; text: string }
   | { command: "version" }
@@ -28,6 +35,7 @@ export type CommandLine =
   | { command: "chat"; options: ChatOptions }
   | { command: "start" }
   | { command: "skills"; options: SkillsOptions }
+  | { command: "export"; options: ExportOptions }
   /** Registers the Discord commands: in one guild (at once) or globally. */
   | { command: "discord-register"; guildId: string | undefined };
 
@@ -56,8 +64,10 @@ export function parseCommandLine(argv: string[]): CommandLine {
       return parseDiscord(rest);
     case "skills":
       return parseSkills(rest, (argv, options) => parse("skills", argv, options));
+    case "export":
+      return parseExport(rest);
     default:
-      throw new UsageError(`Unknown command ${JSON.stringify(first)}. The commands are ask, chat, start, discord and skills.`);
+      throw new UsageError(`Unknown command ${JSON.stringify(first)}. The commands are ask, chat, start, discord, skills and export.`);
   }
 }
 
@@ -66,6 +76,7 @@ function helpFor(command: string | undefined): string {
   if (command === "chat") return chatHelp;
   if (command === "discord") return discordHelp;
   if (command === "skills") return skillsHelp;
+  if (command === "export") return exportHelp;
   return mainHelp;
 }
 
@@ -125,6 +136,20 @@ function parseDiscord(argv: string[]): CommandLine {
   const guildId = nonEmpty(values.guild as string | undefined, "--guild", "discord");
   if (guildId !== undefined && !/^\d{5,20}$/.test(guildId)) throw new UsageError(`--guild takes a server's id, digits only (got ${JSON.stringify(guildId)}).`, "discord");
   return { command: "discord-register", guildId };
+}
+
+function parseExport(argv: string[]): CommandLine {
+  const { values, positionals } = parse("export", argv, {
+    out: { type: "string", short: "o" },
+    help: { type: "boolean", short: "h" },
+  });
+  if (values.help) return { command: "help", text: exportHelp };
+  if (positionals.length === 0) throw new UsageError("Missing the conversation: threadbook export CONVERSATION.", "export");
+  if (positionals.length > 1) throw new UsageError(`'export' takes one conversation (got ${positionals.length}).`, "export");
+  const conversation = positionals[0]?.trim() ?? "";
+  if (conversation === "") throw new UsageError("The conversation is empty.", "export");
+  if (conversation.length > maxConversationKeyLength + "cli:".length) throw new UsageError(`A conversation is at most ${maxConversationKeyLength} characters.`, "export");
+  return { command: "export", options: { conversation, out: nonEmpty(values.out as string | undefined, "--out", "export") } };
 }
 
 export type OptionSpec = Record<string, { type: "string" | "boolean"; short?: string; multiple?: boolean }>;

@@ -8,8 +8,10 @@ Usage:
   threadbook ask "<question>" [...]  Ask one question; prints the answer (or JSON with --json).
   threadbook chat [--jsonl]          Chat in the terminal, or answer one JSON request per line.
   threadbook discord register [--guild ID]
-                                     Register the Discord commands (/ask, /reset, /stop, /help, Ask threadbook).
+                                     Register the Discord commands (/ask, /reset, /stop, /help, /export, Ask threadbook).
   threadbook skills <action> [...]   The skill library: list, show, import, export, approve, reject, remove.
+  threadbook export CONVERSATION [--out FILE]
+                                     Write a conversation as a Jupyter notebook (.ipynb).
   threadbook <command> --help        Options of a command.
   threadbook -V, --version           The version.
 
@@ -144,7 +146,7 @@ Options:
 export const discordHelp = `Usage: threadbook discord register [--guild ID]
 
 Registers threadbook's Discord commands for the application DISCORD_APPLICATION_ID, with
-DISCORD_TOKEN: /ask, /reset, /stop, /help and the message command "Ask threadbook".
+DISCORD_TOKEN: /ask, /reset, /stop, /help, /export and the message command "Ask threadbook".
 Registering again replaces them.
 
 Options:
@@ -170,4 +172,26 @@ Usage:
 
 --scope is needed only when the name is in several scopes. Exit status: 0 done, 1 a failure of
 Docker or the database, 2 bad input (the reason in one line, naming the rule a skill breaks).
+`;
+
+export const exportHelp = `Usage: threadbook export CONVERSATION [--out FILE]
+
+Writes a conversation as a Jupyter notebook (nbformat 4.5): each question as a Markdown cell
+saying who asked it and the files they attached, each cell the model ran with its outputs as
+Jupyter shows them (printed text, the value, a DataFrame's table, figures, the traceback), and
+each answer as a Markdown cell. Every cell is in it, also those the model's history left out;
+what came before the conversation's last reset is not. Needs no model and no Docker.
+
+CONVERSATION is a conversation's key as the audit shows it (e.g. slack:T1:C1:1700000000.000100,
+discord:123:456), or the KEY given to ask or chat with --conversation.
+
+Options:
+  -o, --out FILE           Write the notebook to FILE (replacing it), or to stdout with -.
+                           Without it: <title>.ipynb in the current directory, the title taken from
+                           the first question; a file already there is kept and the notebook takes
+                           a free name (title-2.ipynb).
+  -h, --help               Show this help.
+
+Exit codes: 0 written, 1 failed (the database or the file could not be written),
+2 bad usage, or no such conversation (nothing is written).
 `;

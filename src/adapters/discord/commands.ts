@@ -1,13 +1,13 @@
 /**
  * The application commands: /ask (a question and up to three files), /reset,
- * /stop, /help, and the message command "Ask threadbook". Registered with
+ * /stop, /help, /export, and the message command "Ask threadbook". Registered with
  * `threadbook discord register`: in one guild at once (for development), or
  * globally (Discord then takes up to an hour to show them everywhere).
  */
 import { ApplicationCommandOptionType, ApplicationCommandType, InteractionContextType, REST, Routes, type RESTPutAPIApplicationCommandsJSONBody } from "discord.js";
 import type { DiscordSettings } from "../../config.ts";
 
-export const commandNames = { ask: "ask", reset: "reset", stop: "stop", help: "help", askAboutMessage: "Ask threadbook" } as const;
+export const commandNames = { ask: "ask", reset: "reset", stop: "stop", help: "help", export: "export", askAboutMessage: "Ask threadbook" } as const;
 
 /** The /ask options that carry files, in order. */
 export const fileOptionNames = ["file", "file2", "file3"] as const;
@@ -28,6 +28,7 @@ export const commandDefinitions: RESTPutAPIApplicationCommandsJSONBody = [
   { name: commandNames.reset, type: ApplicationCommandType.ChatInput, description: "Forget this thread's session: variables, files and history", contexts },
   { name: commandNames.stop, type: ApplicationCommandType.ChatInput, description: "Stop the question running in this thread", contexts },
   { name: commandNames.help, type: ApplicationCommandType.ChatInput, description: "How to use threadbook", contexts },
+  { name: commandNames.export, type: ApplicationCommandType.ChatInput, description: "This thread as a Jupyter notebook (.ipynb): questions, code, outputs, answers", contexts },
   { name: commandNames.askAboutMessage, type: ApplicationCommandType.Message, contexts },
 ];
 
@@ -53,5 +54,5 @@ export const helpText = [
   "• In a threadbook thread, just write: follow-ups reuse the same variables and files.",
   "• Mention the bot in a channel to start a thread; in a DM, just write.",
   "• Right-click a message → Apps → **Ask threadbook** to ask about it and its files.",
-  "• `/stop` stops the running question; `/reset` forgets this thread's session.",
+  "• `/stop` stops the running question; `/reset` forgets this thread's session; `/export` attaches the thread as a Jupyter notebook.",
 ].join("\n");

@@ -1,5 +1,5 @@
 /**
- * Interactions: /ask, /reset, /stop, /help, the "Ask threadbook" message
+ * Interactions: /ask, /reset, /stop, /help, /export, the "Ask threadbook" message
  * command, the Stop button and a skill's Approve / Reject buttons
  * (skill-review-controls.ts). Each is answered within Discord's 3 seconds
  * (a deferral, or a reply at once) before any work; refusals are ephemeral.
@@ -13,6 +13,7 @@ import { commandNames, fileOptionNames, helpText } from "./commands.ts";
 import { conversationKey } from "./conversation.ts";
 import type { DiscordContext } from "./discord-context.ts";
 import { downloadAttachments, type IncomingAttachment } from "./download-attachments.ts";
+import { exportNotebook } from "./export-notebook.ts";
 import { defaultUploadLimitBytes } from "./message-limits.ts";
 import { placeFor } from "./place.ts";
 import { skillButtonPrefix } from "./skill-button-id.ts";
@@ -62,6 +63,12 @@ async function handleCommand(context: DiscordContext, interaction: ChatInputComm
     case commandNames.stop:
       await stop(context, interaction);
       return;
+    case commandNames.export: {
+      const key = threadKey(interaction);
+      if (key === null) await interaction.reply({ content: notAThread, flags: MessageFlags.Ephemeral });
+      else await exportNotebook(context, interaction, key);
+      return;
+    }
     default:
       await interaction.reply({ content: "threadbook does not know this command.", flags: MessageFlags.Ephemeral });
   }

@@ -12,6 +12,7 @@ export const inlineOutputChars = sectionChars - 20;
 
 export const stopActionId = "threadbook_stop";
 export const feedbackActionId = "threadbook_feedback";
+export const exportActionId = "threadbook_export";
 
 /** The answer, then what the user should know: the error, files left out, attachments to send again. */
 export function answerText(reply: Reply): string {
@@ -77,5 +78,13 @@ export function stopBlock() {
   return {
     type: "actions" as const,
     elements: [{ type: "button" as const, action_id: stopActionId, text: { type: "plain_text" as const, text: "Stop" }, style: "danger" as const, value: "stop" }],
+  };
+}
+
+/** Under the answer: uploads the thread as a Jupyter notebook. */
+export function exportBlock() {
+  return {
+    type: "actions" as const,
+    elements: [{ type: "button" as const, action_id: exportActionId, text: { type: "plain_text" as const, text: "Export notebook" }, value: "export" }],
   };
 }

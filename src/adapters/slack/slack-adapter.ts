@@ -21,7 +21,8 @@ import { conversationKey, eventKey } from "./conversation-key.ts";
 import { downloadFiles } from "./file-download.ts";
 import { tellInterruptedTurns } from "./interrupted-turns.ts";
 import { toIncomingPost, type IncomingPost } from "./incoming-post.ts";
-import { feedbackActionId, stopActionId } from "./reply-parts.ts";
+import { uploadNotebook } from "./notebook-upload.ts";
+import { exportActionId, feedbackActionId, stopActionId } from "./reply-parts.ts";
 import type { SkillReview } from "../../skills/skill-review.ts";
 import { isAllowed, refusedNote } from "./slack-access.ts";
 import { SkillApprovals } from "./skill-approvals.ts";
@@ -160,7 +161,12 @@ export class SlackAdapter implements PlatformAdapter {
       if (threadTs === undefined) {
         return void (await ack({ response_type: "ephemeral", text: `Say \`${word}\` in the thread instead: Slack does not tell apps which thread a command comes from.` }));
       }
-      await ack({ response_type: "ephemeral", text: await this.#control(word, conversationKey(asker.team, asker.channel, threadTs), asker.user) });
+      const key = conversationKey(asker.team, asker.channel, threadTs);
+      if (word === "export") {
+        await ack({ response_type: "ephemeral", text: "Exporting this thread as a notebook." });
+        return uploadNotebook(this.#client, this.#options.agent, key, { channel: asker.channel, rootTs: threadTs, user: asker.user }, this.#logger);
+      }
+      await ack({ response_type: "ephemeral", text: await this.#control(word, key, asker.user) });
     });
     this.#app.action(stopActionId, async ({ ack, body }) => {
       await ack();
@@ -169,6 +175,13 @@ export class SlackAdapter implements PlatformAdapter {
       if (!isAllowed(this.#options.settings, place)) return this.#ephemeral(place.channel, place.user, place.rootTs, refusedNote);
       const key = conversationKey(place.team, place.channel, place.rootTs);
       if (!this.#options.agent.stop(key, `<@${place.user}>`)) await this.#ephemeral(place.channel, place.user, place.rootTs, "Nothing is running in this thread.");
+    });
+    this.#app.action(exportActionId, async ({ ack, body }) => {
+      await ack();
+      const place = actionPlace(body);
+      if (place === null) return;
+      if (!isAllowed(this.#options.settings, place)) return this.#ephemeral(place.channel, place.user, place.rootTs, refusedNote);
+      await uploadNotebook(this.#client, this.#options.agent, conversationKey(place.team, place.channel, place.rootTs), place, this.#logger);
     });
     this.#app.action(feedbackActionId, async ({ ack, body, action }) => {
       await ack();
@@ -215,6 +228,7 @@ export class SlackAdapter implements PlatformAdapter {
     }
     const command = post.files.length > 0 ? null : threadCommand(post.text);
     if (command === "help") return void (await this.#say(post, helpText));
+    if (command === "export") return uploadNotebook(this.#client, this.#options.agent, key, { channel: post.channel, rootTs: post.rootTs, user: post.user }, this.#logger);
     if (command !== null) return void (await this.#say(post, await this.#control(command, key, post.user)));
     this.#threads.add(key);
     const view = new TurnView({ team: post.team, channel: post.channel, rootTs: post.rootTs, postTs: post.ts, user: post.user }, {

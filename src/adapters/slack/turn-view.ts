@@ -14,7 +14,7 @@ import type { Progress, ProgressEvent, Reply } from "../../core/turn.ts";
 import type { Logger } from "../../log.ts";
 import { cellTitle } from "./cell-title.ts";
 import { proposalStatus, proposalSummary, proposalTaskId, proposalTitle } from "./proposal-step.ts";
-import { answerText, cellOutput, codeFileName, feedbackBlock, inlineCodeChars, inlineOutputChars, outputFileName, replyUploads, stopBlock, type CutCells } from "./reply-parts.ts";
+import { answerText, cellOutput, codeFileName, exportBlock, feedbackBlock, inlineCodeChars, inlineOutputChars, outputFileName, replyUploads, stopBlock, type CutCells } from "./reply-parts.ts";
 import { bounded, blocksPerMessage, markdownChars, overflowMessages, sectionChars, splitText, streamedMessageChars } from "./slack-limits.ts";
 import { escapeFences, escapeText, inertLine } from "./slack-text.ts";
 
@@ -197,7 +197,7 @@ export class TurnView implements Progress {
       await this.#streamMarkdown(text.startsWith(streamed) && streamed !== "" ? text.slice(streamed.length) : `${this.#streamStarted ? "\n\n" : ""}${text}`);
       if (this.#streamer !== null) {
         try {
-          await this.#streamer.stop(reply.turnId === null ? {} : { blocks: [feedbackBlock(reply.turnId)] });
+          await this.#streamer.stop(reply.turnId === null ? {} : { blocks: [feedbackBlock(reply.turnId), exportBlock()] });
         } catch (error) {
           this.#logger.warn({ err: error }, "could not finish the streamed reply; sending the answer as messages");
           this.#streamer = null;
@@ -282,7 +282,7 @@ export class TurnView implements Progress {
     for (const [position, piece] of pieces.entries()) {
       const last = position === pieces.length - 1;
       const blocks: object[] = piece.trim() === "" ? [] : [{ type: "markdown", text: piece }];
-      if (last && turnId !== null) blocks.push(feedbackBlock(turnId));
+      if (last && turnId !== null) blocks.push(feedbackBlock(turnId), exportBlock());
       if (blocks.length === 0) continue;
       // The notification's text is mrkdwn: the model's words escaped there, so they cannot mention anyone.
       await this.#post({ text: escapeText(piece).slice(0, sectionChars) || "threadbook answered", blocks });

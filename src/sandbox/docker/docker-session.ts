@@ -251,6 +251,7 @@ export class DockerSession implements Session {
       stdoutBytes: reply.stdout_bytes,
       stderrBytes: reply.stderr_bytes,
       value: reply.value,
+      valueHtml: reply.value_html,
       error,
       figures: reply.figures.map((figure) => ({ name: figure.name, bytes: figure.bytes, png: figure.png === undefined ? null : Buffer.from(figure.png, "base64") })),
       figuresOmitted: reply.figures_omitted,
@@ -373,7 +374,7 @@ export class DockerSession implements Session {
 
 function lostResult(durationMs: number, timedOut: boolean, message: string, stopped: boolean): CellResult {
   return {
-    stdout: "", stderr: "", stdoutBytes: 0, stderrBytes: 0, value: null,
+    stdout: "", stderr: "", stdoutBytes: 0, stderrBytes: 0, value: null, valueHtml: null,
     error: { name: stopped ? "KeyboardInterrupt" : timedOut ? "TimeoutError" : "SessionDied", message, traceback: "" },
     figures: [], figuresOmitted: [], files: [], filesOmitted: 0, durationMs, timedOut, stopped, stateLost: true,
   };

@@ -11,6 +11,7 @@ export const MAX_FIGURES_PER_CELL = 10;
 export const MAX_INLINE_FIGURE_BYTES = 8 * 1024 * 1024;
 /** The runtime's own bounds (sandbox/runtime/), with room for its notes. */
 const valueChars = 20_000 + 200;
+const valueHtmlChars = 100_000;
 const tracebackChars = 8_000 + 200;
 const messageChars = 2_000 + 200;
 const maxListedFiles = 500;
@@ -60,6 +61,7 @@ export function runReply(outputChars: number) {
     stdout_bytes: count,
     stderr_bytes: count,
     value: z.string().max(valueChars).nullable(),
+    value_html: z.string().max(valueHtmlChars).nullable().default(null),
     error: z.object({ name: z.string().max(200), message: z.string().max(messageChars), traceback: z.string().max(tracebackChars) }).nullable(),
     figures: z.array(fileInfo.extend({ png: base64Png.optional() })).max(MAX_FIGURES_PER_CELL)
       .refine((figures) => figures.reduce((sum, figure) => sum + (figure.png?.length ?? 0), 0) <= Math.ceil(MAX_INLINE_FIGURE_BYTES / 3) * 4, "inline figures over their bound"),
