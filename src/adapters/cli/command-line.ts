@@ -3,8 +3,9 @@
  * Docker start: `ask`, `chat`, `start` (the default), help or the version.
  */
 import { parseArgs } from "node:util";
-import { askHelp, chatHelp, discordHelp, mainHelp, skillsHelp } from "./help-text.ts";
+import { askHelp, chatHelp, discordHelp, mainHelp, skillsHelp, usageHelp } from "./help-text.ts";
 import { parseSkills, type SkillsOptions } from "./skills-command-line.ts";
+import { parseUsage, type UsageOptions } from "./usage-command-line.ts";
 import { UsageError } from "./usage-error.ts";
 
 export interface AskOptions {
@@ -28,6 +29,7 @@ export type CommandLine =
   | { command: "chat"; options: ChatOptions }
   | { command: "start" }
   | { command: "skills"; options: SkillsOptions }
+  | { command: "usage"; options: UsageOptions }
   /** Registers the Discord commands: in one guild (at once) or globally. */
   | { command: "discord-register"; guildId: string | undefined };
 
@@ -56,8 +58,10 @@ export function parseCommandLine(argv: string[]): CommandLine {
       return parseDiscord(rest);
     case "skills":
       return parseSkills(rest, (argv, options) => parse("skills", argv, options));
+    case "usage":
+      return parseUsage(rest, (argv, options) => parse("usage", argv, options));
     default:
-      throw new UsageError(`Unknown command ${JSON.stringify(first)}. The commands are ask, chat, start, discord and skills.`);
+      throw new UsageError(`Unknown command ${JSON.stringify(first)}. The commands are ask, chat, start, discord, skills and usage.`);
   }
 }
 
@@ -66,6 +70,7 @@ function helpFor(command: string | undefined): string {
   if (command === "chat") return chatHelp;
   if (command === "discord") return discordHelp;
   if (command === "skills") return skillsHelp;
+  if (command === "usage") return usageHelp;
   return mainHelp;
 }
 
