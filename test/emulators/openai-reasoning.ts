@@ -4,16 +4,17 @@
  * reasoning model carries a reasoning item before its first output item and
  * before each further tool call; asked with `include:
  * ["reasoning.encrypted_content"]`, each carries an opaque encrypted content
- * that the emulator remembers with the item that followed it. Coming back in
- * a request's input, a reasoning item is checked as the real API checks it,
- * with its wording:
+ * sealed with the emulator's key, naming the item that followed it: like the
+ * real service's, any emulator reads it back, so a conversation goes on
+ * across a restart. Coming back in a request's input, a reasoning item is
+ * checked as the real API checks it, with its wording:
  * - without its encrypted content: 404, "Item with id 'rs_…' not found.
  *   Items are not persisted when `store` is set to false…";
  * - with content it never issued, or altered: 400, could not be verified;
  * - not followed by the item that followed it: 400, "Item 'rs_…' of type
  *   'reasoning' was provided without its required following item."
  */
-import { randomBytes } from "node:crypto";
+import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import type { ApiErrorBody, RecordedRequest } from "./openai-script.ts";
 
 export type OutputItem = Record<string, unknown> & { id: string; type: string };
@@ -25,22 +26,51 @@ export interface Rejection {
   error: ApiErrorBody;
 }
 
-interface Issued {
-  encryptedContent: string;
+/** The emulated service's sealing key: the same in every emulator, as the real service's is behind every endpoint. */
+const sealingKey = "threadbook emulator reasoning key";
+/** Marks the content as the service's, as the real one's Fernet tokens begin. */
+const sealPrefix = "gAAAAA";
+const macChars = 43;
+
+interface Sealed {
+  id: string;
   /** What must follow it: "message:<text>", "custom_tool_call:<call id>" or "function_call:<call id>". */
   following: string;
-  /** The prompt cache key of the request it answered, to tell conversations apart in tests. */
-  cacheKey: string | undefined;
+  nonce: string;
+}
+
+function mac(payload: string): string {
+  return createHmac("sha256", sealingKey).update(payload).digest("base64url");
+}
+
+function seal(sealed: Sealed): string {
+  const payload = Buffer.from(JSON.stringify(sealed)).toString("base64url");
+  return `${sealPrefix}${mac(payload)}${payload}`;
+}
+
+/** What the content says, or null when it is not content the service sealed. */
+function unseal(content: string): Sealed | null {
+  if (!content.startsWith(sealPrefix)) return null;
+  const given = Buffer.from(content.slice(sealPrefix.length, sealPrefix.length + macChars));
+  const payload = content.slice(sealPrefix.length + macChars);
+  const expected = Buffer.from(mac(payload));
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return null;
+  try {
+    return JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) as Sealed;
+  } catch {
+    return null;
+  }
 }
 
 const newId = (prefix: string) => `${prefix}_${randomBytes(12).toString("hex")}`;
 
 export class ReasoningLedger {
-  readonly #issued = new Map<string, Issued>();
+  /** By id, the prompt cache key of the request each answered, to tell conversations apart in tests. */
+  readonly #issued = new Map<string, string | undefined>();
 
-  /** The reasoning ids issued so far, with the prompt cache key of the request each answered. */
+  /** The reasoning ids this emulator issued, in order, with the prompt cache key of the request each answered. */
   issued(): Map<string, string | undefined> {
-    return new Map([...this.#issued].map(([id, issued]) => [id, issued.cacheKey]));
+    return new Map(this.#issued);
   }
 
   /**
@@ -59,9 +89,8 @@ export class ReasoningLedger {
       }
       const reasoning: OutputItem = { id: newId("rs"), type: "reasoning", summary: [] };
       if (encrypted) {
-        const encryptedContent = `gAAAAA${randomBytes(96 + Math.floor(Math.random() * 64)).toString("base64url")}`;
-        reasoning["encrypted_content"] = encryptedContent;
-        this.#issued.set(reasoning.id, { encryptedContent, following: followingKeyOfOutput(item), cacheKey });
+        reasoning["encrypted_content"] = seal({ id: reasoning.id, following: followingKeyOfOutput(item), nonce: randomBytes(48 + Math.floor(Math.random() * 64)).toString("base64url") });
+        this.#issued.set(reasoning.id, cacheKey);
       }
       output.push(reasoning, item);
     });
@@ -79,8 +108,8 @@ export class ReasoningLedger {
         if (request.body["store"] !== false) continue;
         return rejection(404, `Item with id '${id}' not found. Items are not persisted when \`store\` is set to false. Try again with \`store\` set to true, or remove this item from your input.`, "input", null);
       }
-      const issued = this.#issued.get(id);
-      if (issued === undefined || issued.encryptedContent !== content) {
+      const issued = unseal(content);
+      if (issued === null || issued.id !== id) {
         return rejection(400, `The encrypted content for item ${id} could not be verified.`, "input", "invalid_encrypted_content");
       }
       if (followingKeyOfInput(input[index + 1]) !== issued.following) {
