@@ -43,6 +43,8 @@ export interface PrefixRun {
   repeatShares: number[];
   /** The same over the previous request's bytes: how much of what was sent is sent again unchanged. */
   previousRepeated: number[];
+  /** Bytes of the previous request not repeated (its end: the input's closing brackets and what follows them). */
+  unrepeatedBytes: number[];
   /** Requests of the five-cell turn (six); the rest are the follow-up's. */
   turnSteps: number;
 }
@@ -77,6 +79,7 @@ async function measureApi(config: Config, sandbox: DockerSandbox, api: ModelApi)
       stepBytes,
       repeatShares: shared.map((bytes, index) => bytes / (stepBytes[index + 1] ?? 1)),
       previousRepeated: shared.map((bytes, index) => bytes / (stepBytes[index] ?? 1)),
+      unrepeatedBytes: shared.map((bytes, index) => (stepBytes[index] ?? 0) - bytes),
       turnSteps: CELLS.length + 1,
     };
   } finally {
