@@ -258,3 +258,13 @@ test("model effort, verbosity, prices and daily token budgets: read when set, ea
   // Once known, the settings draw no warning.
   assert.deepEqual(loadConfig({ THREADBOOK_MODEL_REASONING_EFFORT: "low" }, machine).warnings, []);
 });
+
+test("usage command line: --since spans, --by groupings and --json, each bad value said plainly", async () => {
+  const { parseCommandLine } = await import("../src/adapters/cli/command-line.ts");
+  assert.deepEqual(parseCommandLine(["usage"]), { command: "usage", options: { sinceMs: 7 * 86_400_000, since: "7d", by: "day", json: false } });
+  assert.deepEqual(parseCommandLine(["usage", "--since", "24h", "--by", "workspace", "--json"]), { command: "usage", options: { sinceMs: 86_400_000, since: "24h", by: "workspace", json: true } });
+  assert.throws(() => parseCommandLine(["usage", "--since", "yesterday"]), /--since takes a span such as 30m, 24h, 7d or 4w/);
+  assert.throws(() => parseCommandLine(["usage", "--by", "team"]), /--by takes one of user, workspace, conversation, day \(got "team"\)/);
+  assert.throws(() => parseCommandLine(["usage", "now"]), /'usage' takes options only/);
+  assert.equal(parseCommandLine(["usage", "--help"]).command, "help");
+});
