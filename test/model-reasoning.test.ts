@@ -334,3 +334,20 @@ test("prompt cache key: the same for one conversation, different for two, and ne
   assert.match(promptCacheKey(key), /^tb-[0-9a-f]{32}$/);
   for (const part of key.split(":")) assert.equal(promptCacheKey(key).includes(part), false);
 });
+
+test("optional fields: a rejection is recognised by the parameter or by the server's words naming the field, not by a mere mention", async () => {
+  const { BadRequestError } = await import("openai");
+  const { OptionalFields } = await import("../src/core/model/optional-fields.ts");
+  const log = captureLogger();
+  const rejected = (message: string, param: string | null = null) =>
+    new OptionalFields({ include: "x", prompt_cache_key: "y" }, log.logger).rejectedBy(
+      new BadRequestError(400, { message, param }, message, new Headers()),
+      { include: [], prompt_cache_key: "k" },
+    );
+  assert.equal(rejected("Unknown parameter: 'include'.", "include"), "include");
+  assert.equal(rejected("Unknown parameter: 'include'."), "include");
+  assert.equal(rejected("Unrecognized request argument supplied: prompt_cache_key"), "prompt_cache_key");
+  assert.equal(rejected("1 validation error for ResponsesRequest: include Extra inputs are not permitted"), "include");
+  assert.equal(rejected("The input must include at least one user message."), null);
+  assert.equal(rejected("Invalid value for 'temperature'."), null);
+});

@@ -267,6 +267,7 @@ export class TurnRun {
           await wait(decision.waitMs, undefined, { signal }).catch(() => undefined);
           this.#throwIfStopped();
           if (controller.signal.aborted) return null;
+          this.#progress.report({ type: "thinking", step });
         }
       }
     } finally {

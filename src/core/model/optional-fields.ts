@@ -8,6 +8,19 @@
 import { BadRequestError, UnprocessableEntityError } from "openai";
 import type { Logger } from "../../log.ts";
 
+/**
+ * Whether a server's message rejects the field: quoted ("Unknown parameter:
+ * 'include'"), after "argument supplied:", or beside a word of refusal
+ * (unknown, unrecognized, unsupported, not permitted, not supported).
+ */
+function namesField(message: string, name: string): boolean {
+  const refusal = "unknown|unrecognized|unrecognised|unsupported|not permitted|not supported|not allowed|extra";
+  return (
+    new RegExp(`['"\`]${name}['"\`]|argument supplied: ${name}\\b`, "i").test(message) ||
+    new RegExp(`(${refusal})[^.]{0,40}\\b${name}\\b|\\b${name}\\b[^.]{0,40}(${refusal})`, "i").test(message)
+  );
+}
+
 export class OptionalFields {
   readonly #rejected = new Set<string>();
   readonly #logger: Logger;
@@ -30,9 +43,7 @@ export class OptionalFields {
    */
   rejectedBy(error: unknown, body: object): string | null {
     if (!(error instanceof BadRequestError || error instanceof UnprocessableEntityError)) return null;
-    const field = Object.keys(this.#consequences).find(
-      (name) => name in body && this.accepted(name) && (error.param === name || new RegExp(`\\b${name}\\b`).test(error.message)),
-    );
+    const field = Object.keys(this.#consequences).find((name) => name in body && this.accepted(name) && (error.param === name || namesField(error.message, name)));
     if (field === undefined) return null;
     this.#rejected.add(field);
     this.#logger.warn({ field, status: error.status }, `the model service does not take \`${field}\`; going on without it (${this.#consequences[field]})`);
