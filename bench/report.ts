@@ -7,6 +7,8 @@ import type { DiscordMeasurements } from "./discord-bench.ts";
 import { discordFigures, discordRows, type DiscordFigures } from "./discord-report.ts";
 import type { FloodMemory } from "./flood-memory-bench.ts";
 import type { MachineInfo } from "./machine.ts";
+import type { PrefixMeasurements } from "./prefix-bench.ts";
+import { prefixFigures, prefixRows, type PrefixFigures } from "./prefix-report.ts";
 import type { SkillAcquireMeasurements } from "./skill-acquire-bench.ts";
 import type { SkillPromptFigures } from "./skill-prompt-bench.ts";
 import { skillFigures, skillRows, type SkillFigures } from "./skill-report.ts";
@@ -31,6 +33,8 @@ export interface Measurements {
   slack: SlackSamples;
   /** A warm acquire with the bench skills and with none, and the tokens they add to the instructions. */
   skills: { acquire: SkillAcquireMeasurements; prompt: SkillPromptFigures };
+  /** A five-cell turn's model requests on each API: how much each repeats the one before. */
+  prefix: PrefixMeasurements;
 }
 
 export interface Setup {
@@ -77,6 +81,8 @@ export interface BenchResult extends Figures {
   slack: SlackFigures & { targets: typeof SLACK_TARGETS };
   /** Approved skills: a warm acquire with twenty beside none, and the tokens they add to the model's instructions. */
   skills: SkillFigures;
+  /** The share of each model request that repeats the previous one from its start, and the bytes each sends. */
+  prefix: PrefixFigures;
   targets: typeof TARGETS;
   model: { api: string; stream: boolean; server: string };
   sandbox: Omit<Setup, "machine" | "contention" | "totalMs">;
@@ -121,6 +127,7 @@ export function benchResult(measured: Measurements, setup: Setup): BenchResult {
     discord: discordFigures(measured.discord),
     slack: { ...slackFigures(measured.slack), targets: SLACK_TARGETS },
     skills: skillFigures(measured.skills.acquire, measured.skills.prompt),
+    prefix: prefixFigures(measured.prefix),
     targets: TARGETS,
     model: { api: measured.turns.modelApi, stream: measured.turns.modelStream, server: "loopback emulator, answers at once" },
     sandbox,
@@ -180,6 +187,7 @@ export function renderTable(result: BenchResult): string {
     row("  of which the cells ran", "cellRunFiveMs"),
     row("harness overhead a cell, 1-cell", "overheadPerCellOneMs", `target < ${TARGETS.harnessOverheadPerCellMs} ms: ${verdict(result.overheadPerCellOneMs < TARGETS.harnessOverheadPerCellMs)}`),
     row("harness overhead a cell, 5-cell", "overheadPerCellFiveMs", `target < ${TARGETS.harnessOverheadPerCellMs} ms: ${verdict(result.overheadPerCellFiveMs < TARGETS.harnessOverheadPerCellMs)}`),
+    ...prefixRows(result.prefix),
     `A new conversation's first cell, acquire and \`1 + 1\`, maxSessions ${result.sandbox.evictionSlots}`,
     row("a session slot free", "firstCellFreeSlotMs"),
     row("every slot idle, one evicted first", "firstCellEvictingMs", `${ratios.evictingOverFreeSlot}x the free slot`),

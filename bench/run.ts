@@ -4,8 +4,9 @@
  * skills add to a warm acquire and to the model's instructions (in tokens),
  * what making room for a new conversation costs when every session slot is
  * taken, what a cell flooding the runner's descriptors costs the bot's
- * memory, and the Discord adapter's deferral, first progress and own overhead
- * a turn. Prints figures, not pass/fail; progress goes to stderr. Everything runs one after another in
+ * memory, the Discord adapter's deferral, first progress and own overhead
+ * a turn, and how much of each model request of a five-cell turn repeats the
+ * one before byte for byte (the prefix a provider's prompt cache can reuse). Prints figures, not pass/fail; progress goes to stderr. Everything runs one after another in
  * this process, so the two-core machines we run on are not shared between
  * measurements, and every container it made is removed at the end, on
  * failure and on Ctrl-C too.
@@ -26,6 +27,7 @@ import { measureFloodMemory } from "./flood-memory-bench.ts";
 import { describeMachine } from "./machine.ts";
 import { measureDiscord } from "./discord-bench.ts";
 import { measureDockerExec, measureDockerRun } from "./naive-cell-bench.ts";
+import { measurePrefix } from "./prefix-bench.ts";
 import { progress } from "./progress.ts";
 import { measureSkills } from "./skills-bench.ts";
 import { measureSlack } from "./slack-bench.ts";
@@ -116,9 +118,11 @@ async function measure(): Promise<{ measured: Measurements; image: string; poolS
 
     const turns = await measureTurns(config, sandbox, { oneCell: SAMPLES.oneCellTurn, fiveCell: SAMPLES.fiveCellTurn }, stop.signal);
     await sandbox.warmUp();
+    const prefix = await measurePrefix(config, sandbox, stop.signal);
+    await sandbox.warmUp();
     const discord = await measureDiscord(config, sandbox, SAMPLES.discordTurn, stop.signal);
     const slack = await measureSlack(config, sandbox, SAMPLES.slackTurn, stop.signal);
-    return { warmAcquireMs, skills, cellWarmMs, cellDockerExecMs, turns, discord, slack, image: sandbox.image };
+    return { warmAcquireMs, skills, cellWarmMs, cellDockerExecMs, turns, prefix, discord, slack, image: sandbox.image };
   });
 
   const cellDockerRunMs = await measureDockerRun({ docker, image: warm.image, instance: `${instance}-run`, limits: containerLimits(config) }, SAMPLES.dockerRun, stop.signal);

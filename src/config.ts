@@ -9,6 +9,7 @@ import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
 import { ConfigError } from "./errors.ts";
+import { parseModelPrices, type ModelPrices } from "./model-prices.ts";
 import { choice, flag, httpUrl, idList, matching, positiveNumber, setting, snowflakeList, text, wholeNumber } from "./setting-rules.ts";
 import { platformSettingNames, unknownSettingWarnings } from "./unknown-settings.ts";
 
@@ -16,6 +17,13 @@ import { platformSettingNames, unknownSettingWarnings } from "./unknown-settings
 export const projectRoot = fileURLToPath(new URL("..", import.meta.url));
 
 const seconds = (fallback: number, max: number) => positiveNumber(fallback, max, "seconds");
+
+/** The reasoning efforts the APIs take (`reasoning.effort`, `reasoning_effort`). */
+const reasoningEfforts = ["none", "minimal", "low", "medium", "high", "xhigh", "max"] as const;
+export type ReasoningEffort = (typeof reasoningEfforts)[number];
+/** The Responses API's `text.verbosity`. */
+const verbosities = ["low", "medium", "high"] as const;
+export type Verbosity = (typeof verbosities)[number];
 
 const schema = z.object({
   OPENAI_API_KEY: text(undefined, { secret: true }),
@@ -26,6 +34,12 @@ const schema = z.object({
   THREADBOOK_MODEL_IMAGES: flag(true),
   THREADBOOK_MODEL_TIMEOUT_S: seconds(120, 3600),
   THREADBOOK_MODEL_MAX_RETRIES: wholeNumber(2, 0, 10),
+  // Unset: nothing is sent, and the model's own default holds.
+  THREADBOOK_MODEL_REASONING_EFFORT: setting<ReasoningEffort | undefined>(undefined, (given) => reasoningEfforts.find((effort) => effort === given.toLowerCase()), `one of ${reasoningEfforts.join(", ")}`),
+  THREADBOOK_MODEL_VERBOSITY: setting<Verbosity | undefined>(undefined, (given) => verbosities.find((verbosity) => verbosity === given.toLowerCase()), `one of ${verbosities.join(", ")}`),
+  THREADBOOK_MODEL_PRICES: setting<ModelPrices | null>(null, parseModelPrices, "prices per million tokens as input/cached/output, e.g. 1.25/0.125/10, or per model, e.g. gpt-5.1=1.25/0.125/10,gpt-5-mini=0.25/0.025/2"),
+  THREADBOOK_USER_TOKENS_PER_DAY: wholeNumber(0, 0, 1_000_000_000_000),
+  THREADBOOK_WORKSPACE_TOKENS_PER_DAY: wholeNumber(0, 0, 1_000_000_000_000),
 
   THREADBOOK_DATA_DIR: text("./data"),
   THREADBOOK_LOG_LEVEL: choice("info", ["fatal", "error", "warn", "info", "debug", "trace", "silent"]),
@@ -188,6 +202,19 @@ export interface Config {
     images: boolean;
     timeoutMs: number;
     maxRetries: number;
+    /** Sent as `reasoning.effort` (Responses) or `reasoning_effort` (Chat) when set. */
+    reasoningEffort?: ReasoningEffort | undefined;
+    /** Sent as `text.verbosity` on the Responses API when set. */
+    verbosity?: Verbosity | undefined;
+  };
+  /** What model steps cost, and the daily token budgets counted in the store's usage ledger. */
+  usage: {
+    /** Null: tokens only, no cost. */
+    prices: ModelPrices | null;
+    /** One user's model tokens per UTC day; 0: no budget. */
+    userTokensPerDay: number;
+    /** One workspace's (Slack team's, Discord guild's) model tokens per UTC day; 0: no budget. */
+    workspaceTokensPerDay: number;
   };
   dataDir: string;
   logLevel: string;
@@ -260,6 +287,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, machine: Machin
       images: value.THREADBOOK_MODEL_IMAGES,
       timeoutMs: value.THREADBOOK_MODEL_TIMEOUT_S * 1000,
       maxRetries: value.THREADBOOK_MODEL_MAX_RETRIES,
+      reasoningEffort: value.THREADBOOK_MODEL_REASONING_EFFORT,
+      verbosity: value.THREADBOOK_MODEL_VERBOSITY,
+    },
+    usage: {
+      prices: value.THREADBOOK_MODEL_PRICES,
+      userTokensPerDay: value.THREADBOOK_USER_TOKENS_PER_DAY,
+      workspaceTokensPerDay: value.THREADBOOK_WORKSPACE_TOKENS_PER_DAY,
     },
     dataDir: resolve(projectRoot, value.THREADBOOK_DATA_DIR),
     logLevel: value.THREADBOOK_LOG_LEVEL,

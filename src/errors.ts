@@ -65,9 +65,12 @@ export class SandboxError extends ThreadbookError {
 }
 
 export class ModelError extends ThreadbookError {
-  constructor(code: Extract<ErrorCode, `model_${string}`>, message: string, options?: ThreadbookErrorOptions) {
+  /** How long the service asked to wait before trying again (a 429's Retry-After), when it said. */
+  readonly retryAfterMs: number | undefined;
+  constructor(code: Extract<ErrorCode, `model_${string}`>, message: string, options?: ThreadbookErrorOptions & { retryAfterMs?: number | undefined }) {
     super(code, message, options);
     this.name = "ModelError";
+    this.retryAfterMs = options?.retryAfterMs;
   }
 }
 

@@ -15,6 +15,7 @@ import { parseCommandLine, type CommandLine, type ExportOptions } from "./adapte
 import { exitCodes, signalExitCodes } from "./adapters/cli/exit-codes.ts";
 import { withLogPath } from "./adapters/cli/log-path-note.ts";
 import type { SkillsOptions } from "./adapters/cli/skills-command-line.ts";
+import type { UsageOptions } from "./adapters/cli/usage-command-line.ts";
 import { UsageError } from "./adapters/cli/usage-error.ts";
 import { threadbookVersion } from "./adapters/cli/version.ts";
 import { createPlatformAdapters, hasConfiguredPlatform } from "./adapters/platform-adapter.ts";
@@ -61,6 +62,7 @@ async function main(argv: string[]): Promise<number> {
   if (commandLine.command === "discord-register") return registerDiscordCommands(config, commandLine.guildId);
   if (commandLine.command === "skills") return runSkills(commandLine.options, config);
   if (commandLine.command === "export") return runExport(commandLine.options, config);
+  if (commandLine.command === "usage") return runUsage(commandLine.options, config);
 
   const bot = commandLine.command === "start" && hasConfiguredPlatform(config);
   let services: Services | undefined;
@@ -194,6 +196,18 @@ async function runExport(options: ExportOptions, config: Config): Promise<number
       writeError(`threadbook: ${error.message}\nRun 'threadbook export --help' for usage.\n`);
       return exitCodes.usage;
     }
+    writeError(`threadbook: ${userMessage(error)}\n`);
+    return exitCodes.failed;
+  }
+}
+
+/** `threadbook usage`: the usage ledger in the store; no model, no Docker. */
+async function runUsage(options: UsageOptions, config: Config): Promise<number> {
+  const { runUsageCommand } = await import("./adapters/cli/usage-command.ts");
+  try {
+    await runUsageCommand(options, config, writeOut);
+    return exitCodes.answered;
+  } catch (error) {
     writeError(`threadbook: ${userMessage(error)}\n`);
     return exitCodes.failed;
   }

@@ -34,7 +34,10 @@ test("an empty environment loads the defaults", () => {
     images: true,
     timeoutMs: 120_000,
     maxRetries: 2,
+    reasoningEffort: undefined,
+    verbosity: undefined,
   });
+  assert.deepEqual(config.usage, { prices: null, userTokensPerDay: 0, workspaceTokensPerDay: 0 });
   assert.equal(config.dataDir, join(repository, "data"));
   assert.equal(config.logLevel, "info");
   assert.deepEqual(config.turn, { maxSteps: 24, maxCells: 16, timeoutMs: 600_000, maxTokens: 400_000, historyChars: 24_000 });
@@ -222,4 +225,46 @@ test("discord: undefined without DISCORD_TOKEN; with it, the application id is n
   assert.throws(() => loadConfig({ DISCORD_TOKEN: "token", DISCORD_APPLICATION_ID: "12", DISCORD_ALLOWED_ROLES: "12,ab" }, machine), /DISCORD_ALLOWED_ROLES: must be ids separated by commas/);
   const discord = loadConfig({ DISCORD_TOKEN: "token", DISCORD_APPLICATION_ID: "12", DISCORD_ALLOWED_GUILDS: " 34, 56 ", DISCORD_API_URL: "http://127.0.0.1:9/api/" }, machine).discord;
   assert.deepEqual(discord, { token: "token", applicationId: "12", apiUrl: "http://127.0.0.1:9/api", allowedGuilds: ["34", "56"], allowedChannels: [], allowedRoles: [] });
+});
+
+test("model effort, verbosity, prices and daily token budgets: read when set, each bad value said plainly", () => {
+  const config = loadConfig(
+    {
+      THREADBOOK_MODEL_REASONING_EFFORT: "High",
+      THREADBOOK_MODEL_VERBOSITY: "low",
+      THREADBOOK_MODEL_PRICES: "gpt-5.1=1.25/0.125/10, *=0.25/0.025/2",
+      THREADBOOK_USER_TOKENS_PER_DAY: "2000000",
+      THREADBOOK_WORKSPACE_TOKENS_PER_DAY: "50000000",
+    },
+    machine,
+  );
+  assert.equal(config.model.reasoningEffort, "high");
+  assert.equal(config.model.verbosity, "low");
+  assert.deepEqual(config.usage, {
+    prices: { "gpt-5.1": { input: 1.25, cachedInput: 0.125, output: 10 }, "*": { input: 0.25, cachedInput: 0.025, output: 2 } },
+    userTokensPerDay: 2_000_000,
+    workspaceTokensPerDay: 50_000_000,
+  });
+  assert.deepEqual(loadConfig({ THREADBOOK_MODEL_PRICES: "2/0.5/8" }, machine).usage.prices, { "*": { input: 2, cachedInput: 0.5, output: 8 } });
+  assert.deepEqual(
+    problemsOf({ THREADBOOK_MODEL_REASONING_EFFORT: "extreme", THREADBOOK_MODEL_VERBOSITY: "chatty", THREADBOOK_MODEL_PRICES: "1.25,10", THREADBOOK_USER_TOKENS_PER_DAY: "-1" }),
+    [
+      "THREADBOOK_MODEL_REASONING_EFFORT: must be one of none, minimal, low, medium, high, xhigh, max (got extreme)",
+      "THREADBOOK_MODEL_VERBOSITY: must be one of low, medium, high (got chatty)",
+      "THREADBOOK_MODEL_PRICES: must be prices per million tokens as input/cached/output, e.g. 1.25/0.125/10, or per model, e.g. gpt-5.1=1.25/0.125/10,gpt-5-mini=0.25/0.025/2 (got 1.25,10)",
+      "THREADBOOK_USER_TOKENS_PER_DAY: must be a whole number from 0 to 1000000000000 (got -1)",
+    ],
+  );
+  // Once known, the settings draw no warning.
+  assert.deepEqual(loadConfig({ THREADBOOK_MODEL_REASONING_EFFORT: "low" }, machine).warnings, []);
+});
+
+test("usage command line: --since spans, --by groupings and --json, each bad value said plainly", async () => {
+  const { parseCommandLine } = await import("../src/adapters/cli/command-line.ts");
+  assert.deepEqual(parseCommandLine(["usage"]), { command: "usage", options: { sinceMs: 7 * 86_400_000, since: "7d", by: "day", json: false } });
+  assert.deepEqual(parseCommandLine(["usage", "--since", "24h", "--by", "workspace", "--json"]), { command: "usage", options: { sinceMs: 86_400_000, since: "24h", by: "workspace", json: true } });
+  assert.throws(() => parseCommandLine(["usage", "--since", "yesterday"]), /--since takes a span such as 30m, 24h, 7d or 4w/);
+  assert.throws(() => parseCommandLine(["usage", "--by", "team"]), /--by takes one of user, workspace, conversation, day \(got "team"\)/);
+  assert.throws(() => parseCommandLine(["usage", "now"]), /'usage' takes options only/);
+  assert.equal(parseCommandLine(["usage", "--help"]).command, "help");
 });

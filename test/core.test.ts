@@ -363,7 +363,8 @@ describe("agent turns", () => {
     const cases: [ScriptEntry, RegExp][] = [
       [invalidApiKeyError(), /rejected the API key \(401\)\. Check OPENAI_API_KEY/],
       [modelNotFoundError("gpt-test"), /model 'gpt-test' was not found \(404\)\. Check THREADBOOK_MODEL/],
-      [rateLimitError(), /rate-limiting us \(429\)/],
+      // A wait the turn can afford is waited out (model-usage.test.ts); this one it cannot.
+      [rateLimitError({ "retry-after": "3600" }), /busy \(429\) and asked to wait 60 min 0 s, longer than this question has left/],
       [serverError(500), /failed \(500\); try again/],
       [delayStep(3_000), /did not answer within 1 s \(THREADBOOK_MODEL_TIMEOUT_S\)/],
     ];

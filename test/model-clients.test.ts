@@ -134,9 +134,21 @@ for (const variant of variants) {
 
   test(`${name}: a text answer comes back with its usage, and the request is well formed`, async () => {
     await withModel(variant, async (emulator, model) => {
-      emulator.script([textStep("The median order value is 42.50.", { inputTokens: 120, outputTokens: 9 })]);
+      emulator.script([textStep("The median order value is 42.50.", { inputTokens: 120, outputTokens: 9, cachedInputTokens: 64, reasoningTokens: 5 })]);
       const step = await model.step({ instructions, transcript: question });
-      assert.deepEqual(step, { text: "The median order value is 42.50.", calls: [], usage: { inputTokens: 120, outputTokens: 9 } });
+      const text = "The median order value is 42.50.";
+      // The reasoning item before the message comes first, in place, with its encrypted content (Responses only).
+      const reasoning = step.items.filter((item) => item.type === "reasoning");
+      assert.deepEqual(step.items.filter((item) => item.type !== "reasoning"), [{ type: "assistant", text }]);
+      assert.equal(reasoning.length, variant.api === "responses" ? 1 : 0);
+      if (variant.api === "responses") assert.equal(step.items[0]?.type, "reasoning");
+      assert.deepEqual({ ...step, items: [] }, {
+        text,
+        calls: [],
+        items: [],
+        usage: { inputTokens: 120, cachedInputTokens: 64, outputTokens: 9, reasoningTokens: 5 },
+        model: "gpt-test",
+      });
 
       const [request] = emulator.requests;
       assert.equal(request?.headers.authorization, `Bearer ${apiKey}`);
@@ -147,12 +159,17 @@ for (const variant of variants) {
         assert.equal(body.model, "gpt-test");
         assert.equal(body.instructions, instructions);
         assert.equal(body.store, false);
+        assert.deepEqual(body.include, ["reasoning.encrypted_content"]);
+        assert.equal("reasoning" in body, false, "no effort is sent unless THREADBOOK_MODEL_REASONING_EFFORT is set");
+        assert.equal("text" in body, false, "no verbosity is sent unless THREADBOOK_MODEL_VERBOSITY is set");
+        assert.equal("prompt_cache_key" in body, false, "no cache key without a conversation");
         assert.equal(body.parallel_tool_calls, false);
         assert.deepEqual(body.tools?.map((tool) => [tool.type, "name" in tool ? tool.name : undefined]), [["custom", "python"]]);
         assert.equal("format" in (body.tools?.[0] ?? {}), false, "a custom tool without a format takes free text");
       } else {
         const body = chatBody(request);
         assert.equal(body.model, "gpt-test");
+        assert.equal("reasoning_effort" in body, false, "no effort is sent unless THREADBOOK_MODEL_REASONING_EFFORT is set");
         assert.deepEqual(body.messages[0], { role: "system", content: instructions });
         const tool = body.tools?.[0];
         assert.equal(tool?.type, "function");

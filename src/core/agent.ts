@@ -20,6 +20,7 @@ import type { SkillProposer } from "./skill-proposer.ts";
 import { shutdownMessage, stopReasonOf, type StopReason } from "./stop-reason.ts";
 import { GateFullError, TurnGate } from "./turn-gate.ts";
 import { TurnRun, type AgentSettings } from "./turn-run.ts";
+import { budgetRefusal, TokenBudgets } from "./token-budgets.ts";
 import { silentProgress, type Progress, type Reply, type Turn, type TurnUser } from "./turn.ts";
 import { UserLimits } from "./user-limits.ts";
 
@@ -68,6 +69,7 @@ export class Agent {
   readonly #queue = new KeyedQueue();
   readonly #gate: TurnGate;
   readonly #userLimits: UserLimits;
+  readonly #budgets: TokenBudgets;
   /** The running turn of each conversation that has one, to stop it. */
   readonly #running = new Map<string, AbortController>();
   #shuttingDown = false;
@@ -78,6 +80,7 @@ export class Agent {
     const capacity = options.settings.capacity;
     this.#gate = new TurnGate({ maxRunning: capacity.maxTurns, maxQueued: capacity.maxQueued });
     this.#userLimits = new UserLimits(capacity, options.store);
+    this.#budgets = new TokenBudgets(options.settings.usage, options.store);
   }
 
   /**
@@ -96,6 +99,12 @@ export class Agent {
     const logger = this.#logger.child({ conversation: turn.conversationKey });
     if (turn.eventKey !== undefined && !(await this.#claim(turn.eventKey, logger))) return null;
     if (this.#shuttingDown) return this.#refuse(turn, events, shutdownMessage);
+    const spent = await this.#budgets.spent(turn.user).catch((error: unknown) => ({ failure: error }));
+    if (spent !== null && "failure" in spent) return this.#refuse(turn, events, userMessage(spent.failure));
+    if (spent !== null) {
+      logger.info({ user: userKey(turn.user), budget: spent.budget, used: spent.used }, "turn refused: a daily token budget is used up");
+      return this.#refuse(turn, events, budgetRefusal(spent));
+    }
     const admission = await this.#userLimits.admit(turn.user).catch((error: unknown) => ({ failure: error }));
     if ("failure" in admission) return this.#refuse(turn, events, userMessage(admission.failure));
     if ("refusal" in admission) {
@@ -131,6 +140,7 @@ export class Agent {
               libraries: this.#options.libraries ?? SANDBOX_LIBRARIES,
               skills: this.#options.skills,
               onRecorded: admission.recorded,
+              budgets: this.#budgets,
             });
             return await run.execute();
           } finally {

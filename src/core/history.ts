@@ -1,8 +1,11 @@
 /**
  * Earlier turns, fitted to a budget of characters before they go to the
- * model. What matters most survives longest: first old cell outputs and code
- * are shortened, then old cells are dropped (oldest turn first), then whole
- * turns (oldest first). The user's questions and the answers go last.
+ * model. What matters most survives longest: first the model's earlier
+ * reasoning items go (opaque, and worth least once their turn is over), then
+ * old cell outputs and code are shortened, then old cells are dropped (oldest
+ * turn first), then whole turns (oldest first). The user's questions and the
+ * answers go last. History that fits is sent as it is, reasoning included,
+ * so every step of a turn sends the same history.
  */
 import type { TranscriptItem } from "./model/model-client.ts";
 import { headAndTail } from "./bounded-text.ts";
@@ -22,8 +25,10 @@ type Group = TranscriptItem[];
 export function trimHistory(items: TranscriptItem[], budgetChars: number): TranscriptItem[] {
   if (budgetChars <= 0) return [];
   if (totalChars(items) <= budgetChars) return items;
+  const thought = items.filter((item) => item.type !== "reasoning");
+  if (totalChars(thought) <= budgetChars) return thought;
 
-  let turns = splitTurns(items);
+  let turns = splitTurns(thought);
   for (const round of shorteningRounds) {
     turns = turns.map((turn) => turn.map((item) => shorten(item, round.outputChars, round.codeChars)));
     if (totalChars(turns.flat()) <= budgetChars) return turns.flat();
@@ -48,6 +53,7 @@ export function totalChars(items: TranscriptItem[]): number {
     if (item.type === "user" || item.type === "assistant") total += item.text.length;
     else if (item.type === "code") total += item.code.length;
     else if (item.type === "proposal") total += item.arguments.length;
+    else if (item.type === "reasoning") total += item.encryptedContent.length;
     else total += item.output.length;
   }
   return total;

@@ -54,6 +54,9 @@ export class TurnBudget {
         return `I stopped after ${formatDuration(this.#limits.timeoutMs)}, the time limit for one turn. ${advice} THREADBOOK_TURN_TIMEOUT_S.`;
       case "tokens":
         return `I stopped after using ${this.tokens.toLocaleString("en-US")} model tokens, the limit for one turn. ${advice} THREADBOOK_TURN_MAX_TOKENS.`;
+      case "budget":
+        // The daily budgets are the core's (token-budgets.ts), which says which one and when it renews.
+        return "I stopped here: the daily budget of model tokens is used up.";
     }
   }
 }

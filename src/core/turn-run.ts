@@ -8,6 +8,7 @@
  * a reset, shutdown), a running cell is interrupted, a model answer in
  * progress is abandoned, and the turn ends with what it did so far.
  */
+import { setTimeout as wait } from "node:timers/promises";
 import type { Config } from "../config.ts";
 import { ThreadbookError, userMessage } from "../errors.ts";
 import type { Logger } from "../log.ts";
@@ -20,6 +21,9 @@ import { trimHistory } from "./history.ts";
 import { describeRestoration, keepAttachments, restoreAttachments } from "./kept-attachments.ts";
 import type { CodeCall, ModelClient, ModelStep, ProposalCall, TranscriptItem } from "./model/model-client.ts";
 import { systemPrompt } from "./prompt.ts";
+import { promptCacheKey } from "./prompt-cache-key.ts";
+import { rateLimitDecision } from "./rate-limit-wait.ts";
+import { budgetEnding, type SpentBudget, type TokenBudgets } from "./token-budgets.ts";
 import { carryOutProposal, proposalLine, proposalName, proposalsOffOutput, tooManyProposalsOutput } from "./propose-call.ts";
 import { sessionSkills, skillScope, visibleSkills } from "../skills/session-skills.ts";
 import { TurnFiles } from "./reply-files.ts";
@@ -38,6 +42,7 @@ export type AgentSettings = Pick<Config, "turn" | "reply"> & {
   model: Pick<Config["model"], "images">;
   sandbox: Pick<Config["sandbox"], "cellTimeoutMs">;
   skills: Pick<Config["skills"], "autoApprove">;
+  usage: Pick<Config["usage"], "userTokensPerDay" | "workspaceTokensPerDay">;
 };
 
 export interface TurnServices {
@@ -53,6 +58,8 @@ export interface TurnServices {
   signal: AbortSignal;
   /** Told once the turn is recorded in the store (it then counts towards the user's hourly limit there). */
   onRecorded?: () => void;
+  /** The daily token budgets, looked at before each model step after the first. */
+  budgets: TokenBudgets;
 }
 
 /** A cell shortened to fit the turn's remaining time still gets this long. */
@@ -70,6 +77,8 @@ const maxProposalsPerTurn = 10;
 interface Ending {
   text: string;
   limit: LimitName | null;
+  /** The budget used up, when `limit` is "budget". */
+  spent?: SpentBudget;
 }
 
 export class TurnRun {
@@ -82,6 +91,8 @@ export class TurnRun {
   readonly #proposedSkills: ProposedSkill[] = [];
   #proposalCalls = 0;
   #logger: Logger;
+  /** The conversation's prompt cache key, the same for every step. */
+  readonly #cacheKey: string;
   #turnId: string | undefined;
   #session: Session | undefined;
   #files: TurnFiles | undefined;
@@ -98,6 +109,7 @@ export class TurnRun {
     this.#services = services;
     this.#budget = new TurnBudget(services.settings.turn);
     this.#logger = services.logger.child({ conversation: turn.conversationKey });
+    this.#cacheKey = promptCacheKey(turn.conversationKey);
   }
 
   async execute(): Promise<Reply> {
@@ -112,13 +124,14 @@ export class TurnRun {
       this.#logger = this.#logger.child({ turn: this.#turnId });
       signal.addEventListener("abort", recordInterruption, { once: true });
       const ending = await this.#loop();
-      const text = ending.limit === null ? ending.text : joinParagraphs(ending.text, this.#budget.explain(ending.limit));
+      const explanation = ending.limit === null ? "" : ending.spent !== undefined ? budgetEnding(ending.spent) : this.#budget.explain(ending.limit);
+      const text = joinParagraphs(ending.text, explanation);
       if (ending.limit !== null) {
-        this.#transcript.push({ type: "assistant", text: this.#budget.explain(ending.limit) });
+        this.#transcript.push({ type: "assistant", text: explanation });
         await this.#saveTranscript();
       }
       const reply = await this.#reply(text, ending.limit, null);
-      await store.finishTurn(this.#turnId, { status: ending.limit === null ? "answered" : "limit", limit: ending.limit, error: reply.error });
+      await store.finishTurn(this.#turnId, { status: ending.limit === null ? "answered" : "limit", limit: ending.limit, budget: ending.spent?.budget ?? null, error: reply.error });
       this.#logger.info({ cells: this.#cells.length, steps: this.#budget.steps, tokens: this.#budget.tokens, limit: ending.limit, files: reply.files.length, ms: Math.round(performance.now() - started) }, "turn finished");
       this.#progress.report({ type: "turn-finished", reply });
       return reply;
@@ -192,20 +205,22 @@ export class TurnRun {
       this.#throwIfStopped();
       const stepLimit = this.#budget.beforeStep();
       if (stepLimit !== null) return { text: this.#lastText, limit: stepLimit };
+      // The turn was let in within the budgets; a step it took since may have used one up.
+      const spent = this.#budget.steps > 0 ? await this.#services.budgets.spent(this.#turn.user) : null;
+      if (spent !== null) return { text: this.#lastText, limit: "budget", spent };
       this.#budget.steps += 1;
       this.#progress.report({ type: "thinking", step: this.#budget.steps });
       const step = await this.#modelStep(model, instructions, history, this.#budget.steps);
       if (step === null) return { text: this.#lastText, limit: "time" };
       this.#budget.tokens += step.usage.inputTokens + step.usage.outputTokens;
-      if (step.text !== "") {
-        this.#lastText = step.text;
-        this.#transcript.push({ type: "assistant", text: step.text });
-      }
+      await store.recordModelUsage({ turnId: this.#turnId ?? "", conversationKey: key, user: this.#turn.user, model: step.model, ...step.usage });
+      if (step.text !== "") this.#lastText = step.text;
+      // Reasoning, text and calls in the order the model wrote them, so the reasoning goes back in place.
+      this.#transcript.push(...step.items);
       if (step.calls.length === 0) {
         await this.#saveTranscript();
         return { text: step.text !== "" ? step.text : "(The model ended the turn without an answer.)", limit: null };
       }
-      this.#transcript.push(...step.calls);
       for (const call of step.calls) {
         this.#throwIfStopped();
         const limit = call.type === "code" ? this.#budget.beforeCell() : this.#budget.remainingMs() <= 0 ? "time" : null;
@@ -224,6 +239,9 @@ export class TurnRun {
   /**
    * One model step, its text reported as it streams in; null when the turn's
    * time ran out while the model was answering. Abandoned at once on a stop.
+   * A rate-limited step (429) is tried again after the wait the service asks
+   * for, while the thread says the service is busy, as long as the turn's
+   * time allows (rate-limit-wait.ts).
    */
   async #modelStep(model: ModelClient, instructions: string, history: TranscriptItem[], step: number): Promise<ModelStep | null> {
     const controller = new AbortController();
@@ -232,17 +250,30 @@ export class TurnRun {
     const signal = AbortSignal.any([controller.signal, this.#services.signal]);
     const onTextDelta = (text: string) => this.#progress.report({ type: "answer-delta", step, text });
     try {
-      return await model.step({
-        instructions,
-        transcript: this.#transcript.forModel(history),
-        signal,
-        onTextDelta,
-        proposeSkill: this.#services.skills !== undefined,
-      });
-    } catch (error) {
-      this.#throwIfStopped();
-      if (controller.signal.aborted) return null;
-      throw error;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await model.step({
+            instructions,
+            transcript: this.#transcript.forModel(history),
+            signal,
+            onTextDelta,
+            proposeSkill: this.#services.skills !== undefined,
+            cacheKey: this.#cacheKey,
+          });
+        } catch (error) {
+          this.#throwIfStopped();
+          if (controller.signal.aborted) return null;
+          const decision = rateLimitDecision(error, attempt, this.#budget.remainingMs());
+          if (decision === null) throw error;
+          if ("giveUp" in decision) throw decision.giveUp;
+          this.#logger.info({ step, attempt, waitMs: Math.round(decision.waitMs) }, "the model service is rate-limiting; waiting as it asks");
+          this.#progress.report({ type: "model-busy", step, retryInMs: decision.waitMs });
+          await wait(decision.waitMs, undefined, { signal }).catch(() => undefined);
+          this.#throwIfStopped();
+          if (controller.signal.aborted) return null;
+          this.#progress.report({ type: "thinking", step });
+        }
+      }
     } finally {
       clearTimeout(timer);
     }

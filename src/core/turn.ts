@@ -58,8 +58,8 @@ export interface ReplyFile {
   mediaType: string;
 }
 
-/** Which per-turn limit ended the turn early. */
-export type LimitName = "steps" | "cells" | "time" | "tokens";
+/** Which per-turn limit, or daily token budget ("budget"), ended the turn early. */
+export type LimitName = "steps" | "cells" | "time" | "tokens" | "budget";
 
 export interface Reply {
   /** The answer, or what was done when a limit or an error ended the turn. */
@@ -116,6 +116,11 @@ export type ProgressEvent =
   | { type: "turn-started" }
   | { type: "session"; origin: "new" | "resumed" | "lost" }
   | { type: "thinking"; step: number }
+  /**
+   * The model service is rate-limiting (429): model step `step` is tried
+   * again in `retryInMs`, as the service asked, within the turn's time.
+   */
+  | { type: "model-busy"; step: number; retryInMs: number }
   /**
    * A piece of the text the model is writing in `step`, as it streams in (only
    * when the model client streams). Joined, a step's pieces are its text; when

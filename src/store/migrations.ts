@@ -152,6 +152,33 @@ export const migrations: readonly Migration[] = [
     `,
   },
   {
+    version: 6,
+    name: "usage ledger of model steps; the daily token budget that ended a turn",
+    // turns.limit_name's CHECK cannot widen without rebuilding the table, so
+    // a turn a budget ended keeps limit_name NULL and says which budget here.
+    sql: `
+      CREATE TABLE model_usage (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at INTEGER NOT NULL,
+        turn_id TEXT NOT NULL REFERENCES turns (id),
+        conversation_key TEXT NOT NULL,
+        user_platform TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        user_workspace TEXT,
+        model TEXT NOT NULL,
+        input_tokens INTEGER NOT NULL CHECK (input_tokens >= 0),
+        cached_input_tokens INTEGER NOT NULL CHECK (cached_input_tokens >= 0),
+        output_tokens INTEGER NOT NULL CHECK (output_tokens >= 0),
+        reasoning_tokens INTEGER NOT NULL CHECK (reasoning_tokens >= 0)
+      ) STRICT;
+      CREATE INDEX model_usage_by_time ON model_usage (at);
+      CREATE INDEX model_usage_by_user ON model_usage (user_platform, user_id, at);
+      CREATE INDEX model_usage_by_workspace ON model_usage (user_platform, user_workspace, at);
+
+      ALTER TABLE turns ADD COLUMN limit_budget TEXT CHECK (limit_budget IN ('user', 'workspace'));
+    `,
+  },
+  {
     version: 7,
     name: "notebook: each turn's attachments and answer, each cell's outputs and figures",
     // A reset deletes a conversation's notebook_turns; its cells and figures go with them.

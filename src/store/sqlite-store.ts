@@ -26,6 +26,7 @@ import type {
   FeedbackInput,
   FeedbackRating,
   FeedbackRecord,
+  ModelUsageInput,
   StartTurnInput,
   Store,
   StoredTranscriptItem,
@@ -33,6 +34,10 @@ import type {
   TurnOutcome,
   TurnRecord,
   TurnStatus,
+  TokenScope,
+  UsageGrouping,
+  UsageQuery,
+  UsageTotal,
   UserTurnCount,
 } from "./store.ts";
 
@@ -42,6 +47,7 @@ export const databaseFileName = "threadbook.db";
 const busyTimeoutMs = 5_000;
 
 const turnStatuses: readonly TurnStatus[] = ["running", "answered", "limit", "failed"];
+/** What turns.limit_name holds; "budget" is kept in limit_budget (schema version 6). */
 const limitNames: readonly TurnLimitName[] = ["steps", "cells", "time", "tokens"];
 const cellOutcomes: readonly CellOutcome[] = ["ok", "error", "timeout", "lost"];
 
@@ -82,9 +88,9 @@ function prepareStatements(database: DatabaseSync) {
       `INSERT INTO turns (id, conversation_key, user_platform, user_id, user_workspace, user_display_name, text, started_at, status)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running')`,
     ),
-    finishTurn: prepare("UPDATE turns SET finished_at = ?, status = ?, limit_name = ?, error = ? WHERE id = ?"),
+    finishTurn: prepare("UPDATE turns SET finished_at = ?, status = ?, limit_name = ?, limit_budget = ?, error = ? WHERE id = ?"),
     getTurn: prepare(
-      `SELECT id, conversation_key, user_platform, user_id, user_workspace, user_display_name, text, started_at, finished_at, status, limit_name, error
+      `SELECT id, conversation_key, user_platform, user_id, user_workspace, user_display_name, text, started_at, finished_at, status, limit_name, limit_budget, error
        FROM turns WHERE id = ?`,
     ),
     countTurnsSince: prepare(
@@ -92,8 +98,20 @@ function prepareStatements(database: DatabaseSync) {
     ),
     failRunningTurns: prepare(
       `UPDATE turns SET finished_at = ?, status = 'failed', error = ? WHERE status = 'running'
-       RETURNING id, conversation_key, user_platform, user_id, user_workspace, user_display_name, text, started_at, finished_at, status, limit_name, error`,
+       RETURNING id, conversation_key, user_platform, user_id, user_workspace, user_display_name, text, started_at, finished_at, status, limit_name, limit_budget, error`,
     ),
+    insertModelUsage: prepare(
+      `INSERT INTO model_usage (at, turn_id, conversation_key, user_platform, user_id, user_workspace, model,
+         input_tokens, cached_input_tokens, output_tokens, reasoning_tokens)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    userTokensSince: prepare(
+      "SELECT coalesce(sum(input_tokens + output_tokens), 0) AS tokens FROM model_usage WHERE user_platform = ? AND user_id = ? AND at >= ?",
+    ),
+    workspaceTokensSince: prepare(
+      "SELECT coalesce(sum(input_tokens + output_tokens), 0) AS tokens FROM model_usage WHERE user_platform = ? AND user_workspace = ? AND at >= ?",
+    ),
+    ...usageTotalStatements(prepare),
     insertCellRun: prepare(
       `INSERT INTO cell_runs (conversation_key, turn_id, user, user_workspace, started_at, code, outcome, duration_ms, error)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -130,6 +148,25 @@ function prepareStatements(database: DatabaseSync) {
   };
 }
 
+/** The ledger's group of a row, per grouping; SQL text chosen from this fixed map, never from input. */
+const usageGroups: Record<UsageGrouping, string> = {
+  user: "user_platform || ':' || user_id",
+  workspace: "CASE WHEN user_workspace IS NULL THEN user_platform ELSE user_platform || ':' || user_workspace END",
+  conversation: "conversation_key",
+  day: "strftime('%Y-%m-%d', at / 1000, 'unixepoch')",
+};
+
+function usageTotalStatements(prepare: (sql: string) => StatementSync): Record<`usageBy_${UsageGrouping}`, StatementSync> {
+  const statement = (grouping: UsageGrouping) =>
+    prepare(
+      `SELECT ${usageGroups[grouping]} AS grouped, model, count(DISTINCT turn_id) AS turns, count(*) AS steps,
+         sum(input_tokens) AS input_tokens, sum(cached_input_tokens) AS cached_input_tokens,
+         sum(output_tokens) AS output_tokens, sum(reasoning_tokens) AS reasoning_tokens
+       FROM model_usage WHERE at >= ? GROUP BY grouped, model ORDER BY grouped, model`,
+    );
+  return { usageBy_user: statement("user"), usageBy_workspace: statement("workspace"), usageBy_conversation: statement("conversation"), usageBy_day: statement("day") };
+}
+
 type Statements = ReturnType<typeof prepareStatements>;
 
 /** The item's stored fields only: whatever else a caller's item carries (a result's images) is not saved. */
@@ -144,6 +181,8 @@ function storedFields(item: StoredTranscriptItem): StoredTranscriptItem {
       return { type: "proposal", callId: item.callId, arguments: item.arguments };
     case "result":
       return { type: "result", callId: item.callId, output: item.output };
+    case "reasoning":
+      return { type: "reasoning", id: item.id, encryptedContent: item.encryptedContent, summary: item.summary, model: item.model };
   }
 }
 
@@ -171,8 +210,21 @@ function toTurn(row: Row): TurnRecord {
     startedAt: integer(row, "started_at"),
     finishedAt: optionalInteger(row, "finished_at"),
     status: oneOf(row, "status", turnStatuses),
-    limit: optionalOneOf(row, "limit_name", limitNames),
+    limit: row["limit_budget"] !== null ? "budget" : optionalOneOf(row, "limit_name", limitNames),
     error: optionalText(row, "error"),
+  };
+}
+
+function toUsageTotal(row: Row): UsageTotal {
+  return {
+    group: text(row, "grouped"),
+    model: text(row, "model"),
+    turns: integer(row, "turns"),
+    steps: integer(row, "steps"),
+    inputTokens: integer(row, "input_tokens"),
+    cachedInputTokens: integer(row, "cached_input_tokens"),
+    outputTokens: integer(row, "output_tokens"),
+    reasoningTokens: integer(row, "reasoning_tokens"),
   };
 }
 
@@ -340,7 +392,9 @@ export class SqliteStore implements Store {
 
   finishTurn(turnId: string, outcome: TurnOutcome): Promise<void> {
     return this.#guard("record the end of a turn", () => {
-      const result = this.#statements.finishTurn.run(this.#now(), outcome.status, outcome.limit, outcome.error, turnId);
+      const budget = outcome.limit === "budget" ? (outcome.budget ?? "user") : null;
+      const limit = outcome.limit === "budget" ? null : outcome.limit;
+      const result = this.#statements.finishTurn.run(this.#now(), outcome.status, limit, budget, outcome.error, turnId);
       if (Number(result.changes) === 0) {
         throw new StoreError(`The database has no turn with id ${turnId} to finish.`, { details: { turnId } });
       }
@@ -358,6 +412,39 @@ export class SqliteStore implements Store {
     return this.#guard("count a user's turns", () => {
       const row = this.#statements.countTurnsSince.get(userPlatform, userId, Math.round(sinceMs)) ?? { turns: 0, oldest: null };
       return { count: integer(row, "turns"), oldestStartedAt: row.oldest === null ? null : integer(row, "oldest") };
+    });
+  }
+
+  recordModelUsage(usage: ModelUsageInput): Promise<void> {
+    return this.#guard("record model usage", () => {
+      const { user } = usage;
+      this.#statements.insertModelUsage.run(
+        this.#now(),
+        usage.turnId,
+        usage.conversationKey,
+        user.platform,
+        user.id,
+        user.workspace,
+        usage.model,
+        usage.inputTokens,
+        usage.cachedInputTokens,
+        usage.outputTokens,
+        usage.reasoningTokens,
+      );
+    });
+  }
+
+  usageTotals(query: UsageQuery): Promise<UsageTotal[]> {
+    return this.#guard("read the usage ledger", () => this.#statements[`usageBy_${query.by}`].all(Math.round(query.sinceMs)).map(toUsageTotal));
+  }
+
+  tokensUsedSince(scope: TokenScope, sinceMs: number): Promise<number> {
+    return this.#guard("count the tokens used", () => {
+      const since = Math.round(sinceMs);
+      const row = scope.kind === "user"
+        ? this.#statements.userTokensSince.get(scope.platform, scope.id, since)
+        : this.#statements.workspaceTokensSince.get(scope.platform, scope.workspace, since);
+      return integer(row ?? { tokens: 0 }, "tokens");
     });
   }
 

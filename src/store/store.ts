@@ -20,10 +20,18 @@ export type StoredTranscriptItem =
   | { type: "code"; callId: string; code: string }
   /** A call of the proposal tool: its arguments as the model wrote them. */
   | { type: "proposal"; callId: string; arguments: string }
-  | { type: "result"; callId: string; output: string };
+  | { type: "result"; callId: string; output: string }
+  /**
+   * The model's reasoning, opaque and bounded by the model client: kept so a
+   * later turn of the same conversation can send it back. Never shown.
+   */
+  | { type: "reasoning"; id: string; encryptedContent: string; summary: string[]; model: string };
 
-/** Which per-turn limit ended a turn; the schema accepts only these. */
-export type TurnLimitName = "steps" | "cells" | "time" | "tokens";
+/** Which per-turn limit, or daily token budget ("budget"), ended a turn; the schema accepts only these. */
+export type TurnLimitName = "steps" | "cells" | "time" | "tokens" | "budget";
+
+/** Whose daily token budget: the user's or their workspace's. */
+export type BudgetName = "user" | "workspace";
 
 /** Who started a turn. */
 export interface UserRecord {
@@ -80,8 +88,55 @@ export interface UserTurnCount {
 export interface TurnOutcome {
   status: Exclude<TurnStatus, "running">;
   limit: TurnLimitName | null;
+  /** Which budget, when `limit` is "budget". */
+  budget?: BudgetName | null;
   error: string | null;
 }
+
+/** One model step's tokens, for the usage ledger. */
+export interface ModelUsageInput {
+  turnId: string;
+  conversationKey: string;
+  user: UserRecord;
+  /** The model's name as configured, e.g. "gpt-5.1". */
+  model: string;
+  inputTokens: number;
+  /** Part of `inputTokens`. */
+  cachedInputTokens: number;
+  outputTokens: number;
+  /** Part of `outputTokens`. */
+  reasoningTokens: number;
+}
+
+/** How `threadbook usage` groups the ledger. */
+export type UsageGrouping = "user" | "workspace" | "conversation" | "day";
+
+export interface UsageQuery {
+  /** Steps recorded at or after this time. */
+  sinceMs: number;
+  by: UsageGrouping;
+}
+
+/** The ledger's sums for one group and one model. */
+export interface UsageTotal {
+  /**
+   * "slack:U123" (user), "slack:T123" or the platform alone where it has no
+   * workspace (workspace), the conversation's key, or "2025-01-31" (a UTC day).
+   */
+  group: string;
+  model: string;
+  turns: number;
+  steps: number;
+  inputTokens: number;
+  cachedInputTokens: number;
+  outputTokens: number;
+  reasoningTokens: number;
+}
+
+/** Whose tokens a daily budget counts. */
+export type TokenScope =
+  | { kind: "user"; platform: string; id: string }
+  | { kind: "workspace"; platform: string; workspace: string };
 
 /** "lost": the session died or was restarted while the cell ran. */
 export type CellOutcome = "ok" | "error" | "timeout" | "lost";
@@ -214,6 +269,18 @@ export interface Store {
    * per-user rate limit counts, across restarts.
    */
   userTurnsSince(userPlatform: string, userId: string, sinceMs: number): Promise<UserTurnCount>;
+
+  /** Adds one model step's tokens to the usage ledger. */
+  recordModelUsage(usage: ModelUsageInput): Promise<void>;
+
+  /** The ledger since `sinceMs`, summed by group and model, groups in order. */
+  usageTotals(query: UsageQuery): Promise<UsageTotal[]>;
+
+  /**
+   * Input plus output tokens of the scope's model steps recorded at or after
+   * `sinceMs`: what a daily budget counts, across restarts.
+   */
+  tokensUsedSince(scope: TokenScope, sinceMs: number): Promise<number>;
 
   /** Adds a cell run to the audit log. */
   recordCellRun(run: CellRunInput): Promise<void>;

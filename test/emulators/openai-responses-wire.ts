@@ -6,6 +6,7 @@
  * stream accumulator accepts them.
  */
 import { randomBytes } from "node:crypto";
+import type { OutputItem } from "./openai-reasoning.ts";
 import {
   deltas,
   isProposeCall,
@@ -16,18 +17,17 @@ import {
   type ScriptedUsage,
   type ServerSentEvent,
 } from "./openai-script.ts";
-type OutputItem = Record<string, unknown> & { id: string; type: string };
 type MessagePart = { type: "output_text"; annotations: []; logprobs: []; text: string } | { type: "refusal"; refusal: string };
 
 const newId = (prefix: string) => `${prefix}_${randomBytes(12).toString("hex")}`;
 
-export function responseBody(request: RecordedRequest, step: AnswerStep, usage: ScriptedUsage): Record<string, unknown> {
-  return responseObject(request, newId("resp"), "completed", outputItems(step), usage);
+/** `items`: the step's output items (outputItems), reasoning items put in. */
+export function responseBody(request: RecordedRequest, items: OutputItem[], usage: ScriptedUsage): Record<string, unknown> {
+  return responseObject(request, newId("resp"), "completed", items, usage);
 }
 
-export function responseEvents(request: RecordedRequest, step: AnswerStep, usage: ScriptedUsage): ServerSentEvent[] {
+export function responseEvents(request: RecordedRequest, items: OutputItem[], usage: ScriptedUsage): ServerSentEvent[] {
   const id = newId("resp");
-  const items = outputItems(step);
   const events: ServerSentEvent[] = [];
   const emit = (type: string, fields: Record<string, unknown>, carriesText = false) => {
     events.push({ event: type, data: { type, sequence_number: events.length, ...fields }, ...(carriesText ? { carriesText } : {}) });
@@ -71,10 +71,9 @@ export function responseEvents(request: RecordedRequest, step: AnswerStep, usage
   return events;
 }
 
-function outputItems(step: AnswerStep): OutputItem[] {
-  // A reasoning model starts with a reasoning item; with `store: false` and no
-  // `include` it carries no content, and a client must skip it.
-  const items: OutputItem[] = [{ id: newId("rs"), type: "reasoning", summary: [] }];
+/** The step's messages and calls as output items; the reasoning items are put in by the ReasoningLedger. */
+export function outputItems(step: AnswerStep): OutputItem[] {
+  const items: OutputItem[] = [];
   const part: MessagePart | undefined =
     step.type === "refusal"
       ? { type: "refusal", refusal: step.refusal }
@@ -132,19 +131,20 @@ function responseObject(
     output,
     parallel_tool_calls: body["parallel_tool_calls"] ?? true,
     previous_response_id: null,
-    reasoning: { effort: "medium", summary: null },
+    reasoning: { effort: (body["reasoning"] as { effort?: string } | undefined)?.effort ?? "medium", summary: null },
     store: body["store"] ?? true,
     temperature: 1,
-    text: { format: { type: "text" }, verbosity: "medium" },
+    text: { format: { type: "text" }, verbosity: (body["text"] as { verbosity?: string } | undefined)?.verbosity ?? "medium" },
+    prompt_cache_key: body["prompt_cache_key"] ?? null,
     tool_choice: body["tool_choice"] ?? "auto",
     tools: body["tools"] ?? [],
     top_p: 1,
     truncation: "disabled",
     usage: usage && {
       input_tokens: usage.inputTokens,
-      input_tokens_details: { cached_tokens: 0 },
+      input_tokens_details: { cached_tokens: usage.cachedInputTokens ?? 0 },
       output_tokens: usage.outputTokens,
-      output_tokens_details: { reasoning_tokens: 0 },
+      output_tokens_details: { reasoning_tokens: usage.reasoningTokens ?? 0 },
       total_tokens: usage.inputTokens + usage.outputTokens,
     },
     user: null,

@@ -15,6 +15,8 @@ export interface RecordedRequest {
   headers: IncomingHttpHeaders;
   /** The parsed JSON body; cast it to the SDK's parameter type to read it. */
   body: Record<string, unknown>;
+  /** The body as it came, byte for byte. */
+  bodyText: string;
   stream: boolean;
   /**
    * How the exchange ended: the emulator finished its answer, or the client
@@ -26,6 +28,10 @@ export interface RecordedRequest {
 export interface ScriptedUsage {
   inputTokens: number;
   outputTokens: number;
+  /** Part of inputTokens; by default what the prompt cache holds (openai-prompt-cache.ts). */
+  cachedInputTokens?: number;
+  /** Part of outputTokens; 0 by default. */
+  reasoningTokens?: number;
 }
 
 export interface ScriptedCall {
@@ -157,13 +163,18 @@ export function modelNotFoundError(model: string): ScriptedStep {
   });
 }
 
-export function rateLimitError(): ScriptedStep {
-  return errorStep(429, {
-    message: "Rate limit reached for gpt-5.1 on tokens per min (TPM): Limit 30000, Used 29500, Requested 900. Please try again in 1.2s.",
-    type: "tokens",
-    code: "rate_limit_exceeded",
-    param: null,
-  });
+/** A 429 as the real API sends it; `headers` adds e.g. its `retry-after` or `retry-after-ms`. */
+export function rateLimitError(headers?: Record<string, string>): ScriptedStep {
+  return errorStep(
+    429,
+    {
+      message: "Rate limit reached for gpt-5.1 on tokens per min (TPM): Limit 30000, Used 29500, Requested 900. Please try again in 1.2s.",
+      type: "tokens",
+      code: "rate_limit_exceeded",
+      param: null,
+    },
+    headers,
+  );
 }
 
 export function serverError(status = 500): ScriptedStep {
@@ -187,7 +198,7 @@ export function contextLengthError(): ScriptedStep {
 /** Usage the step names, or a rough count of four characters a token. */
 export function usageFor(request: RecordedRequest, step: AnswerStep): ScriptedUsage {
   if (step.usage) return step.usage;
-  const input = JSON.stringify(request.body["input"] ?? request.body["messages"] ?? "");
+  const input = promptText(request);
   const output =
     step.type === "text"
       ? step.text
@@ -195,6 +206,15 @@ export function usageFor(request: RecordedRequest, step: AnswerStep): ScriptedUs
         ? step.refusal
         : (step.text ?? "") + step.calls.map((call) => (isProposeCall(call) ? proposeArguments(call) : call.code)).join("");
   return { inputTokens: Math.ceil(input.length / 4), outputTokens: Math.ceil(output.length / 4) + 1 };
+}
+
+/**
+ * What the model reads, in the order it reads it, whatever the body's key
+ * order: the tools, the instructions, then the input items or messages.
+ */
+export function promptText(request: RecordedRequest): string {
+  const body = request.body;
+  return JSON.stringify([body["tools"] ?? [], body["instructions"] ?? "", body["input"] ?? body["messages"] ?? ""]);
 }
 
 export interface ServerSentEvent {

@@ -9,12 +9,23 @@
  * and is kept as a fault; `assertDone()` throws on any
  * fault and on steps left unplayed. Every request is recorded, rejected ones
  * too, so a test can assert on what reached the model.
+ *
+ * On the Responses API it plays a reasoning model as the real one behaves
+ * for a stateless caller (openai-reasoning.ts): reasoning items, with
+ * encrypted content when asked, checked when they come back; a reasoning
+ * item the real API would reject is rejected with its words and kept as a
+ * fault. Usage counts cached input tokens as a prompt cache keyed by
+ * `prompt_cache_key` would (openai-prompt-cache.ts). A server that does not
+ * take some parameters (`rejectParameters`) answers them as unknown, as the
+ * real API answers a parameter it lacks; that is no fault.
  */
 import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { chatCompletionBody, chatCompletionEvents } from "./openai-chat-wire.ts";
-import { responseBody, responseEvents } from "./openai-responses-wire.ts";
+import { PromptCache } from "./openai-prompt-cache.ts";
+import { ReasoningLedger } from "./openai-reasoning.ts";
+import { outputItems, responseBody, responseEvents } from "./openai-responses-wire.ts";
 import {
   isProposeCall,
   toolNameOf,
@@ -32,6 +43,8 @@ export * from "./openai-script.ts";
 export interface OpenAIServerOptions {
   /** When set, a request without `Authorization: Bearer <apiKey>` gets the real API's 401. */
   apiKey?: string;
+  /** Top-level body fields this server does not take: a request carrying one gets a 400 "Unknown parameter". */
+  rejectParameters?: string[];
 }
 
 export interface OpenAIServer {
@@ -43,6 +56,8 @@ export interface OpenAIServer {
   readonly faults: readonly string[];
   /** Appends steps; each model call plays the next one. */
   script(steps: ScriptEntry[]): void;
+  /** Each reasoning item handed out with encrypted content, by id, with the `prompt_cache_key` of the request it answered. */
+  issuedReasoning(): Map<string, string | undefined>;
   /** Returns the faults so far and forgets them: for a test that provokes one on purpose and asserts on it. */
   takeFaults(): string[];
   /** Throws when a fault happened (and was not taken) or scripted steps were never played. */
@@ -63,11 +78,15 @@ class ScriptedOpenAIServer implements OpenAIServer {
   readonly faults: string[] = [];
   #queue: ScriptEntry[] = [];
   #apiKey: string | undefined;
+  #rejectParameters: string[];
+  readonly #reasoning = new ReasoningLedger();
+  readonly #cache = new PromptCache();
   #server: Server;
   #baseURL = "";
 
   constructor(options: OpenAIServerOptions) {
     this.#apiKey = options.apiKey;
+    this.#rejectParameters = options.rejectParameters ?? [];
     this.#server = createServer((request, response) => {
       this.#handle(request, response).catch((error: unknown) => {
         this.faults.push(`emulator failed: ${error instanceof Error ? error.stack : String(error)}`);
@@ -91,6 +110,10 @@ class ScriptedOpenAIServer implements OpenAIServer {
 
   script(steps: ScriptEntry[]): void {
     this.#queue.push(...steps);
+  }
+
+  issuedReasoning(): Map<string, string | undefined> {
+    return this.#reasoning.issued();
   }
 
   takeFaults(): string[] {
@@ -128,7 +151,7 @@ class ScriptedOpenAIServer implements OpenAIServer {
     }
     const closed = new Promise<void>((resolve) => response.once("close", resolve));
     const outcome = closed.then(() => (response.writableFinished ? "answered" : "client hung up"));
-    const recorded: RecordedRequest = { api, path, headers: request.headers, body, stream: body["stream"] === true, outcome };
+    const recorded: RecordedRequest = { api, path, headers: request.headers, body, bodyText: text, stream: body["stream"] === true, outcome };
     this.requests.push(recorded);
 
     if (this.#apiKey !== undefined && request.headers.authorization !== `Bearer ${this.#apiKey}`) {
@@ -138,6 +161,18 @@ class ScriptedOpenAIServer implements OpenAIServer {
         code: "invalid_api_key",
         param: null,
       });
+      return;
+    }
+
+    const unknown = this.#rejectParameters.find((name) => name in body);
+    if (unknown !== undefined) {
+      sendError(response, 400, { message: `Unknown parameter: '${unknown}'.`, type: "invalid_request_error", code: "unknown_parameter", param: unknown });
+      return;
+    }
+    const rejection = api === "responses" ? this.#reasoning.check(recorded) : null;
+    if (rejection !== null) {
+      this.faults.push(`request #${this.requests.length} was rejected as the real API would: ${rejection.error.message}`);
+      sendError(response, rejection.status, rejection.error);
       return;
     }
 
@@ -177,16 +212,17 @@ class ScriptedOpenAIServer implements OpenAIServer {
       sendError(response, 500, emulatorError(`the script calls tool '${undeclared[0]}', which the request did not declare`));
       return;
     }
-    const usage = usageFor(request, answer);
+    const usage = this.#cache.account(request, usageFor(request, answer));
+    const items = request.api === "responses" ? this.#reasoning.reason(request, outputItems(answer)) : [];
     if (request.stream) {
-      const events = request.api === "responses" ? responseEvents(request, answer, usage) : chatCompletionEvents(request, answer, usage);
+      const events = request.api === "responses" ? responseEvents(request, items, usage) : chatCompletionEvents(request, answer, usage);
       const stalled = await sendEvents(response, events, stall, closed);
       if (stalled) {
         this.faults.push(`the client of request #${this.requests.indexOf(request) + 1} did not hang up on a stalled stream within ${stall?.limitMs} ms`);
         response.destroy();
       }
     } else {
-      sendJson(response, 200, request.api === "responses" ? responseBody(request, answer, usage) : chatCompletionBody(request, answer, usage));
+      sendJson(response, 200, request.api === "responses" ? responseBody(request, items, usage) : chatCompletionBody(request, answer, usage));
     }
   }
 }

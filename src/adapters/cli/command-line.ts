@@ -3,8 +3,9 @@
  * Docker start: `ask`, `chat`, `start` (the default), help or the version.
  */
 import { parseArgs } from "node:util";
-import { askHelp, chatHelp, discordHelp, exportHelp, mainHelp, skillsHelp } from "./help-text.ts";
+import { askHelp, chatHelp, discordHelp, exportHelp, mainHelp, skillsHelp, usageHelp } from "./help-text.ts";
 import { parseSkills, type SkillsOptions } from "./skills-command-line.ts";
+import { parseUsage, type UsageOptions } from "./usage-command-line.ts";
 import { UsageError } from "./usage-error.ts";
 
 export interface AskOptions {
@@ -36,6 +37,7 @@ export type CommandLine =
   | { command: "start" }
   | { command: "skills"; options: SkillsOptions }
   | { command: "export"; options: ExportOptions }
+  | { command: "usage"; options: UsageOptions }
   /** Registers the Discord commands: in one guild (at once) or globally. */
   | { command: "discord-register"; guildId: string | undefined };
 
@@ -66,8 +68,10 @@ export function parseCommandLine(argv: string[]): CommandLine {
       return parseSkills(rest, (argv, options) => parse("skills", argv, options));
     case "export":
       return parseExport(rest);
+    case "usage":
+      return parseUsage(rest, (argv, options) => parse("usage", argv, options));
     default:
-      throw new UsageError(`Unknown command ${JSON.stringify(first)}. The commands are ask, chat, start, discord, skills and export.`);
+      throw new UsageError(`Unknown command ${JSON.stringify(first)}. The commands are ask, chat, start, discord, skills, export and usage.`);
   }
 }
 
@@ -77,6 +81,7 @@ function helpFor(command: string | undefined): string {
   if (command === "discord") return discordHelp;
   if (command === "skills") return skillsHelp;
   if (command === "export") return exportHelp;
+  if (command === "usage") return usageHelp;
   return mainHelp;
 }
 

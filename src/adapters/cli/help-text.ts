@@ -12,6 +12,8 @@ Usage:
   threadbook skills <action> [...]   The skill library: list, show, import, export, approve, reject, remove.
   threadbook export CONVERSATION [--out FILE]
                                      Write a conversation as a Jupyter notebook (.ipynb).
+  threadbook usage [--since 7d] [--by user|workspace|conversation|day] [--json]
+                                     Model tokens (and cost, with THREADBOOK_MODEL_PRICES) from the ledger.
   threadbook <command> --help        Options of a command.
   threadbook -V, --version           The version.
 
@@ -27,7 +29,20 @@ THREADBOOK_*, SLACK_* or DISCORD_* variable draws a warning):
   THREADBOOK_MODEL_STREAM        stream model answers as the model writes them     [true]
   THREADBOOK_MODEL_IMAGES        show figures to the model as images               [true]
   THREADBOOK_MODEL_TIMEOUT_S     seconds to wait for one model answer              [120]
-  THREADBOOK_MODEL_MAX_RETRIES   retries of a failed model request                 [2]
+  THREADBOOK_MODEL_MAX_RETRIES   retries of a failed model request (a 429 is       [2]
+                                 retried by the turn instead, after the server's Retry-After,
+                                 within THREADBOOK_TURN_TIMEOUT_S)
+  THREADBOOK_MODEL_REASONING_EFFORT  none | minimal | low | medium | high | xhigh | max:
+                                 reasoning.effort (Responses) or reasoning_effort
+                                 (Chat); unset sends nothing                       [unset]
+  THREADBOOK_MODEL_VERBOSITY     low | medium | high: text.verbosity (Responses);  [unset]
+                                 unset sends nothing
+  THREADBOOK_MODEL_PRICES        price per million tokens, input/cached input/output, [unset]
+                                 e.g. 1.25/0.125/10, or per model: gpt-5.1=1.25/0.125/10,
+                                 gpt-5-mini=0.25/0.025/2 (*= for the rest); unset: tokens only
+  THREADBOOK_USER_TOKENS_PER_DAY one user's model tokens per UTC day (0: no budget) [0]
+  THREADBOOK_WORKSPACE_TOKENS_PER_DAY  one Slack team's or Discord guild's model   [0]
+                                 tokens per UTC day (0: no budget)
   THREADBOOK_DATA_DIR            database and log directory; a relative one is in  [./data]
                                  the project's folder, wherever threadbook runs
   THREADBOOK_LOG_LEVEL           fatal | error | warn | info | debug | trace | silent [info]
@@ -141,6 +156,24 @@ Options:
   -o, --out DIR            Write the files the code made into DIR, never over a file already
                            there (the new one takes a free name, e.g. plot-2.png).
   -h, --help               Show this help.
+`;
+
+export const usageHelp = `Usage: threadbook usage [--since SPAN] [--by user|workspace|conversation|day] [--json]
+
+Reads the usage ledger: every model step's input, cached input, output and reasoning tokens, with
+its model, conversation, user, workspace and time. Sums them per group and model, with the cost
+where THREADBOOK_MODEL_PRICES prices the model (tokens only otherwise).
+
+Options:
+  -s, --since SPAN         How far back: 30m, 24h, 7d, 4w.                          [7d]
+  -b, --by GROUP           user (platform:id), workspace (platform:team or guild), conversation
+                           (its key) or day (UTC).                                 [day]
+      --json               One JSON object: {"since","by","rows":[{"<by>","model","turns","steps",
+                           "inputTokens","cachedInputTokens","outputTokens","reasoningTokens","cost"}],
+                           "total":{…}}; "cost" is null where no price is set.
+  -h, --help               Show this help.
+
+Exit status: 0 done, 1 the database failed, 2 bad usage.
 `;
 
 export const discordHelp = `Usage: threadbook discord register [--guild ID]

@@ -26,6 +26,8 @@ function describe(event: ProgressEvent): string | null {
       return null;
     case "thinking":
       return event.step === 1 ? "· thinking…" : null;
+    case "model-busy":
+      return `· the model service is busy; trying again in ${formatDuration(event.retryInMs)}`;
     case "cell-started":
       return `▶ cell ${event.index}: ${codeHeadline(event.code)}`;
     case "cell-finished":

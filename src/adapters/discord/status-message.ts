@@ -78,6 +78,9 @@ export class StatusMessage implements Progress {
       case "thinking":
         this.#headline = "Working on it…";
         break;
+      case "model-busy":
+        this.#headline = `The model service is busy; trying again in ${Math.max(1, Math.round(event.retryInMs / 1000))} s…`;
+        break;
       case "cell-started":
         this.#headline = `Running cell ${event.index}…`;
         this.#lines.push({ kind: "cell", index: event.index, state: "running", summary: "", code: event.code });

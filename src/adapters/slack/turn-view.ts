@@ -115,6 +115,9 @@ export class TurnView implements Progress {
       case "thinking":
         this.#setStatus(event.step === 0 ? "Thinking…" : "Thinking about the result…");
         return;
+      case "model-busy":
+        this.#setStatus(`The model service is busy; trying again in ${Math.max(1, Math.round(event.retryInMs / 1000))} s…`);
+        return;
       case "cell-started": {
         this.#stepText = "";
         const title = cellTitle(event.index, event.code);

@@ -3,7 +3,10 @@
  * the Responses API (xAI, Ollama, vLLM, Azure). The code tool is a function
  * tool taking `{"code": "..."}`, the proposal tool a second function tool;
  * the instructions are the system message and each call's result is a
- * `tool` message.
+ * `tool` message. Several calls in one answer (parallel tool calls) are
+ * each run in order and answered by their ids. Reasoning items, a Responses
+ * API thing, are not sent. As on Responses, the fixed fields come first and
+ * the messages last, so consecutive steps share the longest prefix.
  */
 import { randomUUID } from "node:crypto";
 import type OpenAI from "openai";
@@ -16,6 +19,7 @@ import type {
 } from "openai/resources/chat/completions";
 import type { Config } from "../../config.ts";
 import { ModelError } from "../../errors.ts";
+import { silentLogger, type Logger } from "../../log.ts";
 import {
   CODE_TOOL_NAME,
   PROPOSE_SKILL_TOOL_NAME,
@@ -27,10 +31,12 @@ import {
   type TranscriptItem,
 } from "./model-client.ts";
 import { toModelError, type ModelErrorContext } from "./model-errors.ts";
+import { OptionalFields } from "./optional-fields.ts";
 import { proposeSkillDescription, proposeSkillParameters } from "./propose-skill-tool.ts";
 import { textSink } from "./text-deltas.ts";
+import { usageOf } from "./token-counts.ts";
 
-export type ChatClientSettings = Pick<Config["model"], "name" | "stream" | "images" | "timeoutMs" | "baseURL">;
+export type ChatClientSettings = Pick<Config["model"], "name" | "stream" | "images" | "timeoutMs" | "baseURL" | "reasoningEffort">;
 
 const codeTool: ChatCompletionFunctionTool = {
   type: "function",
@@ -69,29 +75,46 @@ export class ChatClient implements ModelClient {
   #client: OpenAI;
   #settings: ChatClientSettings;
   #errorContext: ModelErrorContext;
+  #optional: OptionalFields;
 
-  constructor(client: OpenAI, settings: ChatClientSettings) {
+  constructor(client: OpenAI, settings: ChatClientSettings, logger: Logger = silentLogger) {
     this.#client = client;
     this.#settings = settings;
     this.description = `chat:${settings.name}`;
     this.#errorContext = { api: "chat", model: settings.name, timeoutMs: settings.timeoutMs, baseURL: settings.baseURL };
+    this.#optional = new OptionalFields({ prompt_cache_key: "requests are not routed to one prompt cache per conversation" }, logger);
   }
 
   async step(request: ModelRequest): Promise<ModelStep> {
-    const body = {
-      model: this.#settings.name,
-      messages: toMessages(request.instructions, request.transcript, this.#settings.images),
-      // No tool_choice or parallel_tool_calls: "auto" is the default, and some compatible servers reject fields they lack.
-      tools: request.proposeSkill === true ? [codeTool, proposeSkillTool] : [codeTool],
-    } satisfies ChatCompletionCreateParamsNonStreaming;
-    try {
-      const completion = this.#settings.stream
-        ? await this.#streamCompletion(body, request)
-        : await this.#client.chat.completions.create(body, { signal: request.signal });
-      return toModelStep(completion);
-    } catch (error) {
-      throw toModelError(error, this.#errorContext);
+    // Each pass leaves out one more field the server rejected, so this ends.
+    for (;;) {
+      const body = this.#body(request);
+      try {
+        const completion = this.#settings.stream
+          ? await this.#streamCompletion(body, request)
+          : await this.#client.chat.completions.create(body, { signal: request.signal });
+        return toModelStep(completion, this.#settings.name);
+      } catch (error) {
+        if (this.#optional.rejectedBy(error, body) !== null) continue;
+        throw toModelError(error, this.#errorContext);
+      }
     }
+  }
+
+  /**
+   * No tool_choice or parallel_tool_calls: "auto" and parallel calls are the
+   * defaults, and some compatible servers reject fields they lack; the
+   * reasoning effort goes only where the settings ask for it.
+   */
+  #body(request: ModelRequest): ChatCompletionCreateParamsNonStreaming {
+    const effort = this.#settings.reasoningEffort;
+    return {
+      model: this.#settings.name,
+      tools: request.proposeSkill === true ? [codeTool, proposeSkillTool] : [codeTool],
+      ...(effort === undefined ? {} : { reasoning_effort: effort }),
+      ...(request.cacheKey !== undefined && this.#optional.accepted("prompt_cache_key") ? { prompt_cache_key: request.cacheKey } : {}),
+      messages: toMessages(request.instructions, request.transcript, this.#settings.images),
+    };
   }
 
   /**
@@ -100,8 +123,9 @@ export class ChatClient implements ModelClient {
    * still built from the completion the SDK assembles.
    */
   async #streamCompletion(body: Omit<ChatCompletionCreateParamsNonStreaming, "stream">, request: ModelRequest): Promise<ChatCompletion> {
-    // include_usage adds a last chunk with the usage, which a stream otherwise lacks.
-    const stream = this.#client.chat.completions.stream({ ...body, stream_options: { include_usage: true } }, { signal: request.signal });
+    const { messages, ...fixed } = body;
+    // include_usage adds a last chunk with the usage; the messages stay last, after it.
+    const stream = this.#client.chat.completions.stream({ ...fixed, stream_options: { include_usage: true }, messages }, { signal: request.signal });
     if (request.onTextDelta !== undefined) {
       const say = textSink(request.onTextDelta);
       stream.on("chunk", (chunk) => {
@@ -123,11 +147,13 @@ function toMessages(instructions: string, transcript: TranscriptItem[], images: 
   // an assistant's tool calls and their tool messages.
   let figures: ImageInput[] = [];
   for (const item of transcript) {
-    if (item.type !== "result" && figures.length > 0) {
+    if (item.type !== "result" && item.type !== "reasoning" && figures.length > 0) {
       messages.push(figuresMessage(figures));
       figures = [];
     }
     switch (item.type) {
+      case "reasoning":
+        break;
       case "user":
         messages.push({ role: "user", content: item.text });
         assistant = undefined;
@@ -170,7 +196,7 @@ function figuresMessage(figures: ImageInput[]): ChatCompletionMessageParam {
   };
 }
 
-function toModelStep(completion: ChatCompletion): ModelStep {
+function toModelStep(completion: ChatCompletion, model: string): ModelStep {
   const choice = completion.choices[0];
   const details = { completionId: completion.id, finishReason: choice?.finish_reason };
   if (choice === undefined) {
@@ -194,10 +220,19 @@ function toModelStep(completion: ChatCompletion): ModelStep {
       calls.push({ type: "code", callId, code: call.custom.input });
     }
   }
+  const text = choice.message.content ?? choice.message.refusal ?? "";
+  const usage = completion.usage;
   return {
-    text: choice.message.content ?? choice.message.refusal ?? "",
+    text,
     calls,
-    usage: { inputTokens: completion.usage?.prompt_tokens ?? 0, outputTokens: completion.usage?.completion_tokens ?? 0 },
+    items: [...(text === "" ? [] : [{ type: "assistant" as const, text }]), ...calls],
+    usage: usageOf({
+      input: usage?.prompt_tokens,
+      cachedInput: usage?.prompt_tokens_details?.cached_tokens,
+      output: usage?.completion_tokens,
+      reasoning: usage?.completion_tokens_details?.reasoning_tokens,
+    }),
+    model,
   };
 }
 

@@ -9,6 +9,7 @@ import { ModelError } from "../../errors.ts";
 import { silentLogger, type Logger } from "../../log.ts";
 import { ChatClient } from "./chat-client.ts";
 import type { ModelClient } from "./model-client.ts";
+import { rateLimitsToCaller } from "./rate-limit-fetch.ts";
 import { ResponsesClient } from "./responses-client.ts";
 
 const defaultBaseURL = "https://api.openai.com/v1";
@@ -23,8 +24,18 @@ export function createModelClient(config: Config["model"], logger: Logger = sile
   if (apiKey === undefined) {
     throw new ModelError("model_auth", "OPENAI_API_KEY is not set. Set it, or point OPENAI_BASE_URL at a local server that needs no key.");
   }
-  const client = new OpenAI({ apiKey, baseURL, timeout: config.timeoutMs, maxRetries: config.maxRetries, logger: sdkLogger(logger) });
-  const model = config.api === "responses" ? new ResponsesClient(client, config) : new ChatClient(client, config);
+  const client = new OpenAI({
+    apiKey,
+    baseURL,
+    timeout: config.timeoutMs,
+    maxRetries: config.maxRetries,
+    logger: sdkLogger(logger),
+    // Fixed, so OPENAI_LOG cannot make the SDK log request bodies (transcripts, encrypted reasoning).
+    logLevel: "warn",
+    // A 429 is left to the turn, which waits as the server asks within its own deadline and says so.
+    fetch: rateLimitsToCaller(globalThis.fetch),
+  });
+  const model = config.api === "responses" ? new ResponsesClient(client, config, logger) : new ChatClient(client, config, logger);
   logger.debug({ model: model.description, host: new URL(baseURL).host, stream: config.stream, keyless: config.apiKey === undefined }, "model client ready");
   return model;
 }

@@ -31,7 +31,29 @@ export type TranscriptItem =
   /** A call of the proposal tool by the model. */
   | ProposalCall
   /** The result of a call (of either tool, by its id), as text for the model, with figures where the model takes images. */
-  | { type: "result"; callId: string; output: string; images?: ImageInput[] };
+  | { type: "result"; callId: string; output: string; images?: ImageInput[] }
+  /** The model's reasoning before the item that follows it, opaque (Responses API only). */
+  | ReasoningItem;
+
+/**
+ * A reasoning item as the Responses API returned it, to be sent back
+ * verbatim and in place (just before the item that followed it) so that a
+ * reasoning model goes on thinking instead of starting afresh. Its content is
+ * encrypted for the model service alone: it is never logged, never shown to a
+ * user and never sent to another conversation, and its size is bounded when
+ * it arrives (reasoning-items.ts).
+ */
+export interface ReasoningItem {
+  type: "reasoning";
+  /** The service's id for it, e.g. "rs_…". */
+  id: string;
+  /** The encrypted reasoning, opaque. */
+  encryptedContent: string;
+  /** The summary texts the service sent with it (none unless it was asked for summaries). */
+  summary: string[];
+  /** The model that reasoned: another model cannot read it, so it is sent only to the same one. */
+  model: string;
+}
 
 export interface ModelRequest {
   /** The system prompt. */
@@ -52,6 +74,12 @@ export interface ModelRequest {
   onTextDelta?: (delta: string) => void;
   /** Offers the proposal tool beside the code tool; without it only the code tool is offered. */
   proposeSkill?: boolean;
+  /**
+   * Routes the requests of one conversation to the same prompt cache
+   * (`prompt_cache_key`): a one-way hash of the conversation's key, never the
+   * key itself (prompt-cache-key.ts).
+   */
+  cacheKey?: string;
 }
 
 export interface CodeCall {
@@ -75,8 +103,14 @@ export interface ProposalCall {
 export type ToolCall = CodeCall | ProposalCall;
 
 export interface Usage {
+  /** Every input token, the cached ones included. */
   inputTokens: number;
+  /** Input tokens the service read from its prompt cache (billed lower); 0 when it says none. */
+  cachedInputTokens: number;
+  /** Every output token, the reasoning ones included. */
   outputTokens: number;
+  /** Output tokens spent reasoning (not shown); 0 when the service says none. */
+  reasoningTokens: number;
 }
 
 export interface ModelStep {
@@ -84,7 +118,15 @@ export interface ModelStep {
   text: string;
   /** Tool calls to carry out in order, each saying its tool; empty when the model has answered. */
   calls: ToolCall[];
+  /**
+   * What the step adds to the transcript, in the order the model wrote it:
+   * its reasoning items (where the service returns them), each message's text
+   * as an assistant item, and its calls (the same as `calls`).
+   */
+  items: TranscriptItem[];
   usage: Usage;
+  /** The model that answered, as configured (THREADBOOK_MODEL): what the usage ledger records. */
+  model: string;
 }
 
 export interface ModelClient {

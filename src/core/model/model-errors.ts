@@ -1,8 +1,9 @@
 /**
  * Turns what the `openai` SDK throws into a ModelError whose message tells a
  * chat user what failed and which setting to look at. The SDK has already
- * retried 408, 409, 429, 5xx and connection failures `maxRetries` times by
- * the time an error reaches here. The status, the request id and the
+ * retried 408, 409, 5xx and connection failures `maxRetries` times by the
+ * time an error reaches here; a 429 comes at once (rate-limit-fetch.ts), with
+ * the wait the server asked for, for the turn to retry within its deadline. The status, the request id and the
  * server's own words go to `details` for the log; the API key never does.
  */
 import {
@@ -66,7 +67,7 @@ export function toModelError(error: unknown, context: ModelErrorContext): ModelE
     if (error.code === "insufficient_quota") {
       return new ModelError("model_rate_limited", "The model service says the account behind OPENAI_API_KEY is out of quota (429). Check its plan and billing.", options(false));
     }
-    return new ModelError("model_rate_limited", "The model service is rate-limiting us (429); try again in a minute.", options(true));
+    return new ModelError("model_rate_limited", "The model service is rate-limiting us (429); try again in a minute.", { ...options(true), retryAfterMs: retryAfterMs(error.headers) });
   }
   if (error instanceof BadRequestError || error instanceof UnprocessableEntityError) {
     if (error.code === "context_length_exceeded") {
@@ -92,6 +93,19 @@ export function toModelError(error: unknown, context: ModelErrorContext): ModelE
     return new ModelError("model_bad_response", `The model service sent an answer threadbook could not read: ${redactKeys(error.message)}`, options(false));
   }
   return new ModelError("model_bad_response", "The model client failed unexpectedly; the details are in threadbook's log.", options(false));
+}
+
+/** Longest wait read from a Retry-After: a day; anything longer is no answer a turn can wait for anyway. */
+const maxRetryAfterMs = 86_400_000;
+
+/** The wait a 429 asks for: `retry-after-ms`, else `retry-after` in seconds or as an HTTP date; undefined when it says none. */
+export function retryAfterMs(headers: Headers | undefined, now = Date.now()): number | undefined {
+  const milliseconds = Number.parseFloat(headers?.get("retry-after-ms") ?? "");
+  if (Number.isFinite(milliseconds) && milliseconds >= 0) return Math.min(milliseconds, maxRetryAfterMs);
+  const given = headers?.get("retry-after")?.trim();
+  if (given === undefined || given === "") return undefined;
+  const seconds = /^\d+(\.\d+)?$/.test(given) ? Number(given) * 1000 : Date.parse(given) - now;
+  return Number.isFinite(seconds) ? Math.min(Math.max(0, seconds), maxRetryAfterMs) : undefined;
 }
 
 function errorDetails(error: unknown, context: ModelErrorContext): Record<string, unknown> {
