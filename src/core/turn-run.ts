@@ -10,7 +10,7 @@
  */
 import type { Config } from "../config.ts";
 import { ThreadbookError, userMessage } from "../errors.ts";
-import type { Logger } from "../log.ts";
+import { addLogContext, type Logger } from "../log.ts";
 import type { Sandbox, Session } from "../sandbox/sandbox.ts";
 import type { Store } from "../store/store.ts";
 import { describeAttachments, placeAttachments } from "./attachments.ts";
@@ -28,6 +28,7 @@ import type { SkillProposer } from "./skill-proposer.ts";
 import { SESSION_LOST_NOTE, sessionContinuity } from "./session-continuity.ts";
 import { shutdownMessage, stopReasonOf, TurnStoppedSignal } from "./stop-reason.ts";
 import { TurnBudget } from "./turn-budget.ts";
+import type { RestartReason, TurnObserver } from "./turn-observer.ts";
 import { TurnTranscript } from "./turn-transcript.ts";
 import type { LimitName, ProposedSkill, Reply, ReplyCell, ReplyFile, Turn } from "./turn.ts";
 
@@ -50,6 +51,8 @@ export interface TurnServices {
   logger: Logger;
   /** Aborted to stop this turn, its reason a StopReason. */
   signal: AbortSignal;
+  /** Told how cells and model requests end, for metrics. */
+  observer?: TurnObserver;
   /** Told once the turn is recorded in the store (it then counts towards the user's hourly limit there). */
   onRecorded?: () => void;
 }
@@ -106,6 +109,7 @@ export class TurnRun {
       this.#turnId = await store.startTurn({ conversationKey: this.#turn.conversationKey, user: this.#turn.user, text: this.#turn.text });
       this.#services.onRecorded?.();
       this.#logger = this.#logger.child({ turn: this.#turnId });
+      addLogContext({ turn: this.#turnId });
       signal.addEventListener("abort", recordInterruption, { once: true });
       const ending = await this.#loop();
       const text = ending.limit === null ? ending.text : joinParagraphs(ending.text, this.#budget.explain(ending.limit));
@@ -227,15 +231,19 @@ export class TurnRun {
     const timer = Number.isFinite(remaining) ? setTimeout(() => controller.abort(), remaining) : undefined;
     const signal = AbortSignal.any([controller.signal, this.#services.signal]);
     const onTextDelta = (text: string) => this.#progress.report({ type: "answer-delta", step, text });
+    const observer = this.#services.observer;
     try {
-      return await model.step({
+      const step = await model.step({
         instructions,
         transcript: this.#transcript.forModel(history),
         signal,
         onTextDelta,
         proposeSkill: this.#services.skills !== undefined,
       });
+      observer?.modelRequestEnded("ok", step.usage);
+      return step;
     } catch (error) {
+      observer?.modelRequestEnded(signal.aborted ? "abandoned" : "error", null);
       this.#throwIfStopped();
       if (controller.signal.aborted) return null;
       throw error;
@@ -253,6 +261,8 @@ export class TurnRun {
     const timeoutMs = Math.max(minimumCellMs, Math.min(settings.sandbox.cellTimeoutMs, this.#budget.remainingMs()));
     const { result, item, cell } = await runCell(call, { session, store, turn: this.#turn, turnId: this.#turnId ?? "", timeoutMs, images: settings.model.images, signal: this.#services.signal });
     this.#files?.noteCell(result);
+    this.#services.observer?.cellEnded(cellOutcome(result), result.durationMs / 1000);
+    if (result.stateLost) this.#services.observer?.sessionRestarted(restartReason(result));
     if (result.stopped) this.#cellStopped = index;
     const output = result.stateLost ? joinParagraphs(item.output, await this.#restoreAfterRestart(session)) : item.output;
     this.#transcript.push({ ...item, output });
@@ -391,6 +401,12 @@ export class TurnRun {
   async #saveTranscript(): Promise<void> {
     if (this.#turnId !== undefined) await this.#transcript.save(this.#services.store, this.#turn.conversationKey, this.#turnId);
   }
+}
+
+/** Why a cell's session was replaced: it would not stop at its time limit, or at a stop; or it died. */
+function restartReason(result: { timedOut: boolean; stopped: boolean }): RestartReason {
+  if (result.timedOut) return "timeout";
+  return result.stopped ? "stopped" : "died";
 }
 
 function joinParagraphs(...parts: string[]): string {

@@ -3,7 +3,8 @@
  * Docker start: `ask`, `chat`, `start` (the default), help or the version.
  */
 import { parseArgs } from "node:util";
-import { askHelp, chatHelp, discordHelp, mainHelp, skillsHelp } from "./help-text.ts";
+import { askHelp, auditHelp, chatHelp, discordHelp, mainHelp, sessionsHelp, skillsHelp } from "./help-text.ts";
+import { parseAudit, parseSessions, type AuditOptions, type SessionsOptions } from "./ops-command-line.ts";
 import { parseSkills, type SkillsOptions } from "./skills-command-line.ts";
 import { UsageError } from "./usage-error.ts";
 
@@ -28,6 +29,8 @@ export type CommandLine =
   | { command: "chat"; options: ChatOptions }
   | { command: "start" }
   | { command: "skills"; options: SkillsOptions }
+  | { command: "audit"; options: AuditOptions }
+  | { command: "sessions"; options: SessionsOptions }
   /** Registers the Discord commands: in one guild (at once) or globally. */
   | { command: "discord-register"; guildId: string | undefined };
 
@@ -56,8 +59,12 @@ export function parseCommandLine(argv: string[]): CommandLine {
       return parseDiscord(rest);
     case "skills":
       return parseSkills(rest, (argv, options) => parse("skills", argv, options));
+    case "audit":
+      return parseAudit(rest, (argv, options) => parse("audit", argv, options));
+    case "sessions":
+      return parseSessions(rest, (argv, options) => parse("sessions", argv, options));
     default:
-      throw new UsageError(`Unknown command ${JSON.stringify(first)}. The commands are ask, chat, start, discord and skills.`);
+      throw new UsageError(`Unknown command ${JSON.stringify(first)}. The commands are ask, chat, start, discord, skills, audit and sessions.`);
   }
 }
 
@@ -66,6 +73,8 @@ function helpFor(command: string | undefined): string {
   if (command === "chat") return chatHelp;
   if (command === "discord") return discordHelp;
   if (command === "skills") return skillsHelp;
+  if (command === "audit") return auditHelp;
+  if (command === "sessions") return sessionsHelp;
   return mainHelp;
 }
 

@@ -56,12 +56,15 @@ export class SlackAdapter implements PlatformAdapter {
   readonly #options: SlackAdapterOptions;
   readonly #logger: Logger;
   readonly #app: App;
+  readonly #receiver: Receiver;
   readonly #recentEvents = new BoundedSet(recentEventsKept);
   /** Threads threadbook answered in (a cache of the store), so replies there continue without a mention. */
   readonly #threads = new BoundedSet(threadsKept);
   readonly #inFlight = new Set<Promise<void>>();
   readonly #skills: SkillApprovals | null;
   #httpPort: number | undefined;
+  /** Socket Mode: the socket is open; HTTP mode: the server listens. */
+  #connected = false;
 
   constructor(options: SlackAdapterOptions) {
     this.#options = options;
@@ -81,6 +84,7 @@ export class SlackAdapter implements PlatformAdapter {
       receiver = new HTTPReceiver({ signingSecret: settings.signingSecret ?? "", logger, endpoints: "/slack/events" });
     }
     // Deferred: creating the adapter talks to nobody; `start` checks the token and connects.
+    this.#receiver = receiver;
     this.#app = new App({ token: settings.botToken, receiver, logger, clientOptions, deferInitialization: true });
     this.#app.error(async (error) => {
       this.#logger.error({ err: error }, "a Slack event failed");
@@ -98,12 +102,22 @@ export class SlackAdapter implements PlatformAdapter {
     await this.#app.init();
     const { settings, httpHost } = this.#options;
     if (settings.appToken !== undefined) {
+      const socket = (this.#receiver as SocketModeReceiver).client;
+      socket.on("connected", () => { this.#connected = true; });
+      for (const state of ["reconnecting", "disconnecting", "disconnected"]) socket.on(state, () => { this.#connected = false; });
       await this.#app.start();
+      this.#connected = true;
     } else {
       const server = (await this.#app.start(httpHost === undefined ? settings.httpPort : { port: settings.httpPort, host: httpHost })) as Server;
       this.#httpPort = (server.address() as AddressInfo).port;
+      this.#connected = server.listening;
+      server.on("close", () => { this.#connected = false; });
     }
     await tellInterruptedTurns({ store: this.#options.store, client: this.#client, logger: this.#logger, now: Date.now() });
+  }
+
+  get connected(): boolean {
+    return this.#connected;
   }
 
   /** HTTP mode's port once started (the one given, or the one the system chose for 0); undefined in Socket Mode. */
