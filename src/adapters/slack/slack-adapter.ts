@@ -63,8 +63,8 @@ export class SlackAdapter implements PlatformAdapter {
   readonly #inFlight = new Set<Promise<void>>();
   readonly #skills: SkillApprovals | null;
   #httpPort: number | undefined;
-  /** Socket Mode: the socket is open; HTTP mode: the server listens. */
-  #connected = false;
+  /** HTTP mode: the server listens. */
+  #listening = false;
 
   constructor(options: SlackAdapterOptions) {
     this.#options = options;
@@ -102,22 +102,20 @@ export class SlackAdapter implements PlatformAdapter {
     await this.#app.init();
     const { settings, httpHost } = this.#options;
     if (settings.appToken !== undefined) {
-      const socket = (this.#receiver as SocketModeReceiver).client;
-      socket.on("connected", () => { this.#connected = true; });
-      for (const state of ["reconnecting", "disconnecting", "disconnected"]) socket.on(state, () => { this.#connected = false; });
       await this.#app.start();
-      this.#connected = true;
     } else {
       const server = (await this.#app.start(httpHost === undefined ? settings.httpPort : { port: settings.httpPort, host: httpHost })) as Server;
       this.#httpPort = (server.address() as AddressInfo).port;
-      this.#connected = server.listening;
-      server.on("close", () => { this.#connected = false; });
+      this.#listening = server.listening;
+      server.on("close", () => { this.#listening = false; });
     }
     await tellInterruptedTurns({ store: this.#options.store, client: this.#client, logger: this.#logger, now: Date.now() });
   }
 
+  /** Socket Mode: its socket is open now; HTTP mode: it listens. */
   get connected(): boolean {
-    return this.#connected;
+    if (this.#receiver instanceof SocketModeReceiver) return this.#receiver.client.websocket?.isActive() === true;
+    return this.#listening;
   }
 
   /** HTTP mode's port once started (the one given, or the one the system chose for 0); undefined in Socket Mode. */
