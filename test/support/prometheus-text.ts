@@ -81,8 +81,10 @@ function parseSample(line: string, where: string): Sample {
     rest = rest.slice(1);
   }
   const [, valueText = "", timestamp] = /^ (\S+)(?: (-?\d+))?$/.exec(rest) ?? [];
-  const value = valueText === "+Inf" ? Infinity : valueText === "-Inf" ? -Infinity : valueText === "NaN" ? Number.NaN : Number(valueText);
-  if (valueText === "" || (Number.isNaN(value) && valueText !== "NaN")) throw new Error(`${where}: a value that is no number`);
+  // As Prometheus reads it (Go's ParseFloat): NaN and Inf in any case.
+  const special: Record<string, number> = { nan: Number.NaN, "+inf": Infinity, inf: Infinity, "-inf": -Infinity };
+  const value = special[valueText.toLowerCase()] ?? Number(valueText);
+  if (valueText === "" || (Number.isNaN(value) && valueText.toLowerCase() !== "nan")) throw new Error(`${where}: a value that is no number`);
   void timestamp;
   return { name, labels, value };
 }
