@@ -16,6 +16,7 @@ import { createServer } from "node:net";
 import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { parse as parseYaml } from "yaml";
 import { loadConfig } from "../src/config.ts";
 import { codeStep, startOpenAIServer, textStep, type OpenAIServer } from "./emulators/openai-server.ts";
 import { SlackServer } from "./emulators/slack-server.ts";
@@ -81,15 +82,20 @@ test("the image builds from the project's folder, runs non-root with the socket 
   model.assertDone();
 });
 
-test("the compose file's and the systemd unit's stop timeouts exceed the default shutdown grace with room to unwind", () => {
+test("the compose file runs the image with the socket, the data volume and loopback-only metrics; its and the systemd unit's stop timeouts exceed the default shutdown grace with room to unwind", () => {
   const graceSeconds = loadConfig({}).shutdownGraceMs / 1000;
   const unit = readFileSync(new URL("../deploy/threadbook.service", import.meta.url), "utf8");
   const unitTimeout = Number(/^TimeoutStopSec=(\d+)$/m.exec(unit)?.[1]);
   assert.ok(unitTimeout >= graceSeconds + 30, `TimeoutStopSec=${unitTimeout} leaves the ${graceSeconds} s grace room to unwind`);
   assert.match(unit, /^SuccessExitStatus=143$/m, "exit 143 after SIGTERM is a clean stop");
-  const compose = readFileSync(new URL("../deploy/compose.yaml", import.meta.url), "utf8");
-  const composeTimeout = Number(/^\s+stop_grace_period: (\d+)s$/m.exec(compose)?.[1]);
+  const compose = parseYaml(readFileSync(new URL("../deploy/compose.yaml", import.meta.url), "utf8")) as { services: Record<string, Record<string, unknown>>; volumes: Record<string, unknown> };
+  const service = compose.services["threadbook"] ?? {};
+  const composeTimeout = Number(/^(\d+)s$/.exec(String(service["stop_grace_period"]))?.[1]);
   assert.ok(composeTimeout >= graceSeconds + 30, `stop_grace_period ${composeTimeout}s leaves the ${graceSeconds} s grace room to unwind`);
+  assert.deepEqual(service["build"], { context: "..", dockerfile: "deploy/Dockerfile" });
+  assert.deepEqual(service["volumes"], ["/var/run/docker.sock:/var/run/docker.sock", "threadbook-data:/data"]);
+  assert.ok("threadbook-data" in compose.volumes);
+  assert.deepEqual(service["ports"], ["127.0.0.1:9464:9464"], "the metrics reach the host's loopback only");
 });
 
 async function inspect(format: string): Promise<string> {
