@@ -36,6 +36,11 @@ if [ -z "$base" ]; then
   fi
 fi
 
+# The bot's own image (deploy/Dockerfile) is built on the same base, under this name.
+if [ "$base" != threadbook-base:bookworm ] && ! docker image inspect threadbook-base:bookworm >/dev/null 2>&1; then
+  docker tag "$base" threadbook-base:bookworm
+fi
+
 log "building sandbox image $tag on $base (several minutes, once)"
 docker build -q --build-arg "BASE_IMAGE=$base" -t "$tag" "$here" >&2
 docker tag "$tag" "$repo:latest"

@@ -16,8 +16,19 @@ if ! _tb_node_ok; then
   case "$(uname -m)" in
     x86_64) _tb_arch=x64 ;; aarch64|arm64) _tb_arch=arm64 ;; *) _tb_arch="" ;;
   esac
+  # A bare Debian has no npm to fetch Node.js with: Debian's own npm (with its nodejs) does, installed with apt-get as root or through sudo.
+  if [ -n "$_tb_arch" ] && ! command -v npm >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ]; then _tb_root_cmd=(); elif command -v sudo >/dev/null 2>&1; then _tb_root_cmd=(sudo); else _tb_root_cmd=(none); fi
+    if [ "${_tb_root_cmd[0]:-}" != none ]; then
+      echo "threadbook: npm is missing; installing Debian's nodejs and npm with ${_tb_root_cmd[0]:+sudo }apt-get, to fetch Node.js 24 with" >&2
+      { "${_tb_root_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+        "${_tb_root_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm ca-certificates >/dev/null; } >&2 ||
+        echo "threadbook: installing Debian's npm failed" >&2
+    fi
+    unset _tb_root_cmd
+  fi
   if [ -z "$_tb_arch" ] || ! command -v npm >/dev/null 2>&1; then
-    echo "threadbook: needs Node.js 22.18 or newer (and npm to fetch it); found $(node --version 2>/dev/null || echo none)" >&2
+    echo "threadbook: needs Node.js 22.18 or newer (and npm to fetch it: as root, apt-get install npm); found $(node --version 2>/dev/null || echo none)" >&2
     return 1 2>/dev/null || exit 1
   fi
   echo "threadbook: installing Node.js 24 into .tools/node (the machine has $(node --version 2>/dev/null || echo none))" >&2

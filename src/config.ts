@@ -51,6 +51,9 @@ const schema = z.object({
   THREADBOOK_TURN_MAX_TOKENS: wholeNumber(400_000, 0, 100_000_000),
   THREADBOOK_HISTORY_CHARS: wholeNumber(24_000, 0, 1_000_000),
   THREADBOOK_SHUTDOWN_GRACE_S: wholeNumber(20, 0, 3600),
+  // Unset: no endpoint; 0: any free port, named in the "metrics listening" log line.
+  THREADBOOK_METRICS_PORT: wholeNumber(undefined, 0, 65_535),
+  THREADBOOK_METRICS_HOST: text("127.0.0.1"),
 
   // Unset: derived from the machine (see capacityDefaults).
   THREADBOOK_MAX_SESSIONS: wholeNumber(undefined, 1, 100_000),
@@ -221,6 +224,8 @@ export interface Config {
   turn: { maxSteps: number; maxCells: number; timeoutMs: number; maxTokens: number; historyChars: number };
   /** On SIGTERM, how long the bot lets running turns finish before it stops them. */
   shutdownGraceMs: number;
+  /** The bot's /healthz, /readyz and /metrics endpoint; `port` undefined: none. */
+  metrics: { port: number | undefined; host: string };
   /** How much the whole bot takes on at once, and each user's share of it. */
   capacity: {
     /** Live session containers at once; past it the least recently used idle session is removed. */
@@ -305,6 +310,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, machine: Machin
       historyChars: value.THREADBOOK_HISTORY_CHARS,
     },
     shutdownGraceMs: value.THREADBOOK_SHUTDOWN_GRACE_S * 1000,
+    metrics: { port: value.THREADBOOK_METRICS_PORT, host: value.THREADBOOK_METRICS_HOST },
     capacity: {
       ...capacityDefaults(value, machine),
       maxQueued: value.THREADBOOK_MAX_QUEUED,

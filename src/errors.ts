@@ -25,7 +25,9 @@ export type ErrorCode =
   | "skill_not_found"
   | "skill_not_allowed"
   | "skill_decided"
-  | "turn_interrupted";
+  | "turn_interrupted"
+  /** `threadbook sessions` found no running bot to ask (no control socket, or it does not answer). */
+  | "control_unavailable";
 
 export interface ThreadbookErrorOptions {
   retryable?: boolean;

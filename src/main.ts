@@ -22,6 +22,7 @@ import { createPlatformAdapters, hasConfiguredPlatform } from "./adapters/platfo
 import { loadConfig, settingWarnings, type Config } from "./config.ts";
 import type { TurnUser } from "./core/turn.ts";
 import { ConfigError, SkillError, ThreadbookError, userMessage } from "./errors.ts";
+import type { Metrics } from "./ops/metrics.ts";
 import type { Services } from "./services.ts";
 
 // A closed terminal or pipe (EIO, EPIPE) must not crash the process before it closes its sessions.
@@ -63,6 +64,7 @@ async function main(argv: string[]): Promise<number> {
   if (commandLine.command === "skills") return runSkills(commandLine.options, config);
   if (commandLine.command === "export") return runExport(commandLine.options, config);
   if (commandLine.command === "usage") return runUsage(commandLine.options, config);
+  if (commandLine.command === "audit" || commandLine.command === "sessions") return runOperatorCommand(commandLine, config);
 
   const bot = commandLine.command === "start" && hasConfiguredPlatform(config);
   let services: Services | undefined;
@@ -81,6 +83,7 @@ async function main(argv: string[]): Promise<number> {
   const { logFileName, startServices } = await import("./services.ts");
   // A bot logs to stderr; the terminal commands log to this file.
   const logPath = bot ? undefined : join(config.dataDir, logFileName);
+  const metrics = bot && config.metrics.port !== undefined ? new (await import("./ops/metrics.ts")).Metrics() : undefined;
   try {
     services = await startServices(config, {
       log: bot ? "stderr" : "file",
@@ -89,6 +92,7 @@ async function main(argv: string[]): Promise<number> {
       recoverInterruptedTurns: commandLine.command === "start",
       finishGraceMs: bot ? config.shutdownGraceMs : 0,
       onStatus: (message) => writeError(`threadbook: ${message}\n`),
+      ...(metrics === undefined ? {} : { observer: metrics }),
     });
   } catch (error) {
     if (!(error instanceof ThreadbookError)) throw error;
@@ -119,7 +123,7 @@ async function main(argv: string[]): Promise<number> {
       case "chat":
         return await (commandLine.options.jsonl ? runChatLines : runChatTerminal)(commandLine.options, context);
       case "start":
-        return await runStart(services, context);
+        return await runStart(services, context, metrics);
       default:
         return exitCodes.usage;
     }
@@ -133,7 +137,7 @@ async function main(argv: string[]): Promise<number> {
 }
 
 /** The bot with its chat platforms; with none configured, the local chat. */
-async function runStart(services: Services, context: CliContext): Promise<number> {
+async function runStart(services: Services, context: CliContext, metrics: Metrics | undefined): Promise<number> {
   const adapters = await createPlatformAdapters(services.config, services.agent, services.store, services.logger, services.skillReview);
   if (adapters.length === 0) {
     writeError("threadbook: no chat platform is configured (set SLACK_BOT_TOKEN for Slack, DISCORD_TOKEN for Discord), so this is the local chat.\n");
@@ -144,6 +148,8 @@ async function runStart(services: Services, context: CliContext): Promise<number
     await adapter.start();
     services.logger.info({ platform: adapter.name, ...(adapter.httpPort === undefined ? {} : { port: adapter.httpPort }) }, "listening");
   }
+  const { startOperations } = await import("./ops/operations.ts");
+  await startOperations(services, adapters, metrics);
   // Runs until SIGINT, SIGTERM or SIGHUP, whose handler closes the services and exits.
   return new Promise<number>(() => {});
 }
@@ -210,6 +216,18 @@ async function runUsage(options: UsageOptions, config: Config): Promise<number> 
   } catch (error) {
     writeError(`threadbook: ${userMessage(error)}\n`);
     return exitCodes.failed;
+  }
+}
+
+/** `threadbook audit` (the database) and `threadbook sessions` (the running bot's control socket). */
+async function runOperatorCommand(commandLine: Extract<CommandLine, { command: "audit" | "sessions" }>, config: Config): Promise<number> {
+  try {
+    if (commandLine.command === "audit") await (await import("./adapters/cli/audit-command.ts")).runAuditCommand(commandLine.options, config, writeOut);
+    else await (await import("./adapters/cli/sessions-command.ts")).runSessionsCommand(commandLine.options, config, writeOut);
+    return exitCodes.answered;
+  } catch (error) {
+    writeError(`threadbook: ${userMessage(error)}\n`);
+    return error instanceof ThreadbookError && error.code === "input_invalid" ? exitCodes.usage : exitCodes.failed;
   }
 }
 

@@ -7,11 +7,14 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Config } from "./config.ts";
 import { Agent } from "./core/agent.ts";
+import type { TurnObserver } from "./core/turn-observer.ts";
 import { createModelClient } from "./core/model/create-model-client.ts";
 import { timedOut, within } from "./deadline.ts";
 import { dockerSandboxOptions, skillCompileCheck } from "./docker-sandbox-options.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { DockerSandbox } from "./sandbox/docker/docker-sandbox.ts";
+import { DockerSessionCensus } from "./sandbox/docker/docker-session-census.ts";
+import type { SessionCensus } from "./sandbox/session-census.ts";
 import type { Sandbox } from "./sandbox/sandbox.ts";
 import { SkillLibrary } from "./skills/skill-library.ts";
 import { SkillReview } from "./skills/skill-review.ts";
@@ -38,6 +41,8 @@ export interface ServiceOptions {
   finishGraceMs: number;
   /** Told about slow preparation, such as building the sandbox image. */
   onStatus: (message: string) => void;
+  /** Told how turns, cells and model requests end (the bot's metrics); nothing when absent. */
+  observer?: TurnObserver;
 }
 
 export interface Services {
@@ -45,6 +50,8 @@ export interface Services {
   logger: Logger;
   store: Store;
   sandbox: Sandbox;
+  /** The live sessions as an operator sees them, and whether Docker answers. */
+  census: SessionCensus;
   agent: Agent;
   /** The skill library: proposals from turns, decisions, what a session holds. */
   skills: SkillLibrary;
@@ -71,7 +78,7 @@ export async function startServices(config: Config, options: ServiceOptions): Pr
   const logger = createLogger({ level: config.logLevel, destination: options.log === "file" ? join(config.dataDir, logFileName) : 2 });
   const model = createModelClient(config.model, logger);
   const store = openSqliteStore(config.dataDir, { recoverInterruptedTurns: options.recoverInterruptedTurns });
-  let sandbox: Sandbox;
+  let sandbox: DockerSandbox;
   try {
     sandbox = await DockerSandbox.start(dockerSandboxOptions(config, { logger, poolSize: options.poolSize, buildMissingImage: true, onStatus: options.onStatus }));
   } catch (error) {
@@ -80,7 +87,8 @@ export async function startServices(config: Config, options: ServiceOptions): Pr
   }
   const skills = new SkillLibrary(store.skills, skillCompileCheck(config));
   const skillReview = new SkillReview(skills, config.skills.approvers);
-  const agent = new Agent({ model, sandbox, store, settings: config, logger, skills });
+  const census = new DockerSessionCensus(sandbox, config.sandbox.dockerHost);
+  const agent = new Agent({ model, sandbox, store, settings: config, logger, skills, ...(options.observer === undefined ? {} : { observer: options.observer }) });
   logger.info({ model: model.description, instance: config.sandbox.instance, dataDir: config.dataDir }, "threadbook started");
   const closers: (() => Promise<void>)[] = [];
   let closing: Promise<void> | undefined;
@@ -89,6 +97,7 @@ export async function startServices(config: Config, options: ServiceOptions): Pr
     logger,
     store,
     sandbox,
+    census,
     agent,
     skills,
     skillReview,

@@ -15,6 +15,8 @@ export interface PlatformAdapter {
   readonly name: string;
   /** The port it listens on for the platform's requests, when it does (Slack's HTTP mode). */
   readonly httpPort?: number | undefined;
+  /** Whether it is connected to its platform now (a readiness probe asks). */
+  readonly connected: boolean;
   /** Connects and starts turning events into turns; resolves once it listens. */
   start(): Promise<void>;
   /** Stops taking new events and disconnects. */

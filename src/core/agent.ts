@@ -9,7 +9,7 @@
  */
 import { ThreadbookError, userMessage } from "../errors.ts";
 import { KeyedQueue } from "../keyed-queue.ts";
-import { silentLogger, type Logger } from "../log.ts";
+import { silentLogger, withLogContext, type Logger } from "../log.ts";
 import type { Sandbox } from "../sandbox/sandbox.ts";
 import type { Store } from "../store/store.ts";
 import type { ModelClient } from "./model/model-client.ts";
@@ -21,6 +21,7 @@ import { shutdownMessage, stopReasonOf, type StopReason } from "./stop-reason.ts
 import { GateFullError, TurnGate } from "./turn-gate.ts";
 import { TurnRun, type AgentSettings } from "./turn-run.ts";
 import { budgetRefusal, TokenBudgets } from "./token-budgets.ts";
+import { silentObserver, type TurnEnd, type TurnObserver } from "./turn-observer.ts";
 import { silentProgress, type Progress, type Reply, type Turn, type TurnUser } from "./turn.ts";
 import { UserLimits } from "./user-limits.ts";
 
@@ -40,6 +41,8 @@ export interface AgentOptions {
    * Without it the model is not offered the proposal tool.
    */
   skills?: SkillProposer;
+  /** Told how turns, cells and model requests end, for metrics; nothing by default. */
+  observer?: TurnObserver;
 }
 
 /** How a caller follows and controls one turn. */
@@ -66,6 +69,7 @@ export const busyMessage = "threadbook is busy with other questions right now. T
 export class Agent {
   readonly #options: AgentOptions;
   readonly #logger: Logger;
+  readonly #observer: TurnObserver;
   readonly #queue = new KeyedQueue();
   readonly #gate: TurnGate;
   readonly #userLimits: UserLimits;
@@ -77,6 +81,7 @@ export class Agent {
   constructor(options: AgentOptions) {
     this.#options = options;
     this.#logger = options.logger ?? silentLogger;
+    this.#observer = options.observer ?? silentObserver;
     const capacity = options.settings.capacity;
     this.#gate = new TurnGate({ maxRunning: capacity.maxTurns, maxQueued: capacity.maxQueued });
     this.#userLimits = new UserLimits(capacity, options.store);
@@ -94,7 +99,27 @@ export class Agent {
    */
   handle(turn: Omit<Turn, "eventKey">, options?: HandleOptions): Promise<Reply>;
   handle(turn: Turn, options?: HandleOptions): Promise<Reply | null>;
-  async handle(turn: Turn, options: HandleOptions = {}): Promise<Reply | null> {
+  handle(turn: Turn, options: HandleOptions = {}): Promise<Reply | null> {
+    // Every line logged while the turn runs, in any layer, names its conversation (and its turn, once recorded).
+    return withLogContext({ conversation: turn.conversationKey }, async () => {
+      const arrived = performance.now();
+      const seconds = () => (performance.now() - arrived) / 1000;
+      let reply: Reply | null;
+      try {
+        reply = await this.#handle(turn, options);
+      } catch (error) {
+        this.#observer.turnEnded("failed", seconds());
+        throw error;
+      }
+      if (reply !== null) {
+        const end = turnEnd(reply);
+        this.#observer.turnEnded(end, end === "refused" ? null : seconds());
+      }
+      return reply;
+    });
+  }
+
+  async #handle(turn: Turn, options: HandleOptions): Promise<Reply | null> {
     const events = new SafeProgress(options.progress ?? silentProgress, this.#logger);
     const logger = this.#logger.child({ conversation: turn.conversationKey });
     if (turn.eventKey !== undefined && !(await this.#claim(turn.eventKey, logger))) return null;
@@ -139,6 +164,7 @@ export class Agent {
               model, sandbox, store, settings, signal, logger: this.#logger,
               libraries: this.#options.libraries ?? SANDBOX_LIBRARIES,
               skills: this.#options.skills,
+              observer: this.#observer,
               onRecorded: admission.recorded,
               budgets: this.#budgets,
             });
@@ -227,6 +253,24 @@ export class Agent {
     for (const running of this.#running.values()) running.abort({ kind: "shutdown" } satisfies StopReason);
   }
 
+  /** Turns running, and turns waiting for a slot, across the whole bot. */
+  load(): { running: number; waiting: number } {
+    return { running: this.#gate.running, waiting: this.#gate.waiting };
+  }
+
+  /**
+   * Ends the conversation's session as an operator asks (`threadbook sessions
+   * stop`): stops its running turn, said to be stopped by `by`, then removes
+   * its container. The conversation stays: its next turn starts a new
+   * session, is told the variables are gone, and gets its kept attachments
+   * back. False when it had no running turn.
+   */
+  async endSession(conversationKey: string, by: string): Promise<boolean> {
+    const stopped = this.stop(conversationKey, by);
+    await this.#queue.run(conversationKey, () => this.#options.sandbox.release(conversationKey));
+    return stopped;
+  }
+
   /** Turns running or waiting for the conversation. */
   pending(conversationKey: string): number {
     return this.#queue.pending(conversationKey);
@@ -260,6 +304,14 @@ export class Agent {
       proposedSkills: [],
     };
   }
+}
+
+/** A duplicate never gets here; a refusal is the only reply without a recorded turn. */
+function turnEnd(reply: Reply): TurnEnd {
+  if (reply.turnId === null) return "refused";
+  if (reply.stoppedBy !== null) return "stopped";
+  if (reply.error !== null) return "failed";
+  return reply.limit === null ? "answered" : "limit";
 }
 
 function userKey(user: TurnUser): string {

@@ -11,7 +11,7 @@
 import { setTimeout as wait } from "node:timers/promises";
 import type { Config } from "../config.ts";
 import { ThreadbookError, userMessage } from "../errors.ts";
-import type { Logger } from "../log.ts";
+import { addLogContext, type Logger } from "../log.ts";
 import type { Sandbox, Session } from "../sandbox/sandbox.ts";
 import type { Store } from "../store/store.ts";
 import { describeAttachments, placeAttachments } from "./attachments.ts";
@@ -33,6 +33,7 @@ import type { SkillProposer } from "./skill-proposer.ts";
 import { SESSION_LOST_NOTE, sessionContinuity } from "./session-continuity.ts";
 import { shutdownMessage, stopReasonOf, TurnStoppedSignal } from "./stop-reason.ts";
 import { TurnBudget } from "./turn-budget.ts";
+import type { RestartReason, TurnObserver } from "./turn-observer.ts";
 import { TurnTranscript } from "./turn-transcript.ts";
 import type { LimitName, ProposedSkill, Reply, ReplyCell, ReplyFile, Turn } from "./turn.ts";
 
@@ -56,6 +57,8 @@ export interface TurnServices {
   logger: Logger;
   /** Aborted to stop this turn, its reason a StopReason. */
   signal: AbortSignal;
+  /** Told how cells and model requests end, for metrics. */
+  observer?: TurnObserver;
   /** Told once the turn is recorded in the store (it then counts towards the user's hourly limit there). */
   onRecorded?: () => void;
   /** The daily token budgets, looked at before each model step after the first. */
@@ -122,6 +125,7 @@ export class TurnRun {
       await store.notebook.recordTurn(this.#turnId, notebookAttachments(this.#turn.attachments));
       this.#services.onRecorded?.();
       this.#logger = this.#logger.child({ turn: this.#turnId });
+      addLogContext({ turn: this.#turnId });
       signal.addEventListener("abort", recordInterruption, { once: true });
       const ending = await this.#loop();
       const explanation = ending.limit === null ? "" : ending.spent !== undefined ? budgetEnding(ending.spent) : this.#budget.explain(ending.limit);
@@ -249,10 +253,11 @@ export class TurnRun {
     const timer = Number.isFinite(remaining) ? setTimeout(() => controller.abort(), remaining) : undefined;
     const signal = AbortSignal.any([controller.signal, this.#services.signal]);
     const onTextDelta = (text: string) => this.#progress.report({ type: "answer-delta", step, text });
+    const observer = this.#services.observer;
     try {
       for (let attempt = 1; ; attempt++) {
         try {
-          return await model.step({
+          const answer = await model.step({
             instructions,
             transcript: this.#transcript.forModel(history),
             signal,
@@ -260,7 +265,10 @@ export class TurnRun {
             proposeSkill: this.#services.skills !== undefined,
             cacheKey: this.#cacheKey,
           });
+          observer?.modelRequestEnded("ok", answer.usage);
+          return answer;
         } catch (error) {
+          observer?.modelRequestEnded(signal.aborted ? "abandoned" : "error", null);
           this.#throwIfStopped();
           if (controller.signal.aborted) return null;
           const decision = rateLimitDecision(error, attempt, this.#budget.remainingMs());
@@ -288,6 +296,8 @@ export class TurnRun {
     const timeoutMs = Math.max(minimumCellMs, Math.min(settings.sandbox.cellTimeoutMs, this.#budget.remainingMs()));
     const { result, item, cell } = await runCell(call, { session, store, turn: this.#turn, turnId: this.#turnId ?? "", timeoutMs, images: settings.model.images, signal: this.#services.signal });
     this.#files?.noteCell(result);
+    this.#services.observer?.cellEnded(cellOutcome(result), result.durationMs / 1000);
+    if (result.stateLost) this.#services.observer?.sessionRestarted(restartReason(result));
     if (result.stopped) this.#cellStopped = index;
     const output = result.stateLost ? joinParagraphs(item.output, await this.#restoreAfterRestart(session)) : item.output;
     this.#transcript.push({ ...item, output });
@@ -468,6 +478,12 @@ export class TurnRun {
   async #saveTranscript(): Promise<void> {
     if (this.#turnId !== undefined) await this.#transcript.save(this.#services.store, this.#turn.conversationKey, this.#turnId);
   }
+}
+
+/** Why a cell's session was replaced: it would not stop at its time limit, or at a stop; or it died. */
+function restartReason(result: { timedOut: boolean; stopped: boolean }): RestartReason {
+  if (result.timedOut) return "timeout";
+  return result.stopped ? "stopped" : "died";
 }
 
 function joinParagraphs(...parts: string[]): string {

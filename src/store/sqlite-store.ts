@@ -75,6 +75,10 @@ function prepareStatements(database: DatabaseSync) {
       `INSERT INTO conversations (key, created_at, updated_at) VALUES (:key, :now, :now)
        ON CONFLICT (key) DO UPDATE SET updated_at = excluded.updated_at`,
     ),
+    listBoundConversations: prepare(
+      "SELECT key, created_at, updated_at, session_id, session_bound_at FROM conversations WHERE session_id IS NOT NULL ORDER BY key",
+    ),
+    ping: prepare("SELECT 1 AS ok"),
     bindSession: prepare("UPDATE conversations SET session_id = ?, session_bound_at = ? WHERE key = ?"),
     deleteTranscript: prepare("DELETE FROM transcript_items WHERE conversation_key = ?"),
     nextTranscriptSeq: prepare(
@@ -121,6 +125,8 @@ function prepareStatements(database: DatabaseSync) {
        FROM cell_runs
        WHERE (:conversationKey IS NULL OR conversation_key = :conversationKey)
          AND (:turnId IS NULL OR turn_id = :turnId)
+         AND (:since IS NULL OR started_at >= :since)
+         AND (:user IS NULL OR user = :user OR substr(user, instr(user, ':') + 1) = :user)
        ORDER BY id`,
     ),
     insertAttachment: prepare(
@@ -467,7 +473,12 @@ export class SqliteStore implements Store {
   listCellRuns(filter: CellRunFilter = {}): Promise<CellRunRecord[]> {
     return this.#guard("read the cell runs", () =>
       this.#statements.listCellRuns
-        .all({ conversationKey: filter.conversationKey ?? null, turnId: filter.turnId ?? null })
+        .all({
+          conversationKey: filter.conversationKey ?? null,
+          turnId: filter.turnId ?? null,
+          since: filter.since === undefined ? null : Math.round(filter.since),
+          user: filter.user ?? null,
+        })
         .map(toCellRun),
     );
   }
@@ -512,6 +523,16 @@ export class SqliteStore implements Store {
     const taken = this.#interrupted.filter((turn) => turn.user.platform === platform);
     this.#interrupted = this.#interrupted.filter((turn) => turn.user.platform !== platform);
     return Promise.resolve(taken.sort((a, b) => a.startedAt - b.startedAt));
+  }
+
+  listBoundConversations(): Promise<ConversationRecord[]> {
+    return this.#guard("list the conversations with a session", () => this.#statements.listBoundConversations.all().map(toConversation));
+  }
+
+  ping(): Promise<void> {
+    return this.#guard("answer", () => {
+      this.#statements.ping.get();
+    });
   }
 
   close(): Promise<void> {

@@ -164,6 +164,10 @@ export interface CellRunRecord extends CellRunInput {
 export interface CellRunFilter {
   conversationKey?: string;
   turnId?: string;
+  /** Runs started at or after this time. */
+  since?: number;
+  /** Who ran them: "platform:id" (e.g. "slack:U123"), or the bare id on any platform. */
+  user?: string;
 }
 
 export interface AttachmentInput {
@@ -211,6 +215,9 @@ export interface Store {
 
   /** The conversation, or null if nothing was recorded for it yet. */
   getConversation(key: string): Promise<ConversationRecord | null>;
+
+  /** The conversations a sandbox session is bound to, each with its session's id. */
+  listBoundConversations(): Promise<ConversationRecord[]>;
 
   /** Binds a sandbox session to the conversation (creating it if new); null unbinds. */
   bindSession(key: string, sessionId: string | null): Promise<void>;
@@ -303,6 +310,9 @@ export interface Store {
 
   /** The verdicts on a turn, oldest first. */
   listFeedback(turnId: string): Promise<FeedbackRecord[]>;
+
+  /** Resolves while the store answers; rejects with a StoreError when it does not (closed, its files gone). */
+  ping(): Promise<void>;
 
   /** Closes the database; calling it again does nothing. */
   close(): Promise<void>;

@@ -3,7 +3,8 @@
  * Docker start: `ask`, `chat`, `start` (the default), help or the version.
  */
 import { parseArgs } from "node:util";
-import { askHelp, chatHelp, discordHelp, exportHelp, mainHelp, skillsHelp, usageHelp } from "./help-text.ts";
+import { askHelp, auditHelp, chatHelp, discordHelp, exportHelp, mainHelp, sessionsHelp, skillsHelp, usageHelp } from "./help-text.ts";
+import { parseAudit, parseSessions, type AuditOptions, type SessionsOptions } from "./ops-command-line.ts";
 import { parseSkills, type SkillsOptions } from "./skills-command-line.ts";
 import { parseUsage, type UsageOptions } from "./usage-command-line.ts";
 import { UsageError } from "./usage-error.ts";
@@ -38,6 +39,8 @@ export type CommandLine =
   | { command: "skills"; options: SkillsOptions }
   | { command: "export"; options: ExportOptions }
   | { command: "usage"; options: UsageOptions }
+  | { command: "audit"; options: AuditOptions }
+  | { command: "sessions"; options: SessionsOptions }
   /** Registers the Discord commands: in one guild (at once) or globally. */
   | { command: "discord-register"; guildId: string | undefined };
 
@@ -70,8 +73,12 @@ export function parseCommandLine(argv: string[]): CommandLine {
       return parseExport(rest);
     case "usage":
       return parseUsage(rest, (argv, options) => parse("usage", argv, options));
+    case "audit":
+      return parseAudit(rest, (argv, options) => parse("audit", argv, options));
+    case "sessions":
+      return parseSessions(rest, (argv, options) => parse("sessions", argv, options));
     default:
-      throw new UsageError(`Unknown command ${JSON.stringify(first)}. The commands are ask, chat, start, discord, skills, export and usage.`);
+      throw new UsageError(`Unknown command ${JSON.stringify(first)}. The commands are ask, chat, start, discord, skills, export, usage, audit and sessions.`);
   }
 }
 
@@ -82,6 +89,8 @@ function helpFor(command: string | undefined): string {
   if (command === "skills") return skillsHelp;
   if (command === "export") return exportHelp;
   if (command === "usage") return usageHelp;
+  if (command === "audit") return auditHelp;
+  if (command === "sessions") return sessionsHelp;
   return mainHelp;
 }
 

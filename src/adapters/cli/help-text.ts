@@ -14,6 +14,10 @@ Usage:
                                      Write a conversation as a Jupyter notebook (.ipynb).
   threadbook usage [--since 7d] [--by user|workspace|conversation|day] [--json]
                                      Model tokens (and cost, with THREADBOOK_MODEL_PRICES) from the ledger.
+  threadbook audit [--since 24h] [--user ID] [--conversation KEY] [--json]
+                                     Who ran what: one record per cell run, from the database.
+  threadbook sessions [stop|reset KEY]
+                                     The running bot's live sessions; stop or reset one.
   threadbook <command> --help        Options of a command.
   threadbook -V, --version           The version.
 
@@ -54,6 +58,9 @@ THREADBOOK_*, SLACK_* or DISCORD_* variable draws a warning):
   THREADBOOK_HISTORY_CHARS       characters of earlier turns sent to the model     [24000]
   THREADBOOK_SHUTDOWN_GRACE_S    on SIGTERM, seconds a bot lets running turns      [20]
                                  finish before it stops them
+  THREADBOOK_METRICS_PORT        a bot's /healthz, /readyz and /metrics (Prometheus) [off]
+                                 on this port (0: any, named in the log)
+  THREADBOOK_METRICS_HOST        address the metrics port is bound to              [127.0.0.1]
   THREADBOOK_MAX_SESSIONS        live sessions at once; past it the least recently [derived]
                                  used idle one is removed. Default: 75% of memory /
                                  THREADBOOK_SANDBOX_MEMORY_MB, at least 1
@@ -227,4 +234,41 @@ Options:
 
 Exit codes: 0 written, 1 failed (the database or the file could not be written),
 2 bad usage, or no such conversation (nothing is written).
+`;
+
+export const auditHelp = `Usage: threadbook audit [--since SPAN] [--user ID] [--conversation KEY] [--json]
+
+Who ran what: one record per cell run, oldest first, read from the database (the bot may be
+running): when, who (platform user and workspace), which conversation, the code, how it ended
+(ok, error, timeout, lost) and how long it ran. A reset conversation's runs are kept.
+
+Options:
+      --since SPAN         Runs started within SPAN before now (90s, 30m, 24h, 7d, 2w), since a date
+                           (2025-06-01, 2025-06-01T12:00:00Z), or all.                   [24h]
+  -u, --user ID            One user's runs: slack:U123, discord:456, cli:name, or the bare id.
+  -c, --conversation KEY   One conversation's runs (its key, as 'threadbook sessions' lists it).
+      --json               One JSON object per line (JSON Lines), every field and the whole code:
+                           {"startedAt","user","workspace","conversation","turn","code","outcome",
+                            "durationMs","error"}, startedAt as an ISO 8601 time.
+  -h, --help               Show this help.
+
+The table shows each cell's first line of code; control characters in code are shown escaped.
+`;
+
+export const sessionsHelp = `Usage: threadbook sessions [list] [--json]
+       threadbook sessions stop KEY
+       threadbook sessions reset KEY
+
+Asks the running bot (threadbook start, with the same THREADBOOK_DATA_DIR) through its control
+socket, <THREADBOOK_DATA_DIR>/control.sock, which only the bot's user can open.
+
+  list                     The live sessions: conversation, Docker host, memory, idle time, session id.
+                           --json prints one JSON object per line.
+  stop KEY                 Stops the conversation's running turn (its thread is told an operator
+                           stopped it) and ends its session; its messages and files stay, and its next
+                           question starts a new session.
+  reset KEY                As 'reset' in the thread: stops its turn, ends its session and forgets its
+                           messages and files.
+
+Exit status: 0 done, 1 no bot answers (or it failed), 2 bad usage or an unknown KEY.
 `;

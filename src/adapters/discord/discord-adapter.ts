@@ -8,7 +8,7 @@
  * takes no new events, lets the handlers post what they have, and
  * disconnects.
  */
-import { Client, Events, GatewayIntentBits, Partials } from "discord.js";
+import { Client, Events, GatewayIntentBits, Partials, Status } from "discord.js";
 import type { DiscordSettings } from "../../config.ts";
 import type { Agent } from "../../core/agent.ts";
 import { timedOut, within } from "../../deadline.ts";
@@ -45,6 +45,12 @@ export class DiscordAdapter implements PlatformAdapter {
   constructor(options: DiscordAdapterOptions) {
     this.#options = options;
     this.#logger = options.logger.child({ platform: "discord" });
+  }
+
+  /** Logged in, and every gateway shard is ready (not reconnecting or resuming). */
+  get connected(): boolean {
+    const client = this.#client;
+    return client !== undefined && !this.#stopping && client.isReady() && [...client.ws.shards.values()].every((shard) => shard.status === Status.Ready);
   }
 
   /** The connected client, for tests and benchmarks. */

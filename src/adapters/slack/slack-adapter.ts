@@ -57,12 +57,15 @@ export class SlackAdapter implements PlatformAdapter {
   readonly #options: SlackAdapterOptions;
   readonly #logger: Logger;
   readonly #app: App;
+  readonly #receiver: Receiver;
   readonly #recentEvents = new BoundedSet(recentEventsKept);
   /** Threads threadbook answered in (a cache of the store), so replies there continue without a mention. */
   readonly #threads = new BoundedSet(threadsKept);
   readonly #inFlight = new Set<Promise<void>>();
   readonly #skills: SkillApprovals | null;
   #httpPort: number | undefined;
+  /** HTTP mode: the server listens. */
+  #listening = false;
 
   constructor(options: SlackAdapterOptions) {
     this.#options = options;
@@ -82,6 +85,7 @@ export class SlackAdapter implements PlatformAdapter {
       receiver = new HTTPReceiver({ signingSecret: settings.signingSecret ?? "", logger, endpoints: "/slack/events" });
     }
     // Deferred: creating the adapter talks to nobody; `start` checks the token and connects.
+    this.#receiver = receiver;
     this.#app = new App({ token: settings.botToken, receiver, logger, clientOptions, deferInitialization: true });
     this.#app.error(async (error) => {
       this.#logger.error({ err: error }, "a Slack event failed");
@@ -103,8 +107,16 @@ export class SlackAdapter implements PlatformAdapter {
     } else {
       const server = (await this.#app.start(httpHost === undefined ? settings.httpPort : { port: settings.httpPort, host: httpHost })) as Server;
       this.#httpPort = (server.address() as AddressInfo).port;
+      this.#listening = server.listening;
+      server.on("close", () => { this.#listening = false; });
     }
     await tellInterruptedTurns({ store: this.#options.store, client: this.#client, logger: this.#logger, now: Date.now() });
+  }
+
+  /** Socket Mode: its socket is open now; HTTP mode: it listens. */
+  get connected(): boolean {
+    if (this.#receiver instanceof SocketModeReceiver) return this.#receiver.client.websocket?.isActive() === true;
+    return this.#listening;
   }
 
   /** HTTP mode's port once started (the one given, or the one the system chose for 0); undefined in Socket Mode. */
