@@ -28,6 +28,7 @@ export interface Measurements {
   /** The same with every slot of `maxSessions` idle, so one is evicted first. */
   firstCellEvictingMs: number[];
   floodMemory: FloodMemory;
+  forgedListingMemory: FloodMemory;
   discord: DiscordMeasurements;
   /** The Slack adapter's turns beside the same turns without it. */
   slack: SlackSamples;
@@ -75,6 +76,8 @@ export interface BenchResult extends Figures {
   ratios: { dockerExecOverWarmCell: number; dockerRunOverWarmCell: number; coldOverWarmAcquire: number; evictingOverFreeSlot: number };
   /** This process's resident memory around a cell flooding every descriptor with 1 GB; ratios to the start. */
   floodMemory: FloodMemory & { peakOverBefore: number; afterOverBefore: number };
+  /** The same around a cell forging a listing through symlinks to /usr, and its files read back. */
+  forgedListingMemory: FloodMemory & { peakOverBefore: number; afterOverBefore: number };
   /** The Discord adapter: deferral, first progress, and its own overhead a turn beside the core alone. */
   discord: DiscordFigures;
   /** Medians and 95th percentiles: event sent → first sign of work, → first streamed chunk, → turn end; the core alone; the difference. */
@@ -124,6 +127,7 @@ export function benchResult(measured: Measurements, setup: Setup): BenchResult {
       evictingOverFreeSlot: ratio(medians.firstCellEvictingMs, medians.firstCellFreeSlotMs),
     },
     floodMemory: floodFigures(measured.floodMemory),
+    forgedListingMemory: floodFigures(measured.forgedListingMemory),
     discord: discordFigures(measured.discord),
     slack: { ...slackFigures(measured.slack), targets: SLACK_TARGETS },
     skills: skillFigures(measured.skills.acquire, measured.skills.prompt),
@@ -162,7 +166,7 @@ function verdict(met: boolean): string {
 }
 
 export function renderTable(result: BenchResult): string {
-  const { p90, samples, ratios, machine, contention, floodMemory: flood, slack } = result;
+  const { p90, samples, ratios, machine, contention, floodMemory: flood, forgedListingMemory: forged, slack } = result;
   const slackRow = (label: string, figure: SlackFigures[keyof SlackFigures], note = "") =>
     `  ${label.padEnd(34)}${ms(figure.median).padStart(11)}${ms(figure.p95).padStart(11)}${String(figure.samples).padStart(8)}   ${note}`.trimEnd();
   const row = (label: string, name: FigureName, note = "") =>
@@ -200,6 +204,8 @@ export function renderTable(result: BenchResult): string {
     slackRow("adapter overhead a turn", slack.overheadMs, `target < ${SLACK_TARGETS.overheadMs} ms: ${verdict(slack.overheadMs.median < SLACK_TARGETS.overheadMs)}`),
     "This process's resident memory around a cell writing 1 GB to every descriptor it can write",
     `  ${"before / peak / after".padEnd(34)}${`${flood.beforeMb} / ${flood.peakMb} / ${flood.afterMb} MB`.padStart(30)}   peak ${flood.peakOverBefore}x, after ${flood.afterOverBefore}x the start; the cell came back in ${(flood.cellMs / 1000).toFixed(1)} s`,
+    "... and around a cell forging a listing through symlinks to /usr, its files then read back",
+    `  ${"before / peak / after".padEnd(34)}${`${forged.beforeMb} / ${forged.peakMb} / ${forged.afterMb} MB`.padStart(30)}   peak ${forged.peakOverBefore}x (target < 1.2x: ${verdict(forged.peakOverBefore < 1.2)}), after ${forged.afterOverBefore}x the start`,
     "",
     `Load average ${contention.atStart.loadAverage} at the start, ${contention.atEnd.loadAverage} at the end.`,
     ...(contention.atStart.otherRunningContainers + contention.atEnd.otherRunningContainers > 0

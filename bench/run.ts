@@ -23,7 +23,7 @@ import { connectDocker, sessionContainerName, type DockerSandbox, type DockerSan
 import { measureColdAcquire, measureWarmAcquire } from "./acquire-bench.ts";
 import { benchInstance, removeBenchContainers, startBenchSandbox } from "./bench-sandbox.ts";
 import { measureEviction } from "./eviction-bench.ts";
-import { measureFloodMemory } from "./flood-memory-bench.ts";
+import { measureFloodMemory, measureForgedListingMemory } from "./flood-memory-bench.ts";
 import { describeMachine } from "./machine.ts";
 import { measureDiscord } from "./discord-bench.ts";
 import { measureDockerExec, measureDockerRun } from "./naive-cell-bench.ts";
@@ -136,9 +136,11 @@ async function measure(): Promise<{ measured: Measurements; image: string; poolS
   // Last: the flood loads the cores and the Docker engine for a while after its cell ends.
   progress("a cell flooding every descriptor with 1 GB");
   const floodMemory = await withSandbox(`${instance}-flood`, 1, (sandbox) => measureFloodMemory(sandbox, stop.signal));
+  progress("a cell forging a listing through symlinks to /usr, its files read back");
+  const forgedListingMemory = await withSandbox(`${instance}-forged`, 1, (sandbox) => measureForgedListingMemory(sandbox, stop.signal));
 
   const { image, ...rest } = warm;
-  return { measured: { ...rest, cellDockerRunMs, coldAcquireMs, firstCellFreeSlotMs: eviction.freeSlotMs, firstCellEvictingMs: eviction.evictingMs, floodMemory }, image, poolSize, evictionSlots: EVICTION_SLOTS };
+  return { measured: { ...rest, cellDockerRunMs, coldAcquireMs, firstCellFreeSlotMs: eviction.freeSlotMs, firstCellEvictingMs: eviction.evictingMs, floodMemory, forgedListingMemory }, image, poolSize, evictionSlots: EVICTION_SLOTS };
 }
 
 /** Other containers and the load average: work beside the benchmark shares its cores, and its figures are then not comparable. */
