@@ -24,6 +24,7 @@ import { budgetRefusal, TokenBudgets } from "./token-budgets.ts";
 import { silentObserver, type TurnEnd, type TurnObserver } from "./turn-observer.ts";
 import { silentProgress, type Progress, type Reply, type Turn, type TurnUser } from "./turn.ts";
 import { UserLimits } from "./user-limits.ts";
+import { watchTurn } from "./turn-watchdog.ts";
 
 export type { AgentSettings } from "./turn-run.ts";
 
@@ -43,7 +44,20 @@ export interface AgentOptions {
   skills?: SkillProposer;
   /** Told how turns, cells and model requests end, for metrics; nothing by default. */
   observer?: TurnObserver;
+  /**
+   * A turn that shows no progress this long is stopped, and abandoned (its
+   * session replaced, its slot freed) if it does not end soon after; by
+   * default longer than a cell and a model step together may take.
+   */
+  watchdogMs?: number;
 }
+
+/** Past a cell's limit, how long a turn may show nothing before the watchdog stops it: a slow model step and its retries. */
+const defaultStallMarginMs = 10 * 60_000;
+/** How long a turn the watchdog stopped may take to end before it is abandoned. */
+const watchdogGraceMs = 30_000;
+
+export const stalledMessage = "This answer stopped making progress, so it was ended and its Python session restarted (variables are gone). Please ask again.";
 
 /** How a caller follows and controls one turn. */
 export interface HandleOptions {
@@ -168,7 +182,21 @@ export class Agent {
               onRecorded: admission.recorded,
               budgets: this.#budgets,
             });
-            return await run.execute();
+            const stallMs = this.#options.watchdogMs ?? settings.sandbox.cellTimeoutMs + defaultStallMarginMs;
+            return await watchTurn(run.execute(), {
+              lastProgressAt: () => events.lastReportAt,
+              stallMs,
+              graceMs: Math.min(stallMs, watchdogGraceMs),
+              onStall: () => {
+                logger.error({ stallMs }, "turn made no progress; stopping it");
+                stop.abort({ kind: "user", by: "the watchdog" } satisfies StopReason);
+              },
+              abandon: async () => {
+                logger.error("stopped turn did not end; abandoning it and replacing its session");
+                await sandbox.release(turn.conversationKey).catch((error: unknown) => logger.warn({ err: error }, "could not end the stalled turn's session"));
+                return this.#refuse(turn, events, stalledMessage);
+              },
+            });
           } finally {
             admission.recorded();
             this.#running.delete(turn.conversationKey);

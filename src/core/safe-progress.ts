@@ -14,6 +14,8 @@ export class SafeProgress {
   readonly #progress: Progress;
   readonly #logger: Logger;
   #chain: Promise<void> = Promise.resolve();
+  /** When the turn last reported anything (epoch ms): what the watchdog reads. */
+  lastReportAt = Date.now();
 
   constructor(progress: Progress, logger: Logger) {
     this.#progress = progress;
@@ -21,6 +23,7 @@ export class SafeProgress {
   }
 
   report(event: ProgressEvent): void {
+    this.lastReportAt = Date.now();
     this.#chain = this.#chain.then(async () => {
       try {
         await this.#progress.report(event);
