@@ -69,6 +69,7 @@ const schema = z.object({
   THREADBOOK_SANDBOX_CPUS: positiveNumber(1, 64),
   THREADBOOK_SANDBOX_PIDS: wholeNumber(128, 16, 65_536),
   THREADBOOK_SANDBOX_DISK_MB: wholeNumber(512, 8, 65_536),
+  THREADBOOK_SNAPSHOT_MB: wholeNumber(64, 0, 4_096),
   THREADBOOK_SANDBOX_FILE_MB: wholeNumber(256, 1, 65_536),
   THREADBOOK_SANDBOX_POOL_SIZE: wholeNumber(2, 0, 64),
   THREADBOOK_SANDBOX_IDLE_TTL_S: seconds(3600, 30 * 86_400),
@@ -247,6 +248,8 @@ export interface Config {
     cpus: number;
     pids: number;
     diskMb: number;
+    /** A conversation's saved variables, at most; 0: none are saved. */
+    snapshotMb: number;
     fileMb: number;
     poolSize: number;
     idleTtlMs: number;
@@ -325,6 +328,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, machine: Machin
       cpus: value.THREADBOOK_SANDBOX_CPUS,
       pids: value.THREADBOOK_SANDBOX_PIDS,
       diskMb: value.THREADBOOK_SANDBOX_DISK_MB,
+      snapshotMb: value.THREADBOOK_SNAPSHOT_MB,
       fileMb: value.THREADBOOK_SANDBOX_FILE_MB,
       poolSize: value.THREADBOOK_SANDBOX_POOL_SIZE,
       idleTtlMs: value.THREADBOOK_SANDBOX_IDLE_TTL_S * 1000,

@@ -12,8 +12,8 @@ import { pythonCompileContainer } from "./sandbox/docker/python-compile-containe
 import type { PythonCompileCheck } from "./skills/python-compile-check.ts";
 
 export function containerLimits(config: Config): ContainerLimits {
-  const { memoryMb, cpus, pids, diskMb, fileMb, runtime } = config.sandbox;
-  return { memoryMb, cpus, pids, diskMb, fileMb, runtime };
+  const { memoryMb, cpus, pids, diskMb, fileMb, runtime, snapshotMb } = config.sandbox;
+  return { memoryMb, cpus, pids, diskMb, fileMb, runtime, snapshotMb };
 }
 
 /** What the settings say, with `overrides` (a logger at least) on top, e.g. a pool size for a one-shot command. */

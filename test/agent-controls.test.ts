@@ -14,7 +14,7 @@ import { after, before, describe, test, type TestContext } from "node:test";
 import { loadConfig, type ModelApi } from "../src/config.ts";
 import { Agent, busyMessage } from "../src/core/agent.ts";
 import { createModelClient } from "../src/core/model/create-model-client.ts";
-import { SESSION_LOST_NOTE } from "../src/core/session-continuity.ts";
+import { SESSION_REPLACED_NOTE } from "../src/core/session-continuity.ts";
 import type { ProgressEvent, Turn, TurnUser } from "../src/core/turn.ts";
 import type { DockerSandbox } from "../src/sandbox/docker/docker-sandbox.ts";
 import { openSqliteStore, type SqliteStore } from "../src/store/sqlite-store.ts";
@@ -235,7 +235,7 @@ describe("capacity and fairness", () => {
   });
 });
 
-test("a session evicted for capacity comes back with the 'variables are gone' note and its attachments", async (t) => {
+test("a session evicted for capacity comes back with its variables and its attachments, and the model is told", async (t) => {
   const smallInstance = testInstance();
   const small = await startTestSandbox({ instance: smallInstance, poolSize: 0, maxSessions: 1 });
   t.after(async () => {
@@ -243,13 +243,17 @@ test("a session evicted for capacity comes back with the 'variables are gone' no
     await removeInstance(smallInstance);
   });
   const h = await harness(t, { sandbox: small, env: { THREADBOOK_MAX_SESSIONS: "1", THREADBOOK_MAX_TURNS: "1" } });
-  h.script([codeStep("import pandas as pd\ndf = pd.read_csv('orders.csv')\nlen(df)"), textStep("2 rows"), textStep("other"), codeStep("import os\nsorted(os.listdir('.'))"), textStep("back")]);
+  h.script([codeStep("import pandas as pd\ndf = pd.read_csv('orders.csv')\nlen(df)"), textStep("2 rows"), textStep("other"), codeStep("import os\n(sorted(os.listdir('.')), len(df))"), textStep("back")]);
   const mine = h.turn("Rows?", { attachments: [{ name: "orders.csv", data: Buffer.from("id,total\n1,40\n2,45\n") }] });
   assert.equal((await h.agent.handle(mine)).cells[0]!.value, "2");
+  // The variables are saved after the reply, the session busy meanwhile; the one session slot is free once that is done.
+  await h.agent.idle();
   await h.agent.handle(h.turn("Someone else", { conversationKey: `test:evictor-${randomBytes(3).toString("hex")}`, user: grace }));
   const back = await h.agent.handle({ ...mine, text: "Files?", attachments: [] });
   assert.match(back.cells[0]!.value ?? "", /orders\.csv/, "the attachment was put back");
+  assert.match(back.cells[0]!.value ?? "", /, 2\)$/, "the DataFrame was put back");
   const told = userTexts(h.emulator.requests.at(-2)!).join("\n");
-  assert.ok(told.includes(SESSION_LOST_NOTE), "the model was told the variables are gone");
-  assert.equal(back.text, "back");
+  assert.ok(told.includes(SESSION_REPLACED_NOTE), "the model was told the session was replaced and its variables put back");
+  assert.match(told, /put back into the new session \(modules imported again\): `df`, `pd`/);
+  assert.equal(back.text, "back\n\n(The Python session was restarted; variables put back: `df`, `pd`.)");
 });

@@ -38,6 +38,8 @@ function wedgedSandbox() {
     getFiles: () => Promise.resolve([]),
     listFiles: () => Promise.resolve([]),
     previewFiles: () => Promise.resolve([]),
+    snapshot: () => Promise.resolve({ data: null, saved: [], skipped: [], overLimit: false }),
+    restore: () => Promise.resolve({ restored: [], failed: [] }),
     idle: () => {},
   });
   const sandbox: Sandbox = {

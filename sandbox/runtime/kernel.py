@@ -29,6 +29,7 @@ from capture import Capture, FdPipe
 from figures import record_figure_saves, save_figures, FIGURE_SAVES
 from memory import limit_memory
 from previews import preview
+import snapshots
 from tracebacks import describe_exception
 from values import render_value, render_value_html, split_last_expression
 
@@ -100,6 +101,10 @@ class Kernel:
             )
         if op == "preview":
             return {"ok": True, "previews": [preview(name) for name in request.get("names", [])]}
+        if op == "snapshot":
+            return snapshots.snapshot(self.namespace, int(request.get("limit_bytes") or 0))
+        if op == "restore":
+            return snapshots.restore(self.namespace)
         return {"ok": False, "fault": "unknown op %r" % (op,)}
 
     def run(self, code, timeout, cell, output_bytes):

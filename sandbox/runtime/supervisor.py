@@ -45,7 +45,7 @@ KERNEL_LOG_BYTES = 16 * 1024  # of a kernel's own stderr, passed on to the host'
 READ_CHUNK = 1024 * 1024
 PYTHON = "%d.%d.%d" % sys.version_info[:3]
 # Wait for a ready kernel, in order; "ping" is answered by the supervisor then, so a ping says the kernel is ready.
-KERNEL_OPS = ("run", "preview", "ping")
+KERNEL_OPS = ("run", "preview", "ping", "snapshot", "restore")
 
 
 class LineReader:

@@ -25,6 +25,7 @@ import { silentObserver, type TurnEnd, type TurnObserver } from "./turn-observer
 import { silentProgress, type Progress, type Reply, type Turn, type TurnUser } from "./turn.ts";
 import { UserLimits } from "./user-limits.ts";
 import { watchTurn } from "./turn-watchdog.ts";
+import { keepVariables } from "./kept-variables.ts";
 
 export type { AgentSettings } from "./turn-run.ts";
 
@@ -183,7 +184,7 @@ export class Agent {
               budgets: this.#budgets,
             });
             const stallMs = this.#options.watchdogMs ?? settings.sandbox.cellTimeoutMs + defaultStallMarginMs;
-            return await watchTurn(run.execute(), {
+            const reply = await watchTurn(run.execute(), {
               lastProgressAt: () => events.lastReportAt,
               stallMs,
               graceMs: Math.min(stallMs, watchdogGraceMs),
@@ -197,6 +198,9 @@ export class Agent {
                 return this.#refuse(turn, events, stalledMessage);
               },
             });
+            // A turn that ran no cell left the namespace as it was.
+            if (reply.cells.length > 0) this.#keepVariablesAfter(run, turn.conversationKey, logger);
+            return reply;
           } finally {
             admission.recorded();
             this.#running.delete(turn.conversationKey);
@@ -307,6 +311,18 @@ export class Agent {
   /** Settles once no turn is running or waiting, for a clean shutdown. */
   idle(): Promise<void> {
     return this.#queue.drained();
+  }
+
+  /**
+   * After the reply is handed back (so it adds nothing to the time to answer),
+   * saves the session's variables; queued behind the turn, so the
+   * conversation's next turn starts after it.
+   */
+  #keepVariablesAfter(run: TurnRun, conversationKey: string, logger: Logger): void {
+    const limitMb = this.#options.settings.sandbox.snapshotMb ?? 0;
+    const session = run.session;
+    if (limitMb <= 0 || session === undefined || this.#shuttingDown) return;
+    void this.#queue.run(conversationKey, () => keepVariables(session, this.#options.store, limitMb * 1024 * 1024, logger)).catch((error: unknown) => logger.warn({ err: error }, "keeping the variables failed"));
   }
 
   /** True the first time the event is seen; a duplicate is logged and dropped. A store that fails lets the turn run. */

@@ -17,6 +17,11 @@ export function sessionContinuity(conversation: ConversationRecord | null, hasTr
   return session.origin;
 }
 
+/** Told to the model instead when the lost session's variables were put back into the new one. */
+export const SESSION_REPLACED_NOTE =
+  "Note: the Python session of this conversation was lost (it expired after being idle, crashed or was replaced) and a new one was started. " +
+  "The variables from the end of the previous turn were put back, as listed below; the files the code made then are gone.";
+
 /** Told to the model at the start of a turn whose conversation lost its session. */
 export const SESSION_LOST_NOTE =
   "Note: the Python session of this conversation was lost (it expired after being idle, crashed or was replaced) and a new one was started. " +

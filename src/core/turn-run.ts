@@ -19,6 +19,7 @@ import { cellOutcome, cellSummary } from "./cell-summary.ts";
 import { notebookAnswer, notebookAttachments } from "./notebook-cell.ts";
 import { trimHistory } from "./history.ts";
 import { describeRestoration, keepAttachments, restoreAttachments } from "./kept-attachments.ts";
+import { describeVariables, restoreVariables, variablesLine, type VariablesRestoration } from "./kept-variables.ts";
 import type { CodeCall, ModelClient, ModelStep, ProposalCall, TranscriptItem } from "./model/model-client.ts";
 import { systemPrompt } from "./prompt.ts";
 import { promptCacheKey } from "./prompt-cache-key.ts";
@@ -30,7 +31,7 @@ import { TurnFiles } from "./reply-files.ts";
 import { runCell } from "./run-cell.ts";
 import type { SafeProgress } from "./safe-progress.ts";
 import type { SkillProposer } from "./skill-proposer.ts";
-import { SESSION_LOST_NOTE, sessionContinuity } from "./session-continuity.ts";
+import { SESSION_LOST_NOTE, SESSION_REPLACED_NOTE, sessionContinuity } from "./session-continuity.ts";
 import { shutdownMessage, stopReasonOf, TurnStoppedSignal } from "./stop-reason.ts";
 import { TurnBudget } from "./turn-budget.ts";
 import type { RestartReason, TurnObserver } from "./turn-observer.ts";
@@ -41,7 +42,7 @@ import type { LimitName, ProposedSkill, Reply, ReplyCell, ReplyFile, Turn } from
 export type AgentSettings = Pick<Config, "turn" | "reply"> & {
   capacity: Pick<Config["capacity"], "maxTurns" | "maxQueued" | "userMaxTurns" | "userTurnsPerHour">;
   model: Pick<Config["model"], "images">;
-  sandbox: Pick<Config["sandbox"], "cellTimeoutMs">;
+  sandbox: Pick<Config["sandbox"], "cellTimeoutMs"> & Partial<Pick<Config["sandbox"], "snapshotMb">>;
   skills: Pick<Config["skills"], "autoApprove">;
   usage: Pick<Config["usage"], "userTokensPerDay" | "workspaceTokensPerDay">;
 };
@@ -93,6 +94,8 @@ export class TurnRun {
   readonly #cells: ReplyCell[] = [];
   readonly #proposedSkills: ProposedSkill[] = [];
   #proposalCalls = 0;
+  /** Variables put back into a new session during this turn, said in the reply. */
+  readonly #variablesRestored: VariablesRestoration[] = [];
   #logger: Logger;
   /** The conversation's prompt cache key, the same for every step. */
   readonly #cacheKey: string;
@@ -113,6 +116,11 @@ export class TurnRun {
     this.#budget = new TurnBudget(services.settings.turn);
     this.#logger = services.logger.child({ conversation: turn.conversationKey });
     this.#cacheKey = promptCacheKey(turn.conversationKey);
+  }
+
+  /** The session the turn ran in, once it has one. */
+  get session(): Session | undefined {
+    return this.#session;
   }
 
   async execute(): Promise<Reply> {
@@ -183,6 +191,8 @@ export class TurnRun {
 
     // Put back before placing the new ones, so a new file does not take the name of one put back.
     const restoration = continuity === "lost" ? await this.#bounded(restoreAttachments(session, store, this.#logger)) : null;
+    const variables = continuity === "lost" ? await this.#bounded(restoreVariables(session, store, this.#logger)) : null;
+    if (variables !== null) this.#variablesRestored.push(variables);
     const placed = await this.#bounded(placeAttachments(session, this.#turn.attachments));
     this.#attachmentsPlaced = true;
     await keepAttachments(store, key, placed, this.#logger);
@@ -190,8 +200,9 @@ export class TurnRun {
     this.#files = new TurnFiles(await this.#bounded(session.listFiles()));
     const history = trimHistory(earlier, settings.turn.historyChars);
     const userText = joinParagraphs(
-      continuity === "lost" ? SESSION_LOST_NOTE : "",
+      continuity !== "lost" ? "" : (variables?.restored.length ?? 0) > 0 ? SESSION_REPLACED_NOTE : SESSION_LOST_NOTE,
       restoration === null ? "" : describeRestoration(restoration),
+      variables === null ? "" : describeVariables(variables),
       this.#turn.text,
       placed.length > 0 ? describeAttachments(placed, previews) : "",
     );
@@ -336,7 +347,9 @@ export class TurnRun {
   async #restoreAfterRestart(session: Session): Promise<string> {
     const restoration = await this.#bounded(restoreAttachments(session, this.#services.store, this.#logger));
     this.#files?.noteRestored(restoration.restored);
-    return describeRestoration(restoration);
+    const variables = await this.#bounded(restoreVariables(session, this.#services.store, this.#logger));
+    if (variables !== null) this.#variablesRestored.push(variables);
+    return joinParagraphs(describeRestoration(restoration), variables === null ? "" : describeVariables(variables));
   }
 
   /** The reply, with the turn's files; a failure to read them is said in `error`, the answer kept. */
@@ -359,7 +372,7 @@ export class TurnRun {
     if (files.length > 0) this.#progress.report({ type: "files-ready", files: files.map((file) => ({ name: file.name, bytes: file.bytes })) });
     const attachmentsNotPlaced = this.#attachmentsPlaced ? [] : this.#turn.attachments.map((attachment) => attachment.name);
     // A stored proposal stays stored whatever ended the turn, so every reply says so.
-    const proposalLines = this.#proposedSkills.map(proposalLine).join("\n");
+    const proposalLines = [...this.#variablesRestored.map(variablesLine), ...this.#proposedSkills.map(proposalLine)].join("\n");
     await this.#recordAnswer(joinParagraphs(text, proposalLines), error);
     return {
       text: joinParagraphs(text, proposalLines),

@@ -103,6 +103,28 @@ export interface FilePreview {
   head: string;
 }
 
+/** A name left out of a snapshot or a restore, and why (e.g. "a TextIOWrapper (TypeError: cannot pickle …)"). */
+export interface NameNotKept {
+  name: string;
+  why: string;
+}
+
+export interface SnapshotOutcome {
+  /** The saved namespace, opaque (it is unpickled only inside a sandbox); null when nothing was saved. */
+  data: Buffer | null;
+  /** Names saved (modules by name, to import again). */
+  saved: string[];
+  /** Names that could not be saved. */
+  skipped: NameNotKept[];
+  /** The namespace is over the bound asked for: nothing was saved. */
+  overLimit: boolean;
+}
+
+export interface RestoreOutcome {
+  restored: string[];
+  failed: NameNotKept[];
+}
+
 /** How the session came to be, as the caller needs to tell the model. */
 export type SessionOrigin =
   /** A new session for a conversation that had none. */
@@ -131,6 +153,13 @@ export interface Session {
   listFiles(): Promise<SandboxFileInfo[]>;
   /** A first look at files, for telling the model what it was given. */
   previewFiles(names: string[]): Promise<FilePreview[]>;
+  /**
+   * Saves the namespace, each name on its own (one that cannot be saved costs
+   * the others nothing), up to `limitBytes`; the working directory is not in it.
+   */
+  snapshot(limitBytes: number): Promise<SnapshotOutcome>;
+  /** Puts a snapshot back into the namespace, before the session's first cell. */
+  restore(data: Buffer): Promise<RestoreOutcome>;
   /**
    * Ends the hold that `acquire` took (a turn's end). A held session is never
    * removed to make room for another conversation's, nor reaped as idle.

@@ -215,6 +215,20 @@ export const migrations: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 10,
+    name: "each conversation's latest saved variables",
+    sql: `
+      CREATE TABLE snapshots (
+        conversation_key TEXT PRIMARY KEY REFERENCES conversations (key),
+        data BLOB,
+        names_json TEXT NOT NULL,
+        skipped_json TEXT NOT NULL,
+        note TEXT,
+        created_at INTEGER NOT NULL
+      ) STRICT;
+    `,
+  },
 ];
 
 export const latestSchemaVersion = migrations.at(-1)?.version ?? 0;

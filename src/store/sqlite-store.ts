@@ -32,6 +32,7 @@ import type {
   StoredTranscriptItem,
   TurnLimitName,
   TurnOutcome,
+  SnapshotRecord,
   TurnRecord,
   TurnStatus,
   TokenScope,
@@ -138,6 +139,13 @@ function prepareStatements(database: DatabaseSync) {
        FROM attachments WHERE conversation_key = ? ORDER BY id`,
     ),
     deleteAttachments: prepare("DELETE FROM attachments WHERE conversation_key = ?"),
+    upsertSnapshot: prepare(
+      `INSERT INTO snapshots (conversation_key, data, names_json, skipped_json, note, created_at) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (conversation_key) DO UPDATE SET data = excluded.data, names_json = excluded.names_json,
+         skipped_json = excluded.skipped_json, note = excluded.note, created_at = excluded.created_at`,
+    ),
+    loadSnapshot: prepare("SELECT conversation_key, data, names_json, skipped_json, note, created_at FROM snapshots WHERE conversation_key = ?"),
+    deleteSnapshot: prepare("DELETE FROM snapshots WHERE conversation_key = ?"),
     claimEvent: prepare("INSERT OR IGNORE INTO event_claims (key, claimed_at) VALUES (?, ?)"),
     pruneEvents: prepare("DELETE FROM event_claims WHERE claimed_at < ?"),
     upsertFeedback: prepare(
@@ -328,10 +336,38 @@ export class SqliteStore implements Store {
         this.#statements.deleteTranscript.run(key);
         this.notebook.deleteConversation(key);
         this.#statements.deleteAttachments.run(key);
+        this.#statements.deleteSnapshot.run(key);
         this.#statements.bindSession.run(null, null, key);
       });
       // After the commit: a failed reset leaves the files its rows still name.
       removeConversationFiles(this.#dataDir, key);
+    });
+  }
+
+  saveSnapshot(snapshot: Omit<SnapshotRecord, "createdAt">): Promise<void> {
+    return this.#guard("keep a conversation's variables", () => {
+      const now = this.#now();
+      this.#transaction(() => {
+        this.#statements.touchConversation.run({ key: snapshot.conversationKey, now });
+        this.#statements.upsertSnapshot.run(snapshot.conversationKey, snapshot.data, JSON.stringify(snapshot.names), JSON.stringify(snapshot.skipped), snapshot.note, now);
+      });
+    });
+  }
+
+  loadSnapshot(conversationKey: string): Promise<SnapshotRecord | null> {
+    return this.#guard("read a conversation's variables", () => {
+      const row = this.#statements.loadSnapshot.get(conversationKey) as
+        | { conversation_key: string; data: Uint8Array | null; names_json: string; skipped_json: string; note: string | null; created_at: number }
+        | undefined;
+      if (row === undefined) return null;
+      return {
+        conversationKey: row.conversation_key,
+        data: row.data === null ? null : Buffer.from(row.data),
+        names: JSON.parse(row.names_json) as string[],
+        skipped: JSON.parse(row.skipped_json) as { name: string; why: string }[],
+        note: row.note,
+        createdAt: Number(row.created_at),
+      };
     });
   }
 

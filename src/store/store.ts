@@ -206,6 +206,20 @@ export interface FeedbackRecord extends FeedbackInput {
   createdAt: number;
 }
 
+/** A conversation's variables, saved after a turn (opaque: unpickled only inside a sandbox). */
+export interface SnapshotRecord {
+  conversationKey: string;
+  /** Null when nothing could be kept (over the bound); `note` says why. */
+  data: Buffer | null;
+  /** The names it holds. */
+  names: string[];
+  /** Names left out, and why, as the model is told. */
+  skipped: { name: string; why: string }[];
+  /** Why there is no data, when there is none. */
+  note: string | null;
+  createdAt: number;
+}
+
 export interface Store {
   /** The skill library's versions and files (skill-store.ts). */
   readonly skills: SkillStore;
@@ -250,6 +264,12 @@ export interface Store {
    * data a result may carry is dropped.
    */
   appendTranscript(key: string, turnId: string, items: readonly StoredTranscriptItem[]): Promise<void>;
+
+  /** Keeps the conversation's latest snapshot, replacing the one before. */
+  saveSnapshot(snapshot: Omit<SnapshotRecord, "createdAt">): Promise<void>;
+
+  /** The conversation's latest snapshot, or null; a reset drops it. */
+  loadSnapshot(conversationKey: string): Promise<SnapshotRecord | null>;
 
   /** Every saved item of the conversation, oldest first. */
   loadTranscript(key: string): Promise<StoredTranscriptItem[]>;

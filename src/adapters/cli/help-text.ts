@@ -78,6 +78,8 @@ THREADBOOK_*, SLACK_* or DISCORD_* variable draws a warning):
   THREADBOOK_SANDBOX_CPUS        CPUs per session                                  [1]
   THREADBOOK_SANDBOX_PIDS        processes per session                             [128]
   THREADBOOK_SANDBOX_DISK_MB     working directory size per session                [512]
+  THREADBOOK_SNAPSHOT_MB         a conversation's variables kept after each turn, at most;
+                                 put back into a new session (0: none kept)        [64]
   THREADBOOK_SANDBOX_FILE_MB     largest file a session may write or receive       [256]
   THREADBOOK_SANDBOX_POOL_SIZE   warm sessions kept ready                          [2]
   THREADBOOK_SANDBOX_IDLE_TTL_S  seconds before an idle session is removed; must   [3600]

@@ -24,6 +24,7 @@ const SUPERVISOR_CAPABILITIES = ["CHOWN", "SETUID", "SETGID", "KILL"];
  */
 export const SESSION_OOM_SCORE_ADJ = 800;
 export const WORKDIR = "/work";
+export const SNAPSHOT_DIR = "/snapshot";
 /** Skills, written by root on claim (skill-files.ts): readable, not writable, by the sandbox user. */
 export const SKILLS_DIR = "/skills";
 /** On PYTHONPATH: holds the `skills` package whose path is every skill's scripts/. */
@@ -38,6 +39,8 @@ export interface ContainerLimits {
   pids: number;
   diskMb: number;
   fileMb: number;
+  /** Room for the kernel's saved namespace; 0: none is saved. Absent: 64. */
+  snapshotMb?: number;
   /** e.g. "runsc" for gVisor; undefined for Docker's default runtime. */
   runtime: string | undefined;
 }
@@ -90,6 +93,8 @@ export function containerSpec(options: { image: string; name: string; instance: 
         // Counts against the session's memory: tmpfs pages are charged to its cgroup.
         [WORKDIR]: `rw,nosuid,nodev,noexec,size=${limits.diskMb}m,uid=10001,gid=10001,mode=0770`,
         "/tmp": "rw,nosuid,nodev,noexec,size=64m,uid=10001,gid=10001,mode=1777",
+        // The kernel's saved namespace, on its way to the host or back; its size bounds a snapshot.
+        [SNAPSHOT_DIR]: `rw,nosuid,nodev,noexec,size=${Math.max(1, limits.snapshotMb ?? 64)}m,uid=10001,gid=10001,mode=0770`,
         // Owned by root, 0755: only an exec as root (which needs no capability to write what it owns) writes here.
         [SKILLS_DIR]: "rw,nosuid,nodev,noexec,size=64m,uid=0,gid=0,mode=0755",
         // Its own mount so the directory exists when Python starts: a PYTHONPATH entry missing then is never looked at again.

@@ -11,11 +11,11 @@ import { timedOut as noReplyYet, within } from "../../deadline.ts";
 import { SandboxError } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
 import { assertInsideWorkdir, assertPlainFileName } from "../file-names.ts";
-import type { AcquireOptions, CellResult, FilePreview, GetFilesOptions, InputFile, OutputFile, RunOptions, SandboxFileInfo, Session, SessionOrigin, SessionSkill } from "../sandbox.ts";
+import type { AcquireOptions, CellResult, FilePreview, GetFilesOptions, InputFile, OutputFile, RestoreOutcome, RunOptions, SandboxFileInfo, Session, SessionOrigin, SessionSkill, SnapshotOutcome } from "../sandbox.ts";
 import { dockerCall } from "./docker-failure.ts";
-import { getWorkdirFiles, putWorkdirFiles } from "./file-transfer.ts";
+import { getSnapshot, getWorkdirFiles, putSnapshot, putWorkdirFiles } from "./file-transfer.ts";
 import { ChannelClosedError, ChannelTimeoutError, KernelLostError, ProtocolViolationError, RunnerFaultError, type RunnerChannel } from "./runner-channel.ts";
-import { baselineReply, filesReply, previewReply, restartReply, runReply, type RunReply } from "./runner-replies.ts";
+import { baselineReply, filesReply, previewReply, restartReply, restoreReply, runReply, snapshotReply, type RunReply } from "./runner-replies.ts";
 import { replaceSkills, writeSkills } from "./skill-files.ts";
 
 /** A started container with the runner answering on its channel. */
@@ -36,7 +36,7 @@ export interface SessionHost {
   readonly fileBytes: number;
 }
 
-type ControlSchema = typeof filesReply | typeof previewReply | typeof baselineReply | typeof restartReply;
+type ControlSchema = typeof filesReply | typeof previewReply | typeof baselineReply | typeof restartReply | typeof snapshotReply | typeof restoreReply;
 
 /** How long past its own limit a cell may take to stop itself before it is interrupted. */
 const SELF_STOP_GRACE_MS = 2_000;
@@ -48,6 +48,8 @@ const CONTROL_TIMEOUT_MS = 30_000;
 const KERNEL_RESTART_MS = 30_000;
 /** One transfer of files in or out. */
 const TRANSFER_TIMEOUT_MS = 120_000;
+/** Saving or restoring a namespace inside the kernel (a large DataFrame takes seconds). */
+const SNAPSHOT_TIMEOUT_MS = 120_000;
 
 export class DockerSession implements Session {
   readonly conversationKey: string;
@@ -205,22 +207,41 @@ export class DockerSession implements Session {
     return reply.files;
   }
 
+  async snapshot(limitBytes: number): Promise<SnapshotOutcome> {
+    const reply = await this.control({ op: "snapshot", limit_bytes: limitBytes }, snapshotReply, SNAPSHOT_TIMEOUT_MS);
+    if (reply.over || reply.bytes === 0) return { data: null, saved: [], skipped: reply.skipped, overLimit: reply.over };
+    const data = await getSnapshot(this.transferTarget(), { maxBytes: limitBytes, timeoutMs: TRANSFER_TIMEOUT_MS });
+    if (data === null || data.length !== reply.bytes) {
+      throw new SandboxError("sandbox_failed", "The session's variables could not be read out.", { retryable: true, details: { expected: reply.bytes, got: data?.length ?? null } });
+    }
+    return { data, saved: reply.saved, skipped: reply.skipped, overLimit: false };
+  }
+
+  async restore(data: Buffer): Promise<RestoreOutcome> {
+    await putSnapshot(this.transferTarget(), data, { timeoutMs: TRANSFER_TIMEOUT_MS });
+    const reply = await this.control({ op: "restore" }, restoreReply, SNAPSHOT_TIMEOUT_MS);
+    return { restored: reply.restored, failed: reply.failed };
+  }
+
   async previewFiles(names: string[]): Promise<FilePreview[]> {
     for (const name of names) assertInsideWorkdir(name);
     const reply = await this.control({ op: "preview", names }, previewReply);
     return reply.previews;
   }
 
-  private async control<Schema extends ControlSchema>(message: Record<string, unknown>, schema: Schema): Promise<z.infer<Schema>> {
+  private async control<Schema extends ControlSchema>(message: Record<string, unknown>, schema: Schema, timeoutMs = CONTROL_TIMEOUT_MS): Promise<z.infer<Schema>> {
     this.assertUsable();
     this.lastUsed = Date.now();
     this.inFlight += 1;
     try {
       await this.restartIfBroken();
-      return (await this.live.channel.request(message, schema, CONTROL_TIMEOUT_MS)) as z.infer<Schema>;
+      return (await this.live.channel.request(message, schema, timeoutMs)) as z.infer<Schema>;
     } catch (error) {
       if (error instanceof RunnerFaultError) throw new SandboxError("sandbox_failed", "The Python session failed.", { details: { fault: error.fault } });
       if (error instanceof SandboxError) throw error;
+      if (error instanceof KernelLostError) {
+        throw new SandboxError("sandbox_lost", `The Python kernel stopped (${error.why}) and was restarted: variables are gone; the files in the working directory are kept.`, { retryable: true, cause: error });
+      }
       this.assertUsable();
       if (error instanceof ChannelTimeoutError || error instanceof ProtocolViolationError) {
         // A runner that stops answering, or breaks the protocol, between cells is beyond saving: start the session over.

@@ -95,3 +95,37 @@ export async function getWorkdirFiles(target: FileTransferTarget, names: string[
   }
   return files;
 }
+
+const SNAPSHOT_MISSING_EXIT = 4;
+
+/** The kernel's saved namespace, at most `maxBytes`, taken out of the session (the file goes with it); null when there is none. */
+export async function getSnapshot(target: FileTransferTarget, limits: { maxBytes: number; timeoutMs: number }): Promise<Buffer | null> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const cut = new AbortController();
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void) {
+      size += chunk.length;
+      if (size > limits.maxBytes) cut.abort();
+      else chunks.push(chunk);
+      callback(null);
+    },
+  });
+  const outcome = await execInContainer(target, [...TRANSFER, "snapshot-get"], { user: SUPERVISOR_USER, workdir: WORKDIR, input: Buffer.from(String(limits.maxBytes)), stdout: sink, timeoutMs: limits.timeoutMs, signal: cut.signal, doing: "Saving the session's variables" });
+  if (outcome.exitCode === SNAPSHOT_MISSING_EXIT) return null;
+  if (outcome.exitCode !== 0) {
+    throw new SandboxError("sandbox_failed", "The session's variables could not be read out.", { retryable: true, details: { exitCode: outcome.exitCode, stderr: outcome.stderr.slice(0, 2000) } });
+  }
+  return Buffer.concat(chunks);
+}
+
+/** Puts a saved namespace into the session, for its kernel to restore. */
+export async function putSnapshot(target: FileTransferTarget, data: Buffer, limits: { timeoutMs: number }): Promise<void> {
+  const outcome = await execInContainer(target, [...TRANSFER, "snapshot-put"], { user: SUPERVISOR_USER, workdir: WORKDIR, input: data, timeoutMs: limits.timeoutMs, doing: "Putting the conversation's variables back" });
+  if (outcome.exitCode === NO_SPACE_EXIT) {
+    throw new SandboxError("file_rejected", "The saved variables do not fit in the session (THREADBOOK_SNAPSHOT_MB).", { details: { stderr: outcome.stderr.slice(0, 2000) } });
+  }
+  if (outcome.exitCode !== 0) {
+    throw new SandboxError("sandbox_failed", "The conversation's variables could not be put back.", { retryable: true, details: { exitCode: outcome.exitCode, stderr: outcome.stderr.slice(0, 2000) } });
+  }
+}

@@ -42,6 +42,23 @@ export const baselineReply = z.object({ ok: z.literal(true) });
 
 export const restartReply = z.object({ ok: z.literal(true) });
 
+const nameNotKept = z.object({ name: z.string().max(maxPathChars), why: z.string().max(messageChars) });
+const maxSnapshotNames = 2_000;
+
+export const snapshotReply = z.object({
+  ok: z.literal(true),
+  bytes: count,
+  saved: z.array(z.string().max(maxPathChars)).max(maxSnapshotNames),
+  skipped: z.array(nameNotKept).max(maxSnapshotNames),
+  over: z.boolean(),
+});
+
+export const restoreReply = z.object({
+  ok: z.literal(true),
+  restored: z.array(z.string().max(maxPathChars)).max(maxSnapshotNames),
+  failed: z.array(nameNotKept).max(maxSnapshotNames + 1),
+});
+
 export const filesReply = z.object({ ok: z.literal(true), files: z.array(fileInfo).max(100_000), omitted: count });
 
 export const previewReply = z.object({
