@@ -300,6 +300,28 @@ describe("docker sandbox across processes", () => {
   const instance = testInstance();
   after(() => removeInstance(instance));
 
+  test("a manager that dies while a cell runs leaves the session to the next one, which waits for the cell and keeps the variables", async () => {
+    const first = await startTestSandbox({ instance, poolSize: 0 });
+    const session = await first.acquire("mid-cell");
+    await session.run("kept = 7");
+    const running = session.run("open('started', 'w').close()\nimport time\ntime.sleep(3)\nlate = 1");
+    running.catch(() => undefined);
+    await waitForFile(new Docker().getContainer(sessionContainerName(instance, "mid-cell")), "/work/started", 10_000);
+    // As a killed process would: its channel gone while the cell runs, the container left running.
+    await first.close();
+    const second = await startTestSandbox({ instance, poolSize: 0 });
+    try {
+      const again = await second.acquire("mid-cell");
+      assert.equal(again.origin, "resumed");
+      // The cell the first manager started finishes; its late reply is dropped, not taken as a violation.
+      const result = await again.run("(kept, late)");
+      assert.equal(result.stateLost, false);
+      assert.equal(result.value, "(7, 1)");
+    } finally {
+      await second.close();
+    }
+  });
+
   test("a restarted manager finds the session, and leftovers are removed", async () => {
     const first = await startTestSandbox({ instance });
     const session = await first.acquire("survives");

@@ -5,6 +5,7 @@ imported again by name. The file is opaque to the host and bounded; it is
 unpickled only here, inside the sandbox."""
 
 import importlib
+import io
 import os
 import pickle
 import types
@@ -33,6 +34,13 @@ def snapshot(namespace, limit_bytes):
         value = namespace[name]
         if isinstance(value, types.ModuleType):
             modules[name] = value.__name__
+            continue
+        # Saved, these would come back pointing elsewhere (a file reopened, maybe truncated): never kept.
+        if isinstance(value, io.IOBase):
+            skipped.append({"name": name, "why": "an open file (%s)" % type(value).__name__})
+            continue
+        if isinstance(value, (types.GeneratorType, types.CoroutineType, types.AsyncGeneratorType)):
+            skipped.append({"name": name, "why": "a %s, which cannot be saved" % type(value).__name__})
             continue
         try:
             data = dill.dumps(value, protocol=pickle.HIGHEST_PROTOCOL, byref=True)
