@@ -74,6 +74,38 @@ describe("runner channel over loopback", { timeout: 60_000 }, () => {
     assert.equal(channel.closed, false);
   });
 
+  test("the ready line is taken once, before any reply; a second one is a violation", async (t) => {
+    const loopback = await open(t);
+    const { channel, container } = loopback;
+    const reply = channel.request({ op: "ping" }, pingReply);
+    const { id } = await container.nextRequest();
+    await container.send(dockerFrame("stdout", Buffer.concat([line({ id: 0, op: "ready" }), line({ id, ok: true, python: "3.11.2" })])));
+    assert.deepEqual(await reply, { ok: true, python: "3.11.2" });
+    const pending = channel.request({ op: "ping" }, pingReply);
+    await container.nextRequest();
+    const rejected = assert.rejects(pending, isViolation(/a second ready line/));
+    await container.send(dockerFrame("stdout", line({ id: 0, op: "ready" })));
+    await rejected;
+    await assertClosedBy(loopback, /a second ready line/);
+  });
+
+  test("a late reply to an earlier process's request is dropped, a few times at most; one to no request of anyone's is a violation", async (t) => {
+    const loopback = await open(t);
+    const { channel, container } = loopback;
+    const reply = channel.request({ op: "ping" }, pingReply);
+    const { id } = await container.nextRequest();
+    // An id below this channel's first: a request the previous process sent before it died.
+    await container.send(dockerFrame("stdout", line({ id: id - 5_000_000, ok: true, python: "late" })));
+    await container.send(dockerFrame("stdout", line({ id, ok: true, python: "mine" })));
+    assert.deepEqual(await reply, { ok: true, python: "mine" });
+    assert.equal(channel.closed, false);
+    const next = channel.request({ op: "ping" }, pingReply);
+    await container.nextRequest();
+    const rejected = assert.rejects(next, isViolation(/a reply to no request in flight/));
+    await container.send(dockerFrame("stdout", line({ id: id + 1_000, ok: true, python: "forged" })));
+    await rejected;
+  });
+
   test("a line over the bound closes the channel, and requests in flight reject", async (t) => {
     const loopback = await open(t);
     const { channel, container } = loopback;
