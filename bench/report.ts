@@ -6,6 +6,7 @@
 import type { DiscordMeasurements } from "./discord-bench.ts";
 import { discordFigures, discordRows, type DiscordFigures } from "./discord-report.ts";
 import type { FloodMemory } from "./flood-memory-bench.ts";
+import type { SnapshotFigures } from "./snapshot-bench.ts";
 import type { MachineInfo } from "./machine.ts";
 import type { PrefixMeasurements } from "./prefix-bench.ts";
 import { prefixFigures, prefixRows, type PrefixFigures } from "./prefix-report.ts";
@@ -29,6 +30,7 @@ export interface Measurements {
   firstCellEvictingMs: number[];
   floodMemory: FloodMemory;
   forgedListingMemory: FloodMemory;
+  snapshots: SnapshotFigures;
   discord: DiscordMeasurements;
   /** The Slack adapter's turns beside the same turns without it. */
   slack: SlackSamples;
@@ -78,6 +80,8 @@ export interface BenchResult extends Figures {
   floodMemory: FloodMemory & { peakOverBefore: number; afterOverBefore: number };
   /** The same around a cell forging a listing through symlinks to /usr, and its files read back. */
   forgedListingMemory: FloodMemory & { peakOverBefore: number; afterOverBefore: number };
+  /** Saving a namespace (100,000-row DataFrame, fitted model, 10,000-item dict) and putting it back into a new session. */
+  snapshots: SnapshotFigures;
   /** The Discord adapter: deferral, first progress, and its own overhead a turn beside the core alone. */
   discord: DiscordFigures;
   /** Medians and 95th percentiles: event sent → first sign of work, → first streamed chunk, → turn end; the core alone; the difference. */
@@ -128,6 +132,7 @@ export function benchResult(measured: Measurements, setup: Setup): BenchResult {
     },
     floodMemory: floodFigures(measured.floodMemory),
     forgedListingMemory: floodFigures(measured.forgedListingMemory),
+    snapshots: { ...measured.snapshots, saveMs: Math.round(measured.snapshots.saveMs), restoreMs: Math.round(measured.snapshots.restoreMs) },
     discord: discordFigures(measured.discord),
     slack: { ...slackFigures(measured.slack), targets: SLACK_TARGETS },
     skills: skillFigures(measured.skills.acquire, measured.skills.prompt),
@@ -206,6 +211,8 @@ export function renderTable(result: BenchResult): string {
     `  ${"before / peak / after".padEnd(34)}${`${flood.beforeMb} / ${flood.peakMb} / ${flood.afterMb} MB`.padStart(30)}   peak ${flood.peakOverBefore}x, after ${flood.afterOverBefore}x the start; the cell came back in ${(flood.cellMs / 1000).toFixed(1)} s`,
     "... and around a cell forging a listing through symlinks to /usr, its files then read back",
     `  ${"before / peak / after".padEnd(34)}${`${forged.beforeMb} / ${forged.peakMb} / ${forged.afterMb} MB`.padStart(30)}   peak ${forged.peakOverBefore}x (target < 1.2x: ${verdict(forged.peakOverBefore < 1.2)}), after ${forged.afterOverBefore}x the start`,
+    "Variables kept: a 100,000-row DataFrame, a fitted model and a dict of 10,000 items (median)",
+    `  ${"saved after the turn / put back".padEnd(34)}${`${ms(result.snapshots.saveMs)} / ${ms(result.snapshots.restoreMs)}`.padStart(30)}   ${(result.snapshots.bytes / 1024 / 1024).toFixed(1)} MB kept; the save runs after the answer is posted`,
     "",
     `Load average ${contention.atStart.loadAverage} at the start, ${contention.atEnd.loadAverage} at the end.`,
     ...(contention.atStart.otherRunningContainers + contention.atEnd.otherRunningContainers > 0

@@ -28,6 +28,7 @@ import { describeMachine } from "./machine.ts";
 import { measureDiscord } from "./discord-bench.ts";
 import { measureDockerExec, measureDockerRun } from "./naive-cell-bench.ts";
 import { measurePrefix } from "./prefix-bench.ts";
+import { measureSnapshots } from "./snapshot-bench.ts";
 import { progress } from "./progress.ts";
 import { measureSkills } from "./skills-bench.ts";
 import { measureSlack } from "./slack-bench.ts";
@@ -136,11 +137,13 @@ async function measure(): Promise<{ measured: Measurements; image: string; poolS
   // Last: the flood loads the cores and the Docker engine for a while after its cell ends.
   progress("a cell flooding every descriptor with 1 GB");
   const floodMemory = await withSandbox(`${instance}-flood`, 1, (sandbox) => measureFloodMemory(sandbox, stop.signal));
+  progress("saving and putting back a namespace: a 100,000-row DataFrame, a fitted model, a dict of 10,000 items");
+  const snapshots = await withSandbox(`${instance}-snapshot`, 1, (sandbox) => measureSnapshots(sandbox, 3, stop.signal));
   progress("a cell forging a listing through symlinks to /usr, its files read back");
   const forgedListingMemory = await withSandbox(`${instance}-forged`, 1, (sandbox) => measureForgedListingMemory(sandbox, stop.signal));
 
   const { image, ...rest } = warm;
-  return { measured: { ...rest, cellDockerRunMs, coldAcquireMs, firstCellFreeSlotMs: eviction.freeSlotMs, firstCellEvictingMs: eviction.evictingMs, floodMemory, forgedListingMemory }, image, poolSize, evictionSlots: EVICTION_SLOTS };
+  return { measured: { ...rest, cellDockerRunMs, coldAcquireMs, firstCellFreeSlotMs: eviction.freeSlotMs, firstCellEvictingMs: eviction.evictingMs, floodMemory, forgedListingMemory, snapshots }, image, poolSize, evictionSlots: EVICTION_SLOTS };
 }
 
 /** Other containers and the load average: work beside the benchmark shares its cores, and its figures are then not comparable. */
