@@ -51,6 +51,7 @@ test("an empty environment loads the defaults", () => {
     cpus: 1,
     pids: 128,
     diskMb: 512,
+    snapshotMb: 64,
     fileMb: 256,
     poolSize: 2,
     idleTtlMs: 3_600_000,
