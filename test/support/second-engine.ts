@@ -1,8 +1,9 @@
 /**
  * A Docker engine of the test's own, beside the machine's: its own data
- * root, exec root, pid file, socket and containerd namespace, so the test can
- * stop and start it (as an engine restart) without touching the machine's
- * engine. The sandbox image is copied in with `docker save | docker load`.
+ * root, exec root, pid file, socket, containerd namespace and network
+ * namespace (`unshare --net`: its bridge and firewall rules never touch the
+ * machine's), so the test can stop and start it (as an engine restart)
+ * without touching the machine's engine. The sandbox image is copied in with `docker save | docker load`.
  * Stopped by its pid; its directory removed.
  */
 import { spawn, type ChildProcess } from "node:child_process";
@@ -32,9 +33,10 @@ export async function startSecondEngine(options: { image: string }): Promise<Sec
   const docker = new Docker({ socketPath: socket });
 
   const start = async () => {
-    child = spawn("dockerd", [
+    // unshare execs dockerd in place, so the pid is dockerd's.
+    child = spawn("unshare", ["--net", "dockerd",
       "--data-root", join(root, "data"), "--exec-root", join(root, "exec"), "--pidfile", join(root, "docker.pid"),
-      "-H", `unix://${socket}`, "--bridge=none", "--iptables=false", "--ip-masq=false",
+      "-H", `unix://${socket}`, "--iptables=false", "--ip-masq=false",
       "--containerd-namespace", namespace, "--containerd-plugins-namespace", `${namespace}-plugins`,
     ], { stdio: "ignore" });
     const exited = once(child, "exit");
