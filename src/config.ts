@@ -44,6 +44,7 @@ const schema = z.object({
   THREADBOOK_MAX_QUEUED: wholeNumber(50, 0, 100_000),
   THREADBOOK_USER_MAX_TURNS: wholeNumber(3, 1, 1000),
   THREADBOOK_USER_TURNS_PER_HOUR: wholeNumber(60, 0, 100_000),
+  THREADBOOK_MAX_DOWNLOADS: wholeNumber(4, 1, 1000),
 
   THREADBOOK_INSTANCE: matching("threadbook", /^[a-z0-9][a-z0-9-]{0,30}$/, "lower-case letters, digits and dashes, at most 31, not starting with a dash"),
   THREADBOOK_SANDBOX_IMAGE: text(undefined),
@@ -206,6 +207,8 @@ export interface Config {
     userMaxTurns: number;
     /** One user's turns per rolling hour; 0: no hourly limit. */
     userTurnsPerHour: number;
+    /** Files users gave, downloading at once across the bot. */
+    maxDownloads: number;
   };
   sandbox: {
     instance: string;
@@ -276,6 +279,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, machine: Machin
       maxQueued: value.THREADBOOK_MAX_QUEUED,
       userMaxTurns: value.THREADBOOK_USER_MAX_TURNS,
       userTurnsPerHour: value.THREADBOOK_USER_TURNS_PER_HOUR,
+      maxDownloads: value.THREADBOOK_MAX_DOWNLOADS,
     },
     sandbox: {
       instance: value.THREADBOOK_INSTANCE,

@@ -7,6 +7,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Config } from "./config.ts";
 import { Agent } from "./core/agent.ts";
+import { FileDownloads, incomingDirectoryName } from "./core/file-downloads.ts";
 import { createModelClient } from "./core/model/create-model-client.ts";
 import { timedOut, within } from "./deadline.ts";
 import { dockerSandboxOptions, skillCompileCheck } from "./docker-sandbox-options.ts";
@@ -80,7 +81,8 @@ export async function startServices(config: Config, options: ServiceOptions): Pr
   }
   const skills = new SkillLibrary(store.skills, skillCompileCheck(config));
   const skillReview = new SkillReview(skills, config.skills.approvers);
-  const agent = new Agent({ model, sandbox, store, settings: config, logger, skills });
+  const downloads = new FileDownloads({ directory: join(config.dataDir, incomingDirectoryName), maxBytes: config.sandbox.fileMb * 1024 * 1024, maxAtOnce: config.capacity.maxDownloads });
+  const agent = new Agent({ model, sandbox, store, settings: config, logger, skills, downloads });
   logger.info({ model: model.description, instance: config.sandbox.instance, dataDir: config.dataDir }, "threadbook started");
   const closers: (() => Promise<void>)[] = [];
   let closing: Promise<void> | undefined;

@@ -297,6 +297,27 @@ describe("stop button", () => {
   });
 });
 
+describe("admit, then download", () => {
+  test("ten messages with ten large files each from a user over their hourly limit are refused and download nothing", async (t) => {
+    const h = await discordHarness(t, sandbox, dataRoot, { env: { THREADBOOK_USER_TURNS_PER_HOUR: "1" } });
+    const thread = h.discord.openThread(h.discord.bot.id, "earlier question");
+    h.model.script([textStep("First.")]);
+    h.discord.post({ author: ada, channelId: thread.id, content: "First question" });
+    await h.discord.waitFor((call) => call.path.startsWith(`/channels/${thread.id}/messages`) && JSON.stringify(call.body).includes("First."));
+    await h.adapter.idle();
+    const large = Buffer.alloc(900 * 1024, 0x61);
+    for (let post = 0; post < 10; post++) {
+      const attachments = Array.from({ length: 10 }, (_, index) => h.discord.attachment(`part-${post}-${index}.csv`, large, "text/csv"));
+      h.discord.post({ author: ada, channelId: thread.id, content: "Read these", attachments });
+    }
+    // Delivered at once, they meet both of the user's limits: the hourly one, and turns being admitted at once.
+    await h.discord.waitFor(() => botMessages(h, thread.id).filter((message) => /past hour|already have 3 questions/.test(textOf(message))).length === 10);
+    await h.adapter.idle();
+    assert.deepEqual(h.discord.downloads, [], "no file of a refused message is fetched");
+    assert.equal(h.model.requests.length, 1);
+  });
+});
+
 describe("access by message", () => {
   test("a mention from a user who is not allowed gets a plain refusal in reply, a message in the bot's thread is ignored, and nothing runs", async (t) => {
     const allowedRole = "200000000000000001";

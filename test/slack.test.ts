@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -196,6 +196,44 @@ describe("files in", () => {
     assert.match(String(cut.args.text), /sly\.csv is larger than/);
     assert.equal(h.slack.downloads.length, 1);
     assert.equal(h.model.requests.length, 0);
+  });
+});
+
+describe("admit, then download", () => {
+  test("ten posts with ten large files each from a user over their hourly limit are refused and download nothing", async (t) => {
+    const h = await startSlackHarness(t, { ...options(), env: { THREADBOOK_USER_TURNS_PER_HOUR: "1" } });
+    h.model.script([textStep("First.")]);
+    const first = h.slack.nextTs();
+    await h.slack.deliver(userPost({ text: `<@${botUserId}> first question`, ts: first }));
+    await h.slack.waitForCall("chat.stopStream");
+    const large = Buffer.alloc(900 * 1024, 0x61);
+    const posts: string[] = [];
+    for (let post = 0; post < 10; post++) {
+      const files = Array.from({ length: 10 }, (_, index) => h.slack.addFile(`part-${post}-${index}.csv`, large));
+      const ts = h.slack.nextTs();
+      posts.push(ts);
+      await h.slack.deliver(userPost({ text: `<@${botUserId}> read these`, ts, files }));
+    }
+    for (const ts of posts) {
+      const refused = await h.slack.waitForCall("chat.postMessage", (call) => call.args.thread_ts === ts && /past hour/.test(String(call.args.text)));
+      assert.match(String(refused.args.text), /Try again in/);
+    }
+    assert.deepEqual(h.slack.downloads, [], "no file of a refused post is fetched");
+    assert.equal(h.model.requests.length, 1);
+  });
+
+  test("an admitted post's files are fetched, streamed through the data directory and left nowhere there", async (t) => {
+    const o = options();
+    const h = await startSlackHarness(t, o);
+    h.model.script([codeStep("print(sum(len(open(f).read()) for f in ['a.csv', 'b.csv']))"), textStep("Both read.")]);
+    const files = [h.slack.addFile("a.csv", Buffer.alloc(300 * 1024, 0x61)), h.slack.addFile("b.csv", Buffer.alloc(200 * 1024, 0x62))];
+    const ts = h.slack.nextTs();
+    await h.slack.deliver(userPost({ text: `<@${botUserId}> how long are they together?`, ts, files }));
+    const stopped = await h.slack.waitForCall("chat.stopStream");
+    const message = h.slack.messages.find((candidate) => candidate.ts === stopped.args.ts)!;
+    assert.match(taskUpdates(message).at(-1)?.output ?? "", /512000/);
+    assert.equal(h.slack.downloads.length, 2);
+    assert.deepEqual(readdirSync(join(o.dataDir, "incoming")), [], "nothing is left where downloads arrive");
   });
 });
 

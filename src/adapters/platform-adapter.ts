@@ -34,11 +34,11 @@ export async function createPlatformAdapters(config: Config, agent: Agent, store
   const adapters: PlatformAdapter[] = [];
   if (config.slack !== undefined) {
     const { SlackAdapter } = await import("./slack/slack-adapter.ts");
-    adapters.push(new SlackAdapter({ settings: config.slack, agent, store, logger, maxFileBytes: config.sandbox.fileMb * 1024 * 1024, skillReview: review }));
+    adapters.push(new SlackAdapter({ settings: config.slack, agent, store, logger, skillReview: review }));
   }
   if (config.discord !== undefined) {
     const { DiscordAdapter } = await import("./discord/discord-adapter.ts");
-    adapters.push(new DiscordAdapter({ settings: config.discord, agent, store, logger, fileMaxBytes: config.sandbox.fileMb * 1024 * 1024, skillReview: review }));
+    adapters.push(new DiscordAdapter({ settings: config.discord, agent, store, logger, skillReview: review }));
   }
   return adapters;
 }

@@ -7,11 +7,14 @@
  * Docker: only the ModelClient, Sandbox and Store seams, and the skill
  * library's proposal seam (SkillProposer) when it is given one.
  */
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { ThreadbookError, userMessage } from "../errors.ts";
 import { KeyedQueue } from "../keyed-queue.ts";
 import { silentLogger, type Logger } from "../log.ts";
 import type { Sandbox } from "../sandbox/sandbox.ts";
 import type { Store } from "../store/store.ts";
+import { FileDownloads } from "./file-downloads.ts";
 import type { ModelClient } from "./model/model-client.ts";
 import { SANDBOX_LIBRARIES } from "./prompt.ts";
 import { SafeProgress } from "./safe-progress.ts";
@@ -38,6 +41,12 @@ export interface AgentOptions {
    * Without it the model is not offered the proposal tool.
    */
   skills?: SkillProposer;
+  /**
+   * Fetches the files of admitted turns (`Turn.files`), bounded across the
+   * bot; by default under the system's temporary folder, at most 256 MB a
+   * file and four at once.
+   */
+  downloads?: FileDownloads;
 }
 
 /** How a caller follows and controls one turn. */
@@ -67,6 +76,7 @@ export class Agent {
   readonly #queue = new KeyedQueue();
   readonly #gate: TurnGate;
   readonly #userLimits: UserLimits;
+  #downloads: FileDownloads | undefined;
   /** The running turn of each conversation that has one, to stop it. */
   readonly #running = new Map<string, AbortController>();
   #shuttingDown = false;
@@ -77,6 +87,7 @@ export class Agent {
     const capacity = options.settings.capacity;
     this.#gate = new TurnGate({ maxRunning: capacity.maxTurns, maxQueued: capacity.maxQueued });
     this.#userLimits = new UserLimits(capacity, options.store);
+    this.#downloads = options.downloads;
   }
 
   /**
@@ -124,8 +135,10 @@ export class Agent {
             if (this.#shuttingDown || signal.aborted) {
               return this.#refuse(turn, events, this.#shuttingDown ? shutdownMessage : stoppedWhileWaiting(signal));
             }
+            const fetched = await this.#fetchFiles(turn, signal, logger);
+            if ("refusal" in fetched) return this.#refuse(turn, events, fetched.refusal);
             const { model, sandbox, store, settings } = this.#options;
-            const run = new TurnRun(turn, events, {
+            const run = new TurnRun(fetched.turn, events, {
               model, sandbox, store, settings, signal, logger: this.#logger,
               libraries: this.#options.libraries ?? SANDBOX_LIBRARIES,
               skills: this.#options.skills,
@@ -229,13 +242,36 @@ export class Agent {
     }
   }
 
+  /**
+   * The turn with its files fetched into its attachments, once it was
+   * admitted and holds a slot; or why it cannot run (a file that could not be
+   * fetched, a stop while fetching).
+   */
+  async #fetchFiles(turn: Turn, signal: AbortSignal, logger: Logger): Promise<{ turn: Turn } | { refusal: string }> {
+    const files = turn.files ?? [];
+    if (files.length === 0) return { turn };
+    this.#downloads ??= new FileDownloads({ directory: join(tmpdir(), `threadbook-incoming-${process.pid}`), maxBytes: 256 * 1024 * 1024, maxAtOnce: 4 });
+    try {
+      const fetched = await this.#downloads.fetch(files, signal);
+      return { turn: { ...turn, attachments: [...turn.attachments, ...fetched], files: [] } };
+    } catch (error) {
+      if (signal.aborted) return { refusal: stoppedWhileWaiting(signal) };
+      if (!(error instanceof ThreadbookError)) {
+        logger.error({ err: error }, "an attachment could not be fetched");
+        return { refusal: "threadbook could not fetch the attached files. The details are in its log." };
+      }
+      logger.info({ err: error, details: error.details }, "an attachment could not be fetched");
+      return { refusal: userMessage(error) };
+    }
+  }
+
   /** A reply for a turn that never ran: nothing of it was kept, so its attachments must be sent again. */
   async #refuse(turn: Turn, events: SafeProgress, message: string): Promise<Reply> {
     events.report({ type: "turn-failed", message });
     await events.flush();
     return {
       text: "", cells: [], files: [], limit: null, error: message, filesOmitted: [], stoppedBy: null, turnId: null,
-      attachmentsNotPlaced: turn.attachments.map((attachment) => attachment.name),
+      attachmentsNotPlaced: [...turn.attachments, ...(turn.files ?? [])].map((attachment) => attachment.name),
       proposedSkills: [],
     };
   }

@@ -15,8 +15,6 @@ import { StatusMessage } from "./status-message.ts";
 export interface AnswerOptions {
   /** The most one file may weigh on upload here (the interaction says; else Discord's default). */
   uploadLimitBytes: number;
-  /** Lines for the user about files that were not taken. */
-  notes: string[];
 }
 
 export async function answerTurn(context: DiscordContext, place: SendableChannels, turn: Turn, options: AnswerOptions): Promise<void> {
@@ -33,7 +31,6 @@ export async function answerTurn(context: DiscordContext, place: SendableChannel
     status.abandon();
     return;
   }
-  if (options.notes.length > 0) reply = { ...reply, text: [reply.text, ...options.notes].filter((line) => line !== "").join("\n\n") };
   try {
     await status.finish(replyMessages(reply, options.uploadLimitBytes));
   } catch (error) {

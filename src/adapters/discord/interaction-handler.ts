@@ -12,7 +12,7 @@ import { askerOf, turnUser } from "./asker.ts";
 import { commandNames, fileOptionNames, helpText } from "./commands.ts";
 import { conversationKey } from "./conversation.ts";
 import type { DiscordContext } from "./discord-context.ts";
-import { downloadAttachments, type IncomingAttachment } from "./download-attachments.ts";
+import { incomingFiles, type IncomingAttachment } from "./download-attachments.ts";
 import { defaultUploadLimitBytes } from "./message-limits.ts";
 import { placeFor } from "./place.ts";
 import { skillButtonPrefix } from "./skill-button-id.ts";
@@ -92,14 +92,14 @@ async function ask(context: DiscordContext, interaction: ChatInputCommandInterac
   const shown = question.length > questionShownChars ? `${question.slice(0, questionShownChars)}…` : question;
   const quoted = shown.split("\n").map((line) => `> ${line}`).join("\n");
   await interaction.editReply({ content: place.opened ? `${quoted}\nAnswering in <#${place.channel.id}>.` : quoted, allowedMentions: { parse: [] } });
-  const downloaded = await downloadAttachments(files, context.fileMaxBytes);
   await answerTurn(context, place.channel, {
     conversationKey: conversationKey(place.guildId, place.channel.id),
     eventKey: `discord:interaction:${interaction.id}`,
     user: turnUser(interaction.user, interaction.guildId, interaction.member),
     text: question,
-    attachments: downloaded.attachments,
-  }, { uploadLimitBytes: interaction.attachmentSizeLimit ?? defaultUploadLimitBytes, notes: downloaded.refused });
+    attachments: [],
+      files: incomingFiles(files),
+  }, { uploadLimitBytes: interaction.attachmentSizeLimit ?? defaultUploadLimitBytes });
 }
 
 async function reset(context: DiscordContext, interaction: ChatInputCommandInteraction): Promise<void> {

@@ -10,15 +10,14 @@ import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { SlackSettings } from "../../config.ts";
 import type { Agent } from "../../core/agent.ts";
-import type { Attachment, TurnUser } from "../../core/turn.ts";
-import { ThreadbookError, userMessage } from "../../errors.ts";
+import type { TurnUser } from "../../core/turn.ts";
 import type { Logger } from "../../log.ts";
 import type { Store } from "../../store/store.ts";
 import type { PlatformAdapter } from "../platform-adapter.ts";
 import { boltLogger } from "./bolt-logger.ts";
 import { BoundedSet } from "./bounded-set.ts";
 import { conversationKey, eventKey } from "./conversation-key.ts";
-import { downloadFiles } from "./file-download.ts";
+import { incomingFiles } from "./file-download.ts";
 import { tellInterruptedTurns } from "./interrupted-turns.ts";
 import { toIncomingPost, type IncomingPost } from "./incoming-post.ts";
 import { feedbackActionId, stopActionId } from "./reply-parts.ts";
@@ -34,8 +33,6 @@ export interface SlackAdapterOptions {
   agent: Agent;
   store: Store;
   logger: Logger;
-  /** The session's file-size limit: no attachment larger is downloaded. */
-  maxFileBytes: number;
   /** Socket Mode's ping timeout, which also spaces its reconnection attempts; 5 s by default. */
   socketPingTimeoutMs?: number;
   /** HTTP mode's listening interface (such as 127.0.0.1 in tests); every interface by default. */
@@ -221,17 +218,11 @@ export class SlackAdapter implements PlatformAdapter {
       client: this.#client, streaming: this.#options.settings.streaming, logger: this.#logger.child({ conversation: key }),
     });
     await view.showWorking();
-    let attachments: Attachment[];
-    try {
-      attachments = await downloadFiles(post.files, { botToken: this.#options.settings.botToken, apiUrl: this.#options.settings.apiUrl, maxBytes: this.#options.maxFileBytes });
-    } catch (error) {
-      if (!(error instanceof ThreadbookError)) throw error;
-      this.#logger.info({ err: error }, "an attachment could not be fetched");
-      return view.fail(`⚠️ ${userMessage(error)}`);
-    }
+    // Fetched by the core once the turn is admitted: a refused post downloads nothing.
+    const files = incomingFiles(post.files, { botToken: this.#options.settings.botToken, apiUrl: this.#options.settings.apiUrl });
     const text = post.text !== "" ? post.text : "I attached a file. Have a look at it and tell me what is in it.";
     const reply = await this.#options.agent.handle(
-      { conversationKey: key, eventKey: event, user: slackUser(post.team, post.user), text, attachments },
+      { conversationKey: key, eventKey: event, user: slackUser(post.team, post.user), text, attachments: [], files },
       { progress: view },
     );
     if (reply === null) return view.discard();
