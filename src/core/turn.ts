@@ -55,6 +55,11 @@ export interface Turn {
    */
   eventKey?: string;
   user: TurnUser;
+  /**
+   * A direct message (a Slack DM or AI-app pane, a Discord DM): only its
+   * asker takes part, so what the turn proposes is scoped to them alone.
+   */
+  direct?: boolean;
   text: string;
   attachments: Attachment[];
   /** Files to fetch once the turn is admitted; they join `attachments`, after them. */
@@ -122,7 +127,7 @@ export interface ProposedSkill {
   /** The stored version's id: what an approve or reject control carries. */
   id: number;
   name: string;
-  /** "global", "slack:<team>" or "discord:<guild>": the scope of the conversation it came from. */
+  /** "global", "slack:<team>", "discord:<guild>", or in a direct message its author's own ("slack:<team>:user:<user>", "discord:user:<user>"). */
   scope: string;
   version: number;
   description: string;

@@ -96,6 +96,7 @@ async function ask(context: DiscordContext, interaction: ChatInputCommandInterac
     conversationKey: conversationKey(place.guildId, place.channel.id),
     eventKey: `discord:interaction:${interaction.id}`,
     user: turnUser(interaction.user, interaction.guildId, interaction.member),
+    direct: interaction.guildId === null,
     text: question,
     attachments: [],
       files: incomingFiles(files),

@@ -45,6 +45,7 @@ export async function handleMessage(context: DiscordContext, message: Message): 
       conversationKey: conversationKey(place.guildId, place.channel.id),
       eventKey: `discord:message:${message.id}`,
       user: turnUser(message.author, message.guildId, message.member),
+      direct: inDm,
       text,
       attachments: [],
       files: incomingFiles(files),

@@ -222,7 +222,7 @@ export class SlackAdapter implements PlatformAdapter {
     const files = incomingFiles(post.files, { botToken: this.#options.settings.botToken, apiUrl: this.#options.settings.apiUrl });
     const text = post.text !== "" ? post.text : "I attached a file. Have a look at it and tell me what is in it.";
     const reply = await this.#options.agent.handle(
-      { conversationKey: key, eventKey: event, user: slackUser(post.team, post.user), text, attachments: [], files },
+      { conversationKey: key, eventKey: event, user: slackUser(post.team, post.user), direct: post.direct, text, attachments: [], files },
       { progress: view },
     );
     if (reply === null) return view.discard();
