@@ -13,7 +13,7 @@ import type { DockerSandbox } from "../src/sandbox/docker/docker-sandbox.ts";
 import { codeStep, serverError, textStep } from "./emulators/openai-server.ts";
 import type { SlackMessage } from "./emulators/slack-server.ts";
 import { removeInstance, startTestSandbox, testInstance } from "./support/sandbox.ts";
-import { botUserId, buttonClick, channel, startSlackHarness, userPost, type HarnessOptions } from "./support/slack-harness.ts";
+import { botUserId, buttonClick, channel, startSlackHarness, team, userPost, type HarnessOptions } from "./support/slack-harness.ts";
 
 const instance = testInstance();
 let sandbox: DockerSandbox;
@@ -337,6 +337,27 @@ describe("refusals and failures", () => {
     assert.match(String(note.args.text), /not enabled for you/);
     assert.equal(h.slack.callsOf("chat.startStream").length, 0);
     assert.equal(h.model.requests.length, 0);
+  });
+
+  test("Slack Connect: with SLACK_ALLOWED_TEAMS a guest whose own team (user_team) is not on it is refused in an allowed team's channel; a member of it is answered", async (t) => {
+    const h = await startSlackHarness(t, options({ allowedTeams: [team] }));
+    h.model.script([textStep("Welcome, member.")]);
+    const guest = h.slack.nextTs();
+    await h.slack.deliver({ ...userPost({ text: `<@${botUserId}> let me in`, ts: guest, user: "U0GUEST" }), user_team: "T0OTHER", source_team: "T0OTHER" });
+    const note = await h.slack.waitForCall("chat.postEphemeral");
+    assert.equal(note.args.user, "U0GUEST");
+    assert.match(String(note.args.text), /not enabled for you/);
+    const member = h.slack.nextTs();
+    await h.slack.deliver({ ...userPost({ text: `<@${botUserId}> and me?`, ts: member }), user_team: team, source_team: team });
+    const stopped = await h.slack.waitForCall("chat.stopStream");
+    const answered = h.slack.messages.find((candidate) => candidate.ts === stopped.args.ts)!;
+    assert.equal(answered.threadTs, member);
+    assert.equal(h.model.requests.length, 1, "only the member's question reached the model");
+
+    const click = buttonClick({ actionId: "threadbook_stop", type: "button", value: "stop", messageTs: stopped.args.ts as string, threadTs: member, user: "U0GUEST" });
+    await h.slack.deliverInteraction({ ...click, user: { id: "U0GUEST", name: "guest", team_id: "T0OTHER" } });
+    const clickNote = await h.slack.waitForCall("chat.postEphemeral", (call) => call !== note);
+    assert.match(String(clickNote.args.text), /not enabled for you/);
   });
 
   test("a failing turn ends with a plain message and a warning reaction", async (t) => {

@@ -9,6 +9,7 @@ import type { Agent } from "../core/agent.ts";
 import type { Logger } from "../log.ts";
 import type { SkillReview } from "../skills/skill-review.ts";
 import type { Store } from "../store/store.ts";
+import { openAccessWarnings } from "./open-access.ts";
 
 export interface PlatformAdapter {
   /** e.g. "slack", for logs. */
@@ -29,8 +30,10 @@ export function hasConfiguredPlatform(config: Config): boolean {
 /**
  * The adapters the settings configure, wired to the agent and to the skill
  * review (approval buttons); each platform's SDK is loaded only when it is configured.
+ * A platform with no allow-list draws one warning in the log.
  */
 export async function createPlatformAdapters(config: Config, agent: Agent, store: Store, logger: Logger, review: SkillReview): Promise<PlatformAdapter[]> {
+  for (const warning of openAccessWarnings(config)) logger.warn(warning);
   const adapters: PlatformAdapter[] = [];
   if (config.slack !== undefined) {
     const { SlackAdapter } = await import("./slack/slack-adapter.ts");

@@ -264,13 +264,14 @@ function teamOf(body: unknown, context: { teamId?: string }): string | undefined
 }
 
 /** Where a button was clicked: the thread of the message that carries it, and who clicked; never the button's own value. */
-function actionPlace(body: unknown): { team: string; channel: string; user: string; rootTs: string; messageTs: string } | null {
-  const fields = body as { team?: { id?: unknown }; channel?: { id?: unknown }; user?: { id?: unknown }; message?: { ts?: unknown; thread_ts?: unknown } };
+function actionPlace(body: unknown): { team: string; userTeam: string | undefined; channel: string; user: string; rootTs: string; messageTs: string } | null {
+  const fields = body as { team?: { id?: unknown }; channel?: { id?: unknown }; user?: { id?: unknown; team_id?: unknown }; message?: { ts?: unknown; thread_ts?: unknown } };
   const team = fields.team?.id;
   const channel = fields.channel?.id;
   const user = fields.user?.id;
   const messageTs = fields.message?.ts;
   const rootTs = fields.message?.thread_ts ?? messageTs;
   if (typeof team !== "string" || typeof channel !== "string" || typeof user !== "string" || typeof rootTs !== "string" || typeof messageTs !== "string") return null;
-  return { team, channel, user, rootTs, messageTs };
+  const userTeam = typeof fields.user?.team_id === "string" ? fields.user.team_id : undefined;
+  return { team, userTeam, channel, user, rootTs, messageTs };
 }
