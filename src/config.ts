@@ -16,6 +16,7 @@ import { platformSettingNames, unknownSettingWarnings } from "./unknown-settings
 export const projectRoot = fileURLToPath(new URL("..", import.meta.url));
 
 const seconds = (fallback: number, max: number) => positiveNumber(fallback, max, "seconds");
+const dayMs = 24 * 60 * 60 * 1000;
 
 const schema = z.object({
   OPENAI_API_KEY: text(undefined, { secret: true }),
@@ -37,6 +38,10 @@ const schema = z.object({
   THREADBOOK_TURN_MAX_TOKENS: wholeNumber(400_000, 0, 100_000_000),
   THREADBOOK_HISTORY_CHARS: wholeNumber(24_000, 0, 1_000_000),
   THREADBOOK_SHUTDOWN_GRACE_S: wholeNumber(20, 0, 3600),
+  // Days; 0 keeps them for ever.
+  THREADBOOK_ATTACHMENT_RETENTION_DAYS: wholeNumber(30, 0, 36_500),
+  THREADBOOK_TRANSCRIPT_RETENTION_DAYS: wholeNumber(90, 0, 36_500),
+  THREADBOOK_AUDIT_RETENTION_DAYS: wholeNumber(365, 0, 36_500),
 
   // Unset: derived from the machine (see capacityDefaults).
   THREADBOOK_MAX_SESSIONS: wholeNumber(undefined, 1, 100_000),
@@ -195,6 +200,8 @@ export interface Config {
   turn: { maxSteps: number; maxCells: number; timeoutMs: number; maxTokens: number; historyChars: number };
   /** On SIGTERM, how long the bot lets running turns finish before it stops them. */
   shutdownGraceMs: number;
+  /** How long the bot keeps what users leave behind, pruned in the background; 0: for ever. */
+  retention: { attachmentsMs: number; transcriptsMs: number; auditMs: number };
   /** How much the whole bot takes on at once, and each user's share of it. */
   capacity: {
     /** Live session containers at once; past it the least recently used idle session is removed. */
@@ -274,6 +281,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, machine: Machin
       historyChars: value.THREADBOOK_HISTORY_CHARS,
     },
     shutdownGraceMs: value.THREADBOOK_SHUTDOWN_GRACE_S * 1000,
+    retention: {
+      attachmentsMs: value.THREADBOOK_ATTACHMENT_RETENTION_DAYS * dayMs,
+      transcriptsMs: value.THREADBOOK_TRANSCRIPT_RETENTION_DAYS * dayMs,
+      auditMs: value.THREADBOOK_AUDIT_RETENTION_DAYS * dayMs,
+    },
     capacity: {
       ...capacityDefaults(value, machine),
       maxQueued: value.THREADBOOK_MAX_QUEUED,

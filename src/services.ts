@@ -9,6 +9,7 @@ import type { Config } from "./config.ts";
 import { Agent } from "./core/agent.ts";
 import { FileDownloads, incomingDirectoryName } from "./core/file-downloads.ts";
 import { createModelClient } from "./core/model/create-model-client.ts";
+import { RetentionSweeper } from "./core/retention.ts";
 import { timedOut, within } from "./deadline.ts";
 import { dockerSandboxOptions, skillCompileCheck } from "./docker-sandbox-options.ts";
 import { createLogger, type Logger } from "./log.ts";
@@ -83,6 +84,9 @@ export async function startServices(config: Config, options: ServiceOptions): Pr
   const skillReview = new SkillReview(skills, config.skills.approvers);
   const downloads = new FileDownloads({ directory: join(config.dataDir, incomingDirectoryName), maxBytes: config.sandbox.fileMb * 1024 * 1024, maxAtOnce: config.capacity.maxDownloads });
   const agent = new Agent({ model, sandbox, store, settings: config, logger, skills, downloads });
+  // Only the process that runs the bot prunes, as only it recovers interrupted turns.
+  const retention = options.recoverInterruptedTurns ? new RetentionSweeper(store, config.retention, logger) : undefined;
+  retention?.start();
   logger.info({ model: model.description, instance: config.sandbox.instance, dataDir: config.dataDir }, "threadbook started");
   const closers: (() => Promise<void>)[] = [];
   let closing: Promise<void> | undefined;
@@ -108,6 +112,7 @@ export async function startServices(config: Config, options: ServiceOptions): Pr
         for (const work of closers) await work().catch((error: unknown) => logger.error({ err: error }, "closing failed"));
         const unwound = await within(agent.idle().catch(() => undefined), turnGraceMs);
         if (unwound === timedOut) logger.warn({ graceMs: turnGraceMs }, "turns were still unwinding at close");
+        await retention?.stop();
         await sandbox.close();
         await store.close();
       })();

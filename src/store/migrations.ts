@@ -151,6 +151,17 @@ export const migrations: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    // 6 to 8 belong to other changes; a version missing here is skipped as applied.
+    version: 9,
+    name: "indexes for pruning by age",
+    sql: `
+      CREATE INDEX attachments_by_age ON attachments (created_at);
+      CREATE INDEX turns_by_age ON turns (started_at);
+      CREATE INDEX cell_runs_by_age ON cell_runs (started_at);
+      CREATE INDEX transcript_items_by_turn ON transcript_items (turn_id);
+    `,
+  },
 ];
 
 export const latestSchemaVersion = migrations.at(-1)?.version ?? 0;
