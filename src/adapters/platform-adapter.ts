@@ -4,11 +4,12 @@
  * Discord by DISCORD_TOKEN; with no platform configured, `start` runs the
  * local chat.
  */
-import type { Config } from "../config.ts";
+import { discordApiUrl, type Config } from "../config.ts";
 import type { Agent } from "../core/agent.ts";
 import type { Logger } from "../log.ts";
 import type { SkillReview } from "../skills/skill-review.ts";
 import type { Store } from "../store/store.ts";
+import { withholdHosts } from "./chat-safe.ts";
 import { openAccessWarnings } from "./open-access.ts";
 
 export interface PlatformAdapter {
@@ -34,6 +35,7 @@ export function hasConfiguredPlatform(config: Config): boolean {
  */
 export async function createPlatformAdapters(config: Config, agent: Agent, store: Store, logger: Logger, review: SkillReview): Promise<PlatformAdapter[]> {
   for (const warning of openAccessWarnings(config)) logger.warn(warning);
+  withholdHosts(configuredHosts(config));
   const adapters: PlatformAdapter[] = [];
   if (config.slack !== undefined) {
     const { SlackAdapter } = await import("./slack/slack-adapter.ts");
@@ -44,4 +46,10 @@ export async function createPlatformAdapters(config: Config, agent: Agent, store
     adapters.push(new DiscordAdapter({ settings: config.discord, agent, store, logger, skillReview: review }));
   }
   return adapters;
+}
+
+/** The hosts the settings point the bot at, none of which a chat should see. */
+function configuredHosts(config: Config): string[] {
+  const urls = [config.model.baseURL, config.slack?.apiUrl, config.discord?.apiUrl === discordApiUrl ? undefined : config.discord?.apiUrl, config.sandbox.dockerHost];
+  return urls.flatMap((url) => (url !== undefined && URL.canParse(url) && new URL(url).hostname !== "" ? [new URL(url).hostname] : []));
 }

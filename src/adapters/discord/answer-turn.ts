@@ -4,7 +4,7 @@
  * proposed offered for approval. A duplicate delivery
  * leaves nothing behind; a failure to post is logged and said plainly.
  */
-import { userMessage } from "../../errors.ts";
+import { chatMessage, chatSafeProgress, chatSafeReply } from "../chat-safe.ts";
 import type { Reply, Turn } from "../../core/turn.ts";
 import type { SendableChannels } from "discord.js";
 import type { DiscordContext } from "./discord-context.ts";
@@ -22,15 +22,16 @@ export async function answerTurn(context: DiscordContext, place: SendableChannel
   const status = new StatusMessage(place, logger);
   let reply: Reply | null;
   try {
-    reply = await context.agent.handle(turn, { progress: status });
+    reply = await context.agent.handle(turn, { progress: chatSafeProgress(status) });
   } catch (error) {
     logger.error({ err: error }, "turn failed");
-    reply = failedReply(userMessage(error));
+    reply = failedReply(chatMessage(error));
   }
   if (reply === null) {
     status.abandon();
     return;
   }
+  reply = chatSafeReply(reply);
   try {
     await status.finish(replyMessages(reply, options.uploadLimitBytes));
   } catch (error) {

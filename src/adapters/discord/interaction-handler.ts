@@ -5,7 +5,7 @@
  * (a deferral, or a reply at once) before any work; refusals are ephemeral.
  */
 import { DiscordAPIError, MessageFlags, type ButtonInteraction, type ChatInputCommandInteraction, type Interaction, type MessageContextMenuCommandInteraction, type RepliableInteraction } from "discord.js";
-import { userMessage } from "../../errors.ts";
+import { chatMessage } from "../chat-safe.ts";
 import { isAllowed, refusalMessage } from "./access.ts";
 import { answerTurn } from "./answer-turn.ts";
 import { askerOf, turnUser } from "./asker.ts";
@@ -39,7 +39,7 @@ export async function handleInteraction(context: DiscordContext, interaction: In
       return;
     }
     context.logger.error({ err: error, interaction: interaction.id }, "interaction failed");
-    if (interaction.isRepliable()) await sayError(interaction, userMessage(error));
+    if (interaction.isRepliable()) await sayError(interaction, chatMessage(error));
   }
 }
 

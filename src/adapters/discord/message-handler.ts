@@ -5,7 +5,7 @@
  * thread from the message, and a mention in another thread is answered there.
  */
 import { ChannelType, type Message } from "discord.js";
-import { userMessage } from "../../errors.ts";
+import { chatMessage } from "../chat-safe.ts";
 import { isAllowed, refusalMessage } from "./access.ts";
 import { answerTurn } from "./answer-turn.ts";
 import { askerOf, turnUser } from "./asker.ts";
@@ -52,7 +52,7 @@ export async function handleMessage(context: DiscordContext, message: Message): 
     }, { uploadLimitBytes: defaultUploadLimitBytes });
   } catch (error) {
     context.logger.error({ err: error, message: message.id }, "message failed");
-    await message.reply({ content: `threadbook could not do that: ${userMessage(error)}`, allowedMentions: { parse: [] } }).catch(() => undefined);
+    await message.reply({ content: `threadbook could not do that: ${chatMessage(error)}`, allowedMentions: { parse: [] } }).catch(() => undefined);
   }
 }
 

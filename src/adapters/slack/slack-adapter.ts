@@ -14,6 +14,7 @@ import type { TurnUser } from "../../core/turn.ts";
 import type { Logger } from "../../log.ts";
 import type { Store } from "../../store/store.ts";
 import type { PlatformAdapter } from "../platform-adapter.ts";
+import { chatSafeProgress, chatSafeReply } from "../chat-safe.ts";
 import { boltLogger } from "./bolt-logger.ts";
 import { BoundedSet } from "./bounded-set.ts";
 import { conversationKey, eventKey } from "./conversation-key.ts";
@@ -223,10 +224,10 @@ export class SlackAdapter implements PlatformAdapter {
     const text = post.text !== "" ? post.text : "I attached a file. Have a look at it and tell me what is in it.";
     const reply = await this.#options.agent.handle(
       { conversationKey: key, eventKey: event, user: slackUser(post.team, post.user), direct: post.direct, text, attachments: [], files },
-      { progress: view },
+      { progress: chatSafeProgress(view) },
     );
     if (reply === null) return view.discard();
-    await view.finish(reply);
+    await view.finish(chatSafeReply(reply));
     await this.#skills?.post({ team: post.team, channel: post.channel, rootTs: post.rootTs }, reply.proposedSkills);
   }
 
