@@ -37,7 +37,8 @@ const schema = z.object({
   THREADBOOK_TURN_TIMEOUT_S: seconds(600, 86_400),
   THREADBOOK_TURN_MAX_TOKENS: wholeNumber(400_000, 0, 100_000_000),
   THREADBOOK_HISTORY_CHARS: wholeNumber(24_000, 0, 1_000_000),
-  THREADBOOK_SHUTDOWN_GRACE_S: wholeNumber(20, 0, 3600),
+  // The whole shutdown, under the 30 s after which Kubernetes (10 s: docker stop) sends SIGKILL.
+  THREADBOOK_SHUTDOWN_GRACE_S: wholeNumber(25, 0, 3600),
   // Days; 0 keeps them for ever.
   THREADBOOK_ATTACHMENT_RETENTION_DAYS: wholeNumber(30, 0, 36_500),
   THREADBOOK_TRANSCRIPT_RETENTION_DAYS: wholeNumber(90, 0, 36_500),
@@ -198,7 +199,7 @@ export interface Config {
   dataDir: string;
   logLevel: string;
   turn: { maxSteps: number; maxCells: number; timeoutMs: number; maxTokens: number; historyChars: number };
-  /** On SIGTERM, how long the bot lets running turns finish before it stops them. */
+  /** On SIGTERM, how long the bot's whole shutdown may take: running turns finish, or are stopped, and their replies are posted within it. */
   shutdownGraceMs: number;
   /** How long the bot keeps what users leave behind, pruned in the background; 0: for ever. */
   retention: { attachmentsMs: number; transcriptsMs: number; auditMs: number };

@@ -19,8 +19,11 @@ export interface PlatformAdapter {
   readonly httpPort?: number | undefined;
   /** Connects and starts turning events into turns; resolves once it listens. */
   start(): Promise<void>;
-  /** Stops taking new events and disconnects. */
-  stop(): Promise<void>;
+  /**
+   * Stops taking new events, lets the replies of turns in flight be posted
+   * until `deadline` (epoch ms; its own bound when not given), and disconnects.
+   */
+  stop(deadline?: number): Promise<void>;
 }
 
 /** True when the settings name a chat platform, so `start` runs as a bot. */

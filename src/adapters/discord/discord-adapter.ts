@@ -74,9 +74,9 @@ export class DiscordAdapter implements PlatformAdapter {
     this.#logger.info({ user: readyClient.user.id }, "connected to Discord");
   }
 
-  async stop(): Promise<void> {
+  async stop(deadline = Date.now() + postingGraceMs): Promise<void> {
     this.#stopping = true;
-    const settled = await within(Promise.allSettled([...this.#handlers]), postingGraceMs);
+    const settled = await within(Promise.allSettled([...this.#handlers]), Math.max(0, Math.min(deadline - Date.now(), postingGraceMs)));
     if (settled === timedOut) this.#logger.warn({ handlers: this.#handlers.size }, "handlers still posting at disconnect");
     await this.#client?.destroy();
   }

@@ -10,6 +10,7 @@ import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { SlackSettings } from "../../config.ts";
 import type { Agent } from "../../core/agent.ts";
+import { timedOut, within } from "../../deadline.ts";
 import type { TurnUser } from "../../core/turn.ts";
 import type { Logger } from "../../log.ts";
 import type { Store } from "../../store/store.ts";
@@ -109,9 +110,10 @@ export class SlackAdapter implements PlatformAdapter {
     return this.#httpPort;
   }
 
-  async stop(): Promise<void> {
-    const settled = Promise.allSettled([...this.#inFlight]);
-    await Promise.race([settled, new Promise((resolve) => setTimeout(resolve, finishGraceMs).unref())]);
+  async stop(deadline = Date.now() + finishGraceMs): Promise<void> {
+    const waitMs = Math.max(0, Math.min(deadline - Date.now(), finishGraceMs));
+    const settled = await within(Promise.allSettled([...this.#inFlight]), waitMs);
+    if (settled === timedOut) this.#logger.warn({ posts: this.#inFlight.size }, "replies still posting at disconnect");
     await this.#app.stop();
   }
 
