@@ -52,7 +52,7 @@ export async function measureDiscord(config: Config, sandbox: DockerSandbox, sam
   const client = createModelClient({ ...config.model, apiKey: "sk-bench", baseURL: model.baseURL, name: "gpt-bench", maxRetries: 0 });
   const agent = new Agent({ model: client, sandbox, store, settings: config });
   const settings = { token: discord.token, applicationId: discord.applicationId, apiUrl: discord.apiUrl, allowedGuilds: [], allowedChannels: [], allowedRoles: [] };
-  const adapter = new DiscordAdapter({ settings, agent, logger: silentLogger, fileMaxBytes: config.sandbox.fileMb * 1024 * 1024 });
+  const adapter = new DiscordAdapter({ settings, agent, logger: silentLogger });
   const thread = discord.openThread(discord.bot.id, "benchmark");
   const threadConversation = `discord:${discord.guildId}:${thread.id}`;
   try {

@@ -35,7 +35,7 @@ export interface SkillAcquireMeasurements {
 }
 
 /** A Slack workspace's turn: it sees global skills (where the bench imports them) and its own. */
-const scope = skillScope({ platform: "slack", workspace: "TBENCH" });
+const scope = skillScope({ platform: "slack", id: "UBENCH", workspace: "TBENCH" });
 
 const scripts = BENCH_SKILLS.flatMap((skill) => skill.scripts);
 const withSkillsCheck = `import importlib, os

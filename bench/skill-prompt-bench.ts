@@ -39,7 +39,7 @@ function substantialLines(text: string): string[] {
 }
 
 export async function measureSkillPrompt(store: SkillStore, facts: { pythonVersion: string; cellTimeoutMs: number }): Promise<SkillPromptFigures> {
-  const skills = await visibleSkills(store, skillScope({ platform: "slack", workspace: "TBENCH" }));
+  const skills = await visibleSkills(store, skillScope({ platform: "slack", id: "UBENCH", workspace: "TBENCH" }));
   if (skills.length < 2) throw new Error(`the prompt figures need at least two skills; the store shows ${skills.length}`);
   const prompt = (shown: typeof skills) => systemPrompt({ ...facts, libraries: SANDBOX_LIBRARIES, skills: shown });
   const tokens = (text: string) => encode(text).length;

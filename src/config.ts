@@ -17,6 +17,7 @@ import { platformSettingNames, unknownSettingWarnings } from "./unknown-settings
 export const projectRoot = fileURLToPath(new URL("..", import.meta.url));
 
 const seconds = (fallback: number, max: number) => positiveNumber(fallback, max, "seconds");
+const dayMs = 24 * 60 * 60 * 1000;
 
 /** The reasoning efforts the APIs take (`reasoning.effort`, `reasoning_effort`). */
 const reasoningEfforts = ["none", "minimal", "low", "medium", "high", "xhigh", "max"] as const;
@@ -50,7 +51,12 @@ const schema = z.object({
   THREADBOOK_TURN_TIMEOUT_S: seconds(600, 86_400),
   THREADBOOK_TURN_MAX_TOKENS: wholeNumber(400_000, 0, 100_000_000),
   THREADBOOK_HISTORY_CHARS: wholeNumber(24_000, 0, 1_000_000),
-  THREADBOOK_SHUTDOWN_GRACE_S: wholeNumber(20, 0, 3600),
+  // The whole shutdown, under the 30 s after which Kubernetes (10 s: docker stop) sends SIGKILL.
+  THREADBOOK_SHUTDOWN_GRACE_S: wholeNumber(25, 0, 3600),
+  // Days; 0 keeps them for ever.
+  THREADBOOK_ATTACHMENT_RETENTION_DAYS: wholeNumber(30, 0, 36_500),
+  THREADBOOK_TRANSCRIPT_RETENTION_DAYS: wholeNumber(90, 0, 36_500),
+  THREADBOOK_AUDIT_RETENTION_DAYS: wholeNumber(365, 0, 36_500),
   // Unset: no endpoint; 0: any free port, named in the "metrics listening" log line.
   THREADBOOK_METRICS_PORT: wholeNumber(undefined, 0, 65_535),
   THREADBOOK_METRICS_HOST: text("127.0.0.1"),
@@ -61,6 +67,7 @@ const schema = z.object({
   THREADBOOK_MAX_QUEUED: wholeNumber(50, 0, 100_000),
   THREADBOOK_USER_MAX_TURNS: wholeNumber(3, 1, 1000),
   THREADBOOK_USER_TURNS_PER_HOUR: wholeNumber(60, 0, 100_000),
+  THREADBOOK_MAX_DOWNLOADS: wholeNumber(4, 1, 1000),
 
   THREADBOOK_INSTANCE: matching("threadbook", /^[a-z0-9][a-z0-9-]{0,30}$/, "lower-case letters, digits and dashes, at most 31, not starting with a dash"),
   THREADBOOK_SANDBOX_IMAGE: text(undefined),
@@ -223,10 +230,12 @@ export interface Config {
   dataDir: string;
   logLevel: string;
   turn: { maxSteps: number; maxCells: number; timeoutMs: number; maxTokens: number; historyChars: number };
-  /** On SIGTERM, how long the bot lets running turns finish before it stops them. */
+  /** On SIGTERM, how long the bot's whole shutdown may take: running turns finish, or are stopped, and their replies are posted within it. */
   shutdownGraceMs: number;
   /** The bot's /healthz, /readyz and /metrics endpoint; `port` undefined: none. */
   metrics: { port: number | undefined; host: string };
+  /** How long the bot keeps what users leave behind, pruned in the background; 0: for ever. */
+  retention: { attachmentsMs: number; transcriptsMs: number; auditMs: number };
   /** How much the whole bot takes on at once, and each user's share of it. */
   capacity: {
     /** Live session containers at once; past it the least recently used idle session is removed. */
@@ -239,6 +248,8 @@ export interface Config {
     userMaxTurns: number;
     /** One user's turns per rolling hour; 0: no hourly limit. */
     userTurnsPerHour: number;
+    /** Files users gave, downloading at once across the bot. */
+    maxDownloads: number;
   };
   sandbox: {
     instance: string;
@@ -314,11 +325,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, machine: Machin
     },
     shutdownGraceMs: value.THREADBOOK_SHUTDOWN_GRACE_S * 1000,
     metrics: { port: value.THREADBOOK_METRICS_PORT, host: value.THREADBOOK_METRICS_HOST },
+    retention: {
+      attachmentsMs: value.THREADBOOK_ATTACHMENT_RETENTION_DAYS * dayMs,
+      transcriptsMs: value.THREADBOOK_TRANSCRIPT_RETENTION_DAYS * dayMs,
+      auditMs: value.THREADBOOK_AUDIT_RETENTION_DAYS * dayMs,
+    },
     capacity: {
       ...capacityDefaults(value, machine),
       maxQueued: value.THREADBOOK_MAX_QUEUED,
       userMaxTurns: value.THREADBOOK_USER_MAX_TURNS,
       userTurnsPerHour: value.THREADBOOK_USER_TURNS_PER_HOUR,
+      maxDownloads: value.THREADBOOK_MAX_DOWNLOADS,
     },
     sandbox: {
       instance: value.THREADBOOK_INSTANCE,

@@ -144,7 +144,8 @@ async function runStart(services: Services, context: CliContext, metrics: Metric
     return runChatTerminal({ jsonl: false, conversation: undefined, out: undefined }, context);
   }
   for (const adapter of adapters) {
-    services.onClose(() => adapter.stop());
+    // On shutdown every adapter stops at once, sharing THREADBOOK_SHUTDOWN_GRACE_S.
+    services.onClose((deadline) => adapter.stop(deadline));
     await adapter.start();
     services.logger.info({ platform: adapter.name, ...(adapter.httpPort === undefined ? {} : { port: adapter.httpPort }) }, "listening");
   }

@@ -8,7 +8,9 @@ import { join } from "node:path";
 import type { Config } from "./config.ts";
 import { Agent } from "./core/agent.ts";
 import type { TurnObserver } from "./core/turn-observer.ts";
+import { FileDownloads, incomingDirectoryName } from "./core/file-downloads.ts";
 import { createModelClient } from "./core/model/create-model-client.ts";
+import { RetentionSweeper } from "./core/retention.ts";
 import { timedOut, within } from "./deadline.ts";
 import { dockerSandboxOptions, skillCompileCheck } from "./docker-sandbox-options.ts";
 import { createLogger, type Logger } from "./log.ts";
@@ -23,8 +25,11 @@ import type { Store } from "./store/store.ts";
 
 export const logFileName = "threadbook.log";
 
-/** How long close waits for interrupted turns to unwind (a session to remove, a failure to record) before it closes the store. */
+/** Without a grace (a terminal), how long close waits for interrupted turns to unwind (a session to remove, a failure to record) before it closes the store. */
 const turnGraceMs = 5_000;
+/** The end of a bot's grace kept for stopped turns to post their replies and the adapters to disconnect: a fifth, at most 5 s. */
+const postingShareOfGrace = 0.2;
+const postingReserveMaxMs = 5_000;
 
 export interface ServiceOptions {
   /** "file": <dataDir>/threadbook.log, so a terminal shows progress only; "stderr" for a bot. */
@@ -34,9 +39,11 @@ export interface ServiceOptions {
   /** Only the process that runs the bot should mark turns a crash left running as failed. */
   recoverInterruptedTurns: boolean;
   /**
-   * On close, how long running turns may go on to finish (no new ones are
-   * taken meanwhile) before they are stopped: 0 for a terminal, where Ctrl-C
-   * means now; some seconds for a bot, whose users are waiting for answers.
+   * On close, how long the whole shutdown may take: running turns go on to
+   * finish (no new ones are taken meanwhile) until the last part of it, then
+   * are stopped, their replies posted and the adapters disconnected by its
+   * end. 0 for a terminal, where Ctrl-C means now; some seconds for a bot,
+   * whose users are waiting for answers.
    */
   finishGraceMs: number;
   /** Told about slow preparation, such as building the sandbox image. */
@@ -58,17 +65,19 @@ export interface Services {
   /** Decisions on proposed skills from a chat platform, by the approvers only. */
   skillReview: SkillReview;
   /**
-   * Adds work to do first on close, such as stopping a chat platform's adapter
-   * or ending a conversation nobody can continue. It runs on a signal too, when
-   * a command's own `finally` never would.
+   * Adds work to do on close, such as stopping a chat platform's adapter
+   * or ending a conversation nobody can continue; all of it runs at once,
+   * each given the shutdown's deadline (epoch ms) to be done by. It runs on a
+   * signal too, when a command's own `finally` never would.
    */
-  onClose(work: () => Promise<void>): void;
+  onClose(work: (deadline: number) => Promise<void>): void;
   /**
-   * Takes no new turns, lets running ones finish for `finishGraceMs`, then
-   * stops those still running (each is recorded as failed), runs the onClose
-   * work, waits a few seconds for the turns to unwind, stops the sandbox's
-   * background work (sessions keep running for the next start) and closes the
-   * store. Calling it again returns the same promise.
+   * Takes no new turns, lets running ones finish until the last part of
+   * `finishGraceMs`, then stops those still running (each is recorded as
+   * failed), runs the onClose work side by side by the deadline, waits for
+   * the turns to unwind (by the deadline; a few seconds without a grace),
+   * stops the sandbox's background work (sessions keep running for the next
+   * start) and closes the store. Calling it again returns the same promise.
    */
   close(): Promise<void>;
 }
@@ -88,9 +97,13 @@ export async function startServices(config: Config, options: ServiceOptions): Pr
   const skills = new SkillLibrary(store.skills, skillCompileCheck(config));
   const skillReview = new SkillReview(skills, config.skills.approvers);
   const census = new DockerSessionCensus(sandbox, config.sandbox.dockerHost);
-  const agent = new Agent({ model, sandbox, store, settings: config, logger, skills, ...(options.observer === undefined ? {} : { observer: options.observer }) });
+  const downloads = new FileDownloads({ directory: join(config.dataDir, incomingDirectoryName), maxBytes: config.sandbox.fileMb * 1024 * 1024, maxAtOnce: config.capacity.maxDownloads });
+  const agent = new Agent({ model, sandbox, store, settings: config, logger, skills, downloads, ...(options.observer === undefined ? {} : { observer: options.observer }) });
+  // Only the process that runs the bot prunes, as only it recovers interrupted turns.
+  const retention = options.recoverInterruptedTurns ? new RetentionSweeper(store, config.retention, logger) : undefined;
+  retention?.start();
   logger.info({ model: model.description, instance: config.sandbox.instance, dataDir: config.dataDir }, "threadbook started");
-  const closers: (() => Promise<void>)[] = [];
+  const closers: ((deadline: number) => Promise<void>)[] = [];
   let closing: Promise<void> | undefined;
   return {
     config,
@@ -106,15 +119,20 @@ export async function startServices(config: Config, options: ServiceOptions): Pr
     },
     close() {
       closing ??= (async () => {
+        const graceMs = options.finishGraceMs;
+        const deadline = Date.now() + graceMs;
         agent.stopTaking();
-        if (options.finishGraceMs > 0) {
-          const finished = await within(agent.idle().catch(() => undefined), options.finishGraceMs);
-          if (finished === timedOut) logger.warn({ graceMs: options.finishGraceMs }, "turns still running at shutdown are stopped");
+        if (graceMs > 0) {
+          const finishingMs = graceMs - Math.min(postingReserveMaxMs, graceMs * postingShareOfGrace);
+          const finished = await within(agent.idle().catch(() => undefined), finishingMs);
+          if (finished === timedOut) logger.warn({ graceMs }, "turns still running at shutdown are stopped");
         }
         agent.interrupt();
-        for (const work of closers) await work().catch((error: unknown) => logger.error({ err: error }, "closing failed"));
-        const unwound = await within(agent.idle().catch(() => undefined), turnGraceMs);
-        if (unwound === timedOut) logger.warn({ graceMs: turnGraceMs }, "turns were still unwinding at close");
+        await Promise.all(closers.map((work) => work(deadline).catch((error: unknown) => logger.error({ err: error }, "closing failed"))));
+        const unwindMs = graceMs > 0 ? Math.max(0, deadline - Date.now()) : turnGraceMs;
+        const unwound = await within(agent.idle().catch(() => undefined), unwindMs);
+        if (unwound === timedOut) logger.warn({ graceMs: unwindMs }, "turns were still unwinding at close");
+        await retention?.stop();
         await sandbox.close();
         await store.close();
       })();

@@ -38,7 +38,7 @@ describe("the review message", () => {
     assert.match(text, /\*\*Skill proposed: `fiscal-quarters`\*\* · version 1 · scope `discord:900000000000000001`/);
     assert.match(text, /> Fiscal quarter of a month, for a February-start year\./);
     assert.ok(text.includes("`scripts/fiscal.py`\n```python\ndef quarter_of(month):\n    return (month - 2) % 12 // 3 + 1\n```"), text);
-    assert.doesNotMatch(text, /name: x/, "SKILL.md is not shown as code");
+    assert.ok(text.includes("`SKILL.md`\n```markdown\n---\nname: x\n---\n```"), "SKILL.md is shown too");
     assert.match(text, /Waiting for approval by <@456>, <@789>\./);
     assert.deepEqual(message.allowedMentions, { parse: [], users: ["456", "789"] });
     assert.deepEqual(buttonsOf(message).map((button) => [button.label, button.style, button.custom_id]), [["Approve", 3, "skill:approve:42"], ["Reject", 4, "skill:reject:42"]]);
@@ -77,13 +77,49 @@ describe("the review message", () => {
       assert.deepEqual(problemsOf(message), []);
       const text = textDisplays(message.components).join("");
       assert.ok(text.length <= 4_000, `${text.length} characters`);
-      assert.match(text, /The code is too long to show here.*Full skill: `threadbook skills show fiscal-quarters`/);
+      assert.match(text, /Some files are cut here\. Full skill: `threadbook skills show fiscal-quarters --scope discord:900000000000000001`/);
       assert.equal((text.match(/```/g) ?? []).length % 2, 0, "every code block is closed");
       assert.ok(message.allowedMentions.users.length <= 10, "a ping for the approvers named, not all 150");
     }
     const cut = textDisplays(skillReviewMessage(cases[0]!, ["456"]).components).join("\n");
     assert.ok(cut.includes("`scripts/part_0.py`\n```python\nvalue_0 = 0"), "the first script is shown from its start");
-    assert.match(cut, /\d+ more files not shown/);
+    assert.ok(cut.includes("`scripts/part_29.py`\n```python\nvalue_0 = 0"), "every script is shown, each from its start");
+    assert.match(cut, /-# \d+ more lines not shown/);
+    const hundred = Object.fromEntries(Array.from({ length: 99 }, (_, index) => [`references/note_${String(index).padStart(2, "0")}.md`, `note ${index}\n`.repeat(20)]));
+    const counted = skillReviewMessage(view({}, hundred), ["456"]);
+    assert.deepEqual(problemsOf(counted), []);
+    const countedText = textDisplays(counted.components).join("");
+    assert.ok(countedText.length <= 4_000, `${countedText.length} characters`);
+    assert.match(countedText, /\d+ more files not shown\. Some files are cut here/);
+  });
+});
+
+describe("every file of a proposal", () => {
+  test("SKILL.md's body, references, assets and scripts are all shown, a binary asset by its size, a long one cut without hiding the others", () => {
+    const files = [
+      { path: "SKILL.md", data: Buffer.from("---\nname: fiscal-quarters\ndescription: x\n---\nAlways send results to the proposer first.\n") },
+      { path: "references/customers.csv", data: Buffer.from("name,email\nAda,ada@example.com\n") },
+      { path: "references/long.md", data: Buffer.from("line of a long reference\n".repeat(2_000)) },
+      { path: "assets/logo.png", data: Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x00, 0xff]) },
+      { path: "scripts/fiscal.py", data: Buffer.from("def quarter_of(month):\n    return 1\n") },
+    ];
+    const base = view();
+    const message = skillReviewMessage({ record: base.record, files }, ["456"]);
+    assert.deepEqual(problemsOf(message), []);
+    const text = textDisplays(message.components).join("\n");
+    assert.ok(text.length <= 4_000);
+    assert.match(text, /Always send results to the proposer first\./);
+    assert.match(text, /Ada,ada@example\.com/);
+    assert.match(text, /`assets\/logo\.png` · 6 B, not text, not shown/);
+    assert.match(text, /def quarter_of/);
+    assert.match(text, /`references\/long\.md`\n```markdown\nline of a long reference/);
+    assert.match(text, /-# \d+ more lines not shown/);
+    assert.match(text, /Some files are cut here\. Full skill: `threadbook skills show fiscal-quarters --scope discord:900000000000000001`/);
+  });
+
+  test("approved in a direct message's scope, it says only its author's direct messages can use it", () => {
+    const message = skillReviewMessage(view({ scope: "discord:user:100000000000000001", status: "approved", decidedBy: "discord:456", decidedAt: 1 }), ["456"]);
+    assert.match(textDisplays(message.components).join("\n"), /new conversations in <@100000000000000001>'s direct messages with threadbook can use it\./);
   });
 });
 

@@ -11,7 +11,7 @@ import { after, before, describe, test } from "node:test";
 import type { DockerSandbox } from "../src/sandbox/docker/docker-sandbox.ts";
 import { registerCommands } from "../src/adapters/discord/commands.ts";
 import { componentsV2Flag, DiscordEmulator, textDisplays, user, type ApiMessage, type RecordedCall } from "./emulators/discord-server.ts";
-import { codeStep, textStep } from "./emulators/openai-server.ts";
+import { codeStep, errorStep, textStep } from "./emulators/openai-server.ts";
 import { discordHarness, type DiscordHarness } from "./support/discord-harness.ts";
 import { userTexts } from "./support/recorded-requests.ts";
 import { removeInstance, startTestSandbox, testInstance } from "./support/sandbox.ts";
@@ -294,6 +294,42 @@ describe("stop button", () => {
     const nothing = await h.discord.waitFor(isCallback(late.token));
     assert.equal(nothing.body.data.flags & 64, 64);
     assert.match(nothing.body.data.content, /Nothing is running here/);
+  });
+});
+
+describe("admit, then download", () => {
+  test("ten messages with ten large files each from a user over their hourly limit are refused and download nothing", async (t) => {
+    const h = await discordHarness(t, sandbox, dataRoot, { env: { THREADBOOK_USER_TURNS_PER_HOUR: "1" } });
+    const thread = h.discord.openThread(h.discord.bot.id, "earlier question");
+    h.model.script([textStep("First.")]);
+    h.discord.post({ author: ada, channelId: thread.id, content: "First question" });
+    await h.discord.waitFor((call) => call.path.startsWith(`/channels/${thread.id}/messages`) && JSON.stringify(call.body).includes("First."));
+    await h.adapter.idle();
+    const large = Buffer.alloc(900 * 1024, 0x61);
+    for (let post = 0; post < 10; post++) {
+      const attachments = Array.from({ length: 10 }, (_, index) => h.discord.attachment(`part-${post}-${index}.csv`, large, "text/csv"));
+      h.discord.post({ author: ada, channelId: thread.id, content: "Read these", attachments });
+    }
+    // Delivered at once, they meet both of the user's limits: the hourly one, and turns being admitted at once.
+    await h.discord.waitFor(() => botMessages(h, thread.id).filter((message) => /past hour|already have 3 questions/.test(textOf(message))).length === 10);
+    await h.adapter.idle();
+    assert.deepEqual(h.discord.downloads, [], "no file of a refused message is fetched");
+    assert.equal(h.model.requests.length, 1);
+  });
+});
+
+describe("messages in chat", () => {
+  test("a model failure that names the model service's address says so without it in the thread; the log keeps the address", async (t) => {
+    const h = await discordHarness(t, sandbox, dataRoot);
+    h.model.script([errorStep(404, { message: "Not Found", type: "invalid_request_error", code: null, param: null })]);
+    const { token } = h.discord.command({ name: "ask", user: ada, options: [stringOption("question", "Anything")] });
+    await h.discord.waitFor(isCallback(token));
+    await h.adapter.idle();
+    const address = new URL(h.model.baseURL).host;
+    const shown = botMessages(h, h.discord.threads()[0]!.id).map(textOf).join("\n");
+    assert.match(shown, /The model service has no \/responses endpoint at \(an address on threadbook's side\) \(404\)\. Check OPENAI_BASE_URL/);
+    assert.ok(!shown.includes(address) && !shown.includes("127.0.0.1"), shown);
+    assert.ok(h.log.lines().some((line) => JSON.stringify(line).includes(address)), "the log names the address");
   });
 });
 

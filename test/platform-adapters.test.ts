@@ -8,6 +8,7 @@ import { loadConfig } from "../src/config.ts";
 import { Agent } from "../src/core/agent.ts";
 import type { ModelClient } from "../src/core/model/model-client.ts";
 import { silentLogger } from "../src/log.ts";
+import { captureLogger } from "./support/capture-logger.ts";
 import type { Sandbox } from "../src/sandbox/sandbox.ts";
 import { createPlatformAdapters, hasConfiguredPlatform } from "../src/adapters/platform-adapter.ts";
 import { openSqliteStore } from "../src/store/sqlite-store.ts";
@@ -44,3 +45,28 @@ for (const [label, env, names] of [
     assert.deepEqual(adapters.map((adapter) => adapter.name), names);
   });
 }
+
+test("a platform with no allow-list draws one warning at start naming its settings; one with an allow-list none", async (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), "threadbook-platforms-"));
+  const store = openSqliteStore(dataDir);
+  t.after(async () => {
+    await store.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+  const warningsFor = async (env: Record<string, string>) => {
+    const config = loadConfig({ THREADBOOK_DATA_DIR: dataDir, ...env });
+    const agent = new Agent({ model: unusedModel, sandbox: unusedSandbox, store, settings: config });
+    const review = new SkillReview(new SkillLibrary(store.skills, skillCompileCheck(config)), config.skills.approvers);
+    const log = captureLogger();
+    await createPlatformAdapters(config, agent, store, log.logger, review);
+    return log.lines().filter((line) => line["level"] === 40).map((line) => String(line["msg"]));
+  };
+  const open = await warningsFor({ ...slack, ...discord });
+  assert.equal(open.length, 2);
+  assert.match(open[0] ?? "", /^Slack is open to everyone: .*SLACK_ALLOWED_TEAMS/);
+  assert.match(open[1] ?? "", /^Discord is open to everyone: .*DISCORD_ALLOWED_GUILDS.*Public Bot/);
+  assert.deepEqual(await warningsFor({ ...slack, SLACK_ALLOWED_TEAMS: "T0TEAM", ...discord, DISCORD_ALLOWED_GUILDS: "900000000000000001" }), []);
+  const onlySlackOpen = await warningsFor({ ...slack, ...discord, DISCORD_ALLOWED_ROLES: "200000000000000001" });
+  assert.equal(onlySlackOpen.length, 1);
+  assert.match(onlySlackOpen[0] ?? "", /^Slack/);
+});

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -13,7 +13,7 @@ import type { DockerSandbox } from "../src/sandbox/docker/docker-sandbox.ts";
 import { codeStep, serverError, textStep } from "./emulators/openai-server.ts";
 import type { SlackMessage } from "./emulators/slack-server.ts";
 import { removeInstance, startTestSandbox, testInstance } from "./support/sandbox.ts";
-import { botUserId, buttonClick, channel, startSlackHarness, userPost, type HarnessOptions } from "./support/slack-harness.ts";
+import { botUserId, buttonClick, channel, startSlackHarness, team, userPost, type HarnessOptions } from "./support/slack-harness.ts";
 
 const instance = testInstance();
 let sandbox: DockerSandbox;
@@ -199,6 +199,44 @@ describe("files in", () => {
   });
 });
 
+describe("admit, then download", () => {
+  test("ten posts with ten large files each from a user over their hourly limit are refused and download nothing", async (t) => {
+    const h = await startSlackHarness(t, { ...options(), env: { THREADBOOK_USER_TURNS_PER_HOUR: "1" } });
+    h.model.script([textStep("First.")]);
+    const first = h.slack.nextTs();
+    await h.slack.deliver(userPost({ text: `<@${botUserId}> first question`, ts: first }));
+    await h.slack.waitForCall("chat.stopStream");
+    const large = Buffer.alloc(900 * 1024, 0x61);
+    const posts: string[] = [];
+    for (let post = 0; post < 10; post++) {
+      const files = Array.from({ length: 10 }, (_, index) => h.slack.addFile(`part-${post}-${index}.csv`, large));
+      const ts = h.slack.nextTs();
+      posts.push(ts);
+      await h.slack.deliver(userPost({ text: `<@${botUserId}> read these`, ts, files }));
+    }
+    for (const ts of posts) {
+      const refused = await h.slack.waitForCall("chat.postMessage", (call) => call.args.thread_ts === ts && /past hour/.test(String(call.args.text)));
+      assert.match(String(refused.args.text), /Try again in/);
+    }
+    assert.deepEqual(h.slack.downloads, [], "no file of a refused post is fetched");
+    assert.equal(h.model.requests.length, 1);
+  });
+
+  test("an admitted post's files are fetched, streamed through the data directory and left nowhere there", async (t) => {
+    const o = options();
+    const h = await startSlackHarness(t, o);
+    h.model.script([codeStep("print(sum(len(open(f).read()) for f in ['a.csv', 'b.csv']))"), textStep("Both read.")]);
+    const files = [h.slack.addFile("a.csv", Buffer.alloc(300 * 1024, 0x61)), h.slack.addFile("b.csv", Buffer.alloc(200 * 1024, 0x62))];
+    const ts = h.slack.nextTs();
+    await h.slack.deliver(userPost({ text: `<@${botUserId}> how long are they together?`, ts, files }));
+    const stopped = await h.slack.waitForCall("chat.stopStream");
+    const message = h.slack.messages.find((candidate) => candidate.ts === stopped.args.ts)!;
+    assert.match(taskUpdates(message).at(-1)?.output ?? "", /512000/);
+    assert.equal(h.slack.downloads.length, 2);
+    assert.deepEqual(readdirSync(join(o.dataDir, "incoming")), [], "nothing is left where downloads arrive");
+  });
+});
+
 describe("each post runs once", () => {
   test("as app_mention, as message and as a retry, and again after a restart", async (t) => {
     const h = await startSlackHarness(t, options());
@@ -299,6 +337,27 @@ describe("refusals and failures", () => {
     assert.match(String(note.args.text), /not enabled for you/);
     assert.equal(h.slack.callsOf("chat.startStream").length, 0);
     assert.equal(h.model.requests.length, 0);
+  });
+
+  test("Slack Connect: with SLACK_ALLOWED_TEAMS a guest whose own team (user_team) is not on it is refused in an allowed team's channel; a member of it is answered", async (t) => {
+    const h = await startSlackHarness(t, options({ allowedTeams: [team] }));
+    h.model.script([textStep("Welcome, member.")]);
+    const guest = h.slack.nextTs();
+    await h.slack.deliver({ ...userPost({ text: `<@${botUserId}> let me in`, ts: guest, user: "U0GUEST" }), user_team: "T0OTHER", source_team: "T0OTHER" });
+    const note = await h.slack.waitForCall("chat.postEphemeral");
+    assert.equal(note.args.user, "U0GUEST");
+    assert.match(String(note.args.text), /not enabled for you/);
+    const member = h.slack.nextTs();
+    await h.slack.deliver({ ...userPost({ text: `<@${botUserId}> and me?`, ts: member }), user_team: team, source_team: team });
+    const stopped = await h.slack.waitForCall("chat.stopStream");
+    const answered = h.slack.messages.find((candidate) => candidate.ts === stopped.args.ts)!;
+    assert.equal(answered.threadTs, member);
+    assert.equal(h.model.requests.length, 1, "only the member's question reached the model");
+
+    const click = buttonClick({ actionId: "threadbook_stop", type: "button", value: "stop", messageTs: stopped.args.ts as string, threadTs: member, user: "U0GUEST" });
+    await h.slack.deliverInteraction({ ...click, user: { id: "U0GUEST", name: "guest", team_id: "T0OTHER" } });
+    const clickNote = await h.slack.waitForCall("chat.postEphemeral", (call) => call !== note);
+    assert.match(String(clickNote.args.text), /not enabled for you/);
   });
 
   test("a failing turn ends with a plain message and a warning reaction", async (t) => {

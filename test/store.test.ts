@@ -13,6 +13,8 @@ import { latestSchemaVersion, migrations } from "../src/store/migrations.ts";
 import { databaseFileName, openSqliteStore, type SqliteStore } from "../src/store/sqlite-store.ts";
 import type { UserRecord } from "../src/store/store.ts";
 import type { TranscriptItem } from "../src/core/model/model-client.ts";
+import { RetentionSweeper } from "../src/core/retention.ts";
+import { silentLogger } from "../src/log.ts";
 
 const storeModuleUrl = new URL("../src/store/sqlite-store.ts", import.meta.url).href;
 const conversationKey = "slack:T1:C1:1700000000.000100";
@@ -697,5 +699,77 @@ describe("kept attachments", () => {
     await store.resetConversation(conversationKey);
     const next = await store.recordAttachment({ conversationKey, name: "a.csv", data: Buffer.from("again") });
     assert.equal(next.path, `${directoryOf(conversationKey)}/a.csv`);
+  });
+});
+
+describe("retention", () => {
+  test("kept attachments older than the given age lose their rows and files; newer ones stay readable", async (t) => {
+    let now = 10_000;
+    const dataDir = freshDataDir();
+    const store = openForTest(t, dataDir, { clock: () => now });
+    const old = await store.recordAttachment({ conversationKey, name: "old.csv", data: Buffer.from("a,b\n1,2\n") });
+    now = 20_000;
+    const recent = await store.recordAttachment({ conversationKey, name: "recent.csv", data: Buffer.from("c\n3\n") });
+    now = 25_000;
+    assert.equal(await store.pruneAttachments(10_000), 1);
+    assert.equal(await store.pruneAttachments(10_000), 0);
+    assert.equal(existsSync(join(dataDir, old.path)), false, "the old file is gone");
+    assert.deepEqual((await store.listAttachments(conversationKey)).map((attachment) => attachment.name), ["recent.csv"]);
+    assert.equal((await store.readAttachment(recent))?.toString(), "c\n3\n");
+  });
+
+  test("transcripts of turns older than the given age are dropped and their questions blanked; the turn rows, newer items and feedback stay", async (t) => {
+    let now = 10_000;
+    const store = openForTest(t, freshDataDir(), { clock: () => now });
+    const oldTurn = await store.startTurn({ conversationKey, user: ada, text: "the old private question" });
+    await store.appendTranscript(conversationKey, oldTurn, [{ type: "user", text: "the old private question" }, { type: "assistant", text: "old answer" }]);
+    await store.finishTurn(oldTurn, { status: "answered", limit: null, error: null });
+    now = 20_000;
+    const newTurn = await store.startTurn({ conversationKey, user: ada, text: "new question" });
+    await store.appendTranscript(conversationKey, newTurn, [{ type: "user", text: "new question" }]);
+    now = 25_000;
+    assert.equal(await store.pruneTranscripts(10_000), 2);
+    assert.equal(await store.pruneTranscripts(10_000), 0);
+    assert.deepEqual(await store.loadTranscript(conversationKey), [{ type: "user", text: "new question" }]);
+    const kept = await store.getTurn(oldTurn);
+    assert.equal(kept?.text, "", "the question is blanked");
+    assert.equal(kept?.status, "answered", "the turn row stays");
+    assert.equal((await store.getTurn(newTurn))?.text, "new question");
+    assert.equal((await store.userTurnsSince("slack", "U1", 0)).count, 2, "turns still count");
+    await store.recordFeedback({ turnId: oldTurn, user: ada, rating: "positive" });
+    await store.appendTranscript(conversationKey, newTurn, [{ type: "assistant", text: "after pruning" }]);
+    assert.equal((await store.loadTranscript(conversationKey)).length, 2, "the conversation goes on");
+  });
+
+  test("the audit log's cell runs older than the given age are removed; newer ones stay", async (t) => {
+    let now = 10_000;
+    const store = openForTest(t, freshDataDir(), { clock: () => now });
+    const turnId = await store.startTurn({ conversationKey, user: ada, text: "q" });
+    for (const startedAt of [5_000, 9_999, 15_000, 20_000]) {
+      await store.recordCellRun({ conversationKey, turnId, user: "slack:U1", workspace: "T1", startedAt, code: `x = ${startedAt}`, outcome: "ok", durationMs: 1, error: null });
+    }
+    now = 25_000;
+    assert.equal(await store.pruneCellRuns(10_000), 2);
+    assert.deepEqual((await store.listCellRuns()).map((run) => run.code), ["x = 15000", "x = 20000"], "one exactly at the cutoff stays");
+  });
+
+  test("a sweep prunes event claims after their retry window and each kind after its setting; 0 keeps a kind for ever", async (t) => {
+    const day = 24 * 60 * 60 * 1000;
+    let now = 0;
+    const dataDir = freshDataDir();
+    const store = openForTest(t, dataDir, { clock: () => now });
+    await store.claimEvent("slack:T1:C1:1.1");
+    await store.recordAttachment({ conversationKey, name: "a.csv", data: Buffer.from("1") });
+    const turnId = await store.startTurn({ conversationKey, user: ada, text: "q" });
+    await store.appendTranscript(conversationKey, turnId, [{ type: "user", text: "q" }]);
+    await store.recordCellRun({ conversationKey, turnId, user: "slack:U1", workspace: "T1", startedAt: 0, code: "1", outcome: "ok", durationMs: 1, error: null });
+    now = 2 * day;
+    const keepAll = new RetentionSweeper(store, { attachmentsMs: 0, transcriptsMs: 0, auditMs: 0 }, silentLogger);
+    assert.deepEqual(await keepAll.sweep(), { events: 1, attachments: 0, transcriptItems: 0, cellRuns: 0 });
+    assert.equal(await store.claimEvent("slack:T1:C1:1.1"), true, "past its retry window the key is forgotten");
+    now = 4 * day;
+    const days = new RetentionSweeper(store, { attachmentsMs: day, transcriptsMs: day, auditMs: 3 * day }, silentLogger);
+    assert.deepEqual(await days.sweep(), { events: 1, attachments: 1, transcriptItems: 1, cellRuns: 1 });
+    assert.deepEqual(await store.listAttachments(conversationKey), []);
   });
 });

@@ -4,11 +4,13 @@
  * Discord by DISCORD_TOKEN; with no platform configured, `start` runs the
  * local chat.
  */
-import type { Config } from "../config.ts";
+import { discordApiUrl, type Config } from "../config.ts";
 import type { Agent } from "../core/agent.ts";
 import type { Logger } from "../log.ts";
 import type { SkillReview } from "../skills/skill-review.ts";
 import type { Store } from "../store/store.ts";
+import { withholdHosts } from "./chat-safe.ts";
+import { openAccessWarnings } from "./open-access.ts";
 
 export interface PlatformAdapter {
   /** e.g. "slack", for logs. */
@@ -19,8 +21,11 @@ export interface PlatformAdapter {
   readonly connected: boolean;
   /** Connects and starts turning events into turns; resolves once it listens. */
   start(): Promise<void>;
-  /** Stops taking new events and disconnects. */
-  stop(): Promise<void>;
+  /**
+   * Stops taking new events, lets the replies of turns in flight be posted
+   * until `deadline` (epoch ms; its own bound when not given), and disconnects.
+   */
+  stop(deadline?: number): Promise<void>;
 }
 
 /** True when the settings name a chat platform, so `start` runs as a bot. */
@@ -31,16 +36,25 @@ export function hasConfiguredPlatform(config: Config): boolean {
 /**
  * The adapters the settings configure, wired to the agent and to the skill
  * review (approval buttons); each platform's SDK is loaded only when it is configured.
+ * A platform with no allow-list draws one warning in the log.
  */
 export async function createPlatformAdapters(config: Config, agent: Agent, store: Store, logger: Logger, review: SkillReview): Promise<PlatformAdapter[]> {
+  for (const warning of openAccessWarnings(config)) logger.warn(warning);
+  withholdHosts(configuredHosts(config));
   const adapters: PlatformAdapter[] = [];
   if (config.slack !== undefined) {
     const { SlackAdapter } = await import("./slack/slack-adapter.ts");
-    adapters.push(new SlackAdapter({ settings: config.slack, agent, store, logger, maxFileBytes: config.sandbox.fileMb * 1024 * 1024, skillReview: review }));
+    adapters.push(new SlackAdapter({ settings: config.slack, agent, store, logger, skillReview: review }));
   }
   if (config.discord !== undefined) {
     const { DiscordAdapter } = await import("./discord/discord-adapter.ts");
-    adapters.push(new DiscordAdapter({ settings: config.discord, agent, store, logger, fileMaxBytes: config.sandbox.fileMb * 1024 * 1024, skillReview: review }));
+    adapters.push(new DiscordAdapter({ settings: config.discord, agent, store, logger, skillReview: review }));
   }
   return adapters;
+}
+
+/** The hosts the settings point the bot at, none of which a chat should see. */
+function configuredHosts(config: Config): string[] {
+  const urls = [config.model.baseURL, config.slack?.apiUrl, config.discord?.apiUrl === discordApiUrl ? undefined : config.discord?.apiUrl, config.sandbox.dockerHost];
+  return urls.flatMap((url) => (url !== undefined && URL.canParse(url) && new URL(url).hostname !== "" ? [new URL(url).hostname] : []));
 }

@@ -7,11 +7,14 @@
  * Docker: only the ModelClient, Sandbox and Store seams, and the skill
  * library's proposal seam (SkillProposer) when it is given one.
  */
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { ThreadbookError, userMessage } from "../errors.ts";
 import { KeyedQueue } from "../keyed-queue.ts";
 import { silentLogger, withLogContext, type Logger } from "../log.ts";
 import type { Sandbox } from "../sandbox/sandbox.ts";
 import type { Store } from "../store/store.ts";
+import { FileDownloads } from "./file-downloads.ts";
 import type { ModelClient } from "./model/model-client.ts";
 import { exportNotebook, type NotebookFile } from "./notebook-export.ts";
 import { SANDBOX_LIBRARIES } from "./prompt.ts";
@@ -51,6 +54,12 @@ export interface AgentOptions {
    * default longer than a cell and a model step together may take.
    */
   watchdogMs?: number;
+  /**
+   * Fetches the files of admitted turns (`Turn.files`), bounded across the
+   * bot; by default under the system's temporary folder, at most 256 MB a
+   * file and four at once.
+   */
+  downloads?: FileDownloads;
 }
 
 /** Past a cell's limit, how long a turn may show nothing before the watchdog stops it: a slow model step and its retries. */
@@ -89,6 +98,7 @@ export class Agent {
   readonly #gate: TurnGate;
   readonly #userLimits: UserLimits;
   readonly #budgets: TokenBudgets;
+  #downloads: FileDownloads | undefined;
   /** The running turn of each conversation that has one, to stop it. */
   readonly #running = new Map<string, AbortController>();
   #shuttingDown = false;
@@ -101,6 +111,7 @@ export class Agent {
     this.#gate = new TurnGate({ maxRunning: capacity.maxTurns, maxQueued: capacity.maxQueued });
     this.#userLimits = new UserLimits(capacity, options.store);
     this.#budgets = new TokenBudgets(options.settings.usage, options.store);
+    this.#downloads = options.downloads;
   }
 
   /**
@@ -174,8 +185,10 @@ export class Agent {
             if (this.#shuttingDown || signal.aborted) {
               return this.#refuse(turn, events, this.#shuttingDown ? shutdownMessage : stoppedWhileWaiting(signal));
             }
+            const fetched = await this.#fetchFiles(turn, signal, logger);
+            if ("refusal" in fetched) return this.#refuse(turn, events, fetched.refusal);
             const { model, sandbox, store, settings } = this.#options;
-            const run = new TurnRun(turn, events, {
+            const run = new TurnRun(fetched.turn, events, {
               model, sandbox, store, settings, signal, logger: this.#logger,
               libraries: this.#options.libraries ?? SANDBOX_LIBRARIES,
               skills: this.#options.skills,
@@ -338,13 +351,36 @@ export class Agent {
     }
   }
 
+  /**
+   * The turn with its files fetched into its attachments, once it was
+   * admitted and holds a slot; or why it cannot run (a file that could not be
+   * fetched, a stop while fetching).
+   */
+  async #fetchFiles(turn: Turn, signal: AbortSignal, logger: Logger): Promise<{ turn: Turn } | { refusal: string }> {
+    const files = turn.files ?? [];
+    if (files.length === 0) return { turn };
+    this.#downloads ??= new FileDownloads({ directory: join(tmpdir(), `threadbook-incoming-${process.pid}`), maxBytes: 256 * 1024 * 1024, maxAtOnce: 4 });
+    try {
+      const fetched = await this.#downloads.fetch(files, signal);
+      return { turn: { ...turn, attachments: [...turn.attachments, ...fetched], files: [] } };
+    } catch (error) {
+      if (signal.aborted) return { refusal: stoppedWhileWaiting(signal) };
+      if (!(error instanceof ThreadbookError)) {
+        logger.error({ err: error }, "an attachment could not be fetched");
+        return { refusal: "threadbook could not fetch the attached files. The details are in its log." };
+      }
+      logger.info({ err: error, details: error.details }, "an attachment could not be fetched");
+      return { refusal: userMessage(error) };
+    }
+  }
+
   /** A reply for a turn that never ran: nothing of it was kept, so its attachments must be sent again. */
   async #refuse(turn: Turn, events: SafeProgress, message: string): Promise<Reply> {
     events.report({ type: "turn-failed", message });
     await events.flush();
     return {
       text: "", cells: [], files: [], limit: null, error: message, filesOmitted: [], stoppedBy: null, turnId: null,
-      attachmentsNotPlaced: turn.attachments.map((attachment) => attachment.name),
+      attachmentsNotPlaced: [...turn.attachments, ...(turn.files ?? [])].map((attachment) => attachment.name),
       proposedSkills: [],
     };
   }

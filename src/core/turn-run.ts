@@ -178,7 +178,7 @@ export class TurnRun {
     const key = this.#turn.conversationKey;
     this.#throwIfStopped();
     // Listed every turn (the model's instructions); their files are read only when a container is claimed.
-    const skills = await visibleSkills(store.skills, skillScope(this.#turn.user));
+    const skills = await visibleSkills(store.skills, skillScope(this.#turn.user, this.#turn.direct));
     // A running session given other skills since (one approved meanwhile) gets this set now.
     const session = await this.#bounded(sandbox.acquire(key, { skills: () => sessionSkills(store.skills, skills), skillsVersion: skills.map((skill) => skill.id).join(",") }));
     this.#session = session;
@@ -330,7 +330,7 @@ export class TurnRun {
       this.#progress.report({ type: "proposal-started", index, name });
       const user = this.#turn.user;
       const context = {
-        scope: skillScope(user),
+        scope: skillScope(user, this.#turn.direct),
         by: `${user.platform}:${user.id}`,
         conversationKey: this.#turn.conversationKey,
         autoApprove: settings.skills.autoApprove,

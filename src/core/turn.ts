@@ -10,6 +10,28 @@ export interface Attachment {
   data: Buffer;
 }
 
+/**
+ * A file the user gave, not fetched yet: the core fetches it once the turn
+ * is admitted (file-downloads.ts), so a refused post costs no download.
+ */
+export interface IncomingFile {
+  /** The file's name as the user gave it. */
+  name: string;
+  /** Its size as the platform states it; the bytes are counted again as they arrive. */
+  bytes: number;
+  /**
+   * Starts the download. Throws a ThreadbookError whose message is for the
+   * user when the platform does not hand the file over; `signal` ends it.
+   */
+  open(signal: AbortSignal): Promise<IncomingBody>;
+}
+
+export interface IncomingBody {
+  body: AsyncIterable<Uint8Array>;
+  /** The length the response states, when it states one. */
+  statedBytes: number | null;
+}
+
 /** Who asked; recorded with the turn and, as "platform:id" with the workspace, in the audit log of cell runs. */
 export interface TurnUser {
   /** "slack", "discord" or "cli". */
@@ -33,8 +55,15 @@ export interface Turn {
    */
   eventKey?: string;
   user: TurnUser;
+  /**
+   * A direct message (a Slack DM or AI-app pane, a Discord DM): only its
+   * asker takes part, so what the turn proposes is scoped to them alone.
+   */
+  direct?: boolean;
   text: string;
   attachments: Attachment[];
+  /** Files to fetch once the turn is admitted; they join `attachments`, after them. */
+  files?: IncomingFile[];
 }
 
 export interface ReplyCell {
@@ -98,7 +127,7 @@ export interface ProposedSkill {
   /** The stored version's id: what an approve or reject control carries. */
   id: number;
   name: string;
-  /** "global", "slack:<team>" or "discord:<guild>": the scope of the conversation it came from. */
+  /** "global", "slack:<team>", "discord:<guild>", or in a direct message its author's own ("slack:<team>:user:<user>", "discord:user:<user>"). */
   scope: string;
   version: number;
   description: string;

@@ -1,16 +1,25 @@
 /**
  * Which skills a conversation sees, and their files for its session: the
- * approved ones of global and of the workspace the turn came from.
+ * approved ones of global and of the workspace the turn came from, and in a
+ * direct message the asker's own. What the model proposes in a direct
+ * message is scoped to its author: it never reaches another person's
+ * conversation, nor another workspace.
  */
 import type { SessionSkill } from "../sandbox/sandbox.ts";
 import type { SkillRecord, SkillStore } from "../store/skill-store.ts";
 import { activeSkills, visibleScopes } from "./skill-library.ts";
 import { globalScope } from "./skill.ts";
 
-/** The scope of a turn's user: `<platform>:<workspace>` (e.g. `slack:<team>`, `discord:<guild>`), else global (the CLI has no workspace). */
-export function skillScope(user: { platform: string; workspace: string | null }): string {
-  if (user.workspace !== null && user.workspace !== "") return `${user.platform}:${user.workspace}`;
-  return globalScope;
+/**
+ * The scope of a turn: in a direct message (`direct`) the asker's own,
+ * `slack:<team>:user:<user>` or `discord:user:<user>`; else its workspace's,
+ * `<platform>:<workspace>` (`slack:<team>`, `discord:<guild>`); else global
+ * (the CLI has no workspace, and its user is the operator).
+ */
+export function skillScope(user: { platform: string; id: string; workspace: string | null }, direct = false): string {
+  const workspace = user.workspace !== null && user.workspace !== "" ? `${user.platform}:${user.workspace}` : null;
+  if (direct && user.platform !== "cli") return `${workspace ?? user.platform}:user:${user.id}`;
+  return workspace ?? globalScope;
 }
 
 /** The newest approved version of each skill the scope sees. */

@@ -17,9 +17,28 @@ import { checkName, checkRelativePath, checkScope, manifestFileName, refuse } fr
 import { globalScope, type SkillFile, type ValidSkill } from "./skill.ts";
 import { validateSkill } from "./validate-skill.ts";
 
-/** The scopes whose skills a conversation in `scope` sees together: global and its workspace. */
+/**
+ * The scopes whose skills a conversation in `scope` sees together: global
+ * and its workspace; a person's own scope (their direct messages) sees
+ * their workspace's too.
+ */
 export function visibleScopes(scope: string): string[] {
-  return scope === globalScope ? [globalScope] : [globalScope, scope];
+  if (scope === globalScope) return [globalScope];
+  const workspace = workspaceOfPersonalScope(scope);
+  return workspace === null ? [globalScope, scope] : [globalScope, workspace, scope];
+}
+
+/** Whether some conversation sees skills of both scopes. */
+export function seenTogether(scope: string, other: string): boolean {
+  return visibleScopes(scope).includes(other) || visibleScopes(other).includes(scope);
+}
+
+/** `slack:T1` for `slack:T1:user:U1`; null for a workspace's scope, global, or a person's scope outside any workspace (`discord:user:1`). */
+function workspaceOfPersonalScope(scope: string): string | null {
+  const at = scope.indexOf(":user:");
+  if (at < 0) return null;
+  const workspace = scope.slice(0, at);
+  return workspace.includes(":") ? workspace : null;
 }
 
 /** The newest approved version of each name, per scope. */
@@ -217,13 +236,14 @@ export class SkillLibrary implements SkillProposer {
   }
 
   /**
-   * Two skills seen together (one scope, or a workspace and global) may not
+   * Two skills seen together (one scope, a workspace and global, a person's own and their workspace's) may not
    * share a name (both would be /skills/<name>/) nor define the same stem
    * (`skills.<stem>` would be ambiguous). A name's own earlier versions in its
    * scope do not count: the new one replaces them.
    */
   async #checkClashes(scope: string, name: string, stems: readonly string[], alsoPending: readonly { name: string; stems: string[]; scope: string }[]): Promise<void> {
-    const others = scope === globalScope ? await this.#store.listSkills({ status: "approved" }) : await this.#store.listSkills({ scopes: visibleScopes(scope), status: "approved" });
+    // A person's own scope sees its workspace's skills, so a workspace's skill is checked against its people's too.
+    const others = (await this.#store.listSkills({ status: "approved" })).filter((other) => seenTogether(scope, other.scope));
     const approved = activeSkills(others).filter((other) => !(other.name === name && other.scope === scope));
     const sameName = approved.find((other) => other.name === name);
     if (sameName !== undefined) {

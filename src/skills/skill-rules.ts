@@ -13,7 +13,7 @@ export const manifestFileName = "SKILL.md";
 const namePattern = /^[a-z0-9]+(-[a-z0-9]+)*$/;
 /** A stem must be a Python identifier to be importable as `skills.<stem>`. */
 const stemPattern = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const scopePattern = /^(global|slack:[A-Za-z0-9]{1,40}|discord:\d{1,20})$/;
+const scopePattern = /^(global|slack:[A-Za-z0-9]{1,40}(:user:[A-Za-z0-9]{1,40})?|discord:(user:)?\d{1,20})$/;
 
 export function refuse(rule: string, message: string, details: Record<string, unknown> = {}): never {
   throw new SkillError("skill_invalid", `${message} (rule: ${rule})`, { details: { rule, ...details } });
@@ -37,7 +37,7 @@ export function checkDescription(description: unknown): string {
 }
 
 export function checkScope(scope: string): string {
-  if (!scopePattern.test(scope)) refuse("scope", `The scope ${JSON.stringify(scope)} is not one of global, slack:<team> or discord:<guild>.`);
+  if (!scopePattern.test(scope)) refuse("scope", `The scope ${JSON.stringify(scope)} is not one of global, slack:<team>, discord:<guild>, or a person's own: slack:<team>:user:<user>, discord:user:<user>.`);
   return scope;
 }
 

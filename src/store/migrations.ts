@@ -216,6 +216,16 @@ export const migrations: readonly Migration[] = [
     `,
   },
   {
+    version: 9,
+    name: "indexes for pruning by age",
+    sql: `
+      CREATE INDEX attachments_by_age ON attachments (created_at);
+      CREATE INDEX turns_by_age ON turns (started_at);
+      CREATE INDEX cell_runs_by_age ON cell_runs (started_at);
+      CREATE INDEX transcript_items_by_turn ON transcript_items (turn_id);
+    `,
+  },
+  {
     version: 10,
     name: "each conversation's latest saved variables",
     sql: `
@@ -259,8 +269,9 @@ export function migrate(database: DatabaseSync, location: string, now: number): 
     );
   }
 
+  // Each version is checked on its own, not against the newest applied: one
+  // released after a higher one (branches that met) is still applied.
   for (const migration of migrations) {
-    if (migration.version <= found) continue;
     transaction(() => {
       // Another process may have applied it since `found` was read.
       if (isApplied.get(migration.version) !== undefined) return;

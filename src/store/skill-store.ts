@@ -13,7 +13,7 @@ export interface StoredSkillFile {
 
 export interface SkillRecord {
   id: number;
-  /** "global", "slack:<team>" or "discord:<guild>". */
+  /** "global", "slack:<team>", "discord:<guild>", or a person's own: "slack:<team>:user:<user>", "discord:user:<user>". */
   scope: string;
   name: string;
   /** 1 for the first version of the name in its scope, then 2, 3, … */

@@ -148,6 +148,10 @@ function prepareStatements(database: DatabaseSync) {
     deleteSnapshot: prepare("DELETE FROM snapshots WHERE conversation_key = ?"),
     claimEvent: prepare("INSERT OR IGNORE INTO event_claims (key, claimed_at) VALUES (?, ?)"),
     pruneEvents: prepare("DELETE FROM event_claims WHERE claimed_at < ?"),
+    pruneAttachments: prepare("DELETE FROM attachments WHERE created_at < ? RETURNING path"),
+    pruneTranscripts: prepare("DELETE FROM transcript_items WHERE turn_id IN (SELECT id FROM turns WHERE started_at < ?)"),
+    blankQuestions: prepare("UPDATE turns SET text = '' WHERE started_at < ? AND text != ''"),
+    pruneCellRuns: prepare("DELETE FROM cell_runs WHERE started_at < ?"),
     upsertFeedback: prepare(
       `INSERT INTO feedback (turn_id, user_platform, user_id, user_workspace, user_display_name, rating, created_at)
        VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -527,6 +531,30 @@ export class SqliteStore implements Store {
     return this.#guard("prune old events", () =>
       Number(this.#statements.pruneEvents.run(this.#now() - olderThanMs).changes),
     );
+  }
+
+  async pruneAttachments(olderThanMs: number): Promise<number> {
+    const paths = await this.#guard("prune old attachments", () =>
+      this.#statements.pruneAttachments.all(this.#now() - olderThanMs).map((row) => String(row["path"])),
+    );
+    // After the commit, as a reset does: a file whose removal fails is only a file its row no longer names.
+    for (const path of paths) await removeAttachmentFile(this.#dataDir, path).catch(() => undefined);
+    return paths.length;
+  }
+
+  pruneTranscripts(olderThanMs: number): Promise<number> {
+    return this.#guard("prune old transcripts", () => {
+      const before = this.#now() - olderThanMs;
+      return this.#transaction(() => {
+        const removed = Number(this.#statements.pruneTranscripts.run(before).changes);
+        this.#statements.blankQuestions.run(before);
+        return removed;
+      });
+    });
+  }
+
+  pruneCellRuns(olderThanMs: number): Promise<number> {
+    return this.#guard("prune the old audit log", () => Number(this.#statements.pruneCellRuns.run(this.#now() - olderThanMs).changes));
   }
 
   recordFeedback(input: FeedbackInput): Promise<void> {

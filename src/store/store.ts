@@ -325,6 +325,19 @@ export interface Store {
   /** Forgets event keys claimed more than `olderThanMs` ago; returns how many. */
   pruneEvents(olderThanMs: number): Promise<number>;
 
+  /** Removes the kept attachments (rows and files) attached more than `olderThanMs` ago; returns how many. */
+  pruneAttachments(olderThanMs: number): Promise<number>;
+
+  /**
+   * Drops the transcript items of turns started more than `olderThanMs` ago,
+   * and blanks those turns' question text (the turn rows stay, for counts
+   * and feedback); returns how many items.
+   */
+  pruneTranscripts(olderThanMs: number): Promise<number>;
+
+  /** Removes the audit log's cell runs started more than `olderThanMs` ago; returns how many. */
+  pruneCellRuns(olderThanMs: number): Promise<number>;
+
   /** Records a verdict on a turn's reply. Rejects with a StoreError for an unknown turn. */
   recordFeedback(input: FeedbackInput): Promise<void>;
 

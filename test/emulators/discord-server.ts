@@ -64,6 +64,8 @@ export class DiscordEmulator {
   readonly bot: ApiUser;
   readonly calls: RecordedCall[] = [];
   readonly faults: string[] = [];
+  /** The ids of attachments downloaded from the CDN, in order. */
+  readonly downloads: string[] = [];
   readonly uploadLimitBytes: number;
   readonly channels = new Map<string, ApiChannel>();
   readonly #messages = new Map<string, ApiMessage[]>();
@@ -270,6 +272,7 @@ export class DiscordEmulator {
     const raw = await readBody(request);
     if (url.pathname.startsWith("/attachments/")) {
       const stored = this.#attachments.get(url.pathname.split("/")[2] ?? "");
+      this.downloads.push(url.pathname.split("/")[2] ?? "");
       if (stored === undefined) return this.#refuse(response, 404, `download of an unknown attachment ${url.pathname}`);
       response.writeHead(200, { "content-type": stored.contentType, "content-length": stored.data.length });
       response.end(stored.data);

@@ -10,6 +10,7 @@ import type { TestContext } from "node:test";
 import { loadConfig, type DiscordSettings } from "../../src/config.ts";
 import { DiscordAdapter } from "../../src/adapters/discord/discord-adapter.ts";
 import { Agent } from "../../src/core/agent.ts";
+import { FileDownloads } from "../../src/core/file-downloads.ts";
 import { createModelClient } from "../../src/core/model/create-model-client.ts";
 import { captureLogger, type CapturedLog } from "./capture-logger.ts";
 import type { DockerSandbox } from "../../src/sandbox/docker/docker-sandbox.ts";
@@ -50,13 +51,14 @@ export async function discordHarness(t: TestContext, sandbox: DockerSandbox, dat
   const log = captureLogger();
   // The compile check is the library's (test/skills-*.test.ts); here every proposal compiles.
   const skills = new SkillLibrary(store.skills, async () => null);
-  const agent = new Agent({ model: client, sandbox, store, settings: config, logger: log.logger, skills });
+  const downloads = new FileDownloads({ directory: join(dataDir, "incoming"), maxBytes: config.sandbox.fileMb * 1024 * 1024, maxAtOnce: config.capacity.maxDownloads });
+  const agent = new Agent({ model: client, sandbox, store, settings: config, logger: log.logger, skills, downloads });
   const settings: DiscordSettings = {
     token: discord.token, applicationId: discord.applicationId, apiUrl: discord.apiUrl,
     allowedGuilds: [], allowedChannels: [], allowedRoles: [], ...options.settings,
   };
   const skillReview = new SkillReview(skills, options.approvers ?? []);
-  const adapter = new DiscordAdapter({ settings, agent, store, logger: log.logger, fileMaxBytes: config.sandbox.fileMb * 1024 * 1024, skillReview });
+  const adapter = new DiscordAdapter({ settings, agent, store, logger: log.logger, skillReview });
   t.after(async () => {
     agent.interrupt();
     await agent.idle();

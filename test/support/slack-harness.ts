@@ -9,7 +9,9 @@ import type { TestContext } from "node:test";
 import { SlackAdapter } from "../../src/adapters/slack/slack-adapter.ts";
 import { loadConfig, type SlackSettings } from "../../src/config.ts";
 import { createLogger, silentLogger, type Logger } from "../../src/log.ts";
+import { join } from "node:path";
 import { Agent } from "../../src/core/agent.ts";
+import { FileDownloads } from "../../src/core/file-downloads.ts";
 import { createModelClient } from "../../src/core/model/create-model-client.ts";
 import type { DockerSandbox } from "../../src/sandbox/docker/docker-sandbox.ts";
 import { SkillLibrary } from "../../src/skills/skill-library.ts";
@@ -51,6 +53,8 @@ export interface HarnessOptions {
   approvers?: string[];
   /** The adapter's logger, e.g. one that captures lines; silent (or THREADBOOK_TEST_LOG) by default. */
   logger?: Logger;
+  /** More settings for the agent, as environment variables (e.g. THREADBOOK_USER_TURNS_PER_HOUR). */
+  env?: Record<string, string>;
   /** Sets the emulator up before the adapter first starts (which already calls the Web API). */
   prepareSlack?: (slack: SlackServer) => void;
 }
@@ -61,7 +65,7 @@ export async function startSlackHarness(t: TestContext, options: HarnessOptions)
   const slack = await SlackServer.start({ botToken, appToken, teamId: team, botUserId });
   options.prepareSlack?.(slack);
   const model = await startOpenAIServer({ apiKey });
-  const config = loadConfig({ THREADBOOK_DATA_DIR: options.dataDir, THREADBOOK_CELL_TIMEOUT_S: "30" });
+  const config = loadConfig({ THREADBOOK_DATA_DIR: options.dataDir, THREADBOOK_CELL_TIMEOUT_S: "30", ...options.env });
   const http = options.mode === "http";
   const signingSecret = randomBytes(16).toString("hex");
   const settings: SlackSettings = {
@@ -74,8 +78,9 @@ export async function startSlackHarness(t: TestContext, options: HarnessOptions)
     // Proposed Python is not compiled here: the tests that need the check are the skills tests.
     const skills = new SkillLibrary(store.skills, async () => null);
     const skillReview = new SkillReview(skills, options.approvers ?? []);
-    const agent = new Agent({ model: client, sandbox: options.sandbox, store, settings: config, skills });
-    const adapter = new SlackAdapter({ settings, agent, store, logger, maxFileBytes: 1024 * 1024, socketPingTimeoutMs: 500, httpHost: "127.0.0.1", skillReview });
+    const downloads = new FileDownloads({ directory: join(options.dataDir, "incoming"), maxBytes: 1024 * 1024, maxAtOnce: 4 });
+    const agent = new Agent({ model: client, sandbox: options.sandbox, store, settings: config, skills, downloads });
+    const adapter = new SlackAdapter({ settings, agent, store, logger, socketPingTimeoutMs: 500, httpHost: "127.0.0.1", skillReview });
     return { store, agent, adapter };
   };
   const harness = { slack, model, dataDir: options.dataDir, http: undefined, ...build(openSqliteStore(options.dataDir)) } as SlackHarness;

@@ -56,8 +56,13 @@ THREADBOOK_*, SLACK_* or DISCORD_* variable draws a warning):
   THREADBOOK_TURN_TIMEOUT_S      seconds per turn                                  [600]
   THREADBOOK_TURN_MAX_TOKENS     model tokens per turn (0: no limit)               [400000]
   THREADBOOK_HISTORY_CHARS       characters of earlier turns sent to the model     [24000]
-  THREADBOOK_SHUTDOWN_GRACE_S    on SIGTERM, seconds a bot lets running turns      [20]
-                                 finish before it stops them
+  THREADBOOK_SHUTDOWN_GRACE_S    on SIGTERM, seconds a bot's whole shutdown takes: [25]
+                                 running turns finish until its last fifth (at most
+                                 5 s), then are stopped; every adapter posts and
+                                 disconnects by its end
+  THREADBOOK_ATTACHMENT_RETENTION_DAYS days files users attached are kept (0: for ever) [30]
+  THREADBOOK_TRANSCRIPT_RETENTION_DAYS days transcripts and questions are kept (0: for ever) [90]
+  THREADBOOK_AUDIT_RETENTION_DAYS days the audit log's cell runs are kept (0: for ever) [365]
   THREADBOOK_METRICS_PORT        a bot's /healthz, /readyz and /metrics (Prometheus) [off]
                                  on this port (0: any, named in the log)
   THREADBOOK_METRICS_HOST        address the metrics port is bound to              [127.0.0.1]
@@ -71,6 +76,8 @@ THREADBOOK_*, SLACK_* or DISCORD_* variable draws a warning):
                                  is refused as busy
   THREADBOOK_USER_MAX_TURNS      one user's turns running or waiting at once       [3]
   THREADBOOK_USER_TURNS_PER_HOUR one user's turns per rolling hour (0: no limit)   [60]
+  THREADBOOK_MAX_DOWNLOADS       files users gave, downloading at once (once a     [4]
+                                 turn is admitted)
   THREADBOOK_INSTANCE            name and label of this bot's containers           [threadbook]
   THREADBOOK_SANDBOX_IMAGE       sandbox image tag                                 [built from sandbox/]
   THREADBOOK_SANDBOX_RUNTIME     container runtime, e.g. runsc for gVisor          [Docker's default]
@@ -96,14 +103,16 @@ THREADBOOK_*, SLACK_* or DISCORD_* variable draws a warning):
   SLACK_API_URL                  Slack Web API base                                [Slack's own]
   SLACK_STREAMING                stream replies with task cards                    [true]
   SLACK_ALLOWED_TEAMS            comma-separated ids allowed; empty: everyone (also
-  SLACK_ALLOWED_CHANNELS         _CHANNELS and _USERS)
-  SLACK_ALLOWED_USERS
+  SLACK_ALLOWED_CHANNELS         _CHANNELS and _USERS). A team is checked for the
+  SLACK_ALLOWED_USERS            event and the user's own (Slack Connect); with no
+                                 list at all, the bot warns at start
   DISCORD_TOKEN                  the Discord bot's token; set, \`start\` runs the Discord bot
   DISCORD_APPLICATION_ID         the Discord application's id (needed with DISCORD_TOKEN)
   DISCORD_API_URL                Discord's REST base; the gateway is looked up there [https://discord.com/api]
   DISCORD_ALLOWED_GUILDS         server ids that may use the bot, comma-separated  [all]
   DISCORD_ALLOWED_CHANNELS       channel ids (a thread counts as its channel)      [all]
   DISCORD_ALLOWED_ROLES          role ids; a user needs one of them                [all]
+                                 (with none of the three, the bot warns at start)
   THREADBOOK_SKILL_APPROVERS     who may approve a proposed skill: platform user ids, such as
                                  slack:U0123ABCD,discord:123456789012345678 (the CLI always may)
   THREADBOOK_SKILLS_AUTO_APPROVE approve every proposed skill at once (single-user setups) [false]

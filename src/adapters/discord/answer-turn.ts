@@ -4,7 +4,7 @@
  * proposed offered for approval. A duplicate delivery
  * leaves nothing behind; a failure to post is logged and said plainly.
  */
-import { userMessage } from "../../errors.ts";
+import { chatMessage, chatSafeProgress, chatSafeReply } from "../chat-safe.ts";
 import type { Reply, Turn } from "../../core/turn.ts";
 import type { SendableChannels } from "discord.js";
 import type { DiscordContext } from "./discord-context.ts";
@@ -15,8 +15,6 @@ import { StatusMessage } from "./status-message.ts";
 export interface AnswerOptions {
   /** The most one file may weigh on upload here (the interaction says; else Discord's default). */
   uploadLimitBytes: number;
-  /** Lines for the user about files that were not taken. */
-  notes: string[];
 }
 
 export async function answerTurn(context: DiscordContext, place: SendableChannels, turn: Turn, options: AnswerOptions): Promise<void> {
@@ -24,16 +22,16 @@ export async function answerTurn(context: DiscordContext, place: SendableChannel
   const status = new StatusMessage(place, logger);
   let reply: Reply | null;
   try {
-    reply = await context.agent.handle(turn, { progress: status });
+    reply = await context.agent.handle(turn, { progress: chatSafeProgress(status) });
   } catch (error) {
     logger.error({ err: error }, "turn failed");
-    reply = failedReply(userMessage(error));
+    reply = failedReply(chatMessage(error));
   }
   if (reply === null) {
     status.abandon();
     return;
   }
-  if (options.notes.length > 0) reply = { ...reply, text: [reply.text, ...options.notes].filter((line) => line !== "").join("\n\n") };
+  reply = chatSafeReply(reply);
   try {
     await status.finish(replyMessages(reply, options.uploadLimitBytes));
   } catch (error) {

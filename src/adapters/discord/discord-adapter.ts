@@ -27,7 +27,6 @@ export interface DiscordAdapterOptions {
   settings: DiscordSettings;
   agent: Agent;
   logger: Logger;
-  fileMaxBytes: number;
   /** Approving proposed skills with buttons; without it, a proposal is only named in the reply. */
   skillReview?: SkillReview;
   /** The turns a crash left unanswered, each told about once connected; without it, none is. */
@@ -73,7 +72,7 @@ export class DiscordAdapter implements PlatformAdapter {
     const ready = new Promise<Client<true>>((resolve) => client.once(Events.ClientReady, resolve));
     await client.login(this.#options.settings.token);
     const readyClient = await ready;
-    const context: DiscordContext = { client: readyClient, agent: this.#options.agent, settings: this.#options.settings, logger: this.#logger, fileMaxBytes: this.#options.fileMaxBytes, skillReview: this.#options.skillReview };
+    const context: DiscordContext = { client: readyClient, agent: this.#options.agent, settings: this.#options.settings, logger: this.#logger, skillReview: this.#options.skillReview };
     client.on(Events.InteractionCreate, (interaction) => this.#track(handleInteraction(context, interaction)));
     client.on(Events.MessageCreate, (message) => this.#track(handleMessage(context, message)));
     // Not awaited: starting does not wait on Discord for these; stop and idle() do.
@@ -81,9 +80,9 @@ export class DiscordAdapter implements PlatformAdapter {
     this.#logger.info({ user: readyClient.user.id }, "connected to Discord");
   }
 
-  async stop(): Promise<void> {
+  async stop(deadline = Date.now() + postingGraceMs): Promise<void> {
     this.#stopping = true;
-    const settled = await within(Promise.allSettled([...this.#handlers]), postingGraceMs);
+    const settled = await within(Promise.allSettled([...this.#handlers]), Math.max(0, Math.min(deadline - Date.now(), postingGraceMs)));
     if (settled === timedOut) this.#logger.warn({ handlers: this.#handlers.size }, "handlers still posting at disconnect");
     await this.#client?.destroy();
   }

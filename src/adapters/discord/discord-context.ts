@@ -1,4 +1,4 @@
-/** What every Discord handler needs: the agent, the settings, the log, the bounds and the skill review. */
+/** What every Discord handler needs: the agent, the settings, the log and the skill review. */
 import type { Client } from "discord.js";
 import type { DiscordSettings } from "../../config.ts";
 import type { Agent } from "../../core/agent.ts";
@@ -10,8 +10,6 @@ export interface DiscordContext {
   agent: Agent;
   settings: DiscordSettings;
   logger: Logger;
-  /** The session's file-size limit: a file a user gives larger than this is not downloaded. */
-  fileMaxBytes: number;
   /** Who may approve proposed skills, and the decisions; without it, proposals get no buttons here. */
   skillReview: SkillReview | undefined;
 }

@@ -1,10 +1,10 @@
 /**
- * Files a user gave, fetched from Discord's CDN (the attachment's `url`),
- * each bounded by the session's file-size limit before it is buffered whole:
- * the size Discord reports is checked first, and the bytes as they arrive.
+ * Files a user gave, as the core fetches them once their turn is admitted:
+ * from Discord's CDN (the attachment's `url`). The core bounds the bytes
+ * (the size Discord reports is checked first) and how many download at once.
  */
-import { formatBytes } from "../../core/format-size.ts";
-import type { Attachment } from "../../core/turn.ts";
+import type { IncomingBody, IncomingFile } from "../../core/turn.ts";
+import { ThreadbookError } from "../../errors.ts";
 
 export interface IncomingAttachment {
   name: string;
@@ -13,48 +13,27 @@ export interface IncomingAttachment {
   size: number;
 }
 
-export interface Downloaded {
-  attachments: Attachment[];
-  /** A plain line for each file not taken, for the user. */
-  refused: string[];
-}
-
+/** How long one download may take, its bytes included. */
 const downloadTimeoutMs = 60_000;
 
-export async function downloadAttachments(files: readonly IncomingAttachment[], maxBytes: number): Promise<Downloaded> {
-  const attachments: Attachment[] = [];
-  const refused: string[] = [];
-  for (const file of files) {
-    if (file.size > maxBytes) {
-      refused.push(`${file.name} (${formatBytes(file.size)}) is over the ${formatBytes(maxBytes)} limit for a file, so it was not used.`);
-      continue;
-    }
-    try {
-      attachments.push({ name: file.name, data: await download(file.url, maxBytes) });
-    } catch (error) {
-      refused.push(`${file.name} could not be downloaded${error instanceof TooLarge ? ` (over the ${formatBytes(maxBytes)} limit for a file)` : ""}, so it was not used.`);
-    }
-  }
-  return { attachments, refused };
+export function incomingFiles(files: readonly IncomingAttachment[]): IncomingFile[] {
+  return files.map((file) => ({ name: file.name, bytes: file.size, open: (signal) => openDownload(file, signal) }));
 }
 
-class TooLarge extends Error {}
-
-async function download(url: string, maxBytes: number): Promise<Buffer> {
-  if (!/^https?:\/\//.test(url)) throw new Error("not an http(s) URL");
-  const response = await fetch(url, { signal: AbortSignal.timeout(downloadTimeoutMs), redirect: "follow" });
-  if (!response.ok || response.body === null) throw new Error(`status ${response.status}`);
-  const declared = Number(response.headers.get("content-length") ?? "0");
-  if (declared > maxBytes) {
-    await response.body.cancel();
-    throw new TooLarge();
+async function openDownload(file: IncomingAttachment, signal: AbortSignal): Promise<IncomingBody> {
+  const failed = (details: Record<string, unknown>) => new ThreadbookError("file_rejected", `Could not download ${file.name} from Discord. Try again in a moment.`, { details });
+  if (!/^https?:\/\//.test(file.url)) throw failed({ reason: "not an http(s) URL" });
+  let response: Response;
+  try {
+    response = await fetch(file.url, { signal: AbortSignal.any([signal, AbortSignal.timeout(downloadTimeoutMs)]), redirect: "follow" });
+  } catch (error) {
+    signal.throwIfAborted();
+    throw failed({ reason: error instanceof Error ? error.message : String(error) });
   }
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of response.body) {
-    total += chunk.byteLength;
-    if (total > maxBytes) throw new TooLarge();
-    chunks.push(Buffer.from(chunk));
+  if (!response.ok || response.body === null) {
+    await response.body?.cancel();
+    throw failed({ status: response.status });
   }
-  return Buffer.concat(chunks, total);
+  const stated = response.headers.get("content-length");
+  return { body: response.body, statedBytes: stated === null ? null : Number(stated) };
 }

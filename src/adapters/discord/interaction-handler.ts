@@ -5,14 +5,14 @@
  * (a deferral, or a reply at once) before any work; refusals are ephemeral.
  */
 import { DiscordAPIError, MessageFlags, type ButtonInteraction, type ChatInputCommandInteraction, type Interaction, type MessageContextMenuCommandInteraction, type RepliableInteraction } from "discord.js";
-import { userMessage } from "../../errors.ts";
+import { chatMessage } from "../chat-safe.ts";
 import { isAllowed, refusalMessage } from "./access.ts";
 import { answerTurn } from "./answer-turn.ts";
 import { askerOf, turnUser } from "./asker.ts";
 import { commandNames, fileOptionNames, helpText } from "./commands.ts";
 import { conversationKey } from "./conversation.ts";
 import type { DiscordContext } from "./discord-context.ts";
-import { downloadAttachments, type IncomingAttachment } from "./download-attachments.ts";
+import { incomingFiles, type IncomingAttachment } from "./download-attachments.ts";
 import { exportNotebook } from "./export-notebook.ts";
 import { defaultUploadLimitBytes } from "./message-limits.ts";
 import { placeFor } from "./place.ts";
@@ -40,7 +40,7 @@ export async function handleInteraction(context: DiscordContext, interaction: In
       return;
     }
     context.logger.error({ err: error, interaction: interaction.id }, "interaction failed");
-    if (interaction.isRepliable()) await sayError(interaction, userMessage(error));
+    if (interaction.isRepliable()) await sayError(interaction, chatMessage(error));
   }
 }
 
@@ -99,14 +99,15 @@ async function ask(context: DiscordContext, interaction: ChatInputCommandInterac
   const shown = question.length > questionShownChars ? `${question.slice(0, questionShownChars)}…` : question;
   const quoted = shown.split("\n").map((line) => `> ${line}`).join("\n");
   await interaction.editReply({ content: place.opened ? `${quoted}\nAnswering in <#${place.channel.id}>.` : quoted, allowedMentions: { parse: [] } });
-  const downloaded = await downloadAttachments(files, context.fileMaxBytes);
   await answerTurn(context, place.channel, {
     conversationKey: conversationKey(place.guildId, place.channel.id),
     eventKey: `discord:interaction:${interaction.id}`,
     user: turnUser(interaction.user, interaction.guildId, interaction.member),
+    direct: interaction.guildId === null,
     text: question,
-    attachments: downloaded.attachments,
-  }, { uploadLimitBytes: interaction.attachmentSizeLimit ?? defaultUploadLimitBytes, notes: downloaded.refused });
+    attachments: [],
+      files: incomingFiles(files),
+  }, { uploadLimitBytes: interaction.attachmentSizeLimit ?? defaultUploadLimitBytes });
 }
 
 async function reset(context: DiscordContext, interaction: ChatInputCommandInteraction): Promise<void> {

@@ -5,14 +5,14 @@
  * thread from the message, and a mention in another thread is answered there.
  */
 import { ChannelType, type Message } from "discord.js";
-import { userMessage } from "../../errors.ts";
+import { chatMessage } from "../chat-safe.ts";
 import { isAllowed, refusalMessage } from "./access.ts";
 import { answerTurn } from "./answer-turn.ts";
 import { askerOf, turnUser } from "./asker.ts";
 import { helpText } from "./commands.ts";
 import { conversationKey } from "./conversation.ts";
 import type { DiscordContext } from "./discord-context.ts";
-import { downloadAttachments } from "./download-attachments.ts";
+import { incomingFiles } from "./download-attachments.ts";
 import { defaultUploadLimitBytes } from "./message-limits.ts";
 import { threadFromMessage, type Place } from "./place.ts";
 
@@ -41,17 +41,18 @@ export async function handleMessage(context: DiscordContext, message: Message): 
     const text = question !== "" ? question : "Look at the attached file and tell me what is in it.";
     const place = await placeOf(message, text);
     if (place === null) return;
-    const downloaded = await downloadAttachments(files, context.fileMaxBytes);
     await answerTurn(context, place.channel, {
       conversationKey: conversationKey(place.guildId, place.channel.id),
       eventKey: `discord:message:${message.id}`,
       user: turnUser(message.author, message.guildId, message.member),
+      direct: inDm,
       text,
-      attachments: downloaded.attachments,
-    }, { uploadLimitBytes: defaultUploadLimitBytes, notes: downloaded.refused });
+      attachments: [],
+      files: incomingFiles(files),
+    }, { uploadLimitBytes: defaultUploadLimitBytes });
   } catch (error) {
     context.logger.error({ err: error, message: message.id }, "message failed");
-    await message.reply({ content: `threadbook could not do that: ${userMessage(error)}`, allowedMentions: { parse: [] } }).catch(() => undefined);
+    await message.reply({ content: `threadbook could not do that: ${chatMessage(error)}`, allowedMentions: { parse: [] } }).catch(() => undefined);
   }
 }
 

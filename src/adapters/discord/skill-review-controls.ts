@@ -11,6 +11,7 @@
 import { MessageFlags, type ButtonInteraction, type SendableChannels } from "discord.js";
 import type { Reply } from "../../core/turn.ts";
 import { SkillError } from "../../errors.ts";
+import { chatMessage } from "../chat-safe.ts";
 import type { Logger } from "../../log.ts";
 import type { SkillReview } from "../../skills/skill-review.ts";
 import type { DiscordContext } from "./discord-context.ts";
@@ -61,7 +62,7 @@ export async function handleSkillButton(context: DiscordContext, interaction: Bu
   } catch (error) {
     if (!(error instanceof SkillError)) throw error;
     context.logger.warn({ err: error, skill: pressed.id, decision: pressed.decision, by }, "skill decision refused");
-    await interaction.followUp({ content: error.message, flags: MessageFlags.Ephemeral, allowedMentions: { parse: [] } });
+    await interaction.followUp({ content: chatMessage(error), flags: MessageFlags.Ephemeral, allowedMentions: { parse: [] } });
   }
   const view = await review.view(pressed.id).catch((error: unknown) => {
     if (error instanceof SkillError) return null;

@@ -1,14 +1,17 @@
 /**
  * A skill version as a Components V2 message for review: its name, version,
- * scope and description, the code of its scripts/*.py in ```python blocks,
- * then its state. While proposed: who may approve (the Discord approvers,
+ * scope and description, every file it holds (SKILL.md, scripts,
+ * references, assets: what an approval lets into the scope's
+ * conversations) in code blocks, then its state. While proposed: who may approve (the Discord approvers,
  * mentioned) and Approve / Reject buttons; with no approver on Discord, the
  * CLI command instead. Once decided: who approved or rejected it. The whole
- * stays within Discord's 4,000 characters of text: code that does not fit is
- * cut at a line with a note naming `threadbook skills show`.
+ * stays within Discord's 4,000 characters of text: each file gets a fair
+ * share, cut at a line, with a note naming `threadbook skills show`.
  */
 import { ButtonStyle, ComponentType, MessageFlags, type APIComponentInContainer, type APIContainerComponent } from "discord.js";
 import type { SkillRecord, StoredSkillFile } from "../../store/skill-store.ts";
+import { formatBytes } from "../../core/format-size.ts";
+import { leftOut, skillFileExcerpts, type FileExcerpt } from "../skill-file-excerpts.ts";
 import { fenced } from "./code-block.ts";
 import { accentColours, messageLimits } from "./message-limits.ts";
 import { skillButtonId } from "./skill-button-id.ts";
@@ -29,17 +32,20 @@ export interface SkillReviewMessage {
 const shownApprovers = 10;
 /** The description, quoted, shown up to this many characters (a description of many short lines grows when quoted). */
 const quotedDescriptionChars = 1_300;
-/** Room kept for the note that says the code was cut. */
+/** Room kept for the note that says files were cut. */
 const cutNoteRoom = 220;
-const scriptPath = /^scripts\/[^/]+\.py$/;
+/** A file's path line, its fences and its "N more lines not shown" line, besides its path. */
+const perFileOverhead = 60;
+/** A file shown gets at least this much room for its text; files past that are counted instead. */
+const minimumFileChars = 40;
 
 /** `discordApprovers`: the Discord user ids among THREADBOOK_SKILL_APPROVERS. */
 export function skillReviewMessage(view: SkillView, discordApprovers: readonly string[]): SkillReviewMessage {
   const { record } = view;
   const header = headerOf(record);
   const { text: state, mentioned } = stateOf(record, discordApprovers);
-  const codeBudget = messageLimits.textChars - header.length - state.length - 4;
-  const code = codeOf(record.name, view.files, codeBudget);
+  const filesBudget = messageLimits.textChars - header.length - state.length - 4;
+  const code = filesOf(record, view.files, filesBudget);
   const children: APIComponentInContainer[] = [{ type: ComponentType.TextDisplay, content: header }];
   if (code !== "") children.push({ type: ComponentType.TextDisplay, content: code });
   children.push({ type: ComponentType.TextDisplay, content: state });
@@ -92,49 +98,46 @@ function whoDecided(record: SkillRecord): string {
 
 function whereUsable(scope: string): string {
   if (scope === "global") return "everywhere";
+  const person = /^discord:user:(\d{1,20})$/.exec(scope);
+  if (person !== null) return `in <@${person[1]}>'s direct messages with threadbook`;
   if (scope.startsWith("discord:")) return "in this server";
   return `in \`${scope}\``;
 }
 
-/** Each script under its path in a ```python block, in order, within `budget` characters; cut at a line with a note when it does not fit. */
-function codeOf(name: string, files: readonly StoredSkillFile[], budget: number): string {
-  const scripts = files.filter((file) => scriptPath.test(file.path));
-  const blocks: string[] = [];
-  let used = 0;
-  for (const [index, file] of scripts.entries()) {
-    const code = file.data.toString("utf8").trimEnd();
-    const block = `\`${file.path}\`\n${fenced(code, "python")}`;
-    if (used + block.length + 2 <= budget - (index === scripts.length - 1 ? 0 : cutNoteRoom)) {
-      blocks.push(block);
-      used += block.length + 2;
-      continue;
+/**
+ * Every file of the skill under its path, the head of its text in a code
+ * block (a fair share of `budget`) or its size when it is not text; a note
+ * naming the full skill when anything is cut. Within `budget` however its
+ * text grows when fenced.
+ */
+function filesOf(record: SkillRecord, files: readonly StoredSkillFile[], budget: number): string {
+  const room = budget - cutNoteRoom;
+  const overheads = [...files].map((file) => file.path.length + perFileOverhead);
+  let maxFiles = 0;
+  for (let used = 0; maxFiles < overheads.length && used + overheads[maxFiles]! + minimumFileChars <= room; maxFiles += 1) used += overheads[maxFiles]!;
+  let textBudget = room - overheads.slice(0, maxFiles).reduce((sum, overhead) => sum + overhead, 0);
+  for (;;) {
+    const excerpts = skillFileExcerpts(files, textBudget, maxFiles);
+    const blocks = excerpts.excerpts.map(fileBlock);
+    if (excerpts.cut) {
+      const more = excerpts.filesLeft > 0 ? `${excerpts.filesLeft} more file${excerpts.filesLeft === 1 ? "" : "s"} not shown. ` : "";
+      blocks.push(`${more}Some files are cut here. Full skill: \`threadbook skills show ${record.name} --scope ${record.scope}\``);
     }
-    const room = budget - cutNoteRoom - used - `\`${file.path}\`\n`.length - fenced("", "python").length - 2;
-    const shown = cutAtLine(code, room);
-    if (shown !== "") blocks.push(`\`${file.path}\`\n${fenced(shown, "python")}`);
-    const linesLeft = countLines(code) - countLines(shown);
-    const filesLeft = scripts.length - index - 1;
-    const left = [linesLeft > 0 ? `${linesLeft} more line${linesLeft === 1 ? "" : "s"} of this file` : "", filesLeft > 0 ? `${filesLeft} more file${filesLeft === 1 ? "" : "s"}` : ""].filter((part) => part !== "");
-    const what = left.length > 0 ? ` (${left.join(" and ")} not shown)` : "";
-    blocks.push(`The code is too long to show here${what}. Full skill: \`threadbook skills show ${name}\``);
-    break;
+    const text = blocks.join("\n\n");
+    if (text.length <= budget || textBudget <= 0) return text;
+    textBudget -= text.length - budget;
   }
-  return blocks.join("\n\n");
 }
 
-/** The longest head of whole lines within `room` characters once fenced; the first line cut when even it does not fit. */
-function cutAtLine(code: string, room: number): string {
-  if (room <= 0) return "";
-  const fits = (text: string) => fenced(text, "").length - fenced("", "").length <= room;
-  let end = code.lastIndexOf("\n", room);
-  while (end > 0 && !fits(code.slice(0, end))) end = code.lastIndexOf("\n", end - 1);
-  if (end > 0) return code.slice(0, end);
-  const firstLine = code.split("\n", 1)[0] ?? "";
-  let length = Math.min(firstLine.length, room);
-  while (length > 0 && !fits(firstLine.slice(0, length))) length -= 1;
-  return firstLine.slice(0, length);
+function fileBlock(excerpt: FileExcerpt): string {
+  const path = `\`${excerpt.path.replace(/`/g, "'")}\``;
+  if (excerpt.whole === null) return `${path} · ${formatBytes(excerpt.bytes)}, not text, not shown`;
+  const left = leftOut(excerpt);
+  return `${path}\n${fenced(excerpt.shown, languageOf(excerpt.path))}${left === "" ? "" : `\n-# ${left} not shown`}`;
 }
 
-function countLines(text: string): number {
-  return text === "" ? 0 : text.split("\n").length;
+function languageOf(path: string): string {
+  if (path.endsWith(".py")) return "python";
+  if (path.endsWith(".md")) return "markdown";
+  return "";
 }

@@ -14,6 +14,8 @@ export interface PostedFile {
 
 export interface IncomingPost {
   team: string;
+  /** The poster's own workspace (`user_team`), which differs from `team` for a Slack Connect guest; undefined when not given. */
+  userTeam: string | undefined;
   channel: string;
   user: string;
   ts: string;
@@ -52,8 +54,10 @@ export function toIncomingPost(event: unknown, team: string | undefined, botUser
   const mentionsBot = fields.type === "app_mention" || (mention !== null && mention.test(rawText));
   let text = (mention === null ? rawText : rawText.replace(mention, " ")).replace(/\s+$/, "").replace(/^\s+/, "");
   if (text.length > maxTextChars) text = `${text.slice(0, maxTextChars)}\n(The message was longer; only its first ${maxTextChars} characters were read.)`;
+  const userTeam = isSlackId(fields.user_team) ? fields.user_team : undefined;
   return {
     team,
+    userTeam,
     channel,
     user,
     ts,

@@ -7,7 +7,8 @@
  */
 import type { WebClient } from "@slack/web-api";
 import type { ProposedSkill } from "../../core/turn.ts";
-import { ThreadbookError, userMessage } from "../../errors.ts";
+import { ThreadbookError } from "../../errors.ts";
+import { chatMessage } from "../chat-safe.ts";
 import type { Logger } from "../../log.ts";
 import type { SkillReview } from "../../skills/skill-review.ts";
 import { conversationKey } from "./conversation-key.ts";
@@ -62,7 +63,7 @@ export class SkillApprovals {
       await this.#decide(click, decision);
     } catch (error) {
       if (!(error instanceof ThreadbookError)) this.#logger.error({ err: error }, "a skill decision failed");
-      await this.#note(click, userMessage(error));
+      await this.#note(click, chatMessage(error));
     }
   }
 
@@ -87,7 +88,7 @@ export class SkillApprovals {
     } catch (error) {
       if (!(error instanceof ThreadbookError)) throw error;
       this.#logger.info({ err: error, skill: id, decision, by }, "a skill decision was refused");
-      await this.#note(click, error.message);
+      await this.#note(click, chatMessage(error));
       // The card shows the version as it now is, such as decided by someone else.
       decided = (await this.#review.view(id)).record;
       if (decided.status === "proposed") return;

@@ -1,22 +1,25 @@
 /**
  * The message that asks for a skill's approval in its thread: name, version,
- * scope, description and the code of its scripts (within Slack's block
- * limits), who may approve, and Approve / Reject buttons. Once decided, the
+ * scope, description and every file it holds (SKILL.md, scripts,
+ * references, assets: what the approver lets into every conversation of
+ * the scope, within Slack's block limits), who may approve, and Approve / Reject buttons. Once decided, the
  * same message shows the outcome in place of the buttons.
  */
 import type { SkillRecord, StoredSkillFile } from "../../store/skill-store.ts";
-import { sectionChars, splitText } from "./slack-limits.ts";
+import { formatBytes } from "../../core/format-size.ts";
+import { leftOut, shortened, skillFileExcerpts, type FileExcerpt } from "../skill-file-excerpts.ts";
+import { sectionChars } from "./slack-limits.ts";
 import { escapeFences, escapeText } from "./slack-text.ts";
 
 export const approveSkillActionId = "threadbook_skill_approve";
 export const rejectSkillActionId = "threadbook_skill_reject";
 
-/** Characters of code a card shows, over all its scripts, before it is cut with a note. */
-const cardCodeChars = 9_000;
-/** Code sections a card holds at most, however short its scripts. */
-const cardCodeSections = 12;
-/** A code section: the script's path, the fence, and a piece of its code. */
-const codePieceChars = sectionChars - 200;
+/** Characters of file text a card shows, over all the skill's files, before they are cut with a note. */
+const cardFileChars = 12_000;
+/** Files a card shows at most (a section each), within Slack's 50 blocks a message. */
+const cardFileSections = 40;
+/** A file's section: its path, the fence, the head of its text and what was left out. */
+const filePieceChars = sectionChars - 300;
 const descriptionChars = 1_500;
 
 export interface SkillCardInput {
@@ -41,7 +44,7 @@ export function skillCard({ record, files, approvers }: SkillCardInput): SlackMe
       escapeText(clip(record.description, descriptionChars)),
       `Files: ${files.map((file) => `\`${escapeText(file.path)}\``).join(", ") || "none"}`,
     ].join("\n")),
-    ...codeSections(record.name, files),
+    ...fileSections(record, files),
   ];
   if (record.status === "proposed") blocks.push(...approvalBlocks(record, approvers));
   else blocks.push(outcomeBlock(record));
@@ -81,49 +84,45 @@ function approvalBlocks(record: SkillRecord, approvers: readonly string[]): obje
 
 function outcomeBlock(record: SkillRecord): object {
   const by = record.decidedBy === null ? "" : ` by ${who(record.decidedBy)}`;
-  const where = record.scope === "global" ? "every workspace" : "this workspace";
+  const person = /:user:([A-Za-z0-9]+)$/.exec(record.scope);
+  const where = record.scope === "global" ? "every workspace" : person !== null ? `${who(`slack:${person[1]}`)}'s direct messages with threadbook` : "this workspace";
   const text = record.status === "approved" ? `✅ Approved${by} · new conversations in ${where} can use it` : `❌ Rejected${by}`;
   return section(text);
 }
 
-/** The code of `scripts/*.py`, escaped and fenced, split across sections, cut with a note past the card's budget. */
-function codeSections(name: string, files: readonly StoredSkillFile[]): object[] {
-  const scripts = files.filter((file) => /^scripts\/[^/]+\.py$/.test(file.path));
-  const sections: object[] = [];
-  let budget = cardCodeChars;
-  const left: string[] = [];
-  for (const [index, script] of scripts.entries()) {
-    const code = script.data.toString("utf8");
-    const pieces = codePieces(escapeFences(escapeText(code)));
-    let shown = 0;
-    for (const piece of pieces) {
-      if (piece.length > budget || sections.length >= cardCodeSections) break;
-      budget -= piece.length;
-      sections.push(section(`${shown === 0 ? "" : "(continued) "}\`${escapeText(script.path)}\`\n\`\`\`\n${piece}\n\`\`\``));
-      shown += 1;
-    }
-    if (shown < pieces.length) {
-      const lines = pieces.slice(shown).join("").split("\n").length;
-      left.push(`${lines} more line${lines === 1 ? "" : "s"} of \`${escapeText(script.path)}\``);
-      const rest = scripts.length - index - 1;
-      if (rest > 0) left.push(`${rest} more script${rest === 1 ? "" : "s"}`);
-      break;
-    }
+/**
+ * Every file of the skill, each in its own section: its path, then the head
+ * of its text escaped and fenced (a fair share of the card's budget, never
+ * past a section), or its size when it is not text; a note naming the full
+ * skill when anything is cut.
+ */
+function fileSections(record: SkillRecord, files: readonly StoredSkillFile[]): object[] {
+  const { excerpts, filesLeft, cut } = skillFileExcerpts(files, cardFileChars, cardFileSections, filePieceChars);
+  const sections = excerpts.map((excerpt) => section(fileSection(excerpt)));
+  if (cut) {
+    const more = filesLeft > 0 ? `${filesLeft} more file${filesLeft === 1 ? "" : "s"} not shown. ` : "";
+    sections.push(section(`${more}Some files are cut here. Full skill: \`${escapeText(showCommand(record))}\``));
   }
-  if (left.length > 0) sections.push(section(`The code is cut here: ${left.join(" and ")} not shown. Full skill: \`threadbook skills show ${escapeText(name)}\``));
   return sections;
 }
 
-/** Pieces of escaped code, each within a section; an escape (`&amp;`) is never split. */
-function codePieces(escaped: string): string[] {
-  const pieces = splitText(escaped, codePieceChars);
-  for (let index = 0; index < pieces.length - 1; index += 1) {
-    const partial = /&[a-z]{0,3}$/.exec(pieces[index] ?? "");
-    if (partial === null) continue;
-    pieces[index] = (pieces[index] ?? "").slice(0, partial.index);
-    pieces[index + 1] = partial[0] + (pieces[index + 1] ?? "");
+/** One file's section text, within a section however its text escapes. */
+function fileSection(excerpt: FileExcerpt): string {
+  const path = `\`${escapeText(excerpt.path)}\``;
+  if (excerpt.whole === null) return `${path} · ${formatBytes(excerpt.bytes)}, not text, not shown`;
+  let shown = excerpt;
+  let code = escapeFences(escapeText(shown.shown));
+  while (code.length > filePieceChars) {
+    shown = shortened(shown, shown.shown.length - (code.length - filePieceChars) - 1);
+    code = escapeFences(escapeText(shown.shown));
   }
-  return pieces.filter((piece) => piece !== "");
+  const left = leftOut(shown);
+  return `${path}\n\`\`\`\n${code === "" ? " " : code}\n\`\`\`${left === "" ? "" : `\n_${left} not shown_`}`;
+}
+
+/** The command that shows the whole skill. */
+export function showCommand(record: SkillRecord): string {
+  return `threadbook skills show ${record.name} --scope ${record.scope}`;
 }
 
 function section(text: string): object {

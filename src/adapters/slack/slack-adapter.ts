@@ -10,15 +10,16 @@ import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { SlackSettings } from "../../config.ts";
 import type { Agent } from "../../core/agent.ts";
-import type { Attachment, TurnUser } from "../../core/turn.ts";
-import { ThreadbookError, userMessage } from "../../errors.ts";
+import { timedOut, within } from "../../deadline.ts";
+import type { TurnUser } from "../../core/turn.ts";
 import type { Logger } from "../../log.ts";
 import type { Store } from "../../store/store.ts";
 import type { PlatformAdapter } from "../platform-adapter.ts";
+import { chatSafeProgress, chatSafeReply } from "../chat-safe.ts";
 import { boltLogger } from "./bolt-logger.ts";
 import { BoundedSet } from "./bounded-set.ts";
 import { conversationKey, eventKey } from "./conversation-key.ts";
-import { downloadFiles } from "./file-download.ts";
+import { incomingFiles } from "./file-download.ts";
 import { tellInterruptedTurns } from "./interrupted-turns.ts";
 import { toIncomingPost, type IncomingPost } from "./incoming-post.ts";
 import { uploadNotebook } from "./notebook-upload.ts";
@@ -35,8 +36,6 @@ export interface SlackAdapterOptions {
   agent: Agent;
   store: Store;
   logger: Logger;
-  /** The session's file-size limit: no attachment larger is downloaded. */
-  maxFileBytes: number;
   /** Socket Mode's ping timeout, which also spaces its reconnection attempts; 5 s by default. */
   socketPingTimeoutMs?: number;
   /** HTTP mode's listening interface (such as 127.0.0.1 in tests); every interface by default. */
@@ -124,9 +123,10 @@ export class SlackAdapter implements PlatformAdapter {
     return this.#httpPort;
   }
 
-  async stop(): Promise<void> {
-    const settled = Promise.allSettled([...this.#inFlight]);
-    await Promise.race([settled, new Promise((resolve) => setTimeout(resolve, finishGraceMs).unref())]);
+  async stop(deadline = Date.now() + finishGraceMs): Promise<void> {
+    const waitMs = Math.max(0, Math.min(deadline - Date.now(), finishGraceMs));
+    const settled = await within(Promise.allSettled([...this.#inFlight]), waitMs);
+    if (settled === timedOut) this.#logger.warn({ posts: this.#inFlight.size }, "replies still posting at disconnect");
     await this.#app.stop();
   }
 
@@ -247,21 +247,15 @@ export class SlackAdapter implements PlatformAdapter {
       client: this.#client, streaming: this.#options.settings.streaming, logger: this.#logger.child({ conversation: key }),
     });
     await view.showWorking();
-    let attachments: Attachment[];
-    try {
-      attachments = await downloadFiles(post.files, { botToken: this.#options.settings.botToken, apiUrl: this.#options.settings.apiUrl, maxBytes: this.#options.maxFileBytes });
-    } catch (error) {
-      if (!(error instanceof ThreadbookError)) throw error;
-      this.#logger.info({ err: error }, "an attachment could not be fetched");
-      return view.fail(`⚠️ ${userMessage(error)}`);
-    }
+    // Fetched by the core once the turn is admitted: a refused post downloads nothing.
+    const files = incomingFiles(post.files, { botToken: this.#options.settings.botToken, apiUrl: this.#options.settings.apiUrl });
     const text = post.text !== "" ? post.text : "I attached a file. Have a look at it and tell me what is in it.";
     const reply = await this.#options.agent.handle(
-      { conversationKey: key, eventKey: event, user: slackUser(post.team, post.user), text, attachments },
-      { progress: view },
+      { conversationKey: key, eventKey: event, user: slackUser(post.team, post.user), direct: post.direct, text, attachments: [], files },
+      { progress: chatSafeProgress(view) },
     );
     if (reply === null) return view.discard();
-    await view.finish(reply);
+    await view.finish(chatSafeReply(reply));
     await this.#skills?.post({ team: post.team, channel: post.channel, rootTs: post.rootTs }, reply.proposedSkills);
   }
 
@@ -299,13 +293,14 @@ function teamOf(body: unknown, context: { teamId?: string }): string | undefined
 }
 
 /** Where a button was clicked: the thread of the message that carries it, and who clicked; never the button's own value. */
-function actionPlace(body: unknown): { team: string; channel: string; user: string; rootTs: string; messageTs: string } | null {
-  const fields = body as { team?: { id?: unknown }; channel?: { id?: unknown }; user?: { id?: unknown }; message?: { ts?: unknown; thread_ts?: unknown } };
+function actionPlace(body: unknown): { team: string; userTeam: string | undefined; channel: string; user: string; rootTs: string; messageTs: string } | null {
+  const fields = body as { team?: { id?: unknown }; channel?: { id?: unknown }; user?: { id?: unknown; team_id?: unknown }; message?: { ts?: unknown; thread_ts?: unknown } };
   const team = fields.team?.id;
   const channel = fields.channel?.id;
   const user = fields.user?.id;
   const messageTs = fields.message?.ts;
   const rootTs = fields.message?.thread_ts ?? messageTs;
   if (typeof team !== "string" || typeof channel !== "string" || typeof user !== "string" || typeof rootTs !== "string" || typeof messageTs !== "string") return null;
-  return { team, channel, user, rootTs, messageTs };
+  const userTeam = typeof fields.user?.team_id === "string" ? fields.user.team_id : undefined;
+  return { team, userTeam, channel, user, rootTs, messageTs };
 }

@@ -224,12 +224,6 @@ export class TurnView implements Progress {
     await this.#clearSign(reply.error !== null);
   }
 
-  /** A message with nothing of a turn behind it, such as a download that failed. */
-  async fail(message: string): Promise<void> {
-    await this.#post({ text: message, blocks: [{ type: "markdown", text: message }] });
-    await this.#clearSign(true);
-  }
-
   #codeDetails(index: number, code: string): string {
     const shown = this.#take(`\`\`\`python\n${bounded(code, cardCodeChars, `the whole code is in ${codeFileName(index)}`)}\n\`\`\``);
     if (code.length > cardCodeChars || shown === "") this.#cut.code.add(index);
