@@ -100,7 +100,7 @@ describe("stopping a turn", () => {
     h.script([codeStep("kept = 41"), codeStep("import time\nprint('started', flush=True)\ntime.sleep(25)")]);
     const seen = recorder();
     const pending = h.agent.handle(h.turn("Sleep a while"), { progress: seen.progress });
-    await until(() => seen.events.filter((event) => event.type === "cell-started").length === 2, "the second cell runs");
+    await until(() => seen.events.filter((event) => event.type === "cell-started").length === 2, "the second cell runs", 60_000);
     assert.deepEqual(h.agent.status(h.turn("").conversationKey), { running: true, waiting: 0, botRunning: 1, botWaiting: 0 });
     assert.equal(h.agent.stop(h.turn("").conversationKey, "Ada"), true);
     const reply = await pending;
