@@ -99,7 +99,7 @@ test("schema version 6 goes over a version-5 database additively: its turns keep
   database.close();
   const upgraded = openSqliteStore(dataDir);
   t.after(() => upgraded.close());
-  assert.equal(migrations.at(-1)?.version, 6);
+  assert.ok(migrations.some((migration) => migration.version === 6), "version 6 is a migration, applied again over version 5");
   assert.equal((await upgraded.getTurn(turn))?.limit, "cells");
   assert.deepEqual(await upgraded.usageTotals({ sinceMs: 0, by: "user" }), []);
 });
