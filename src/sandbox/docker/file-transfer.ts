@@ -14,6 +14,7 @@ import { SandboxError } from "../../errors.ts";
 import type { InputFile, OutputFile } from "../sandbox.ts";
 import { SUPERVISOR_USER, WORKDIR } from "./container-spec.ts";
 import { execInContainer } from "./container-exec.ts";
+import { tarOf } from "./tar-transfer.ts";
 
 export interface FileTransferTarget {
   container: Docker.Container;
@@ -34,13 +35,7 @@ export interface TransferLimits {
 
 /** Writes plain-named files into the working directory, as the sandbox user's. */
 export async function putWorkdirFiles(target: FileTransferTarget, files: InputFile[], limits: { timeoutMs: number; signal?: AbortSignal }): Promise<void> {
-  const pack = tar.pack();
-  const now = new Date();
-  for (const file of files) pack.entry({ name: file.name, size: file.data.length, mode: 0o644, mtime: now }, file.data);
-  pack.finalize();
-  const chunks: Buffer[] = [];
-  for await (const chunk of pack) chunks.push(chunk as Buffer);
-  const outcome = await execInContainer(target, [...TRANSFER, "put"], { user: SUPERVISOR_USER, workdir: WORKDIR, input: Buffer.concat(chunks), timeoutMs: limits.timeoutMs, signal: limits.signal, doing: "Putting files into the session" });
+  const outcome = await execInContainer(target, [...TRANSFER, "put"], { user: SUPERVISOR_USER, workdir: WORKDIR, input: await tarOf(files), timeoutMs: limits.timeoutMs, signal: limits.signal, doing: "Putting files into the session" });
   if (outcome.exitCode === NO_SPACE_EXIT) {
     throw new SandboxError("file_rejected", "The files do not fit in the session's working directory (THREADBOOK_SANDBOX_DISK_MB).", { details: { stderr: outcome.stderr.slice(0, 2000) } });
   }

@@ -23,15 +23,20 @@ export async function runInTarget(target: TransferTarget, command: string[]): Pr
   await checked(target, command, undefined);
 }
 
-/** Writes files (names relative to the target's directory) as the target's user. */
-export async function putFilesByTar(target: TransferTarget, files: { name: string; data: Buffer }[]): Promise<void> {
+/** A tar archive of the files, each a regular file, 0644, dated now. */
+export async function tarOf(files: readonly { name: string; data: Buffer }[]): Promise<Buffer> {
   const pack = tar.pack();
   const now = new Date();
   for (const file of files) pack.entry({ name: file.name, size: file.data.length, mode: 0o644, mtime: now }, file.data);
   pack.finalize();
   const chunks: Buffer[] = [];
   for await (const chunk of pack) chunks.push(chunk as Buffer);
-  await checked(target, ["tar", "-x", "-f", "-", "-C", target.workdir, "--no-same-owner", "--no-same-permissions"], Buffer.concat(chunks));
+  return Buffer.concat(chunks);
+}
+
+/** Writes files (names relative to the target's directory) as the target's user. */
+export async function putFilesByTar(target: TransferTarget, files: { name: string; data: Buffer }[]): Promise<void> {
+  await checked(target, ["tar", "-x", "-f", "-", "-C", target.workdir, "--no-same-owner", "--no-same-permissions"], await tarOf(files));
 }
 
 async function checked(target: TransferTarget, command: string[], input: Buffer | undefined): Promise<void> {
