@@ -4,7 +4,9 @@
  * compile check runs in a container hardened the same way.
  */
 import { hostname } from "node:os";
+import { join } from "node:path";
 import type { Config } from "./config.ts";
+import { EgressDoors } from "./egress/egress-doors.ts";
 import type { ContainerLimits } from "./sandbox/docker/container-spec.ts";
 import { connectDocker, type DockerSandboxOptions } from "./sandbox/docker/docker-sandbox.ts";
 import { currentImageTag } from "./sandbox/docker/image.ts";
@@ -28,6 +30,10 @@ export function dockerSandboxOptions(config: Config, overrides: Partial<DockerSa
     cellTimeoutMs: config.sandbox.cellTimeoutMs,
     outputBytes: config.sandbox.outputBytes,
     dockerHost: config.sandbox.dockerHost,
+    // A door for every container where any allow-list is set: a warm container does not know its workspace yet.
+    ...(config.egress.enabled ? {
+      egress: { doors: new EgressDoors(join(config.dataDir, "egress"), overrides.logger), packagesMb: config.egress.packagesMb, pipIndexUrl: config.egress.pipIndexUrl },
+    } : {}),
     ...overrides,
   };
 }

@@ -33,6 +33,7 @@ import type { SkillProposer } from "./skill-proposer.ts";
 import { SESSION_LOST_NOTE, sessionContinuity } from "./session-continuity.ts";
 import { shutdownMessage, stopReasonOf, TurnStoppedSignal } from "./stop-reason.ts";
 import { TurnBudget } from "./turn-budget.ts";
+import { turnEgress } from "./turn-egress.ts";
 import type { RestartReason, TurnObserver } from "./turn-observer.ts";
 import { TurnTranscript } from "./turn-transcript.ts";
 import type { LimitName, ProposedSkill, Reply, ReplyCell, ReplyFile, Turn } from "./turn.ts";
@@ -44,6 +45,8 @@ export type AgentSettings = Pick<Config, "turn" | "reply"> & {
   sandbox: Pick<Config["sandbox"], "cellTimeoutMs">;
   skills: Pick<Config["skills"], "autoApprove">;
   usage: Pick<Config["usage"], "userTokensPerDay" | "workspaceTokensPerDay">;
+  /** The door out of sessions; absent or not enabled: none is granted. */
+  egress?: Config["egress"];
 };
 
 export interface TurnServices {
@@ -172,7 +175,8 @@ export class TurnRun {
     // Listed every turn (the model's instructions); their files are read only when a container is claimed.
     const skills = await visibleSkills(store.skills, skillScope(this.#turn.user));
     // A running session given other skills since (one approved meanwhile) gets this set now.
-    const session = await this.#bounded(sandbox.acquire(key, { skills: () => sessionSkills(store.skills, skills), skillsVersion: skills.map((skill) => skill.id).join(",") }));
+    const egress = settings.egress?.enabled ? { egress: turnEgress(settings.egress, this.#turn, this.#turnId ?? null, store, this.#logger) } : {};
+    const session = await this.#bounded(sandbox.acquire(key, { skills: () => sessionSkills(store.skills, skills), skillsVersion: skills.map((skill) => skill.id).join(","), ...egress }));
     this.#session = session;
     this.#throwIfStopped();
     const earlier: TranscriptItem[] = await store.loadTranscript(key);
