@@ -172,7 +172,9 @@ def start():
             null = os.open(os.devnull, os.O_RDWR)
             os.dup2(null, 0)
             os.dup2(null, 1)  # the supervisor's stdin and stdout are the host's protocol
-            os.dup2(listener.fileno(), 3)
+            if listener.fileno() != 3:
+                os.dup2(listener.fileno(), 3)
+            os.set_inheritable(3, True)
             os.closerange(4, 1 << 16)
             os.setsid()
             if os.geteuid() == 0:

@@ -168,9 +168,9 @@ export class EgressDoor {
       finish(grant);
     };
     const upstream = httpRequest({ host: address, port: entry.port, method, path: `${target.pathname}${target.search}`, headers, setHost: false, agent: false, timeout: connectTimeoutMs });
-    const cut = (reason: string) => {
+    const cut = (reason: string, status = 502) => {
       upstream.destroy();
-      if (!response.headersSent) refuse(response, reason, 502);
+      if (!response.headersSent) refuse(response, reason, status);
       else response.destroy();
       end(reason);
     };
@@ -187,7 +187,7 @@ export class EgressDoor {
       const left = grant.limits.turnBytes - this.#turnBytes;
       if (Number.isFinite(length) && length > left) {
         reply.destroy();
-        return cut(`the response of ${length} bytes is over the ${Math.max(0, left)} bytes left of this turn's allowance (THREADBOOK_EGRESS_TURN_MB)`);
+        return cut(`the response of ${length} bytes is over the ${Math.max(0, left)} bytes left of this turn's allowance (THREADBOOK_EGRESS_TURN_MB)`, 403);
       }
       const replyHeaders: Record<string, string | string[]> = {};
       for (const [name, value] of Object.entries(reply.headers)) {

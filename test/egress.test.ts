@@ -1,0 +1,273 @@
+/**
+ * The door out of a session, against a real Docker engine and real loopback
+ * servers: a cell reaches an allowed server through the proxy on the host
+ * (the container keeps no network of its own), a refused one answers 403
+ * with the reason, a name resolving to loopback is refused unless the
+ * address is named, the limits cut and throttle, pip installs a wheel from
+ * a test index into the session, every request is in the store's audit, and
+ * without a policy nothing of this exists in the container.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { turnEgress } from "../src/core/turn-egress.ts";
+import type { Turn } from "../src/core/turn.ts";
+import { EgressDoors } from "../src/egress/egress-doors.ts";
+import type { EgressGrant } from "../src/egress/egress-grant.ts";
+import { parseAllowList } from "../src/egress/egress-policy.ts";
+import type { DockerSandbox } from "../src/sandbox/docker/docker-sandbox.ts";
+import { silentLogger } from "../src/log.ts";
+import { openSqliteStore, type SqliteStore } from "../src/store/sqlite-store.ts";
+import { buildPureWheel, startContentServer, startPackageIndex, type LoopbackServer } from "./support/egress-servers.ts";
+import { removeInstance, startTestSandbox, testInstance } from "./support/sandbox.ts";
+
+const megabyte = 1024 * 1024;
+
+function turn(conversationKey: string): Turn {
+  return { conversationKey, user: { platform: "slack", id: "U1", workspace: "T1", displayName: null }, text: "", attachments: [] };
+}
+
+describe("the door out of a session", () => {
+  const instance = testInstance();
+  const directory = mkdtempSync(join(tmpdir(), "tb-egress-"));
+  let sandbox: DockerSandbox;
+  let store: SqliteStore;
+  let allowed: LoopbackServer;
+  let refused: LoopbackServer;
+  let index: LoopbackServer;
+
+  /** The grant a turn of `key` gets under an allow-list and limits, recorded in the store. */
+  function grant(key: string, allow: string, limits: Partial<EgressGrant["limits"]> = {}): EgressGrant {
+    const settings = {
+      enabled: true, allow: parseAllowList(allow), workspaces: {}, turnBytes: 8 * megabyte, requestsPerMinute: 1000,
+      connectionMs: 60_000, packagesMb: 64, pipIndexUrl: undefined, ...limits,
+    };
+    return turnEgress(settings, turn(key), null, store, silentLogger);
+  }
+
+  before(async () => {
+    allowed = await startContentServer("the allowed server");
+    refused = await startContentServer("the refused server");
+    const wheel = buildPureWheel(directory, "tbdemo", "1.0", "hello from a wheel");
+    index = await startPackageIndex([wheel]);
+    store = openSqliteStore(join(directory, "data"), { recoverInterruptedTurns: false });
+    sandbox = await startTestSandbox({
+      instance, poolSize: 0, cellTimeoutMs: 60_000,
+      egress: { doors: new EgressDoors(join(directory, "egress"), silentLogger), packagesMb: 64, pipIndexUrl: `http://127.0.0.1:${index.port}/simple` },
+    });
+  });
+  after(async () => {
+    await sandbox?.close();
+    await removeInstance(instance);
+    await store?.close();
+    await Promise.all([allowed?.close(), refused?.close(), index?.close()]);
+    rmSync(directory, { recursive: true, force: true });
+  });
+
+  test("a cell gets the allowed server's bytes, a 403 with the reason from the refused one, and no raw socket reaches either", async () => {
+    const key = "egress-basic";
+    const session = await sandbox.acquire(key, { egress: grant(key, `127.0.0.1:${allowed.port}`) });
+    try {
+      const fetched = await session.run(`import urllib.request\nurllib.request.urlopen("http://127.0.0.1:${allowed.port}/hello", timeout=30).read().decode()`);
+      assert.equal(fetched.error, null, fetched.error?.message);
+      assert.equal(fetched.value, "'hello from the allowed server'");
+
+      const refusal = await session.run(`
+import urllib.error
+try:
+    urllib.request.urlopen("http://127.0.0.1:${refused.port}/hello", timeout=30)
+except urllib.error.HTTPError as error:
+    answer = (error.code, error.read().decode().strip())
+answer`);
+      assert.equal(refusal.error, null, refusal.error?.message);
+      assert.match(refusal.value ?? "", /^\(403, 'threadbook egress: 127\.0\.0\.1:\d+ is not on the allow-list \(THREADBOOK_EGRESS_ALLOW\)'\)$/);
+      assert.deepEqual(refused.requests, [], "the refused server was never reached");
+
+      const raw = await session.run(`
+import socket
+outcomes = []
+for port in (${allowed.port}, ${refused.port}):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
+        outcomes.append("connected")
+    except OSError as error:
+        outcomes.append(type(error).__name__)
+outcomes`);
+      assert.equal(raw.value, "['ConnectionRefusedError', 'ConnectionRefusedError']");
+      const sent = await session.run(`
+import socket
+try:
+    socket.create_connection(("192.0.2.1", 80), timeout=5)
+    outcome = "connected"
+except OSError as error:
+    outcome = type(error).__name__
+outcome`);
+      assert.notEqual(sent.value, "'connected'");
+
+      const records = await store.egress.listRequests({ conversationKey: key });
+      assert.deepEqual(records.map(({ method, host, port, allowed: passed, address }) => ({ method, host, port, passed, address })), [
+        { method: "GET", host: "127.0.0.1", port: allowed.port, passed: true, address: "127.0.0.1" },
+        { method: "GET", host: "127.0.0.1", port: refused.port, passed: false, address: null },
+      ]);
+      assert.equal(records[0]?.user, "slack:U1");
+      assert.equal(records[0]?.workspace, "T1");
+      assert.equal(records[0]?.bytesIn, "hello from the allowed server".length);
+      assert.match(records[1]?.reason ?? "", /not on the allow-list/);
+    } finally {
+      session.idle();
+    }
+  });
+
+  test("a host name allowed by name but resolving to loopback is refused unless its address is named", async () => {
+    const key = "egress-names";
+    let session = await sandbox.acquire(key, { egress: grant(key, `localhost:${refused.port}`) });
+    const fetch = `
+import urllib.request, urllib.error
+try:
+    answer = urllib.request.urlopen("http://localhost:${refused.port}/hello", timeout=30).read().decode()
+except urllib.error.HTTPError as error:
+    answer = (error.code, error.read().decode().strip())
+answer`;
+    try {
+      const result = await session.run(fetch);
+      assert.match(result.value ?? "", /^\(403, 'threadbook egress: localhost resolves to (127\.0\.0\.1|::1), a loopback, private, link-local or reserved address the allow-list does not name'\)$/);
+      assert.deepEqual(refused.requests, []);
+    } finally {
+      session.idle();
+    }
+    session = await sandbox.acquire(key, { egress: grant(key, `localhost:${refused.port}, 127.0.0.1:${refused.port}, [::1]:${refused.port}`) });
+    try {
+      const result = await session.run(fetch);
+      assert.equal(result.value, "'hello from the refused server'");
+    } finally {
+      session.idle();
+    }
+  });
+
+  test("limits: a response past the turn's bytes is refused, a stream past them is cut, a flood is throttled, a hung connection is ended", async () => {
+    const key = "egress-limits";
+    const policy = `127.0.0.1:${allowed.port}`;
+    let session = await sandbox.acquire(key, { egress: grant(key, policy, { turnBytes: 256 * 1024 }) });
+    try {
+      const big = await session.run(`
+import urllib.request, urllib.error
+try:
+    urllib.request.urlopen("http://127.0.0.1:${allowed.port}/big", timeout=30).read()
+except urllib.error.HTTPError as error:
+    answer = (error.code, error.read().decode().strip())
+answer`);
+      assert.match(big.value ?? "", /^\(403, "threadbook egress: the response of 1048576 bytes is over the \d+ bytes left of this turn's allowance \(THREADBOOK_EGRESS_TURN_MB\)"\)$/);
+      const stream = await session.run(`
+received = 0
+try:
+    with urllib.request.urlopen("http://127.0.0.1:${allowed.port}/stream", timeout=30) as response:
+        while True:
+            chunk = response.read(65536)
+            if not chunk:
+                break
+            received += len(chunk)
+    outcome = "ended"
+except Exception as error:
+    outcome = type(error).__name__
+(outcome, received <= 256 * 1024)`);
+      assert.equal(stream.error, null, stream.error?.message);
+      assert.match(stream.value ?? "", /^\('(IncompleteRead|ProtocolError|ConnectionResetError|RemoteDisconnected)', True\)$/);
+      const records = await store.egress.listRequests({ conversationKey: key });
+      assert.match(records.at(-1)?.reason ?? "", /^cut: this turn used its 262144 bytes through the door/);
+      const after = await session.run(`
+try:
+    urllib.request.urlopen("http://127.0.0.1:${allowed.port}/hello", timeout=30)
+except urllib.error.HTTPError as error:
+    answer = (error.code, error.read().decode().strip())
+answer`);
+      assert.match(after.value ?? "", /this turn used its 262144 bytes/);
+    } finally {
+      session.idle();
+    }
+
+    // The rolling minute is the session's, across turns: a flood is counted in a session of its own.
+    const flooding = "egress-flood";
+    session = await sandbox.acquire(flooding, { egress: grant(flooding, policy, { requestsPerMinute: 5 }) });
+    try {
+      const flood = await session.run(`
+import urllib.request, urllib.error
+codes = []
+for _ in range(8):
+    try:
+        codes.append(urllib.request.urlopen("http://127.0.0.1:${allowed.port}/hello", timeout=30).status)
+    except urllib.error.HTTPError as error:
+        codes.append(error.code)
+codes`);
+      assert.equal(flood.value, "[200, 200, 200, 200, 200, 403, 403, 403]", "the sixth request of the minute is refused");
+      const records = await store.egress.listRequests({ conversationKey: flooding });
+      assert.match(records.at(-1)?.reason ?? "", /over 5 requests a minute/);
+    } finally {
+      session.idle();
+    }
+
+    session = await sandbox.acquire(key, { egress: grant(key, policy, { connectionMs: 1000 }) });
+    try {
+      const hung = await session.run(`
+try:
+    urllib.request.urlopen("http://127.0.0.1:${allowed.port}/hang", timeout=30).read()
+    outcome = "answered"
+except urllib.error.HTTPError as error:
+    outcome = (error.code, error.read().decode().strip())
+outcome`);
+      assert.match(hung.value ?? "", /^\(502, 'threadbook egress: cut: the connection passed 1 s \(THREADBOOK_EGRESS_CONNECTION_S\)'\)$/);
+    } finally {
+      session.idle();
+    }
+  });
+
+  test("%pip install from the policy's index through the door installs into the session, importable in the next cell", async () => {
+    const key = "egress-pip";
+    const session = await sandbox.acquire(key, { egress: grant(key, `127.0.0.1:${index.port}`) });
+    try {
+      const install = await session.run("%pip install tbdemo");
+      assert.equal(install.error, null, install.error?.message);
+      assert.match(install.stdout, /Successfully installed tbdemo-1\.0/, `${install.stdout}\n${install.stderr}`);
+      const used = await session.run("import tbdemo\n(tbdemo.hello(), tbdemo.__file__)");
+      assert.equal(used.value, "('hello from a wheel', '/packages/tbdemo/__init__.py')");
+      const again = await session.run("import subprocess, sys\nsubprocess.run([sys.executable, '-m', 'pip', 'install', '--upgrade', 'tbdemo'], capture_output=True, text=True).returncode");
+      assert.equal(again.value, "0");
+      assert.ok(index.requests.includes("/simple/tbdemo/"), index.requests.join(", "));
+      const records = await store.egress.listRequests({ conversationKey: key });
+      assert.ok(records.length >= 2 && records.every((record) => record.allowed && record.port === index.port));
+    } finally {
+      session.idle();
+    }
+  });
+});
+
+describe("without a policy", () => {
+  const instance = testInstance();
+  let sandbox: DockerSandbox;
+
+  before(async () => {
+    sandbox = await startTestSandbox({ instance, poolSize: 0 });
+  });
+  after(async () => {
+    await sandbox?.close();
+    await removeInstance(instance);
+  });
+
+  test("the container has no door, no proxy settings and no package directory, and nothing reaches out", async () => {
+    const session = await sandbox.acquire("no-egress");
+    try {
+      const result = await session.run(`
+import os, socket, sys, urllib.request
+try:
+    urllib.request.urlopen("http://192.0.2.1/", timeout=5)
+    fetched = "fetched"
+except Exception as error:
+    fetched = type(error).__name__
+(os.path.exists("/run/threadbook"), os.path.exists("/packages"), sorted(k for k in os.environ if "proxy" in k.lower() or k.startswith("PIP_")), "/packages" in sys.path, fetched)`);
+      assert.equal(result.value, "(False, False, [], False, 'URLError')");
+    } finally {
+      session.idle();
+    }
+  });
+});
