@@ -12,6 +12,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { runAuditCommand } from "../src/adapters/cli/audit-command.ts";
+import { parseCommandLine } from "../src/adapters/cli/command-line.ts";
+import { loadConfig } from "../src/config.ts";
 import { turnEgress } from "../src/core/turn-egress.ts";
 import type { Turn } from "../src/core/turn.ts";
 import { EgressDoors } from "../src/egress/egress-doors.ts";
@@ -115,6 +118,32 @@ outcome`);
       assert.equal(records[0]?.workspace, "T1");
       assert.equal(records[0]?.bytesIn, "hello from the allowed server".length);
       assert.match(records[1]?.reason ?? "", /not on the allow-list/);
+    } finally {
+      session.idle();
+    }
+  });
+
+  test("a CONNECT tunnel (as https goes) carries bytes to an allowed port untouched and is refused to another", async () => {
+    const key = "egress-basic";
+    const session = await sandbox.acquire(key, { egress: grant(key, `127.0.0.1:${allowed.port}`) });
+    try {
+      const result = await session.run(`
+import http.client, os
+proxy = os.environ["HTTPS_PROXY"].rsplit(":", 1)
+def through_tunnel(port):
+    connection = http.client.HTTPConnection(proxy[0][len("http://"):], int(proxy[1]), timeout=30)
+    connection.set_tunnel("127.0.0.1", port)
+    try:
+        connection.request("GET", "/hello")
+        return connection.getresponse().read().decode()
+    except OSError as error:
+        return str(error)
+(through_tunnel(${allowed.port}), through_tunnel(${refused.port}))`);
+      assert.equal(result.error, null, result.error?.message);
+      assert.match(result.value ?? "", /^\('hello from the allowed server', 'Tunnel connection failed: 403 threadbook egress: 127\.0\.0\.1:\d+ is not on the allow-list \(THREADBOOK_EGRESS_ALLOW\)'\)$/);
+      const tunnels = (await store.egress.listRequests({ conversationKey: key })).filter((record) => record.method === "CONNECT");
+      assert.deepEqual(tunnels.map((record) => [record.port, record.allowed]), [[allowed.port, true], [refused.port, false]]);
+      assert.ok((tunnels[0]?.bytesOut ?? 0) > 0 && (tunnels[0]?.bytesIn ?? 0) > "hello from the allowed server".length);
     } finally {
       session.idle();
     }
@@ -239,6 +268,25 @@ outcome`);
     } finally {
       session.idle();
     }
+  });
+
+  test("threadbook audit --egress lists every request of the run: each one a server saw is there as allowed, the others as refused", async () => {
+    const commandLine = parseCommandLine(["audit", "--egress", "--json", "--since", "all"]);
+    assert.equal(commandLine.command, "audit");
+    if (commandLine.command !== "audit") return;
+    const config = loadConfig({ THREADBOOK_DATA_DIR: join(directory, "data") });
+    let output = "";
+    await runAuditCommand(commandLine.options, config, async (text) => { output += text; });
+    const lines = output.trim().split("\n").map((line) => JSON.parse(line) as { allowed: boolean; host: string; port: number; user: string; bytesIn: number });
+    const seen = allowed.requests.length + refused.requests.length + index.requests.length;
+    assert.equal(lines.filter((line) => line.allowed).length, seen);
+    assert.ok(lines.filter((line) => !line.allowed).length >= 5);
+    assert.ok(lines.every((line) => line.user === "slack:U1" && line.host === "127.0.0.1" || line.host === "localhost"));
+    let table = "";
+    await runAuditCommand({ ...commandLine.options, json: false }, config, async (text) => { table += text; });
+    assert.match(table, /^WHEN \(UTC\)\s+USER\s+WORKSPACE\s+CONVERSATION\s+METHOD\s+HOST\s+VERDICT\s+OUT\s+IN\s+TOOK\s+REASON\n/);
+    assert.match(table, new RegExp(`GET\\s+127\\.0\\.0\\.1:${refused.port}\\s+refused .*not on the allow-list`));
+    assert.match(table, new RegExp(`${lines.length} requests through the door out\\.\\n$`));
   });
 });
 
