@@ -116,6 +116,7 @@ const schema = z.object({
     undefined,
     (given) => (URL.canParse(given) && /^https?:$/.test(new URL(given).protocol) && new URL(given).username === "" && new URL(given).password === "" ? given : undefined),
     "an http:// or https:// URL of a simple index, without a user name or password, such as https://pypi.org/simple",
+    { secret: true },
   ),
 
   DOCKER_HOST: matching(undefined, /^unix:\/\/\/.+|^tcp:\/\/[^/:]+(:\d+)?\/?$/, "unix:///path/to/docker.sock or tcp://host:port (plain TCP; TLS and ssh:// are not supported)"),
@@ -334,11 +335,11 @@ export interface Config {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, machine: Machine = thisMachine()): Config {
   const given = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value.trim() !== ""));
   const parsed = schema.safeParse(given);
+  const workspaces = workspaceAllowLists(given);
   if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`));
+    throw new ConfigError([...parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`), ...workspaces.problems]);
   }
   const value = parsed.data;
-  const workspaces = workspaceAllowLists(given);
   const problems = [...conflicts(value, machine), ...slackProblems(value), ...workspaces.problems];
   if (problems.length > 0) throw new ConfigError(problems);
   return {

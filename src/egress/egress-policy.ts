@@ -104,7 +104,7 @@ const special = (() => {
     ["203.0.113.0", 24], ["224.0.0.0", 4], ["240.0.0.0", 4],
   ] as const) list.addSubnet(base, prefix, "ipv4");
   for (const [base, prefix] of [
-    ["::", 128], ["::1", 128], ["::ffff:0:0", 96], ["64:ff9b::", 96], ["100::", 64], ["2001:db8::", 32],
+    ["::", 128], ["::1", 128], ["64:ff9b::", 96], ["100::", 64], ["2001:db8::", 32],
     ["fc00::", 7], ["fe80::", 10], ["fec0::", 10], ["ff00::", 8],
   ] as const) list.addSubnet(base, prefix, "ipv6");
   return list;
@@ -113,8 +113,16 @@ const special = (() => {
 /** Whether an address is loopback, private, link-local, metadata or otherwise not a public one. */
 export function isSpecialAddress(address: string): boolean {
   const family = isIP(address);
+  if (family === 6 && ipv4Mapped.check(address, "ipv6")) return true;
   return family !== 0 && special.check(address, family === 4 ? "ipv4" : "ipv6");
 }
+
+/** IPv4-mapped IPv6 (::ffff:a.b.c.d), kept apart: a BlockList matches every IPv4 address against such a range. */
+const ipv4Mapped = (() => {
+  const list = new BlockList();
+  list.addSubnet("::ffff:0:0", 96, "ipv6");
+  return list;
+})();
 
 /** Whether the door may connect to this resolved address: a public one, or a special one the policy names. */
 export function addressAllowed(policy: EgressPolicy, address: string, port: number): boolean {
