@@ -20,6 +20,7 @@ import type { Turn } from "../src/core/turn.ts";
 import { EgressDoors } from "../src/egress/egress-doors.ts";
 import type { EgressGrant } from "../src/egress/egress-grant.ts";
 import { parseAllowList } from "../src/egress/egress-policy.ts";
+import { PackageCache } from "../src/egress/package-cache.ts";
 import type { DockerSandbox } from "../src/sandbox/docker/docker-sandbox.ts";
 import { silentLogger } from "../src/log.ts";
 import { openSqliteStore, type SqliteStore } from "../src/store/sqlite-store.ts";
@@ -56,10 +57,9 @@ describe("the door out of a session", () => {
     const wheel = buildPureWheel(directory, "tbdemo", "1.0", "hello from a wheel");
     index = await startPackageIndex([wheel]);
     store = openSqliteStore(join(directory, "data"), { recoverInterruptedTurns: false });
-    sandbox = await startTestSandbox({
-      instance, poolSize: 0, cellTimeoutMs: 60_000,
-      egress: { doors: new EgressDoors(join(directory, "egress"), silentLogger), packagesMb: 64, pipIndexUrl: `http://127.0.0.1:${index.port}/simple` },
-    });
+    const cache = new PackageCache(`http://127.0.0.1:${index.port}/simple`, join(directory, "pip-cache"));
+    const doors = new EgressDoors(join(directory, "egress"), silentLogger, cache);
+    sandbox = await startTestSandbox({ instance, poolSize: 0, cellTimeoutMs: 60_000, egress: { doors, packagesMb: 64, pipIndexUrl: doors.pipIndexUrl } });
   });
   after(async () => {
     await sandbox?.close();
@@ -251,22 +251,40 @@ outcome`);
     }
   });
 
-  test("%pip install from the policy's index through the door installs into the session, importable in the next cell", async () => {
-    const key = "egress-pip";
-    const session = await sandbox.acquire(key, { egress: grant(key, `127.0.0.1:${index.port}`) });
+  test("%pip install goes to the policy's index through the bot's cache, installs into the session, and a second session installs from the cache alone", async () => {
+    const policy = `127.0.0.1:${index.port}`;
+    let session = await sandbox.acquire("egress-pip", { egress: grant("egress-pip", policy) });
     try {
       const install = await session.run("%pip install tbdemo");
       assert.equal(install.error, null, install.error?.message);
       assert.match(install.stdout, /Successfully installed tbdemo-1\.0/, `${install.stdout}\n${install.stderr}`);
       const used = await session.run("import tbdemo\n(tbdemo.hello(), tbdemo.__file__)");
       assert.equal(used.value, "('hello from a wheel', '/packages/tbdemo/__init__.py')");
-      const again = await session.run("import subprocess, sys\nsubprocess.run([sys.executable, '-m', 'pip', 'install', '--upgrade', 'tbdemo'], capture_output=True, text=True).returncode");
-      assert.equal(again.value, "0");
-      assert.ok(index.requests.includes("/simple/tbdemo/"), index.requests.join(", "));
-      const records = await store.egress.listRequests({ conversationKey: key });
-      assert.ok(records.length >= 2 && records.every((record) => record.allowed && record.port === index.port));
+      assert.deepEqual(index.requests, ["/simple/tbdemo/", "/files/tbdemo-1.0-py3-none-any.whl"]);
     } finally {
       session.idle();
+    }
+    session = await sandbox.acquire("egress-pip-again", { egress: grant("egress-pip-again", policy) });
+    try {
+      const install = await session.run("import subprocess, sys\nsubprocess.run([sys.executable, '-m', 'pip', 'install', 'tbdemo'], capture_output=True, text=True).stdout");
+      assert.match(install.value ?? "", /Successfully installed tbdemo-1\.0/);
+      const used = await session.run("import tbdemo\ntbdemo.hello()");
+      assert.equal(used.value, "'hello from a wheel'");
+      assert.equal(index.requests.length, 2, "the second session asked the index nothing");
+      const records = await store.egress.listRequests({ conversationKey: "egress-pip-again" });
+      assert.deepEqual(records.map((record) => [record.allowed, record.address, record.reason]), [[true, "cache", "from the package cache"], [true, "cache", "from the package cache"]]);
+    } finally {
+      session.idle();
+    }
+    const refused = await sandbox.acquire("egress-pip-refused", { egress: grant("egress-pip-refused", `127.0.0.1:${allowed.port}`) });
+    try {
+      const install = await refused.run("%pip install --retries 0 tbdemo");
+      // pip reads a refused project page as no versions; the audit says why.
+      assert.match(`${install.stdout}${install.stderr}`, /No matching distribution found for tbdemo/);
+      const records = await store.egress.listRequests({ conversationKey: "egress-pip-refused" });
+      assert.match(records[0]?.reason ?? "", /the package index 127\.0\.0\.1:\d+ is not on the allow-list/);
+    } finally {
+      refused.idle();
     }
   });
 
@@ -277,9 +295,9 @@ outcome`);
     const config = loadConfig({ THREADBOOK_DATA_DIR: join(directory, "data") });
     let output = "";
     await runAuditCommand(commandLine.options, config, async (text) => { output += text; });
-    const lines = output.trim().split("\n").map((line) => JSON.parse(line) as { allowed: boolean; host: string; port: number; user: string; bytesIn: number });
+    const lines = output.trim().split("\n").map((line) => JSON.parse(line) as { allowed: boolean; host: string; port: number; user: string; bytesIn: number; address: string | null });
     const seen = allowed.requests.length + refused.requests.length + index.requests.length;
-    assert.equal(lines.filter((line) => line.allowed).length, seen);
+    assert.equal(lines.filter((line) => line.allowed && line.address !== "cache").length, seen);
     assert.ok(lines.filter((line) => !line.allowed).length >= 5);
     assert.ok(lines.every((line) => line.user === "slack:U1" && line.host === "127.0.0.1" || line.host === "localhost"));
     let table = "";

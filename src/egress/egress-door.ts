@@ -18,6 +18,7 @@ import type { Duplex } from "node:stream";
 import type { Logger } from "../log.ts";
 import type { EgressGrant, EgressRequest } from "./egress-grant.ts";
 import { addressAllowed, hostAllowed } from "./egress-policy.ts";
+import { PACKAGE_CACHE_HOST, PackageCacheRefusal, type PackageCache } from "./package-cache.ts";
 
 /** Connections at once through one door. */
 const maxConnections = 32;
@@ -36,10 +37,13 @@ export class EgressDoor {
   readonly #server: Server;
   readonly #logger: Logger;
   readonly #open = new Set<Duplex>();
+  readonly #cache: PackageCache | undefined;
 
-  constructor(socketPath: string, logger: Logger) {
+  /** `cache`: pip's index as the sessions see it at http://pip.threadbook.internal/simple/ (package-cache.ts). */
+  constructor(socketPath: string, logger: Logger, cache?: PackageCache) {
     this.socketPath = socketPath;
     this.#logger = logger;
+    this.#cache = cache;
     this.#server = createServer({ maxHeaderSize: 16 * 1024, requestTimeout: 60_000, headersTimeout: 30_000 }, (request, response) => void this.#forward(request, response));
     this.#server.maxConnections = maxConnections;
     this.#server.on("connect", (request: IncomingMessage, socket: Duplex, head: Buffer) => void this.#tunnel(request, socket, head));
@@ -79,8 +83,8 @@ export class EgressDoor {
 
   // -- checks -------------------------------------------------------------
 
-  /** The grant and an address to connect to, or a Refusal saying why not. */
-  async #admit(host: string, port: number): Promise<{ grant: EgressGrant; address: string }> {
+  /** The grant, when the limits let one more request through; else a Refusal saying why not. */
+  #admitLimits(): EgressGrant {
     const grant = this.#grant;
     if (grant === undefined) throw new Refusal("no conversation holds this session, so nothing may go out");
     const now = Date.now();
@@ -90,6 +94,12 @@ export class EgressDoor {
     }
     this.#recent.push(now);
     if (this.#turnBytes >= grant.limits.turnBytes) throw new Refusal(`this turn used its ${grant.limits.turnBytes} bytes through the door (THREADBOOK_EGRESS_TURN_MB)`);
+    return grant;
+  }
+
+  /** The grant and an address to connect to, or a Refusal saying why not. */
+  async #admit(host: string, port: number): Promise<{ grant: EgressGrant; address: string }> {
+    const grant = this.#admitLimits();
     if (!hostAllowed(grant.policy, host, port)) throw new Refusal(`${host}:${port} is not on the allow-list (THREADBOOK_EGRESS_ALLOW)`);
     let addresses: string[];
     if (isIP(host) !== 0) {
@@ -140,6 +150,7 @@ export class EgressDoor {
       refuse(response, entry.reason);
       return finish(this.#grant);
     }
+    if (this.#cache !== undefined && target.hostname === PACKAGE_CACHE_HOST) return this.#fromCache(this.#cache, request, response, target, entry, finish);
     entry.host = hostOf(target.hostname);
     entry.port = Number(target.port || 80);
     let admitted: { grant: EgressGrant; address: string };
@@ -208,6 +219,72 @@ export class EgressDoor {
         end("the session closed the connection");
       }
     });
+  }
+
+  // -- pip's index, from the bot's cache ------------------------------------
+
+  async #fromCache(cache: PackageCache, request: IncomingMessage, response: ServerResponse, target: URL, entry: EgressRequest, finish: (grant: EgressGrant | undefined) => void): Promise<void> {
+    request.resume();
+    entry.host = hostOf(cache.indexUrl.hostname);
+    entry.port = Number(cache.indexUrl.port || (cache.indexUrl.protocol === "https:" ? 443 : 80));
+    let grant: EgressGrant | undefined;
+    try {
+      grant = this.#admitLimits();
+      if (!hostAllowed(grant.policy, entry.host, entry.port)) throw new Refusal(`the package index ${entry.host}:${entry.port} is not on the allow-list (THREADBOOK_EGRESS_ALLOW)`);
+      const page = /^\/simple\/([^/]+)\/?$/.exec(target.pathname)?.[1];
+      const file = /^\/files\/([0-9a-f]{64})\/[^/]+$/.exec(target.pathname)?.[1];
+      if (target.pathname === "/simple/" || target.pathname === "/simple") throw new Refusal("the package cache lists no index of all projects; ask for one project");
+      if (page !== undefined) {
+        const { html, cached, upstreamBytes } = await cache.page(decodeURIComponent(page), grant.policy);
+        const body = Buffer.from(html);
+        entry.allowed = true;
+        entry.address = cached ? "cache" : entry.host;
+        entry.reason = cached ? "from the package cache" : null;
+        entry.bytesIn = body.length;
+        this.#spend(grant, upstreamBytes > 0 ? upstreamBytes : body.length);
+        response.writeHead(200, { "content-type": "text/html; charset=utf-8", "content-length": String(body.length) });
+        response.end(body);
+        return finish(grant);
+      }
+      if (file === undefined) throw new Refusal("the package cache serves /simple/<project>/ and the files its pages list");
+      const found = await cache.file(file, grant.policy, grant.limits.turnBytes - this.#turnBytes);
+      const held = grant;
+      entry.allowed = true;
+      entry.address = found.cached ? "cache" : entry.host;
+      entry.reason = found.cached ? "from the package cache" : null;
+      response.writeHead(200, { "content-type": "application/octet-stream", ...(found.bytes === null ? {} : { "content-length": String(found.bytes) }) });
+      let done = false;
+      const end = (reason: string | null) => {
+        if (done) return;
+        done = true;
+        if (reason !== null) entry.reason = reason;
+        finish(held);
+      };
+      found.stream.on("data", (chunk: Buffer) => {
+        entry.bytesIn += chunk.length;
+        if (!this.#spend(held, chunk.length)) {
+          found.stream.destroy();
+          response.destroy();
+          end(`cut: this turn used its ${held.limits.turnBytes} bytes through the door (THREADBOOK_EGRESS_TURN_MB)`);
+        }
+      });
+      found.stream.on("error", () => {
+        response.destroy();
+        end("the package file could not be read");
+      });
+      found.stream.pipe(response);
+      found.stream.on("end", () => end(null));
+      response.on("close", () => {
+        found.stream.destroy();
+        end("the session closed the connection");
+      });
+    } catch (error) {
+      if (!(error instanceof Refusal) && !(error instanceof PackageCacheRefusal)) throw error;
+      entry.allowed = false;
+      entry.reason = error.message;
+      refuse(response, error.message);
+      finish(grant ?? this.#grant);
+    }
   }
 
   // -- CONNECT tunnels ----------------------------------------------------

@@ -12,6 +12,7 @@ import { join } from "node:path";
 import type { Logger } from "../log.ts";
 import { EgressDoor } from "./egress-door.ts";
 import type { EgressGrant } from "./egress-grant.ts";
+import { PACKAGE_CACHE_HOST, type PackageCache } from "./package-cache.ts";
 
 const socketName = "egress.sock";
 const tokenPattern = /^[0-9a-f]{24}$/;
@@ -20,11 +21,21 @@ export class EgressDoors {
   readonly #root: string;
   readonly #logger: Logger;
   readonly #doors = new Map<string, EgressDoor>();
+  readonly #cache: PackageCache | undefined;
 
-  /** `root`: a directory of this bot's own (e.g. `<data dir>/egress`); made if missing. */
-  constructor(root: string, logger: Logger) {
+  /**
+   * `root`: a directory of this bot's own (e.g. `<data dir>/egress`); made if missing.
+   * `cache`: pip's index, served to every door at http://pip.threadbook.internal/simple/.
+   */
+  constructor(root: string, logger: Logger, cache?: PackageCache) {
     this.#root = root;
     this.#logger = logger;
+    this.#cache = cache;
+  }
+
+  /** The index URL sessions give pip: the cache's, where there is one. */
+  get pipIndexUrl(): string | undefined {
+    return this.#cache === undefined ? undefined : `http://${PACKAGE_CACHE_HOST}/simple/`;
   }
 
   /** A new door: its token and the host directory to mount into the container. */
@@ -68,7 +79,10 @@ export class EgressDoors {
     mkdirSync(directory, { recursive: true });
     // Mounted at its own path in the container: the forwarder's user must pass through it.
     chmodSync(directory, 0o755);
-    const door = new EgressDoor(join(directory, socketName), this.#logger.child({ egress: token }));
+    const socketPath = join(directory, socketName);
+    // A Unix socket's path holds at most 107 bytes.
+    if (Buffer.byteLength(socketPath) > 107) throw new Error(`The door's socket path ${socketPath} is over 107 bytes; use a shorter THREADBOOK_DATA_DIR.`);
+    const door = new EgressDoor(socketPath, this.#logger.child({ egress: token }), this.#cache);
     await door.listen();
     this.#doors.set(token, door);
     return directory;
