@@ -24,7 +24,7 @@ import { PackageCache } from "../src/egress/package-cache.ts";
 import type { DockerSandbox } from "../src/sandbox/docker/docker-sandbox.ts";
 import { silentLogger } from "../src/log.ts";
 import { openSqliteStore, type SqliteStore } from "../src/store/sqlite-store.ts";
-import { buildPureWheel, startContentServer, startPackageIndex, type LoopbackServer } from "./support/egress-servers.ts";
+import { buildCompiledWheel, buildPureWheel, startContentServer, startPackageIndex, type LoopbackServer } from "./support/egress-servers.ts";
 import { removeInstance, startTestSandbox, testInstance } from "./support/sandbox.ts";
 
 const megabyte = 1024 * 1024;
@@ -55,7 +55,7 @@ describe("the door out of a session", () => {
     allowed = await startContentServer("the allowed server");
     refused = await startContentServer("the refused server");
     const wheel = buildPureWheel(directory, "tbdemo", "1.0", "hello from a wheel");
-    index = await startPackageIndex([wheel]);
+    index = await startPackageIndex([wheel, buildCompiledWheel(directory, "tbfast", "2.0")]);
     store = openSqliteStore(join(directory, "data"), { recoverInterruptedTurns: false });
     const cache = new PackageCache(`http://127.0.0.1:${index.port}/simple`, join(directory, "pip-cache"));
     const doors = new EgressDoors(join(directory, "egress"), silentLogger, cache);
@@ -255,24 +255,26 @@ outcome`);
     const policy = `127.0.0.1:${index.port}`;
     let session = await sandbox.acquire("egress-pip", { egress: grant("egress-pip", policy) });
     try {
-      const install = await session.run("%pip install tbdemo");
+      const install = await session.run("%pip install tbdemo\n!pip install tbfast");
       assert.equal(install.error, null, install.error?.message);
-      assert.match(install.stdout, /Successfully installed tbdemo-1\.0/, `${install.stdout}\n${install.stderr}`);
-      const used = await session.run("import tbdemo\n(tbdemo.hello(), tbdemo.__file__)");
-      assert.equal(used.value, "('hello from a wheel', '/packages/tbdemo/__init__.py')");
-      assert.deepEqual(index.requests, ["/simple/tbdemo/", "/files/tbdemo-1.0-py3-none-any.whl"]);
+      assert.match(install.stdout, /Successfully installed tbdemo-1\.0[\s\S]*Successfully installed tbfast-2\.0/, `${install.stdout}\n${install.stderr}`);
+      const used = await session.run("import tbdemo, tbfast\n(tbdemo.hello(), tbdemo.__file__, tbfast.add(2, 3), tbfast.__file__)");
+      assert.equal(used.error, null, JSON.stringify(used.error));
+      assert.equal(used.value, "('hello from a wheel', '/packages/tbdemo/__init__.py', 5, '/packages/tbfast.cpython-311-x86_64-linux-gnu.so')");
+      assert.deepEqual(index.requests, ["/simple/tbdemo/", "/files/tbdemo-1.0-py3-none-any.whl", "/simple/tbfast/", "/files/tbfast-2.0-cp311-cp311-linux_x86_64.whl"]);
     } finally {
       session.idle();
     }
     session = await sandbox.acquire("egress-pip-again", { egress: grant("egress-pip-again", policy) });
     try {
-      const install = await session.run("import subprocess, sys\nsubprocess.run([sys.executable, '-m', 'pip', 'install', 'tbdemo'], capture_output=True, text=True).stdout");
-      assert.match(install.value ?? "", /Successfully installed tbdemo-1\.0/);
-      const used = await session.run("import tbdemo\ntbdemo.hello()");
-      assert.equal(used.value, "'hello from a wheel'");
-      assert.equal(index.requests.length, 2, "the second session asked the index nothing");
+      const install = await session.run("import subprocess, sys\nsubprocess.run([sys.executable, '-m', 'pip', 'install', 'tbdemo', 'tbfast'], capture_output=True, text=True).stdout");
+      assert.match(install.value ?? "", /Successfully installed tbdemo-1\.0 tbfast-2\.0/);
+      const used = await session.run("import tbdemo, tbfast\n(tbdemo.hello(), tbfast.add(40, 2))");
+      assert.equal(used.value, "('hello from a wheel', 42)");
+      assert.equal(index.requests.length, 4, "the second session asked the index nothing");
       const records = await store.egress.listRequests({ conversationKey: "egress-pip-again" });
-      assert.deepEqual(records.map((record) => [record.allowed, record.address, record.reason]), [[true, "cache", "from the package cache"], [true, "cache", "from the package cache"]]);
+      assert.equal(records.length, 4);
+      assert.ok(records.every((record) => record.allowed && record.address === "cache" && record.reason === "from the package cache"));
     } finally {
       session.idle();
     }

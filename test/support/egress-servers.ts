@@ -84,6 +84,51 @@ with zipfile.ZipFile("%s/%s" % (directory, file), "w") as wheel:
   return join(directory, file);
 }
 
+/**
+ * Builds a wheel with a compiled extension, `name-version-cp311-cp311-linux_x86_64.whl`,
+ * from C with the host's compiler and Python headers (the sandbox's Python is 3.11 on the
+ * same Debian); its `add(a, b)` adds two integers.
+ */
+export function buildCompiledWheel(directory: string, name: string, version: string): string {
+  const file = `${name}-${version}-cp311-cp311-linux_x86_64.whl`;
+  const script = `
+import base64, hashlib, os, subprocess, sys, sysconfig, zipfile
+directory, name, version, file = sys.argv[1:5]
+source = os.path.join(directory, name + ".c")
+with open(source, "w") as out:
+    out.write("""
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+static PyObject *add(PyObject *self, PyObject *args) {
+    long a, b;
+    if (!PyArg_ParseTuple(args, "ll", &a, &b)) return NULL;
+    return PyLong_FromLong(a + b);
+}
+static PyMethodDef methods[] = {{"add", add, METH_VARARGS, "Adds two integers."}, {NULL, NULL, 0, NULL}};
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "%s", NULL, -1, methods};
+PyMODINIT_FUNC PyInit_%s(void) { return PyModule_Create(&module); }
+""" % (name, name))
+library = os.path.join(directory, name + ".cpython-311-x86_64-linux-gnu.so")
+subprocess.check_call(["gcc", "-shared", "-fPIC", "-O2", "-I", sysconfig.get_paths()["include"], source, "-o", library])
+info = "%s-%s.dist-info" % (name, version)
+with open(library, "rb") as compiled:
+    files = {os.path.basename(library): compiled.read()}
+files["%s/METADATA" % info] = ("Metadata-Version: 2.1\\nName: %s\\nVersion: %s\\n" % (name, version)).encode()
+files["%s/WHEEL" % info] = b"Wheel-Version: 1.0\\nGenerator: threadbook-test\\nRoot-Is-Purelib: false\\nTag: cp311-cp311-linux_x86_64\\n"
+record = []
+for path, data in files.items():
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    record.append("%s,sha256=%s,%d" % (path, digest, len(data)))
+record.append("%s/RECORD,," % info)
+files["%s/RECORD" % info] = ("\\n".join(record) + "\\n").encode()
+with zipfile.ZipFile(os.path.join(directory, file), "w") as wheel:
+    for path, data in files.items():
+        wheel.writestr(path, data)
+`;
+  execFileSync("python3", ["-c", script, directory, name, version, file]);
+  return join(directory, file);
+}
+
 /** A simple index (PEP 503) at `/simple/` serving the given wheel files. */
 export function startPackageIndex(wheels: string[]): Promise<LoopbackServer> {
   const requests: string[] = [];

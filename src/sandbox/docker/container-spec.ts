@@ -114,8 +114,8 @@ export function containerSpec(options: { image: string; name: string; instance: 
         [SKILLS_DIR]: "rw,nosuid,nodev,noexec,size=64m,uid=0,gid=0,mode=0755",
         // Its own mount so the directory exists when Python starts: a PYTHONPATH entry missing then is never looked at again.
         [SKILLS_PYTHON_DIR]: "rw,nosuid,nodev,noexec,size=1m,uid=0,gid=0,mode=0755",
-        // Not noexec: a compiled wheel's extension is mapped executable. Written by the sandbox user (pip in a cell).
-        ...(egress ? { [PACKAGES_DIR]: `rw,nosuid,nodev,size=${egress.packagesMb}m,uid=10001,gid=10001,mode=0755` } : {}),
+        // exec (Docker makes a tmpfs noexec unless told): a compiled wheel's extension is mapped executable. Written by the sandbox user (pip in a cell).
+        ...(egress ? { [PACKAGES_DIR]: `rw,exec,nosuid,nodev,size=${egress.packagesMb}m,uid=10001,gid=10001,mode=0755` } : {}),
       },
       // The door's directory, read-only: the socket in it is the container's one way out (connecting needs no write to the mount).
       ...(egress ? { Mounts: [{ Type: "bind" as const, Source: egress.directory, Target: EGRESS_DIR, ReadOnly: true }] } : {}),
