@@ -111,7 +111,8 @@ THREADBOOK_*, SLACK_* or DISCORD_* variable draws a warning):
   THREADBOOK_EGRESS_TURN_MB      bytes through the door per turn, both ways        [100]
   THREADBOOK_EGRESS_REQUESTS_PER_MINUTE  requests per session and minute           [120]
   THREADBOOK_EGRESS_CONNECTION_S seconds one connection may stay open              [300]
-  THREADBOOK_PIP_INDEX_URL       pip's index in sessions (its host must be allowed) [pip's default]
+  THREADBOOK_PIP_INDEX_URL       pip's index in sessions, through a cache in the    [pip's default]
+                                 bot (<data dir>/pip-cache); its hosts must be allowed
   THREADBOOK_PACKAGES_MB         size of a session's package directory (memory)   [256]
   THREADBOOK_SKILL_APPROVERS     who may approve a proposed skill: platform user ids, such as
                                  slack:U0123ABCD,discord:123456789012345678 (the CLI always may)
