@@ -149,6 +149,30 @@ def through_tunnel(port):
     }
   });
 
+  test("the forwarder runs under its own user: the kernel cannot signal it, and a kernel restarted after a crash still has the door", async () => {
+    const key = "egress-basic";
+    const session = await sandbox.acquire(key, { egress: grant(key, `127.0.0.1:${allowed.port}`) });
+    try {
+      const signal = await session.run(`
+import os, signal
+forwarder = [pid for pid in os.listdir("/proc") if pid.isdigit() and "egress_forward" in open("/proc/%s/cmdline" % pid).read()]
+uid = open("/proc/%s/status" % forwarder[0]).read().split("Uid:")[1].split()[0]
+try:
+    os.kill(int(forwarder[0]), signal.SIGKILL)
+    outcome = "killed"
+except PermissionError:
+    outcome = "refused"
+(len(forwarder), uid, os.getuid(), outcome)`);
+      assert.equal(signal.value, "(1, '10002', 10001, 'refused')");
+      const crash = await session.run("import os\nos._exit(3)");
+      assert.equal(crash.stateLost, true);
+      const fetched = await session.run(`import urllib.request\nurllib.request.urlopen("http://127.0.0.1:${allowed.port}/hello", timeout=30).read().decode()`);
+      assert.equal(fetched.value, "'hello from the allowed server'");
+    } finally {
+      session.idle();
+    }
+  });
+
   test("a host name allowed by name but resolving to loopback is refused unless its address is named", async () => {
     const key = "egress-names";
     let session = await sandbox.acquire(key, { egress: grant(key, `localhost:${refused.port}`) });

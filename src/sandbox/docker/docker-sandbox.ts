@@ -447,6 +447,9 @@ export class DockerSandbox implements Sandbox, SessionHost {
       const live = info.State === "running" && info.Image === this.image && name.startsWith(sessionPrefix);
       if (live) {
         this.adopted.set(name.slice(1), { lastUsed: Date.now(), owner: info.Labels[LABEL_OWNER] });
+        // Known before it is resumed, so a session reaped unresumed takes its door's directory with it.
+        const egressToken = info.Labels[LABEL_EGRESS];
+        if (egressToken !== undefined && this.doors !== undefined) this.doorTokens.set(name.slice(1), egressToken);
       } else if (ownedByLiveProcess(info.Labels[LABEL_OWNER])) {
         continue;
       } else {
