@@ -15,6 +15,8 @@ import { after, before, describe, test } from "node:test";
 import { runAuditCommand } from "../src/adapters/cli/audit-command.ts";
 import { parseCommandLine } from "../src/adapters/cli/command-line.ts";
 import { loadConfig } from "../src/config.ts";
+import { Agent } from "../src/core/agent.ts";
+import { createModelClient } from "../src/core/model/create-model-client.ts";
 import { turnEgress } from "../src/core/turn-egress.ts";
 import type { Turn } from "../src/core/turn.ts";
 import { EgressDoors } from "../src/egress/egress-doors.ts";
@@ -24,6 +26,7 @@ import { PackageCache } from "../src/egress/package-cache.ts";
 import type { DockerSandbox } from "../src/sandbox/docker/docker-sandbox.ts";
 import { silentLogger } from "../src/log.ts";
 import { openSqliteStore, type SqliteStore } from "../src/store/sqlite-store.ts";
+import { codeStep, startOpenAIServer, textStep } from "./emulators/openai-server.ts";
 import { buildCompiledWheel, buildPureWheel, startContentServer, startPackageIndex, type LoopbackServer } from "./support/egress-servers.ts";
 import { removeInstance, startTestSandbox, testInstance } from "./support/sandbox.ts";
 
@@ -314,6 +317,56 @@ outcome`);
     }
   });
 
+  test("a turn's cells go out under its workspace's own list, else the global one, each request audited as that turn's", async (t) => {
+    // The store the other tests record in (a second connection to it), so the audit below lists this turn's requests too.
+    const dataDir = join(directory, "data");
+    const config = loadConfig({
+      THREADBOOK_DATA_DIR: dataDir,
+      THREADBOOK_EGRESS_ALLOW: `127.0.0.1:${refused.port}`,
+      THREADBOOK_EGRESS_ALLOW_SLACK_T1: `127.0.0.1:${allowed.port}`,
+    });
+    const apiKey = "sk-test-egress-0123456789";
+    const emulator = await startOpenAIServer({ apiKey });
+    const agentStore = openSqliteStore(dataDir);
+    const model = createModelClient({ ...config.model, apiKey, baseURL: emulator.baseURL, name: "gpt-test", maxRetries: 0, timeoutMs: 10_000 });
+    const agent = new Agent({ model, sandbox, store: agentStore, settings: config, logger: silentLogger });
+    t.after(async () => {
+      await agent.idle();
+      await agentStore.close();
+      await emulator.stop();
+      emulator.assertDone();
+    });
+    const fetchBoth = `
+import urllib.request, urllib.error
+def fetch(port):
+    try:
+        return urllib.request.urlopen("http://127.0.0.1:%d/hello" % port, timeout=30).read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code
+(fetch(${allowed.port}), fetch(${refused.port}))`;
+    const ask = (user: Turn["user"], key: string) => agent.handle({ conversationKey: key, user, text: "fetch both", attachments: [] }, { progress: { report: () => undefined } });
+
+    emulator.script([codeStep(fetchBoth), textStep("done")]);
+    const inTeam = await ask({ platform: "slack", id: "U1", workspace: "T1", displayName: null }, "slack:T1:C1:1.0");
+    assert.equal(inTeam.cells[0]?.value, "('hello from the allowed server', 403)");
+    emulator.script([codeStep(fetchBoth), textStep("done")]);
+    const elsewhere = await ask({ platform: "slack", id: "U2", workspace: "T2", displayName: null }, "slack:T2:C1:1.0");
+    assert.equal(elsewhere.cells[0]?.value, "(403, 'hello from the refused server')");
+
+    const records = [
+      ...(await agentStore.egress.listRequests({ conversationKey: "slack:T1:C1:1.0" })),
+      ...(await agentStore.egress.listRequests({ conversationKey: "slack:T2:C1:1.0" })),
+    ];
+    assert.deepEqual(records.map((record) => [record.conversationKey, record.turnId, record.user, record.workspace, record.port, record.allowed]), [
+      ["slack:T1:C1:1.0", inTeam.turnId, "slack:U1", "T1", allowed.port, true],
+      ["slack:T1:C1:1.0", inTeam.turnId, "slack:U1", "T1", refused.port, false],
+      ["slack:T2:C1:1.0", elsewhere.turnId, "slack:U2", "T2", allowed.port, false],
+      ["slack:T2:C1:1.0", elsewhere.turnId, "slack:U2", "T2", refused.port, true],
+    ]);
+    await sandbox.release("slack:T1:C1:1.0");
+    await sandbox.release("slack:T2:C1:1.0");
+  });
+
   test("threadbook audit --egress lists every request of the run: each one a server saw is there as allowed, the others as refused", async () => {
     const commandLine = parseCommandLine(["audit", "--egress", "--json", "--since", "all"]);
     assert.equal(commandLine.command, "audit");
@@ -325,7 +378,7 @@ outcome`);
     const seen = allowed.requests.length + refused.requests.length + index.requests.length;
     assert.equal(lines.filter((line) => line.allowed && line.address !== "cache").length, seen);
     assert.ok(lines.filter((line) => !line.allowed).length >= 5);
-    assert.ok(lines.every((line) => line.user === "slack:U1" && line.host === "127.0.0.1" || line.host === "localhost"));
+    assert.ok(lines.every((line) => /^slack:U[12]$/.test(line.user) && (line.host === "127.0.0.1" || line.host === "localhost")));
     let table = "";
     await runAuditCommand({ ...commandLine.options, json: false }, config, async (text) => { table += text; });
     assert.match(table, /^WHEN \(UTC\)\s+USER\s+WORKSPACE\s+CONVERSATION\s+METHOD\s+HOST\s+VERDICT\s+OUT\s+IN\s+TOOK\s+REASON\n/);
