@@ -27,6 +27,7 @@ import type { DockerSandbox } from "../src/sandbox/docker/docker-sandbox.ts";
 import { silentLogger } from "../src/log.ts";
 import { openSqliteStore, type SqliteStore } from "../src/store/sqlite-store.ts";
 import { codeStep, startOpenAIServer, textStep } from "./emulators/openai-server.ts";
+import { instructionsOf } from "./support/recorded-requests.ts";
 import { buildCompiledWheel, buildPureWheel, startContentServer, startPackageIndex, type LoopbackServer } from "./support/egress-servers.ts";
 import { removeInstance, startTestSandbox, testInstance } from "./support/sandbox.ts";
 
@@ -352,6 +353,11 @@ def fetch(port):
     emulator.script([codeStep(fetchBoth), textStep("done")]);
     const elsewhere = await ask({ platform: "slack", id: "U2", workspace: "T2", displayName: null }, "slack:T2:C1:1.0");
     assert.equal(elsewhere.cells[0]?.value, "(403, 'hello from the refused server')");
+    const [first, , third] = emulator.requests;
+    assert.ok(first !== undefined && third !== undefined);
+    assert.match(instructionsOf(first), new RegExp(`- Network only through a proxy .* to these hosts: 127\\.0\\.0\\.1:${allowed.port}\\. Anything else gets HTTP 403`));
+    assert.match(instructionsOf(third), new RegExp(`to these hosts: 127\\.0\\.0\\.1:${refused.port}\\.`));
+    assert.doesNotMatch(instructionsOf(first), /No network/);
 
     const records = [
       ...(await agentStore.egress.listRequests({ conversationKey: "slack:T1:C1:1.0" })),

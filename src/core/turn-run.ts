@@ -175,8 +175,12 @@ export class TurnRun {
     // Listed every turn (the model's instructions); their files are read only when a container is claimed.
     const skills = await visibleSkills(store.skills, skillScope(this.#turn.user));
     // A running session given other skills since (one approved meanwhile) gets this set now.
-    const egress = settings.egress?.enabled ? { egress: turnEgress(settings.egress, this.#turn, this.#turnId ?? null, store, this.#logger) } : {};
-    const session = await this.#bounded(sandbox.acquire(key, { skills: () => sessionSkills(store.skills, skills), skillsVersion: skills.map((skill) => skill.id).join(","), ...egress }));
+    const egress = settings.egress?.enabled ? turnEgress(settings.egress, this.#turn, this.#turnId ?? null, store, this.#logger) : undefined;
+    const session = await this.#bounded(sandbox.acquire(key, {
+      skills: () => sessionSkills(store.skills, skills),
+      skillsVersion: skills.map((skill) => skill.id).join(","),
+      ...(egress === undefined ? {} : { egress }),
+    }));
     this.#session = session;
     this.#throwIfStopped();
     const earlier: TranscriptItem[] = await store.loadTranscript(key);
@@ -208,6 +212,7 @@ export class TurnRun {
       libraries: this.#services.libraries,
       skills,
       proposeSkills: this.#services.skills !== undefined,
+      ...(egress === undefined ? {} : { network: egress.policy.entries.map((entry) => entry.text) }),
     });
     for (;;) {
       this.#throwIfStopped();
