@@ -34,6 +34,7 @@ import { SESSION_LOST_NOTE, sessionContinuity } from "./session-continuity.ts";
 import { shutdownMessage, stopReasonOf, TurnStoppedSignal } from "./stop-reason.ts";
 import { TurnBudget } from "./turn-budget.ts";
 import { turnEgress } from "./turn-egress.ts";
+import { installedPackagesNote } from "./installed-packages.ts";
 import type { RestartReason, TurnObserver } from "./turn-observer.ts";
 import { TurnTranscript } from "./turn-transcript.ts";
 import type { LimitName, ProposedSkill, Reply, ReplyCell, ReplyFile, Turn } from "./turn.ts";
@@ -199,6 +200,7 @@ export class TurnRun {
     const history = trimHistory(earlier, settings.turn.historyChars);
     const userText = joinParagraphs(
       continuity === "lost" ? SESSION_LOST_NOTE : "",
+      continuity === "lost" && egress !== undefined ? installedPackagesNote(earlier) : "",
       restoration === null ? "" : describeRestoration(restoration),
       this.#turn.text,
       placed.length > 0 ? describeAttachments(placed, previews) : "",
