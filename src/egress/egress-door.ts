@@ -170,6 +170,8 @@ export class EgressDoor {
       if (value !== undefined && !hopHeaders.has(name)) headers[name] = value;
     }
     headers.connection = "close";
+    // The host checked is the host asked: a Host header naming another (fronting a second site on the same address) is replaced.
+    headers.host = target.host;
     let done = false;
     const end = (reason: string | null) => {
       if (done) return;
