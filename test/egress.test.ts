@@ -132,7 +132,7 @@ outcome`);
     const session = await sandbox.acquire(key, { egress: grant(key, `127.0.0.1:${allowed.port}`) });
     try {
       const result = await session.run(`
-import http.client, os
+import http.client, os, urllib.request
 proxy = os.environ["HTTPS_PROXY"].rsplit(":", 1)
 def through_tunnel(port):
     connection = http.client.HTTPConnection(proxy[0][len("http://"):], int(proxy[1]), timeout=30)
@@ -145,6 +145,8 @@ def through_tunnel(port):
 (through_tunnel(${allowed.port}), through_tunnel(${refused.port}))`);
       assert.equal(result.error, null, result.error?.message);
       assert.match(result.value ?? "", /^\('hello from the allowed server', 'Tunnel connection failed: 403 threadbook egress: 127\.0\.0\.1:\d+ is not on the allow-list \(THREADBOOK_EGRESS_ALLOW\)'\)$/);
+      const fronted = await session.run(`urllib.request.urlopen(urllib.request.Request("http://127.0.0.1:${allowed.port}/host", headers={"Host": "intranet.example"}), timeout=30).read().decode()`);
+      assert.equal(fronted.value, `'127.0.0.1:${allowed.port}'`, "the Host header is the host the door checked");
       const tunnels = (await store.egress.listRequests({ conversationKey: key })).filter((record) => record.method === "CONNECT");
       assert.deepEqual(tunnels.map((record) => [record.port, record.allowed]), [[allowed.port, true], [refused.port, false]]);
       assert.ok((tunnels[0]?.bytesOut ?? 0) > 0 && (tunnels[0]?.bytesIn ?? 0) > "hello from the allowed server".length);

@@ -31,7 +31,8 @@ async function listen(server: Server, requests: string[]): Promise<LoopbackServe
 
 /**
  * `/hello` says who answered; `/big` announces a megabyte; `/stream` sends
- * without a length until the connection is cut; `/hang` never answers.
+ * without a length until the connection is cut; `/host` says the Host header
+ * it got; `/hang` never answers.
  */
 export function startContentServer(name: string): Promise<LoopbackServer> {
   const requests: string[] = [];
@@ -48,6 +49,8 @@ export function startContentServer(name: string): Promise<LoopbackServer> {
         if (!response.destroyed) response.once("drain", pump);
       };
       pump();
+    } else if (request.url === "/host") {
+      response.end(String(request.headers.host));
     } else if (request.url === "/hang") {
       // Never answers: the door's time limit ends it.
     } else {
