@@ -10,6 +10,11 @@
  * in to that user (CHOWN). The user's code runs in the kernel, as the sandbox
  * user with no capabilities at all, so it can neither signal nor trace the
  * supervisor nor the transfers the host runs as root.
+ *
+ * Where an operator opens a door out (src/egress/), the network stays
+ * "none": the door's directory is mounted, the supervisor starts a forwarder
+ * on the container's loopback, and the proxy settings and pip's target and
+ * package directory are added; nothing else changes.
  */
 import type Docker from "dockerode";
 
