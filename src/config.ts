@@ -8,6 +8,7 @@ import { availableParallelism, totalmem } from "node:os";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
+import { parseAllowList, type EgressPolicy } from "./egress/egress-policy.ts";
 import { ConfigError } from "./errors.ts";
 import { parseModelPrices, type ModelPrices } from "./model-prices.ts";
 import { choice, flag, httpUrl, idList, matching, positiveNumber, setting, snowflakeList, text, wholeNumber } from "./setting-rules.ts";
@@ -25,6 +26,8 @@ export type ReasoningEffort = (typeof reasoningEfforts)[number];
 /** The Responses API's `text.verbosity`. */
 const verbosities = ["low", "medium", "high"] as const;
 export type Verbosity = (typeof verbosities)[number];
+
+const allowListMust = "host names (*.example.org for subdomains), IP addresses or CIDR ranges, each with an optional :port, separated by commas";
 
 const schema = z.object({
   OPENAI_API_KEY: text(undefined, { secret: true }),
@@ -110,13 +113,55 @@ const schema = z.object({
   DISCORD_ALLOWED_CHANNELS: snowflakeList(),
   DISCORD_ALLOWED_ROLES: snowflakeList(),
 
+  // Unset (and no workspace list): no door out at all, as without this feature.
+  THREADBOOK_EGRESS_ALLOW: setting<EgressPolicy | undefined>(undefined, allowList, allowListMust),
+  THREADBOOK_EGRESS_TURN_MB: wholeNumber(100, 1, 1_000_000),
+  THREADBOOK_EGRESS_REQUESTS_PER_MINUTE: wholeNumber(120, 1, 100_000),
+  THREADBOOK_EGRESS_CONNECTION_S: seconds(300, 86_400),
+  THREADBOOK_PACKAGES_MB: wholeNumber(256, 8, 65_536),
+  // No credentials in it: the URL is in the session's environment, which the user's code reads.
+  THREADBOOK_PIP_INDEX_URL: setting<string | undefined>(
+    undefined,
+    (given) => (URL.canParse(given) && /^https?:$/.test(new URL(given).protocol) && new URL(given).username === "" && new URL(given).password === "" ? given : undefined),
+    "an http:// or https:// URL of a simple index, without a user name or password, such as https://pypi.org/simple",
+    { secret: true },
+  ),
+
   DOCKER_HOST: matching(undefined, /^unix:\/\/\/.+|^tcp:\/\/[^/:]+(:\d+)?\/?$/, "unix:///path/to/docker.sock or tcp://host:port (plain TCP; TLS and ssh:// are not supported)"),
 });
 
 type Settings = z.infer<typeof schema>;
 
+function allowList(given: string): EgressPolicy | undefined {
+  try {
+    return parseAllowList(given);
+  } catch {
+    return undefined;
+  }
+}
+
+/** THREADBOOK_EGRESS_ALLOW_<PLATFORM>_<WORKSPACE>: a workspace's own allow-list, in place of the global one. */
+const workspaceAllowPattern = /^THREADBOOK_EGRESS_ALLOW_(SLACK|DISCORD)_([A-Za-z0-9]{1,40})$/;
+
+/** The workspaces' own allow-lists, keyed "slack:T0123" or "discord:1234" (the workspace upper-cased), and a line for each that does not parse. */
+function workspaceAllowLists(env: Record<string, string | undefined>): { lists: Record<string, EgressPolicy>; problems: string[] } {
+  const lists: Record<string, EgressPolicy> = {};
+  const problems: string[] = [];
+  for (const [name, given] of Object.entries(env)) {
+    const match = workspaceAllowPattern.exec(name);
+    if (match === null || given === undefined) continue;
+    const policy = allowList(given.trim());
+    if (policy === undefined) problems.push(`${name}: must be ${allowListMust}`);
+    else lists[`${(match[1] as string).toLowerCase()}:${(match[2] as string).toUpperCase()}`] = policy;
+  }
+  return { lists, problems };
+}
+
 /** Every variable threadbook reads or will read; others with its prefixes draw a warning. */
 export const knownSettingNames: readonly string[] = [...Object.keys(schema.shape), ...platformSettingNames];
+
+/** Known settings whose names carry a value (a workspace's id), so no list names them all. */
+const knownSettingPatterns: readonly RegExp[] = [workspaceAllowPattern];
 
 /** What the capacity defaults are derived from. */
 export interface Machine {
@@ -268,6 +313,20 @@ export interface Config {
     outputBytes: number;
     dockerHost: string | undefined;
   };
+  /** The door out of sessions (src/egress/); `enabled` false: no door, no network, as without it. */
+  egress: {
+    enabled: boolean;
+    /** THREADBOOK_EGRESS_ALLOW; undefined: nothing, except where a workspace has its own list. */
+    allow: EgressPolicy | undefined;
+    /** A workspace's own list, in place of the global one; keyed "slack:T0123", "discord:1234". */
+    workspaces: Record<string, EgressPolicy>;
+    turnBytes: number;
+    requestsPerMinute: number;
+    connectionMs: number;
+    /** The session's package directory (pip's target), a tmpfs counted against its memory. */
+    packagesMb: number;
+    pipIndexUrl: string | undefined;
+  };
   reply: { maxFiles: number; maxFileBytes: number };
   skills: {
     /** Platform user ids ("slack:U123", "discord:456") who may approve or reject a proposed skill. */
@@ -290,11 +349,12 @@ export interface Config {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, machine: Machine = thisMachine()): Config {
   const given = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value.trim() !== ""));
   const parsed = schema.safeParse(given);
+  const workspaces = workspaceAllowLists(given);
   if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`));
+    throw new ConfigError([...parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`), ...workspaces.problems]);
   }
   const value = parsed.data;
-  const problems = [...conflicts(value, machine), ...slackProblems(value)];
+  const problems = [...conflicts(value, machine), ...slackProblems(value), ...workspaces.problems];
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     model: {
@@ -353,6 +413,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, machine: Machin
       outputBytes: value.THREADBOOK_OUTPUT_KB * 1024,
       dockerHost: value.DOCKER_HOST,
     },
+    egress: {
+      enabled: value.THREADBOOK_EGRESS_ALLOW !== undefined || Object.keys(workspaces.lists).length > 0,
+      allow: value.THREADBOOK_EGRESS_ALLOW,
+      workspaces: workspaces.lists,
+      turnBytes: value.THREADBOOK_EGRESS_TURN_MB * 1024 * 1024,
+      requestsPerMinute: value.THREADBOOK_EGRESS_REQUESTS_PER_MINUTE,
+      connectionMs: value.THREADBOOK_EGRESS_CONNECTION_S * 1000,
+      packagesMb: value.THREADBOOK_PACKAGES_MB,
+      pipIndexUrl: value.THREADBOOK_PIP_INDEX_URL,
+    },
     reply: { maxFiles: value.THREADBOOK_REPLY_MAX_FILES, maxFileBytes: value.THREADBOOK_REPLY_MAX_FILE_MB * 1024 * 1024 },
     skills: { approvers: value.THREADBOOK_SKILL_APPROVERS, autoApprove: value.THREADBOOK_SKILLS_AUTO_APPROVE },
     slack: slackSettings(value),
@@ -396,5 +466,6 @@ function slackProblems(value: Settings): string[] {
 
 /** The warnings alone, for showing them beside a ConfigError too. */
 export function settingWarnings(env: NodeJS.ProcessEnv = process.env): string[] {
-  return unknownSettingWarnings(env, knownSettingNames);
+  const named = Object.fromEntries(Object.entries(env).filter(([name]) => !knownSettingPatterns.some((pattern) => pattern.test(name))));
+  return unknownSettingWarnings(named, knownSettingNames);
 }

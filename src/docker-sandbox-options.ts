@@ -4,7 +4,11 @@
  * compile check runs in a container hardened the same way.
  */
 import { hostname } from "node:os";
+import { join } from "node:path";
 import type { Config } from "./config.ts";
+import { EgressDoors } from "./egress/egress-doors.ts";
+import { PackageCache } from "./egress/package-cache.ts";
+import type { Logger } from "./log.ts";
 import type { ContainerLimits } from "./sandbox/docker/container-spec.ts";
 import { connectDocker, type DockerSandboxOptions } from "./sandbox/docker/docker-sandbox.ts";
 import { currentImageTag } from "./sandbox/docker/image.ts";
@@ -28,8 +32,18 @@ export function dockerSandboxOptions(config: Config, overrides: Partial<DockerSa
     cellTimeoutMs: config.sandbox.cellTimeoutMs,
     outputBytes: config.sandbox.outputBytes,
     dockerHost: config.sandbox.dockerHost,
+    // A door for every container where any allow-list is set: a warm container does not know its workspace yet.
+    ...(config.egress.enabled ? { egress: egressOptions(config, overrides.logger) } : {}),
     ...overrides,
   };
+}
+
+/** Doors for the sessions, with pip's index behind the bot's cache (one per index, under the data directory) where one is set. */
+function egressOptions(config: Config, logger: Logger): NonNullable<DockerSandboxOptions["egress"]> {
+  const { pipIndexUrl, packagesMb } = config.egress;
+  const cache = pipIndexUrl === undefined ? undefined : new PackageCache(pipIndexUrl, join(config.dataDir, "pip-cache"));
+  const doors = new EgressDoors(join(config.dataDir, "egress"), logger, cache);
+  return { doors, packagesMb, pipIndexUrl: doors.pipIndexUrl };
 }
 
 /** Compiles a skill's Python in a short-lived container of the sandbox image, never running it. */

@@ -28,6 +28,7 @@ import traceback
 from capture import Capture, FdPipe
 from figures import record_figure_saves, save_figures, FIGURE_SAVES
 from memory import limit_memory
+from pip_magic import rewrite as rewrite_pip_lines
 from previews import preview
 import snapshots
 from tracebacks import describe_exception
@@ -130,6 +131,7 @@ class Kernel:
             # Tracebacks (and inspect) show the cell's own lines, as in a notebook.
             lines = [line if line.endswith("\n") else line + "\n" for line in code.splitlines(True)]
             linecache.cache[filename] = (len(code), None, lines, filename)
+            code = rewrite_pip_lines(code)  # after the cache: a traceback shows the line as written
             body, last = split_last_expression(code, filename)
             signal.setitimer(signal.ITIMER_REAL, timeout)
             CELL_RUNNING = True

@@ -33,6 +33,7 @@ import signal
 import sys
 import time
 
+import egress_forward
 import workdir_scan
 
 WORKDIR = os.environ.get("THREADBOOK_WORKDIR", "/work")
@@ -401,6 +402,7 @@ def main():
     if os.geteuid() == 0:
         os.setgroups([SANDBOX_GID])  # reads the working directory through the sandbox user's group
     os.makedirs(WORKDIR, exist_ok=True)
+    egress_forward.start()  # the door out, where the host mounted one; the kernel finds it through HTTP(S)_PROXY
     Supervisor().serve()
 
 

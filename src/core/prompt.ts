@@ -20,6 +20,13 @@ export interface SandboxFacts {
   skills?: readonly { name: string; description: string }[];
   /** The model may propose skills (the propose_skill tool is offered). */
   proposeSkills?: boolean;
+  /** The hosts the session's door out lets through (allow-list entries); absent or empty: no network. */
+  network?: readonly string[];
+}
+
+function networkLine(network: readonly string[] | undefined): string {
+  if (network === undefined || network.length === 0) return "- No network: nothing can be downloaded, and no packages can be installed; use what is there.";
+  return `- Network only through a proxy (HTTP_PROXY and HTTPS_PROXY are set; urllib, requests and pip use it) to these hosts: ${network.join(", ")}. Anything else gets HTTP 403 with the reason; do not try to go around it. \`%pip install NAME\` in a cell installs a missing package for this session, when its index is allowed.`;
 }
 
 function skillLines(skills: readonly { name: string; description: string }[] | undefined): string {
@@ -51,7 +58,7 @@ How to work:
 
 The sandbox:
 - Python ${facts.pythonVersion || "3"} with ${facts.libraries.join(", ")} and the standard library.
-- No network: nothing can be downloaded, and no packages can be installed; use what is there.
+${networkLine(facts.network)}
 - A cell may run for at most ${formatDuration(facts.cellTimeoutMs)}; a longer cell is interrupted. Work on samples or vectorise when data is large.
 - State persists: variables, imports and files stay across cells and across follow-up messages in this thread, unless you are told the session was restarted.
 - Files the user attached are in the current working directory under the names you are given.${skillLines(facts.skills)}${proposingLines(facts.proposeSkills)}`;

@@ -34,6 +34,8 @@ import type { SkillProposer } from "./skill-proposer.ts";
 import { SESSION_LOST_NOTE, SESSION_REPLACED_NOTE, sessionContinuity } from "./session-continuity.ts";
 import { shutdownMessage, stopReasonOf, TurnStoppedSignal } from "./stop-reason.ts";
 import { TurnBudget } from "./turn-budget.ts";
+import { turnEgress } from "./turn-egress.ts";
+import { installedPackagesNote } from "./installed-packages.ts";
 import type { RestartReason, TurnObserver } from "./turn-observer.ts";
 import { TurnTranscript } from "./turn-transcript.ts";
 import type { LimitName, ProposedSkill, Reply, ReplyCell, ReplyFile, Turn } from "./turn.ts";
@@ -45,6 +47,8 @@ export type AgentSettings = Pick<Config, "turn" | "reply"> & {
   sandbox: Pick<Config["sandbox"], "cellTimeoutMs"> & Partial<Pick<Config["sandbox"], "snapshotMb">>;
   skills: Pick<Config["skills"], "autoApprove">;
   usage: Pick<Config["usage"], "userTokensPerDay" | "workspaceTokensPerDay">;
+  /** The door out of sessions; absent or not enabled: none is granted. */
+  egress?: Config["egress"];
 };
 
 export interface TurnServices {
@@ -180,7 +184,12 @@ export class TurnRun {
     // Listed every turn (the model's instructions); their files are read only when a container is claimed.
     const skills = await visibleSkills(store.skills, skillScope(this.#turn.user, this.#turn.direct));
     // A running session given other skills since (one approved meanwhile) gets this set now.
-    const session = await this.#bounded(sandbox.acquire(key, { skills: () => sessionSkills(store.skills, skills), skillsVersion: skills.map((skill) => skill.id).join(",") }));
+    const egress = settings.egress?.enabled ? turnEgress(settings.egress, this.#turn, this.#turnId ?? null, store, this.#logger) : undefined;
+    const session = await this.#bounded(sandbox.acquire(key, {
+      skills: () => sessionSkills(store.skills, skills),
+      skillsVersion: skills.map((skill) => skill.id).join(","),
+      ...(egress === undefined ? {} : { egress }),
+    }));
     this.#session = session;
     this.#throwIfStopped();
     const earlier: TranscriptItem[] = await store.loadTranscript(key);
@@ -201,6 +210,7 @@ export class TurnRun {
     const history = trimHistory(earlier, settings.turn.historyChars);
     const userText = joinParagraphs(
       continuity !== "lost" ? "" : (variables?.restored.length ?? 0) > 0 ? SESSION_REPLACED_NOTE : SESSION_LOST_NOTE,
+      continuity === "lost" && egress !== undefined ? installedPackagesNote(earlier) : "",
       restoration === null ? "" : describeRestoration(restoration),
       variables === null ? "" : describeVariables(variables),
       this.#turn.text,
@@ -215,6 +225,7 @@ export class TurnRun {
       libraries: this.#services.libraries,
       skills,
       proposeSkills: this.#services.skills !== undefined,
+      ...(egress === undefined ? {} : { network: egress.policy.entries.map((entry) => entry.text) }),
     });
     for (;;) {
       this.#throwIfStopped();

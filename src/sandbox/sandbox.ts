@@ -5,6 +5,7 @@
  * A failure of the user's code is data (`CellResult.error`); a failure of the
  * machinery (Docker gone, image missing, session lost) throws a SandboxError.
  */
+import type { EgressGrant } from "../egress/egress-grant.ts";
 
 export interface CellLimits {
   /** Wall-clock limit for the cell; past it the cell is interrupted. */
@@ -193,6 +194,13 @@ export interface AcquireOptions {
    * until reloaded). Without it, a running session keeps what it holds.
    */
   skillsVersion?: string;
+  /**
+   * What the session's door out may do for this turn (its policy, limits and
+   * audit), where the sandbox was given doors; without it every request
+   * through the door is refused. Given on every acquire: the turn's byte
+   * count starts afresh.
+   */
+  egress?: EgressGrant;
 }
 
 export interface Sandbox {

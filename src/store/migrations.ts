@@ -216,6 +216,33 @@ export const migrations: readonly Migration[] = [
     `,
   },
   {
+    version: 8,
+    name: "egress: every request through a session's door out, allowed or refused",
+    // No foreign keys: a request is recorded whoever held the session, and a reset keeps them (the audit).
+    sql: `
+      CREATE TABLE egress_requests (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        conversation_key TEXT NOT NULL,
+        turn_id TEXT,
+        user_platform TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        user_workspace TEXT,
+        method TEXT NOT NULL,
+        host TEXT NOT NULL,
+        port INTEGER NOT NULL,
+        address TEXT,
+        allowed INTEGER NOT NULL CHECK (allowed IN (0, 1)),
+        reason TEXT,
+        bytes_out INTEGER NOT NULL,
+        bytes_in INTEGER NOT NULL,
+        started_at INTEGER NOT NULL,
+        duration_ms INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX egress_requests_by_time ON egress_requests (started_at);
+      CREATE INDEX egress_requests_by_conversation ON egress_requests (conversation_key, started_at);
+    `,
+  },
+  {
     version: 9,
     name: "indexes for pruning by age",
     sql: `

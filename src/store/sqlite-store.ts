@@ -10,6 +10,7 @@ import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { StoreError } from "../errors.ts";
 import { readAttachmentFile, removeAttachmentFile, removeConversationFiles, sha256Hex, writeAttachmentFile } from "./attachment-files.ts";
 import { migrate } from "./migrations.ts";
+import { SqliteEgressStore } from "./sqlite-egress-store.ts";
 import { SqliteNotebookStore } from "./sqlite-notebook-store.ts";
 import { SqliteSkillStore } from "./sqlite-skill-store.ts";
 import { openFailure, operationFailure } from "./sqlite-errors.ts";
@@ -285,6 +286,7 @@ export class SqliteStore implements Store {
   #interrupted: TurnRecord[] = [];
   readonly skills: SqliteSkillStore;
   readonly notebook: SqliteNotebookStore;
+  readonly egress: SqliteEgressStore;
 
   /** Use openSqliteStore, which prepares the database first. */
   constructor(database: DatabaseSync, dataDir: string, clock: () => number) {
@@ -296,6 +298,7 @@ export class SqliteStore implements Store {
     this.#clock = clock;
     this.skills = new SqliteSkillStore(database, this.#transaction, () => this.#now(), (action, work) => this.#guard(action, work));
     this.notebook = new SqliteNotebookStore(database, this.#transaction, (action, work) => this.#guard(action, work));
+    this.egress = new SqliteEgressStore(database, (action, work) => this.#guard(action, work));
   }
 
   #now(): number {

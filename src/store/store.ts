@@ -10,6 +10,7 @@
  * core's values (its transcript items, limit names and turn users) fit these
  * shapes, so a change to them that the schema cannot hold fails to typecheck.
  */
+import type { EgressStore } from "./egress-store.ts";
 import type { NotebookStore } from "./notebook-store.ts";
 import type { SkillStore } from "./skill-store.ts";
 
@@ -226,6 +227,9 @@ export interface Store {
 
   /** What a conversation's Jupyter notebook is built from (notebook-store.ts). */
   readonly notebook: NotebookStore;
+
+  /** Every request through a session's door out (egress-store.ts). */
+  readonly egress: EgressStore;
 
   /** The conversation, or null if nothing was recorded for it yet. */
   getConversation(key: string): Promise<ConversationRecord | null>;

@@ -4,10 +4,12 @@
  * too); no Docker, no model.
  */
 import type { Config } from "../../config.ts";
-import { readAuditLog, type AuditRecord } from "../../core/audit-log.ts";
+import { readAuditLog, type AuditQuery, type AuditRecord } from "../../core/audit-log.ts";
+import { readEgressAudit } from "../../core/egress-audit.ts";
 import { formatDuration } from "../../core/format-size.ts";
 import { openSqliteStore } from "../../store/sqlite-store.ts";
 import type { AuditOptions } from "./ops-command-line.ts";
+import { egressTable } from "./egress-audit-table.ts";
 import { inertJson, inertLine } from "./terminal-safe.ts";
 
 /** The table's code column: its first line, cut here. */
@@ -16,11 +18,17 @@ const codeColumnChars = 60;
 export async function runAuditCommand(options: AuditOptions, config: Config, writeOut: (text: string) => Promise<void>): Promise<void> {
   const store = openSqliteStore(config.dataDir, { recoverInterruptedTurns: false });
   try {
-    const records = await readAuditLog(store, {
+    const query: AuditQuery = {
       ...(options.since === undefined ? {} : { since: options.since }),
       ...(options.user === undefined ? {} : { user: options.user }),
       ...(options.conversation === undefined ? {} : { conversation: options.conversation }),
-    });
+    };
+    if (options.egress) {
+      const requests = await readEgressAudit(store, query);
+      if (options.json) return writeOut(requests.map((request) => `${inertJson({ ...request, startedAt: new Date(request.startedAt).toISOString() })}\n`).join(""));
+      return writeOut(requests.length === 0 ? "No requests through the door out match.\n" : egressTable(requests));
+    }
+    const records = await readAuditLog(store, query);
     if (options.json) return writeOut(records.map((record) => `${inertJson({ ...record, startedAt: new Date(record.startedAt).toISOString() })}\n`).join(""));
     return writeOut(records.length === 0 ? "No cell runs match.\n" : table(records));
   } finally {

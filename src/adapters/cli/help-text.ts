@@ -113,6 +113,18 @@ THREADBOOK_*, SLACK_* or DISCORD_* variable draws a warning):
   DISCORD_ALLOWED_CHANNELS       channel ids (a thread counts as its channel)      [all]
   DISCORD_ALLOWED_ROLES          role ids; a user needs one of them                [all]
                                  (with none of the three, the bot warns at start)
+  THREADBOOK_EGRESS_ALLOW        the door out of sessions (off when unset): host    [unset]
+                                 names, *.domains, IPs or CIDRs, each with an optional
+                                 :port, comma-separated; loopback and private addresses
+                                 only where an IP or CIDR names them
+  THREADBOOK_EGRESS_ALLOW_<PLATFORM>_<WORKSPACE>  a workspace's own list in place of
+                                 the global one, e.g. THREADBOOK_EGRESS_ALLOW_SLACK_T0123
+  THREADBOOK_EGRESS_TURN_MB      bytes through the door per turn, both ways        [100]
+  THREADBOOK_EGRESS_REQUESTS_PER_MINUTE  requests per session and minute           [120]
+  THREADBOOK_EGRESS_CONNECTION_S seconds one connection may stay open              [300]
+  THREADBOOK_PIP_INDEX_URL       pip's index in sessions, through a cache in the    [pip's default]
+                                 bot (<data dir>/pip-cache); its hosts must be allowed
+  THREADBOOK_PACKAGES_MB         size of a session's package directory (memory)   [256]
   THREADBOOK_SKILL_APPROVERS     who may approve a proposed skill: platform user ids, such as
                                  slack:U0123ABCD,discord:123456789012345678 (the CLI always may)
   THREADBOOK_SKILLS_AUTO_APPROVE approve every proposed skill at once (single-user setups) [false]
@@ -247,7 +259,7 @@ Exit codes: 0 written, 1 failed (the database or the file could not be written),
 2 bad usage, or no such conversation (nothing is written).
 `;
 
-export const auditHelp = `Usage: threadbook audit [--since SPAN] [--user ID] [--conversation KEY] [--json]
+export const auditHelp = `Usage: threadbook audit [--egress] [--since SPAN] [--user ID] [--conversation KEY] [--json]
 
 Who ran what: one record per cell run, oldest first, read from the database (the bot may be
 running): when, who (platform user and workspace), which conversation, the code, how it ended
@@ -261,6 +273,11 @@ Options:
       --json               One JSON object per line (JSON Lines), every field and the whole code:
                            {"startedAt","user","workspace","conversation","turn","code","outcome",
                             "durationMs","error"}, startedAt as an ISO 8601 time.
+      --egress             The requests through sessions' doors out instead (THREADBOOK_EGRESS_ALLOW):
+                           allowed or refused, who, conversation, method, host and port, bytes out
+                           and in, time, and why one was refused or cut. --json fields:
+                           {"conversationKey","turnId","user","workspace","method","host","port",
+                            "address","allowed","reason","bytesOut","bytesIn","startedAt","durationMs"}.
   -h, --help               Show this help.
 
 The table shows each cell's first line of code; control characters in code are shown escaped.

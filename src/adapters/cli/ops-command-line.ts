@@ -12,6 +12,8 @@ export interface AuditOptions {
   user: string | undefined;
   conversation: string | undefined;
   json: boolean;
+  /** The requests through sessions' doors out instead of the cell runs. */
+  egress: boolean;
 }
 
 export type SessionsOptions =
@@ -30,6 +32,7 @@ export function parseAudit(argv: string[], parse: Parse, now: number = Date.now(
     user: { type: "string", short: "u" },
     conversation: { type: "string", short: "c" },
     json: { type: "boolean" },
+    egress: { type: "boolean" },
     help: { type: "boolean", short: "h" },
   });
   if (values.help === true) return { command: "help", text: auditHelp };
@@ -41,6 +44,7 @@ export function parseAudit(argv: string[], parse: Parse, now: number = Date.now(
       user: nonEmpty(values.user, "--user"),
       conversation: nonEmpty(values.conversation, "--conversation"),
       json: values.json === true,
+      egress: values.egress === true,
     },
   };
 }

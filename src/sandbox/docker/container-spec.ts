@@ -10,6 +10,11 @@
  * in to that user (CHOWN). The user's code runs in the kernel, as the sandbox
  * user with no capabilities at all, so it can neither signal nor trace the
  * supervisor nor the transfers the host runs as root.
+ *
+ * Where an operator opens a door out (src/egress/), the network stays
+ * "none": the door's directory is mounted, the supervisor starts a forwarder
+ * on the container's loopback, and the proxy settings and pip's target and
+ * package directory are added; nothing else changes.
  */
 import type Docker from "dockerode";
 
@@ -32,6 +37,26 @@ export const SKILLS_PYTHON_DIR = "/skills/.python";
 export const LABEL_INSTANCE = "threadbook.instance";
 /** "<host>:<pid>" of the process that started the container. */
 export const LABEL_OWNER = "threadbook.owner";
+/** The token of the container's door out (egress-doors.ts), where it has one. */
+export const LABEL_EGRESS = "threadbook.egress";
+/** Where the door's directory (its Unix socket) is mounted; the supervisor starts the forwarder when it is there. */
+export const EGRESS_DIR = "/run/threadbook/egress";
+/** The forwarder's port on the container's own loopback, named by HTTP_PROXY and HTTPS_PROXY. */
+export const EGRESS_PORT = 3128;
+/** Where pip installs (PIP_TARGET), on PYTHONPATH; its own tmpfs, not noexec, so compiled wheels load. */
+export const PACKAGES_DIR = "/packages";
+
+/** A session's door out; absent: no network at all, as ever. */
+export interface ContainerEgress {
+  /** The door's token (egress-doors.ts), carried as a label so a restarted bot reopens it. */
+  token: string;
+  /** The host directory holding the door's socket. */
+  directory: string;
+  /** The size of the package directory's tmpfs, counted against the session's memory. */
+  packagesMb: number;
+  /** pip's index (PIP_INDEX_URL); pip's own default when absent. */
+  pipIndexUrl: string | undefined;
+}
 
 export interface ContainerLimits {
   memoryMb: number;
@@ -54,17 +79,17 @@ export interface ContainerLimits {
  */
 const GVISOR_THREAD_HEADROOM = 512;
 
-export function containerSpec(options: { image: string; name: string; instance: string; limits: ContainerLimits; owner: string }): Docker.ContainerCreateOptions {
-  const { limits } = options;
+export function containerSpec(options: { image: string; name: string; instance: string; limits: ContainerLimits; owner: string; egress?: ContainerEgress | undefined }): Docker.ContainerCreateOptions {
+  const { limits, egress } = options;
   const memory = limits.memoryMb * 1024 * 1024;
   const fileBytes = limits.fileMb * 1024 * 1024;
   return {
     name: options.name,
     Image: options.image,
-    Labels: { [LABEL_INSTANCE]: options.instance, [LABEL_OWNER]: options.owner },
+    Labels: { [LABEL_INSTANCE]: options.instance, [LABEL_OWNER]: options.owner, ...(egress ? { [LABEL_EGRESS]: egress.token } : {}) },
     User: SUPERVISOR_USER,
     WorkingDir: WORKDIR,
-    Env: [`THREADBOOK_WORKDIR=${WORKDIR}`, `PYTHONPATH=${SKILLS_PYTHON_DIR}`],
+    Env: egress ? [`THREADBOOK_WORKDIR=${WORKDIR}`, `PYTHONPATH=${SKILLS_PYTHON_DIR}:${PACKAGES_DIR}`, ...egressEnvironment(egress)] : [`THREADBOOK_WORKDIR=${WORKDIR}`, `PYTHONPATH=${SKILLS_PYTHON_DIR}`],
     AttachStdin: true,
     AttachStdout: true,
     AttachStderr: true,
@@ -99,7 +124,11 @@ export function containerSpec(options: { image: string; name: string; instance: 
         [SKILLS_DIR]: "rw,nosuid,nodev,noexec,size=64m,uid=0,gid=0,mode=0755",
         // Its own mount so the directory exists when Python starts: a PYTHONPATH entry missing then is never looked at again.
         [SKILLS_PYTHON_DIR]: "rw,nosuid,nodev,noexec,size=1m,uid=0,gid=0,mode=0755",
+        // exec (Docker makes a tmpfs noexec unless told): a compiled wheel's extension is mapped executable. Written by the sandbox user (pip in a cell).
+        ...(egress ? { [PACKAGES_DIR]: `rw,exec,nosuid,nodev,size=${egress.packagesMb}m,uid=10001,gid=10001,mode=0755` } : {}),
       },
+      // The door's directory, read-only: the socket in it is the container's one way out (connecting needs no write to the mount).
+      ...(egress ? { Mounts: [{ Type: "bind" as const, Source: egress.directory, Target: EGRESS_DIR, ReadOnly: true }] } : {}),
       ShmSize: 64 * 1024 * 1024,
       IpcMode: "private",
       Init: true,
@@ -108,4 +137,24 @@ export function containerSpec(options: { image: string; name: string; instance: 
       ...(limits.runtime ? { Runtime: limits.runtime } : {}),
     },
   };
+}
+
+/**
+ * The door's environment: Python's clients and pip go through the forwarder
+ * on the loopback, with no NO_PROXY (nothing goes around the door); pip
+ * installs into the package directory, past Debian's externally-managed
+ * marker (the system's packages stay untouched: it writes only there), with
+ * no cache in the small /tmp.
+ */
+function egressEnvironment(egress: ContainerEgress): string[] {
+  const proxy = `http://127.0.0.1:${EGRESS_PORT}`;
+  const index = egress.pipIndexUrl === undefined ? [] : [`PIP_INDEX_URL=${egress.pipIndexUrl}`];
+  // pip ignores a plain-http index unless told to trust its host (loopback excepted).
+  const trusted = egress.pipIndexUrl?.startsWith("http:") ? [`PIP_TRUSTED_HOST=${new URL(egress.pipIndexUrl).hostname}`] : [];
+  return [
+    `THREADBOOK_EGRESS_DIR=${EGRESS_DIR}`, `THREADBOOK_EGRESS_PORT=${EGRESS_PORT}`,
+    `HTTP_PROXY=${proxy}`, `HTTPS_PROXY=${proxy}`, `http_proxy=${proxy}`, `https_proxy=${proxy}`,
+    `PIP_TARGET=${PACKAGES_DIR}`, "PIP_BREAK_SYSTEM_PACKAGES=1", "PIP_NO_CACHE_DIR=1", "PIP_DISABLE_PIP_VERSION_CHECK=1",
+    "PIP_NO_INPUT=1", "PIP_PROGRESS_BAR=off", "PIP_NO_WARN_SCRIPT_LOCATION=1", ...index, ...trusted,
+  ];
 }

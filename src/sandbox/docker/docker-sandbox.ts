@@ -11,7 +11,8 @@ import { SandboxError } from "../../errors.ts";
 import { KeyedQueue } from "../../keyed-queue.ts";
 import type { Logger } from "../../log.ts";
 import type { AcquireOptions, Sandbox, Session } from "../sandbox.ts";
-import { containerSpec, LABEL_INSTANCE, LABEL_OWNER, type ContainerLimits } from "./container-spec.ts";
+import type { EgressDoors } from "../../egress/egress-doors.ts";
+import { containerSpec, LABEL_EGRESS, LABEL_INSTANCE, LABEL_OWNER, type ContainerLimits } from "./container-spec.ts";
 import { DockerSession, type LiveContainer, type SessionHost } from "./docker-session.ts";
 import { dockerCall, dockerFailure } from "./docker-failure.ts";
 import { buildImage, currentImageTag, imageExists } from "./image.ts";
@@ -39,6 +40,11 @@ export interface DockerSandboxOptions {
   buildMissingImage?: boolean;
   /** Told about slow preparation (an image build), for showing the user. */
   onStatus?: (message: string) => void;
+  /**
+   * A door out for every session container (a proxy on a Unix socket, mounted
+   * in), with pip's package directory and index; absent: no network at all.
+   */
+  egress?: { doors: EgressDoors; packagesMb: number; pipIndexUrl: string | undefined };
 }
 
 const READY_TIMEOUT_MS = 90_000;
@@ -64,10 +70,11 @@ export function connectDocker(dockerHost: string | undefined): Docker {
   return new Docker({ host: url.hostname, port: Number(url.port || 2375), protocol: "http" });
 }
 
-/** Closes a container's channel and removes it. */
-async function discard(live: LiveContainer): Promise<void> {
+/** Closes a container's channel and removes it, and closes its door out. */
+async function discard(live: LiveContainer, doors: EgressDoors | undefined): Promise<void> {
   live.channel.close();
   await live.container.remove({ force: true }).catch(() => undefined);
+  if (live.egressToken !== undefined) await doors?.close(live.egressToken);
 }
 
 export function sessionContainerName(instance: string, conversationKey: string): string {
@@ -86,6 +93,8 @@ export class DockerSandbox implements Sandbox, SessionHost {
   private readonly sessions = new Map<string, DockerSession>();
   /** Session containers of an earlier process, not yet acquired: name → last use and starting process. */
   private readonly adopted = new Map<string, { lastUsed: number; owner: string | undefined }>();
+  /** Session container name → the token of its door out, for containers that have one. */
+  private readonly doorTokens = new Map<string, string>();
   /** One acquire or release at a time per session container. */
   private readonly locks = new KeyedQueue();
   /** Sessions being started, counted against `maxSessions` before they exist. */
@@ -104,6 +113,10 @@ export class DockerSandbox implements Sandbox, SessionHost {
     this.outputBytes = options.outputBytes;
     this.fileBytes = options.limits.fileMb * 1024 * 1024;
     this.channelBounds = { maxLineBytes: maxReplyLineBytes(options.outputBytes), ...defaultDiagnosticsBounds };
+  }
+
+  private get doors(): EgressDoors | undefined {
+    return this.options.egress?.doors;
   }
 
   get instance(): string {
@@ -181,9 +194,10 @@ export class DockerSandbox implements Sandbox, SessionHost {
     this.closing = true;
     if (this.reaper) clearInterval(this.reaper);
     await this.filling?.catch(() => undefined);
-    await Promise.all(this.pool.splice(0).map((live) => discard(live)));
+    await Promise.all(this.pool.splice(0).map((live) => discard(live, this.doors)));
     for (const session of this.sessions.values()) session.detach();
     this.sessions.clear();
+    await this.doors?.closeAll();
   }
 
   /** Containers of this instance: running sessions, and how many are warm. */
@@ -198,7 +212,15 @@ export class DockerSandbox implements Sandbox, SessionHost {
 
   async replace(session: DockerSession): Promise<LiveContainer> {
     await this.removeContainer(session.name);
-    return this.claimWithSkills(session.name, session.skillSource);
+    const live = await this.claimWithSkills(session.name, session.skillSource);
+    this.grantDoor(session.name, session.egressGrant);
+    return live;
+  }
+
+  /** Gives the door of the container under `name` the turn's grant (undefined: refuse everything). */
+  private grantDoor(name: string, grant: AcquireOptions["egress"]): void {
+    const token = this.doorTokens.get(name);
+    if (token !== undefined) this.doors?.grant(token, grant);
   }
 
   /** A container to restart a session in, with its skills written in before it is used (no container restarts: a warm one stays warm). */
@@ -208,7 +230,7 @@ export class DockerSandbox implements Sandbox, SessionHost {
       if (skills !== undefined) await writeSkills(live.container, this.docker.modem, await skills());
       return live;
     } catch (error) {
-      await discard(live);
+      await discard(live, this.doors);
       throw error;
     }
   }
@@ -227,6 +249,8 @@ export class DockerSandbox implements Sandbox, SessionHost {
     const known = this.sessions.get(name);
     if (known && !known.closed) {
       known.skillSource = skills;
+      known.egressGrant = options.egress;
+      this.grantDoor(name, options.egress);
       known.origin = "resumed";
       known.lastUsed = Date.now();
       known.hold();
@@ -242,6 +266,8 @@ export class DockerSandbox implements Sandbox, SessionHost {
       const resumed = await this.resume(name);
       const session = new DockerSession({ conversationKey, name, origin: resumed ? "resumed" : "new", live: resumed ?? (await this.claim(name)), host: this });
       session.skillSource = skills;
+      session.egressGrant = options.egress;
+      this.grantDoor(name, options.egress);
       // Written while the turn goes on; a container left by an earlier process may hold another set.
       if (skills !== undefined) session.giveSkills(skills, { replace: resumed !== undefined, version: skillsVersion });
       this.sessions.set(name, session);
@@ -316,7 +342,9 @@ export class DockerSandbox implements Sandbox, SessionHost {
     try {
       const channel = await dockerCall("Finding the conversation's session", RunnerChannel.attach(container, this.logger.child({ session: name }), this.channelBounds));
       const pong = await this.ping(channel);
-      return { container, channel, id: info.Id, pythonVersion: pong };
+      const egressToken = info.Config.Labels?.[LABEL_EGRESS];
+      if (egressToken !== undefined && this.doors !== undefined && (await this.doors.reopen(egressToken))) this.doorTokens.set(name, egressToken);
+      return { container, channel, id: info.Id, pythonVersion: pong, egressToken };
     } catch (error) {
       this.logger.warn({ name, err: error }, "could not reattach to a session; starting a new one");
       await this.removeContainer(name);
@@ -330,36 +358,50 @@ export class DockerSandbox implements Sandbox, SessionHost {
       // A warm container whose channel closed (its engine restarted, or it died) is no session.
       if (warm.channel.closed) {
         this.logger.info("dropping a warm container that is gone");
-        void discard(warm);
+        void discard(warm, this.doors);
         continue;
       }
       try {
         await dockerCall("Claiming a warm session", warm.container.rename({ name }));
+        if (warm.egressToken !== undefined) this.doorTokens.set(name, warm.egressToken);
         this.fillPool();
         return warm;
       } catch (error) {
         this.logger.warn({ err: error }, "a warm container could not be claimed; starting one");
-        void discard(warm);
+        void discard(warm, this.doors);
       }
     }
     this.fillPool();
-    return this.startContainer(name);
+    const live = await this.startContainer(name);
+    if (live.egressToken !== undefined) this.doorTokens.set(name, live.egressToken);
+    return live;
   }
 
   private async startContainer(name: string): Promise<LiveContainer> {
+    const door = await this.doors?.open();
+    const egress = this.options.egress;
+    const closeDoor = async () => {
+      if (door !== undefined) await this.doors?.close(door.token);
+    };
     let container: Docker.Container;
     try {
-      container = await dockerCall("Starting a Python session", this.docker.createContainer(containerSpec({ image: this.image, name, instance: this.options.instance, limits: this.options.limits, owner: PROCESS_OWNER })));
+      const spec = containerSpec({
+        image: this.image, name, instance: this.options.instance, limits: this.options.limits, owner: PROCESS_OWNER,
+        egress: door === undefined || egress === undefined ? undefined : { ...door, packagesMb: egress.packagesMb, pipIndexUrl: egress.pipIndexUrl },
+      });
+      container = await dockerCall("Starting a Python session", this.docker.createContainer(spec));
     } catch (error) {
+      await closeDoor();
       throw dockerFailure(error);
     }
     try {
       const channel = await dockerCall("Starting a Python session", RunnerChannel.attach(container, this.logger.child({ container: name }), this.channelBounds));
       await dockerCall("Starting a Python session", container.start());
       const pythonVersion = await this.ping(channel);
-      return { container, channel, id: container.id, pythonVersion };
+      return { container, channel, id: container.id, pythonVersion, egressToken: door?.token };
     } catch (error) {
       await container.remove({ force: true }).catch(() => undefined);
+      await closeDoor();
       throw dockerFailure(error);
     }
   }
@@ -377,7 +419,7 @@ export class DockerSandbox implements Sandbox, SessionHost {
         try {
           const live = await this.startContainer(`${this.options.instance}-pool-${randomBytes(6).toString("hex")}`);
           if (this.closing) {
-            await discard(live);
+            await discard(live, this.doors);
           } else {
             this.pool.push(live);
           }
@@ -405,11 +447,16 @@ export class DockerSandbox implements Sandbox, SessionHost {
       const live = info.State === "running" && info.Image === this.image && name.startsWith(sessionPrefix);
       if (live) {
         this.adopted.set(name.slice(1), { lastUsed: Date.now(), owner: info.Labels[LABEL_OWNER] });
+        // Known before it is resumed, so a session reaped unresumed takes its door's directory with it.
+        const egressToken = info.Labels[LABEL_EGRESS];
+        if (egressToken !== undefined && this.doors !== undefined) this.doorTokens.set(name.slice(1), egressToken);
       } else if (ownedByLiveProcess(info.Labels[LABEL_OWNER])) {
         continue;
       } else {
         this.logger.info({ name, state: info.State }, "removing a leftover container");
         await this.docker.getContainer(info.Id).remove({ force: true }).catch(() => undefined);
+        const egressToken = info.Labels[LABEL_EGRESS];
+        if (egressToken !== undefined) await this.doors?.close(egressToken);
       }
     }
   }
@@ -432,6 +479,9 @@ export class DockerSandbox implements Sandbox, SessionHost {
   }
 
   private async removeContainer(name: string): Promise<void> {
+    const egressToken = this.doorTokens.get(name);
+    this.doorTokens.delete(name);
+    if (egressToken !== undefined) await this.doors?.close(egressToken);
     try {
       await dockerCall("Removing a session", this.docker.getContainer(name).remove({ force: true }));
     } catch (error) {

@@ -24,6 +24,8 @@ export interface LiveContainer {
   channel: RunnerChannel;
   id: string;
   pythonVersion: string;
+  /** The token of the container's door out, where it has one. */
+  egressToken?: string | undefined;
 }
 
 export interface SessionHost {
@@ -57,6 +59,8 @@ export class DockerSession implements Session {
   origin: SessionOrigin;
   /** Where the skills of a container claimed for this session come from (after a restart too); set by the sandbox. */
   skillSource: AcquireOptions["skills"];
+  /** What the session's door out may do for the turn holding it; given again to a container that replaces this one. */
+  egressGrant: AcquireOptions["egress"];
   /** The `skillsVersion` of the skills its container holds (or is being given); undefined when not known. */
   skillsVersion: string | undefined;
   /** Skills being written into the container while the turn goes on; a cell waits for them. Settles with the failure, never rejects. */
