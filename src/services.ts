@@ -18,7 +18,7 @@ import type { SessionCensus } from "./sandbox/session-census.ts";
 import type { Sandbox } from "./sandbox/sandbox.ts";
 import { SkillLibrary } from "./skills/skill-library.ts";
 import { SkillReview } from "./skills/skill-review.ts";
-import { openSqliteStore } from "./store/sqlite-store.ts";
+import { openStore } from "./store/open-store.ts";
 import type { Store } from "./store/store.ts";
 
 export const logFileName = "threadbook.log";
@@ -77,7 +77,7 @@ export async function startServices(config: Config, options: ServiceOptions): Pr
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const logger = createLogger({ level: config.logLevel, destination: options.log === "file" ? join(config.dataDir, logFileName) : 2 });
   const model = createModelClient(config.model, logger);
-  const store = openSqliteStore(config.dataDir, { recoverInterruptedTurns: options.recoverInterruptedTurns });
+  const store = await openStore(config, { recoverInterruptedTurns: options.recoverInterruptedTurns });
   let sandbox: DockerSandbox;
   try {
     sandbox = await DockerSandbox.start(dockerSandboxOptions(config, { logger, poolSize: options.poolSize, buildMissingImage: true, onStatus: options.onStatus }));

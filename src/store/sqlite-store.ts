@@ -13,7 +13,8 @@ import { migrate } from "./migrations.ts";
 import { SqliteNotebookStore } from "./sqlite-notebook-store.ts";
 import { SqliteSkillStore } from "./sqlite-skill-store.ts";
 import { openFailure, operationFailure } from "./sqlite-errors.ts";
-import { integer, oneOf, optionalInteger, optionalOneOf, optionalText, text, type Row } from "./sqlite-rows.ts";
+import { integer, text } from "./sqlite-rows.ts";
+import { interruptedTurnError, storedFields, toAttachment, toCellRun, toConversation, toFeedback, toTurn, toUsageTotal } from "./store-records.ts";
 import { createTransaction, type Transaction } from "./sqlite-transaction.ts";
 import type {
   AttachmentInput,
@@ -46,12 +47,6 @@ export const databaseFileName = "threadbook.db";
 /** How long a connection waits for another's write lock before failing. */
 const busyTimeoutMs = 5_000;
 
-const turnStatuses: readonly TurnStatus[] = ["running", "answered", "limit", "failed"];
-/** What turns.limit_name holds; "budget" is kept in limit_budget (schema version 6). */
-const limitNames: readonly TurnLimitName[] = ["steps", "cells", "time", "tokens"];
-const cellOutcomes: readonly CellOutcome[] = ["ok", "error", "timeout", "lost"];
-
-export const interruptedTurnError = "interrupted by a restart";
 
 export interface SqliteStoreOptions {
   /** Current time in epoch milliseconds; tests pass their own. */
@@ -174,92 +169,6 @@ function usageTotalStatements(prepare: (sql: string) => StatementSync): Record<`
 }
 
 type Statements = ReturnType<typeof prepareStatements>;
-
-/** The item's stored fields only: whatever else a caller's item carries (a result's images) is not saved. */
-function storedFields(item: StoredTranscriptItem): StoredTranscriptItem {
-  switch (item.type) {
-    case "user":
-    case "assistant":
-      return { type: item.type, text: item.text };
-    case "code":
-      return { type: "code", callId: item.callId, code: item.code };
-    case "proposal":
-      return { type: "proposal", callId: item.callId, arguments: item.arguments };
-    case "result":
-      return { type: "result", callId: item.callId, output: item.output };
-    case "reasoning":
-      return { type: "reasoning", id: item.id, encryptedContent: item.encryptedContent, summary: item.summary, model: item.model };
-  }
-}
-
-function toConversation(row: Row): ConversationRecord {
-  return {
-    key: text(row, "key"),
-    createdAt: integer(row, "created_at"),
-    updatedAt: integer(row, "updated_at"),
-    sessionId: optionalText(row, "session_id"),
-    sessionBoundAt: optionalInteger(row, "session_bound_at"),
-  };
-}
-
-function toTurn(row: Row): TurnRecord {
-  return {
-    id: text(row, "id"),
-    conversationKey: text(row, "conversation_key"),
-    user: {
-      platform: text(row, "user_platform"),
-      id: text(row, "user_id"),
-      workspace: optionalText(row, "user_workspace"),
-      displayName: optionalText(row, "user_display_name"),
-    },
-    text: text(row, "text"),
-    startedAt: integer(row, "started_at"),
-    finishedAt: optionalInteger(row, "finished_at"),
-    status: oneOf(row, "status", turnStatuses),
-    limit: row["limit_budget"] !== null ? "budget" : optionalOneOf(row, "limit_name", limitNames),
-    error: optionalText(row, "error"),
-  };
-}
-
-function toUsageTotal(row: Row): UsageTotal {
-  return {
-    group: text(row, "grouped"),
-    model: text(row, "model"),
-    turns: integer(row, "turns"),
-    steps: integer(row, "steps"),
-    inputTokens: integer(row, "input_tokens"),
-    cachedInputTokens: integer(row, "cached_input_tokens"),
-    outputTokens: integer(row, "output_tokens"),
-    reasoningTokens: integer(row, "reasoning_tokens"),
-  };
-}
-
-function toCellRun(row: Row): CellRunRecord {
-  return {
-    id: integer(row, "id"),
-    conversationKey: text(row, "conversation_key"),
-    turnId: text(row, "turn_id"),
-    user: text(row, "user"),
-    workspace: optionalText(row, "user_workspace"),
-    startedAt: integer(row, "started_at"),
-    code: text(row, "code"),
-    outcome: oneOf(row, "outcome", cellOutcomes),
-    durationMs: integer(row, "duration_ms"),
-    error: optionalText(row, "error"),
-  };
-}
-
-function toAttachment(row: Row): AttachmentRecord {
-  return {
-    id: integer(row, "id"),
-    conversationKey: text(row, "conversation_key"),
-    name: text(row, "name"),
-    bytes: integer(row, "bytes"),
-    sha256: text(row, "sha256"),
-    createdAt: integer(row, "created_at"),
-    path: text(row, "path"),
-  };
-}
 
 export class SqliteStore implements Store {
   /** Path of the database file, for logs and messages. */
@@ -571,20 +480,4 @@ export function openSqliteStore(dataDir: string, options: SqliteStoreOptions = {
     if (database?.isOpen) database.close();
     throw openFailure(location, dataDir, error);
   }
-}
-
-const feedbackRatings: readonly FeedbackRating[] = ["positive", "negative"];
-
-function toFeedback(row: Row): FeedbackRecord {
-  return {
-    turnId: text(row, "turn_id"),
-    user: {
-      platform: text(row, "user_platform"),
-      id: text(row, "user_id"),
-      workspace: optionalText(row, "user_workspace"),
-      displayName: optionalText(row, "user_display_name"),
-    },
-    rating: oneOf(row, "rating", feedbackRatings),
-    createdAt: integer(row, "created_at"),
-  };
 }
