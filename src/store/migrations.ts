@@ -220,7 +220,7 @@ export const migrations: readonly Migration[] = [
 export const latestSchemaVersion = migrations.at(-1)?.version ?? 0;
 
 /**
- * Applies every migration the database lacks, each in its own transaction.
+ * Applies every migration the database lacks, in version order, each in its own transaction.
  * Refuses a database written by a newer threadbook rather than guess at it.
  */
 export function migrate(database: DatabaseSync, location: string, now: number): void {
@@ -245,8 +245,10 @@ export function migrate(database: DatabaseSync, location: string, now: number): 
     );
   }
 
+  // Every version not yet applied, even below the newest applied one: branches
+  // of the schema merged in another order leave gaps that are filled in.
   for (const migration of migrations) {
-    if (migration.version <= found) continue;
+    if (isApplied.get(migration.version) !== undefined) continue;
     transaction(() => {
       // Another process may have applied it since `found` was read.
       if (isApplied.get(migration.version) !== undefined) return;

@@ -18,6 +18,15 @@ const int8 = 20;
 /** A row as `pg` gives it: column name to value (BIGINT as a number, BYTEA as a Buffer). */
 export type PostgresRow = Record<string, unknown>;
 
+/**
+ * Postgres text cannot hold NUL, which a cell's output or code may: each
+ * becomes U+FFFD, the replacement character, rather than fail the write.
+ * Bytes (Buffers) go as they are.
+ */
+function storable(values: readonly unknown[]): unknown[] {
+  return values.map((value) => (typeof value === "string" && value.includes("\u0000") ? value.replaceAll("\u0000", "\uFFFD") : value));
+}
+
 /** Runs one statement; in a transaction, on its connection. */
 export type Query = (sql: string, values?: readonly unknown[]) => Promise<{ rows: PostgresRow[]; rowCount: number }>;
 
@@ -44,7 +53,7 @@ export class PostgresDatabase {
   /** One statement, outside any transaction; `action` completes "could not …" in its error. */
   query(action: string, sql: string, values: readonly unknown[] = []): Promise<{ rows: PostgresRow[]; rowCount: number }> {
     return this.#track(action, async () => {
-      const result = await this.pool.query(sql, values as unknown[]);
+      const result = await this.pool.query(sql, storable(values));
       return { rows: result.rows as PostgresRow[], rowCount: result.rowCount ?? 0 };
     });
   }
@@ -58,7 +67,7 @@ export class PostgresDatabase {
         await client.query("BEGIN");
         try {
           const result = await work(async (sql, values = []) => {
-            const answer = await client.query(sql, values as unknown[]);
+            const answer = await client.query(sql, storable(values));
             return { rows: answer.rows as PostgresRow[], rowCount: answer.rowCount ?? 0 };
           });
           await client.query("COMMIT");

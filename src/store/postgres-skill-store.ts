@@ -23,7 +23,7 @@ export class PostgresSkillStore implements SkillStore {
     return this.#database.transaction("store a skill", async (query: Query) => {
       const now = this.#now();
       // Two replicas storing the same name at once take turns, so each gets its own next version.
-      await query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [`skill\u0000${input.scope}\u0000${input.name}`]);
+      await query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [`skill\n${input.scope}\n${input.name}`]);
       const [next] = (await query("SELECT coalesce(max(version), 0) + 1 AS version FROM skills WHERE scope = $1 AND name = $2", [input.scope, input.name])).rows;
       const version = integer((next ?? { version: 1 }) as Row, "version");
       const approved = input.status === "approved";
