@@ -28,5 +28,6 @@ storeContract("Postgres", {
       await client.end();
     }
   },
+  sharedByReplicas: true,
   migrationCount: postgresMigrations.length,
 });

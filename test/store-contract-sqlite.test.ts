@@ -26,5 +26,6 @@ storeContract("SQLite", {
       database.close();
     }
   },
+  sharedByReplicas: false,
   migrationCount: migrations.length,
 });

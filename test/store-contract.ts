@@ -28,6 +28,13 @@ export interface StoreFixture {
   rowCount(place: string, table: string): Promise<number>;
   /** How many migrations the store's schema has. */
   migrationCount: number;
+  /**
+   * Whether several replicas of the bot may share the database (Postgres):
+   * a store opened to recover then fails only the turns whose lease expired.
+   * Otherwise (SQLite) the bot opening it is the only one, and fails every
+   * turn left running.
+   */
+  sharedByReplicas: boolean;
 }
 
 const conversationKey = "slack:T1:C1:1700000000.000100";
@@ -490,6 +497,104 @@ export function storeContract(name: string, fixture: StoreFixture): void {
           (error: unknown) => error instanceof StoreError && /could not record a cell run/.test(error.message),
         );
       });
+    });
+
+    describe("conversation leases", () => {
+      test("one holder at a time: taken when free, refused while another's is live, renewed and released only by its holder, taken over once expired", async (t) => {
+        const place = await fixture.fresh();
+        let now = 1_000;
+        const clock = () => now;
+        const first = await openForTest(t, place, { clock });
+        const second = await openForTest(t, place, { clock, recoverInterruptedTurns: false });
+        assert.notEqual(first.leases.holder, second.leases.holder);
+
+        assert.equal(await first.leases.acquire(conversationKey, 1_000), true);
+        assert.equal(await first.leases.acquire(conversationKey, 1_000), true, "its holder takes it again");
+        assert.equal(await second.leases.acquire(conversationKey, 1_000), false);
+        assert.equal(await second.leases.acquire("discord:G1:C1:T1", 1_000), true, "another conversation's lease is its own");
+        assert.equal(await second.leases.renew(conversationKey, 1_000), false, "only its holder renews it");
+        await second.leases.release(conversationKey);
+        assert.equal(await second.leases.acquire(conversationKey, 1_000), false, "only its holder releases it");
+
+        now = 1_900;
+        assert.equal(await first.leases.renew(conversationKey, 1_000), true);
+        now = 2_800;
+        assert.equal(await second.leases.acquire(conversationKey, 1_000), false, "renewed: live until 2 900");
+        now = 2_900;
+        assert.equal(await second.leases.acquire(conversationKey, 1_000), true, "expired: taken over");
+        assert.equal(await first.leases.renew(conversationKey, 1_000), false, "the old holder learns it lost it");
+        assert.equal(await first.leases.acquire(conversationKey, 1_000), false);
+
+        await second.leases.release(conversationKey);
+        assert.equal(await first.leases.acquire(conversationKey, 1_000), true, "released: free at once");
+      });
+
+      test("of many holders racing for a free lease, exactly one wins", async (t) => {
+        const place = await fixture.fresh();
+        const stores = await Promise.all([1, 2, 3, 4].map(() => openForTest(t, place, { recoverInterruptedTurns: false })));
+        const won = await Promise.all(stores.map((store) => store.leases.acquire(conversationKey, 60_000)));
+        assert.equal(won.filter(Boolean).length, 1);
+      });
+
+      test("a user's turns running under another holder are counted; its own and finished ones are not", async (t) => {
+        const place = await fixture.fresh();
+        const first = await openForTest(t, place);
+        const second = await openForTest(t, place, { recoverInterruptedTurns: false });
+        await first.startTurn({ conversationKey, user: ada, text: "one" });
+        const finished = await first.startTurn({ conversationKey, user: ada, text: "two" });
+        await first.finishTurn(finished, { status: "answered", limit: null, error: null });
+        await first.startTurn({ conversationKey, user: grace, text: "someone else" });
+        await second.startTurn({ conversationKey: "discord:G1:C1:T1", user: ada, text: "three" });
+        assert.equal(await second.userTurnsRunningElsewhere("slack", "U1"), 1);
+        assert.equal(await first.userTurnsRunningElsewhere("slack", "U1"), 1);
+        assert.equal(await first.userTurnsRunningElsewhere("slack", "U2"), 0);
+      });
+
+      if (fixture.sharedByReplicas) {
+        test("a replica opening, and looking again later, fails only the turns whose holder's lease expired, and tells about each once", async (t) => {
+          const place = await fixture.fresh();
+          let now = 1_000;
+          const clock = () => now;
+          const live = await openForTest(t, place, { clock });
+          const dead = await fixture.open(place, { clock, recoverInterruptedTurns: false });
+          assert.equal(await live.leases.acquire(conversationKey, 10_000), true);
+          const liveTurn = await live.startTurn({ conversationKey, user: ada, text: "live" });
+          assert.equal(await dead.leases.acquire("slack:T1:C2:1", 5_000), true);
+          const deadTurn = await dead.startTurn({ conversationKey: "slack:T1:C2:1", user: grace, text: "dead" });
+          await dead.close();
+
+          const opened = await openForTest(t, place, { clock });
+          const other = await openForTest(t, place, { clock });
+          assert.equal((await opened.getTurn(deadTurn))?.status, "running", "its lease is still live");
+          assert.deepEqual(await opened.takeInterruptedTurns("slack"), []);
+
+          now = 6_000;
+          const [taken, alsoLooking] = await Promise.all([opened.takeInterruptedTurns("slack"), other.takeInterruptedTurns("slack")]);
+          assert.deepEqual([...taken, ...alsoLooking].map((turn) => [turn.id, turn.status, turn.finishedAt, turn.error]), [[deadTurn, "failed", 6_000, "interrupted by a restart"]], "failed and told about once");
+          assert.equal((await opened.getTurn(liveTurn))?.status, "running", "a live replica's turn is never touched");
+          assert.deepEqual(await opened.takeInterruptedTurns("slack"), []);
+          assert.equal(await opened.leases.acquire("slack:T1:C2:1", 5_000), true, "the dead replica's conversation goes on");
+
+          now = 11_000;
+          assert.equal(await live.leases.renew(conversationKey, 10_000), true, "a replica that renews in time keeps its lease");
+          assert.deepEqual(await other.takeInterruptedTurns("slack"), []);
+        });
+      } else {
+        test("the one bot opening the database fails every turn left running and frees every lease", async () => {
+          const place = await fixture.fresh();
+          const crashed = await fixture.open(place);
+          assert.equal(await crashed.leases.acquire(conversationKey, 60_000), true);
+          const turn = await crashed.startTurn({ conversationKey, user: ada, text: "long" });
+          await crashed.close();
+          const restarted = await fixture.open(place);
+          try {
+            assert.equal((await restarted.getTurn(turn))?.status, "failed");
+            assert.equal(await restarted.leases.acquire(conversationKey, 60_000), true);
+          } finally {
+            await restarted.close();
+          }
+        });
+      }
     });
 
     describe("text", () => {

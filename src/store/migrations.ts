@@ -215,6 +215,20 @@ export const migrations: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 9,
+    name: "conversation leases; which store holder ran a turn",
+    // Version 8 is another change's; a database that has 9 and lacks 8 gets 8 when it arrives.
+    sql: `
+      CREATE TABLE conversation_leases (
+        conversation_key TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        expires_at INTEGER NOT NULL
+      ) STRICT;
+
+      ALTER TABLE turns ADD COLUMN holder TEXT;
+    `,
+  },
 ];
 
 export const latestSchemaVersion = migrations.at(-1)?.version ?? 0;

@@ -222,6 +222,19 @@ export const postgresMigrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 9,
+    name: "conversation leases; which store holder ran a turn",
+    sql: `
+      CREATE TABLE conversation_leases (
+        conversation_key TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        expires_at BIGINT NOT NULL
+      );
+
+      ALTER TABLE turns ADD COLUMN holder TEXT;
+    `,
+  },
 ];
 
 export const latestPostgresSchemaVersion = postgresMigrations.at(-1)?.version ?? 0;

@@ -4,12 +4,15 @@
  * attachments' bytes and skill files included, so any replica can put them
  * back. The tables and their meaning are SQLite's (postgres-migrations.ts).
  */
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
+import { hostname } from "node:os";
 import { StoreError } from "../errors.ts";
 import { sha256Hex } from "./attachment-files.ts";
 import { PostgresDatabase, type PostgresRow, type Query } from "./postgres-database.ts";
 import { databaseLocation, postgresOpenFailure } from "./postgres-errors.ts";
 import { migratePostgres } from "./postgres-migrations.ts";
+import { newLeaseHolder } from "./lease-store.ts";
+import { PostgresLeaseStore } from "./postgres-lease-store.ts";
 import { PostgresNotebookStore } from "./postgres-notebook-store.ts";
 import { PostgresSkillStore } from "./postgres-skill-store.ts";
 import type { Row } from "./sqlite-rows.ts";
@@ -67,18 +70,22 @@ export class PostgresStore implements Store {
   readonly location: string;
   readonly skills: PostgresSkillStore;
   readonly notebook: PostgresNotebookStore;
+  readonly leases: PostgresLeaseStore;
   readonly #database: PostgresDatabase;
   readonly #clock: () => number;
-  /** Turns a crash left running, failed as the store opened, until an adapter takes them. */
+  readonly #recovers: boolean;
+  /** Turns whose holder's lease expired, failed by this store, until an adapter takes them. */
   #interrupted: TurnRecord[] = [];
 
   /** Use openPostgresStore, which prepares the database first. */
-  constructor(database: PostgresDatabase, clock: () => number) {
+  constructor(database: PostgresDatabase, clock: () => number, recovers: boolean) {
     this.location = database.location;
     this.#database = database;
     this.#clock = clock;
+    this.#recovers = recovers;
     this.skills = new PostgresSkillStore(database, () => this.#now());
     this.notebook = new PostgresNotebookStore(database);
+    this.leases = new PostgresLeaseStore(database, newLeaseHolder(hostname(), process.pid, randomBytes(4).toString("hex")), () => this.#now());
   }
 
   #now(): number {
@@ -179,9 +186,9 @@ export class PostgresStore implements Store {
     await this.#database.transaction("record the start of a turn", async (query) => {
       await query(touchConversation, [input.conversationKey, now]);
       await query(
-        `INSERT INTO turns (id, conversation_key, user_platform, user_id, user_workspace, user_display_name, text, started_at, status)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'running')`,
-        [id, input.conversationKey, user.platform, user.id, user.workspace, user.displayName, input.text, now],
+        `INSERT INTO turns (id, conversation_key, user_platform, user_id, user_workspace, user_display_name, text, started_at, status, holder)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'running', $9)`,
+        [id, input.conversationKey, user.platform, user.id, user.workspace, user.displayName, input.text, now, this.leases.holder],
       );
     });
     return id;
@@ -203,22 +210,43 @@ export class PostgresStore implements Store {
     return row === undefined ? null : toTurn(row);
   }
 
-  takeInterruptedTurns(platform: string): Promise<TurnRecord[]> {
+  async takeInterruptedTurns(platform: string): Promise<TurnRecord[]> {
+    if (this.#recovers) await this.failInterruptedTurns();
     const taken = this.#interrupted.filter((turn) => turn.user.platform === platform);
     this.#interrupted = this.#interrupted.filter((turn) => turn.user.platform !== platform);
-    return Promise.resolve(taken.sort((a, b) => a.startedAt - b.startedAt));
+    return taken.sort((a, b) => a.startedAt - b.startedAt);
   }
 
-  /** Marks every turn still "running" as failed, and keeps them for `takeInterruptedTurns`; returns how many. */
+  /**
+   * Marks as failed every running turn whose holder no longer holds a live
+   * lease on its conversation (the replica died, hung past its lease, or
+   * never took one), and keeps them for `takeInterruptedTurns`; returns how
+   * many. A live replica's turns are never touched. One statement, so two
+   * replicas looking at once fail (and tell about) each turn once.
+   */
   async failInterruptedTurns(): Promise<number> {
+    const now = this.#now();
     const result = await this.#database.query(
       "recover interrupted turns",
-      `UPDATE turns SET finished_at = $1, status = 'failed', error = $2 WHERE status = 'running' RETURNING ${turnColumns}`,
-      [this.#now(), interruptedTurnError],
+      `UPDATE turns SET finished_at = $1, status = 'failed', error = $2
+       WHERE status = 'running' AND NOT EXISTS (
+         SELECT 1 FROM conversation_leases l
+         WHERE l.conversation_key = turns.conversation_key AND l.holder = turns.holder AND l.expires_at > $1)
+       RETURNING ${turnColumns}`,
+      [now, interruptedTurnError],
     );
     const failed = rows(result).map(toTurn);
     this.#interrupted.push(...failed);
     return failed.length;
+  }
+
+  async userTurnsRunningElsewhere(userPlatform: string, userId: string): Promise<number> {
+    const [row] = rows(await this.#database.query(
+      "count a user's running turns",
+      "SELECT count(*) AS turns FROM turns WHERE status = 'running' AND user_platform = $1 AND user_id = $2 AND holder IS DISTINCT FROM $3",
+      [userPlatform, userId, this.leases.holder],
+    ));
+    return integer(row ?? { turns: 0 }, "turns");
   }
 
   async userTurnsSince(userPlatform: string, userId: string, sinceMs: number): Promise<UserTurnCount> {
@@ -337,8 +365,8 @@ export class PostgresStore implements Store {
 
 /**
  * Connects to the database at `url`, applies pending migrations (one
- * replica at a time) and, unless told not to, marks turns a crash left
- * running as failed.
+ * replica at a time) and, unless told not to, marks as failed the turns a
+ * dead replica left running (those whose lease has expired).
  */
 export async function openPostgresStore(url: string, options: PostgresStoreOptions = {}): Promise<PostgresStore> {
   const location = databaseLocation(url);
@@ -346,8 +374,9 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
   const database = new PostgresDatabase(url, location);
   try {
     await migratePostgres(database.pool, location, Math.round(clock()));
-    const store = new PostgresStore(database, clock);
-    if (options.recoverInterruptedTurns ?? true) await store.failInterruptedTurns();
+    const recovers = options.recoverInterruptedTurns ?? true;
+    const store = new PostgresStore(database, clock, recovers);
+    if (recovers) await store.failInterruptedTurns();
     return store;
   } catch (error) {
     await database.close().catch(() => undefined);

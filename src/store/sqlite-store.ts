@@ -5,11 +5,14 @@
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
+import { hostname } from "node:os";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { StoreError } from "../errors.ts";
 import { readAttachmentFile, removeAttachmentFile, removeConversationFiles, sha256Hex, writeAttachmentFile } from "./attachment-files.ts";
 import { migrate } from "./migrations.ts";
+import { newLeaseHolder } from "./lease-store.ts";
+import { SqliteLeaseStore } from "./sqlite-lease-store.ts";
 import { SqliteNotebookStore } from "./sqlite-notebook-store.ts";
 import { SqliteSkillStore } from "./sqlite-skill-store.ts";
 import { openFailure, operationFailure } from "./sqlite-errors.ts";
@@ -84,8 +87,8 @@ function prepareStatements(database: DatabaseSync) {
     ),
     loadTranscript: prepare("SELECT item_json FROM transcript_items WHERE conversation_key = ? ORDER BY seq"),
     insertTurn: prepare(
-      `INSERT INTO turns (id, conversation_key, user_platform, user_id, user_workspace, user_display_name, text, started_at, status)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running')`,
+      `INSERT INTO turns (id, conversation_key, user_platform, user_id, user_workspace, user_display_name, text, started_at, status, holder)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running', ?)`,
     ),
     finishTurn: prepare("UPDATE turns SET finished_at = ?, status = ?, limit_name = ?, limit_budget = ?, error = ? WHERE id = ?"),
     getTurn: prepare(
@@ -95,6 +98,8 @@ function prepareStatements(database: DatabaseSync) {
     countTurnsSince: prepare(
       "SELECT count(*) AS turns, min(started_at) AS oldest FROM turns WHERE user_platform = ? AND user_id = ? AND started_at >= ?",
     ),
+    countRunningElsewhere: prepare("SELECT count(*) AS turns FROM turns WHERE status = 'running' AND user_platform = ? AND user_id = ? AND holder IS NOT ?"),
+    dropLeases: prepare("DELETE FROM conversation_leases"),
     failRunningTurns: prepare(
       `UPDATE turns SET finished_at = ?, status = 'failed', error = ? WHERE status = 'running'
        RETURNING id, conversation_key, user_platform, user_id, user_workspace, user_display_name, text, started_at, finished_at, status, limit_name, limit_budget, error`,
@@ -182,6 +187,7 @@ export class SqliteStore implements Store {
   #interrupted: TurnRecord[] = [];
   readonly skills: SqliteSkillStore;
   readonly notebook: SqliteNotebookStore;
+  readonly leases: SqliteLeaseStore;
 
   /** Use openSqliteStore, which prepares the database first. */
   constructor(database: DatabaseSync, dataDir: string, clock: () => number) {
@@ -193,6 +199,7 @@ export class SqliteStore implements Store {
     this.#clock = clock;
     this.skills = new SqliteSkillStore(database, this.#transaction, () => this.#now(), (action, work) => this.#guard(action, work));
     this.notebook = new SqliteNotebookStore(database, this.#transaction, (action, work) => this.#guard(action, work));
+    this.leases = new SqliteLeaseStore(database, newLeaseHolder(hostname(), process.pid, randomBytes(4).toString("hex")), () => this.#now(), (action, work) => this.#guard(action, work));
   }
 
   #now(): number {
@@ -299,7 +306,7 @@ export class SqliteStore implements Store {
       this.#transaction(() => {
         this.#statements.touchConversation.run({ key: input.conversationKey, now });
         const { user } = input;
-        this.#statements.insertTurn.run(id, input.conversationKey, user.platform, user.id, user.workspace, user.displayName, input.text, now);
+        this.#statements.insertTurn.run(id, input.conversationKey, user.platform, user.id, user.workspace, user.displayName, input.text, now, this.leases.holder);
       });
       return id;
     });
@@ -328,6 +335,10 @@ export class SqliteStore implements Store {
       const row = this.#statements.countTurnsSince.get(userPlatform, userId, Math.round(sinceMs)) ?? { turns: 0, oldest: null };
       return { count: integer(row, "turns"), oldestStartedAt: row.oldest === null ? null : integer(row, "oldest") };
     });
+  }
+
+  userTurnsRunningElsewhere(userPlatform: string, userId: string): Promise<number> {
+    return this.#guard("count a user's running turns", () => integer(this.#statements.countRunningElsewhere.get(userPlatform, userId, this.leases.holder) ?? { turns: 0 }, "turns"));
   }
 
   recordModelUsage(usage: ModelUsageInput): Promise<void> {
@@ -416,10 +427,13 @@ export class SqliteStore implements Store {
 
   /**
    * Marks every turn still "running" as failed, and keeps them for
-   * `takeInterruptedTurns`; returns how many. Synchronous: opening the store does it.
+   * `takeInterruptedTurns`; returns how many. Synchronous: opening the store
+   * does it. A SQLite file has one bot: every lease left is its
+   * predecessor's, and goes too.
    */
   failInterruptedTurns(): number {
     try {
+      this.#statements.dropLeases.run();
       const failed = this.#statements.failRunningTurns.all(this.#now(), interruptedTurnError).map(toTurn);
       this.#interrupted.push(...failed);
       return failed.length;
