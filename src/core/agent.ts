@@ -12,6 +12,7 @@ import { KeyedQueue } from "../keyed-queue.ts";
 import { silentLogger, withLogContext, type Logger } from "../log.ts";
 import type { Sandbox } from "../sandbox/sandbox.ts";
 import type { Store } from "../store/store.ts";
+import { defaultLeaseTimes, takeLease, type HeldLease, type LeaseTiming } from "./conversation-lease.ts";
 import type { ModelClient } from "./model/model-client.ts";
 import { exportNotebook, type NotebookFile } from "./notebook-export.ts";
 import { SANDBOX_LIBRARIES } from "./prompt.ts";
@@ -43,6 +44,12 @@ export interface AgentOptions {
   skills?: SkillProposer;
   /** Told how turns, cells and model requests end, for metrics; nothing by default. */
   observer?: TurnObserver;
+  /**
+   * The conversation lease's timing (conversation-lease.ts): 30 s to live, a
+   * look every 250 ms while waiting, and a wait of at most a whole turn's time
+   * plus two lifetimes, by default.
+   */
+  leaseTiming?: Partial<LeaseTiming>;
 }
 
 /** How a caller follows and controls one turn. */
@@ -74,6 +81,7 @@ export class Agent {
   readonly #gate: TurnGate;
   readonly #userLimits: UserLimits;
   readonly #budgets: TokenBudgets;
+  readonly #leaseTiming: LeaseTiming;
   /** The running turn of each conversation that has one, to stop it. */
   readonly #running = new Map<string, AbortController>();
   #shuttingDown = false;
@@ -86,6 +94,12 @@ export class Agent {
     this.#gate = new TurnGate({ maxRunning: capacity.maxTurns, maxQueued: capacity.maxQueued });
     this.#userLimits = new UserLimits(capacity, options.store);
     this.#budgets = new TokenBudgets(options.settings.usage, options.store);
+    const ttlMs = options.leaseTiming?.ttlMs ?? defaultLeaseTimes.ttlMs;
+    this.#leaseTiming = {
+      ttlMs,
+      pollMs: options.leaseTiming?.pollMs ?? defaultLeaseTimes.pollMs,
+      maxWaitMs: options.leaseTiming?.maxWaitMs ?? options.settings.turn.timeoutMs + 2 * ttlMs,
+    };
   }
 
   /**
@@ -142,38 +156,23 @@ export class Agent {
       return await this.#queue.run(
         turn.conversationKey,
         async () => {
-          let slot;
+          let lease: HeldLease;
           try {
-            slot = await this.#gate.enter((ahead) => events.report({ type: "queued", ahead, reason: "capacity" }), signal);
+            lease = await this.#takeLease(turn.conversationKey, signal, () => events.report({ type: "queued", ahead: 0, reason: "conversation" }));
           } catch (error) {
             admission.recorded();
-            if (error instanceof GateFullError) {
-              logger.warn({ running: this.#gate.running, waiting: this.#gate.waiting }, "turn refused: the queue is full");
-              return this.#refuse(turn, events, busyMessage);
-            }
-            if (signal.aborted) return this.#refuse(turn, events, stoppedWhileWaiting(signal));
+            if (signal.aborted) return this.#refuse(turn, events, this.#shuttingDown ? shutdownMessage : stoppedWhileWaiting(signal));
+            if (error instanceof ThreadbookError) return this.#refuse(turn, events, userMessage(error));
             throw error;
           }
-          this.#running.set(turn.conversationKey, stop);
+          // A turn whose lease lapses (taken over after this replica stalled) stops: another may run the conversation now.
+          const onLost = () => stop.abort({ kind: "user", by: "threadbook (its hold on this conversation lapsed)" } satisfies StopReason);
+          lease.lost.addEventListener("abort", onLost, { once: true });
           try {
-            if (this.#shuttingDown || signal.aborted) {
-              return this.#refuse(turn, events, this.#shuttingDown ? shutdownMessage : stoppedWhileWaiting(signal));
-            }
-            const { model, sandbox, store, settings } = this.#options;
-            const run = new TurnRun(turn, events, {
-              model, sandbox, store, settings, signal, logger: this.#logger,
-              libraries: this.#options.libraries ?? SANDBOX_LIBRARIES,
-              skills: this.#options.skills,
-              observer: this.#observer,
-              onRecorded: admission.recorded,
-              budgets: this.#budgets,
-            });
-            return await run.execute();
+            return await this.#runHolding(turn, events, logger, admission, stop, signal);
           } finally {
-            admission.recorded();
-            this.#running.delete(turn.conversationKey);
-            slot.leave();
-            await events.flush();
+            lease.lost.removeEventListener("abort", onLost);
+            await lease.release();
           }
         },
         (ahead) => events.report({ type: "queued", ahead, reason: "conversation" }),
@@ -181,6 +180,54 @@ export class Agent {
     } finally {
       admission.ticket.release();
     }
+  }
+
+  /** The rest of a turn once its conversation's lease is held: a slot, then the run. */
+  async #runHolding(
+    turn: Turn,
+    events: SafeProgress,
+    logger: Logger,
+    admission: { recorded: () => void },
+    stop: AbortController,
+    signal: AbortSignal,
+  ): Promise<Reply> {
+    let slot;
+    try {
+      slot = await this.#gate.enter((ahead) => events.report({ type: "queued", ahead, reason: "capacity" }), signal);
+    } catch (error) {
+      admission.recorded();
+      if (error instanceof GateFullError) {
+        logger.warn({ running: this.#gate.running, waiting: this.#gate.waiting }, "turn refused: the queue is full");
+        return this.#refuse(turn, events, busyMessage);
+      }
+      if (signal.aborted) return this.#refuse(turn, events, stoppedWhileWaiting(signal));
+      throw error;
+    }
+    this.#running.set(turn.conversationKey, stop);
+    try {
+      if (this.#shuttingDown || signal.aborted) {
+        return this.#refuse(turn, events, this.#shuttingDown ? shutdownMessage : stoppedWhileWaiting(signal));
+      }
+      const { model, sandbox, store, settings } = this.#options;
+      const run = new TurnRun(turn, events, {
+        model, sandbox, store, settings, signal, logger: this.#logger,
+        libraries: this.#options.libraries ?? SANDBOX_LIBRARIES,
+        skills: this.#options.skills,
+        observer: this.#observer,
+        onRecorded: admission.recorded,
+        budgets: this.#budgets,
+      });
+      return await run.execute();
+    } finally {
+      admission.recorded();
+      this.#running.delete(turn.conversationKey);
+      slot.leave();
+      await events.flush();
+    }
+  }
+
+  #takeLease(conversationKey: string, signal: AbortSignal, onWaiting: () => void): Promise<HeldLease> {
+    return takeLease(this.#options.store.leases, conversationKey, this.#leaseTiming, { signal, onWaiting, logger: this.#logger });
   }
 
   /**
@@ -204,8 +251,14 @@ export class Agent {
   reset(conversationKey: string, by = "a reset"): Promise<void> {
     this.stop(conversationKey, by);
     return this.#queue.run(conversationKey, async () => {
-      await this.#options.sandbox.release(conversationKey);
-      await this.#options.store.resetConversation(conversationKey);
+      // Under the lease: a turn of the conversation on another replica finishes first.
+      const lease = await this.#takeLease(conversationKey, AbortSignal.timeout(this.#leaseTiming.maxWaitMs), () => undefined);
+      try {
+        await this.#options.sandbox.release(conversationKey);
+        await this.#options.store.resetConversation(conversationKey);
+      } finally {
+        await lease.release();
+      }
     });
   }
 
