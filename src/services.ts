@@ -7,6 +7,8 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Config } from "./config.ts";
 import { Agent } from "./core/agent.ts";
+import { defaultLeaseTimes } from "./core/conversation-lease.ts";
+import { startIdleSessionSweep } from "./core/idle-sessions.ts";
 import type { TurnObserver } from "./core/turn-observer.ts";
 import { createModelClient } from "./core/model/create-model-client.ts";
 import { timedOut, within } from "./deadline.ts";
@@ -88,7 +90,12 @@ export async function startServices(config: Config, options: ServiceOptions): Pr
   const skills = new SkillLibrary(store.skills, skillCompileCheck(config));
   const skillReview = new SkillReview(skills, config.skills.approvers);
   const census = new DockerSessionCensus(sandbox, config.sandbox.dockerHost);
-  const agent = new Agent({ model, sandbox, store, settings: config, logger, skills, ...(options.observer === undefined ? {} : { observer: options.observer }) });
+  // Replicas sharing a database hand each conversation's session on between turns, and reap sessions by the store's clock.
+  const replicated = config.databaseUrl !== undefined;
+  const agent = new Agent({ model, sandbox, store, settings: config, logger, skills, handOffSessions: replicated, ...(options.observer === undefined ? {} : { observer: options.observer }) });
+  const idleSweep = replicated && options.recoverInterruptedTurns
+    ? startIdleSessionSweep({ store, sandbox, logger, idleTtlMs: config.sandbox.idleTtlMs, leaseTtlMs: defaultLeaseTimes.ttlMs, intervalMs: Math.max(1_000, Math.min(config.sandbox.idleTtlMs / 2, 30_000)) })
+    : undefined;
   logger.info({ model: model.description, instance: config.sandbox.instance, dataDir: config.dataDir }, "threadbook started");
   const closers: (() => Promise<void>)[] = [];
   let closing: Promise<void> | undefined;
@@ -115,6 +122,7 @@ export async function startServices(config: Config, options: ServiceOptions): Pr
         for (const work of closers) await work().catch((error: unknown) => logger.error({ err: error }, "closing failed"));
         const unwound = await within(agent.idle().catch(() => undefined), turnGraceMs);
         if (unwound === timedOut) logger.warn({ graceMs: turnGraceMs }, "turns were still unwinding at close");
+        idleSweep?.stop();
         await sandbox.close();
         await store.close();
       })();

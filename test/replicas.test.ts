@@ -1,8 +1,8 @@
 /**
  * Several replicas of the bot as one: two Agents, each with its own store
- * on one real Postgres (started by the test from Debian's packages), on one
- * real Docker host, with the real `openai` SDK talking to the scripted model
- * emulator. A conversation's turns run one at a time across them by the
+ * on one real Postgres (started by the test from Debian's packages) and its
+ * own Docker sandbox on one real Docker host, handing sessions on between
+ * turns, with the real `openai` SDK talking to the scripted model emulator. A conversation's turns run one at a time across them by the
  * conversation's lease; a platform event runs once whichever replica gets
  * it; a user's turns at once are counted across them; and a replica that
  * dies mid-turn leaves its turn to be told about, and its conversation to go
@@ -16,27 +16,32 @@ import { loadConfig } from "../src/config.ts";
 import { Agent } from "../src/core/agent.ts";
 import { createModelClient } from "../src/core/model/create-model-client.ts";
 import type { ProgressEvent, Reply, TurnUser } from "../src/core/turn.ts";
-import type { DockerSandbox } from "../src/sandbox/docker/docker-sandbox.ts";
+import { sessionContainerName, type DockerSandbox } from "../src/sandbox/docker/docker-sandbox.ts";
+import { sweepIdleSessions } from "../src/core/idle-sessions.ts";
+import { silentLogger } from "../src/log.ts";
 import { openPostgresStore, type PostgresStore } from "../src/store/postgres-store.ts";
 import { codeStep, holdStep, startOpenAIServer, textStep, type OpenAIServer } from "./emulators/openai-server.ts";
 import { toolOutputs, userTexts } from "./support/recorded-requests.ts";
 import { startPostgres, type PostgresServer } from "./support/postgres.ts";
-import { removeInstance, startTestSandbox, testInstance } from "./support/sandbox.ts";
+import { containerGone, instanceContainers, removeInstance, startTestSandbox, testInstance } from "./support/sandbox.ts";
 
 const apiKey = "sk-test-replicas-0123456789";
 const instance = testInstance();
 const ada: TurnUser = { platform: "test", id: "ada", workspace: "W1", displayName: "Ada" };
 let server: PostgresServer;
-let sandbox: DockerSandbox;
+/** Each replica's own sandbox on the one host: they find a conversation's session by its container's name. */
+let sandboxes: DockerSandbox[];
 let emulator: OpenAIServer;
 
 before(async () => {
-  [server, sandbox, emulator] = await Promise.all([startPostgres(), startTestSandbox({ instance, cellTimeoutMs: 10_000 }), startOpenAIServer({ apiKey })]);
+  [server, emulator] = await Promise.all([startPostgres(), startOpenAIServer({ apiKey })]);
+  sandboxes = [];
+  for (let index = 0; index < 2; index++) sandboxes.push(await startTestSandbox({ instance, cellTimeoutMs: 10_000, poolSize: 0 }));
 });
 
 after(async () => {
   await emulator?.stop();
-  await sandbox?.close();
+  for (const sandbox of sandboxes ?? []) await sandbox.close();
   await removeInstance(instance);
   await server?.stop();
 });
@@ -44,19 +49,21 @@ after(async () => {
 interface Replica {
   agent: Agent;
   store: PostgresStore;
+  sandbox: DockerSandbox;
 }
 
 /** A replica: its own store (its own lease holder) and its own Agent, on the shared database, host and model. */
-async function replica(t: TestContext, url: string, env: Record<string, string> = {}): Promise<Replica> {
+async function replica(t: TestContext, url: string, index: number, env: Record<string, string> = {}): Promise<Replica> {
+  const sandbox = sandboxes[index]!;
   const config = loadConfig({ THREADBOOK_CELL_TIMEOUT_S: "10", ...env });
   const store = await openPostgresStore(url);
   const model = createModelClient({ ...config.model, apiKey, baseURL: emulator.baseURL, name: "gpt-test", api: "responses", maxRetries: 0, timeoutMs: 30_000 });
-  const agent = new Agent({ model, sandbox, store, settings: config, leaseTiming: { ttlMs: 2_000, pollMs: 50 } });
+  const agent = new Agent({ model, sandbox, store, settings: config, leaseTiming: { ttlMs: 2_000, pollMs: 50 }, handOffSessions: true });
   t.after(async () => {
     await agent.idle();
     await store.close();
   });
-  return { agent, store };
+  return { agent, store, sandbox };
 }
 
 /** Settles when `events` gets an event that `matches`; the promise a held model step waits on. */
@@ -78,9 +85,9 @@ const conversationKey = () => `test:${randomBytes(4).toString("hex")}`;
 
 test("a follow-up on the other replica waits for the conversation's lease, then finds the same session: each answered once, in order, variables kept", async (t) => {
   const url = await server.createDatabase();
-  const [first, second] = [await replica(t, url), await replica(t, url)];
+  const [first, second] = [await replica(t, url, 0), await replica(t, url, 1)];
   const key = conversationKey();
-  t.after(() => sandbox.release(key));
+  t.after(() => sandboxes[0]!.release(key));
   const requestsBefore = emulator.requests.length;
 
   const secondEvents: ProgressEvent[] = [];
@@ -126,9 +133,9 @@ test("a follow-up on the other replica waits for the conversation's lease, then 
 test("a user's turns at once are counted across replicas", async (t) => {
   const url = await server.createDatabase();
   const env = { THREADBOOK_USER_MAX_TURNS: "1" };
-  const [first, second] = [await replica(t, url, env), await replica(t, url, env)];
+  const [first, second] = [await replica(t, url, 0, env), await replica(t, url, 1, env)];
   const [key, otherKey] = [conversationKey(), conversationKey()];
-  t.after(() => sandbox.release(key));
+  t.after(() => sandboxes[0]!.release(key));
 
   let refused: (reply: Reply) => void = () => undefined;
   const refusal = new Promise<Reply>((resolve) => {
@@ -153,9 +160,9 @@ test("a user's turns at once are counted across replicas", async (t) => {
 
 test("a replica killed mid-turn: once its lease expires another replica fails the turn and tells about it once, and the conversation goes on there", async (t) => {
   const url = await server.createDatabase();
-  const survivor = await replica(t, url);
+  const survivor = await replica(t, url, 1);
   const key = conversationKey();
-  t.after(() => sandbox.release(key));
+  t.after(() => sandboxes[0]!.release(key));
 
   // A replica that takes the conversation's lease, starts a turn and is killed before it finishes (no chance to tidy up).
   const storeModule = new URL("../src/store/postgres-store.ts", import.meta.url).href;
@@ -189,5 +196,27 @@ test("a replica killed mid-turn: once its lease expires another replica fails th
   emulator.script([codeStep("print('still here')"), textStep("Answered on the survivor.")]);
   const reply = await survivor.agent.handle({ conversationKey: key, user: ada, text: "again, please", attachments: [] });
   assert.deepEqual([reply.error, reply.text], [null, "Answered on the survivor."]);
+  emulator.assertDone();
+});
+
+test("a handed-off session idle past its time is ended by a replica under the conversation's lease, never while a turn holds it", async (t) => {
+  const url = await server.createDatabase();
+  const [first, second] = [await replica(t, url, 0), await replica(t, url, 1)];
+  const [busyKey, idleKey] = [conversationKey(), conversationKey()];
+  t.after(() => sandboxes[0]!.release(busyKey));
+  emulator.script([codeStep("y = 1"), textStep("ok"), codeStep("z = 2"), textStep("ok")]);
+  await first.agent.handle({ conversationKey: idleKey, user: ada, text: "one", attachments: [] });
+  await first.agent.handle({ conversationKey: busyKey, user: ada, text: "two", attachments: [] });
+  const names = [idleKey, busyKey].map((key) => sessionContainerName(instance, key));
+  assert.deepEqual(await Promise.all(names.map(async (name) => (await instanceContainers(instance)).some((info) => info.Names[0] === `/${name}`))), [true, true], "handed off, still running");
+
+  // A turn of the busy conversation holds its lease; every session counts as idle by a zero time to live.
+  assert.equal(await first.store.leases.acquire(busyKey, 60_000), true);
+  const ended = await sweepIdleSessions({ store: second.store, sandbox: second.sandbox, idleTtlMs: 0, leaseTtlMs: 5_000, logger: silentLogger, now: () => Date.now() + 1 });
+  assert.deepEqual(ended, [idleKey]);
+  assert.equal(await containerGone(instance, names[0]!, 10_000), true);
+  assert.equal((await second.store.getConversation(idleKey))?.sessionId, null);
+  assert.notEqual((await second.store.getConversation(busyKey))?.sessionId, null, "the held conversation keeps its session");
+  await first.store.leases.release(busyKey);
   emulator.assertDone();
 });

@@ -50,6 +50,13 @@ export interface AgentOptions {
    * plus two lifetimes, by default.
    */
   leaseTiming?: Partial<LeaseTiming>;
+  /**
+   * Lets go of a conversation's session after each turn (Sandbox.detach),
+   * before its lease is given up, so that the next turn, on whichever replica
+   * takes the lease, resumes it: for replicas sharing a store and a host.
+   * Off by default: one process keeps its sessions.
+   */
+  handOffSessions?: boolean;
 }
 
 /** How a caller follows and controls one turn. */
@@ -172,6 +179,9 @@ export class Agent {
             return await this.#runHolding(turn, events, logger, admission, stop, signal);
           } finally {
             lease.lost.removeEventListener("abort", onLost);
+            if (this.#options.handOffSessions === true) {
+              await this.#options.sandbox.detach(turn.conversationKey).catch((error: unknown) => logger.warn({ err: error }, "could not hand the session off"));
+            }
             await lease.release();
           }
         },

@@ -153,6 +153,17 @@ export class DockerSandbox implements Sandbox, SessionHost {
     await this.releaseByName(sessionContainerName(this.options.instance, conversationKey));
   }
 
+  detach(conversationKey: string): Promise<void> {
+    const name = sessionContainerName(this.options.instance, conversationKey);
+    return this.locks.run(name, async () => {
+      const session = this.sessions.get(name);
+      if (session === undefined || session.busy || session.held) return;
+      // Its channel closes; the container and its runner go on, to be resumed by the next acquire anywhere.
+      session.detach();
+      this.sessions.delete(name);
+    });
+  }
+
   /**
    * Ends a session by its container's name; a cell running in it ends with a
    * `sandbox_lost` error. With `unless`, decided again inside the lock: a
