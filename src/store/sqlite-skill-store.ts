@@ -4,7 +4,7 @@ import { StoreError } from "../errors.ts";
 import { integer, text } from "./sqlite-rows.ts";
 import { skillColumns as columns, toSkill } from "./skill-records.ts";
 import type { Transaction } from "./sqlite-transaction.ts";
-import type { NewSkillVersion, SkillFilter, SkillRecord, SkillStatus, SkillStore, StoredSkillFile } from "./skill-store.ts";
+import type { NewSkillVersion, SkillFilter, SkillRecord, SkillStore, StoredSkillFile } from "./skill-store.ts";
 
 export class SqliteSkillStore implements SkillStore {
   readonly #database: DatabaseSync;
