@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { SlackServer, type SlackMessage } from "./emulators/slack-server.ts";
-import { codeStep, startOpenAIServer, textStep, type OpenAIServer } from "./emulators/openai-server.ts";
+import { codeStep, holdStep, startOpenAIServer, textStep, type OpenAIServer } from "./emulators/openai-server.ts";
 import { BotProcess } from "./support/bot-process.ts";
 import { startPostgres, type PostgresServer } from "./support/postgres.ts";
 import { toolOutputs } from "./support/recorded-requests.ts";
@@ -102,4 +102,32 @@ test("a thread whose follow-up lands on the other replica goes on there: in orde
   for (const replica of replicas) await replica.logged((line) => line["msg"] === "turn finished");
   model.assertDone();
   assert.deepEqual(slack.takeFaults(), []);
+});
+
+test("a replica killed mid-turn: the other tells the thread once the turn's lease has expired, and the thread goes on there with its variables", async () => {
+  const requestsBefore = model.requests.length;
+  let release: () => void = () => undefined;
+  const never = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  model.script([codeStep("y = 7"), holdStep(never, textStep("(never sent)"), 300_000)]);
+  const thread = slack.nextTs();
+  await slack.deliver(userPost({ text: `<@${botUserId}> a long one`, ts: thread }), { connection: 0 });
+  // Its cell ran, and it waits on the model: then the replica dies.
+  await until(() => model.requests.length >= requestsBefore + 2, "the turn's second model step is asked for", 60_000);
+  await replicas[0]!.kill();
+  // The survivor looks every 15 s; the lease lives 30 s unless renewed.
+  const note = await slack.waitForCall("chat.postMessage", (call) => call.args["thread_ts"] === thread && /I was restarted while answering/.test(String(call.args["text"])), 120_000);
+  assert.match(String(note.args["text"]), /a long one/);
+  release();
+
+  model.script([codeStep("print(y * 6)"), textStep("It is 42.")]);
+  const followUp = slack.nextTs();
+  // The killed replica's connection is gone: Slack gives the event to the one left.
+  await slack.deliver(userPost({ type: "message", channelType: "channel", text: "y times six?", ts: followUp, threadTs: thread }));
+  const answer = await slack.waitForCall("chat.stopStream", (call) => slack.messages.find((message) => message.ts === call.args.ts)?.threadTs === thread);
+  assert.equal(streamedMarkdown(slack.messages.find((message) => message.ts === answer.args.ts)!), "It is 42.");
+  assert.match(toolOutputs(model.requests.at(-1)!).at(-1) ?? "", /\b42\b/, "the variable the dead replica's turn set is still in the session");
+  model.assertDone();
+  assert.equal(slack.callsOf("chat.postMessage").filter((call) => /I was restarted while answering/.test(String(call.args["text"]))).length, 1, "told once");
 });
