@@ -13,12 +13,14 @@
  * session-level lock would outlive the transaction on a pooled connection,
  * and breaks behind PgBouncer in transaction mode.
  */
-import type { Pool } from "pg";
+import type { Pool, QueryConfig } from "pg";
 import { StoreError } from "../errors.ts";
 import type { Migration } from "./migrations.ts";
 
 /** The advisory lock key migrating holds: any fixed 64-bit number no other lock of the database uses. */
 const migrationLockKey = 7_341_029_118;
+/** Waiting for another replica's migration, and a migration of a large database, may take long; not for ever. */
+const migrationTimeoutMs = 15 * 60_000;
 
 export const postgresMigrations: readonly Migration[] = [
   {
@@ -237,6 +239,11 @@ export const postgresMigrations: readonly Migration[] = [
   },
 ];
 
+/** A statement with the migration's own deadline; `pg` reads a query's `query_timeout`, which its types leave out. */
+function longQuery(text: string, values: unknown[] = []): QueryConfig {
+  return { text, values, query_timeout: migrationTimeoutMs } as QueryConfig;
+}
+
 export const latestPostgresSchemaVersion = postgresMigrations.at(-1)?.version ?? 0;
 
 /**
@@ -249,7 +256,7 @@ export async function migratePostgres(pool: Pool, location: string, now: number)
   try {
     await client.query("BEGIN");
     try {
-      await client.query("SELECT pg_advisory_xact_lock($1)", [migrationLockKey]);
+      await client.query(longQuery("SELECT pg_advisory_xact_lock($1)", [migrationLockKey]));
       await client.query(`
         CREATE TABLE IF NOT EXISTS schema_migrations (
           version INTEGER PRIMARY KEY,
@@ -267,7 +274,7 @@ export async function migratePostgres(pool: Pool, location: string, now: number)
       }
       for (const migration of postgresMigrations) {
         if (applied.has(migration.version)) continue;
-        await client.query(migration.sql);
+        await client.query(longQuery(migration.sql));
         await client.query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)", [migration.version, migration.name, now]);
       }
       await client.query("COMMIT");
