@@ -28,6 +28,8 @@ export function dockerSandboxOptions(config: Config, overrides: Partial<DockerSa
     cellTimeoutMs: config.sandbox.cellTimeoutMs,
     outputBytes: config.sandbox.outputBytes,
     dockerHost: config.sandbox.dockerHost,
+    // Replicas sharing a database may share the engine from other machines.
+    sharedEngine: config.databaseUrl !== undefined,
     ...overrides,
   };
 }
