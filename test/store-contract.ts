@@ -480,6 +480,20 @@ export function storeContract(name: string, fixture: StoreFixture): void {
     });
 
     describe("failures", () => {
+      test("a write sent without being awaited is done once close resolves, as a turn marked failed the moment the process stops", async () => {
+        const place = await fixture.fresh();
+        const store = await fixture.open(place);
+        const turnId = await store.startTurn({ conversationKey, user: ada, text: "long" });
+        void store.finishTurn(turnId, { status: "failed", limit: null, error: "stopping" });
+        await store.close();
+        const reopened = await fixture.open(place, { recoverInterruptedTurns: false });
+        try {
+          assert.equal((await reopened.getTurn(turnId))?.error, "stopping");
+        } finally {
+          await reopened.close();
+        }
+      });
+
       test("a closed store throws StoreErrors, and closing twice is harmless", async () => {
         const store = await fixture.open(await fixture.fresh());
         await store.ping();
