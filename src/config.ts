@@ -46,6 +46,8 @@ const schema = z.object({
   THREADBOOK_WORKSPACE_TOKENS_PER_DAY: wholeNumber(0, 0, 1_000_000_000_000),
 
   THREADBOOK_DATA_DIR: text("./data"),
+  // Unset: SQLite in THREADBOOK_DATA_DIR. Secret: a URL may carry a password.
+  THREADBOOK_DATABASE_URL: setting<string | undefined>(undefined, (given) => (/^postgres(ql)?:\/\/./.test(given) ? given : undefined), "a postgres:// or postgresql:// URL", { secret: true }),
   THREADBOOK_LOG_LEVEL: choice("info", ["fatal", "error", "warn", "info", "debug", "trace", "silent"]),
 
   THREADBOOK_CELL_TIMEOUT_S: seconds(60, 3600),
@@ -273,6 +275,8 @@ export interface Config {
     workspaceTokensPerDay: number;
   };
   dataDir: string;
+  /** Postgres for the state, shared by several replicas; undefined: SQLite in `dataDir`. */
+  databaseUrl: string | undefined;
   logLevel: string;
   turn: { maxSteps: number; maxCells: number; timeoutMs: number; maxTokens: number; historyChars: number };
   /** On SIGTERM, how long the bot's whole shutdown may take: running turns finish, or are stopped, and their replies are posted within it. */
@@ -375,6 +379,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, machine: Machin
       workspaceTokensPerDay: value.THREADBOOK_WORKSPACE_TOKENS_PER_DAY,
     },
     dataDir: resolve(projectRoot, value.THREADBOOK_DATA_DIR),
+    databaseUrl: value.THREADBOOK_DATABASE_URL,
     logLevel: value.THREADBOOK_LOG_LEVEL,
     turn: {
       maxSteps: value.THREADBOOK_TURN_MAX_STEPS,

@@ -34,6 +34,8 @@ export function dockerSandboxOptions(config: Config, overrides: Partial<DockerSa
     dockerHost: config.sandbox.dockerHost,
     // A door for every container where any allow-list is set: a warm container does not know its workspace yet.
     ...(config.egress.enabled ? { egress: egressOptions(config, overrides.logger) } : {}),
+    // Replicas sharing a database may share the engine from other machines.
+    sharedEngine: config.databaseUrl !== undefined,
     ...overrides,
   };
 }

@@ -7,6 +7,8 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Config } from "./config.ts";
 import { Agent } from "./core/agent.ts";
+import { defaultLeaseTimes } from "./core/conversation-lease.ts";
+import { startIdleSessionSweep } from "./core/idle-sessions.ts";
 import type { TurnObserver } from "./core/turn-observer.ts";
 import { FileDownloads, incomingDirectoryName } from "./core/file-downloads.ts";
 import { createModelClient } from "./core/model/create-model-client.ts";
@@ -20,7 +22,7 @@ import type { SessionCensus } from "./sandbox/session-census.ts";
 import type { Sandbox } from "./sandbox/sandbox.ts";
 import { SkillLibrary } from "./skills/skill-library.ts";
 import { SkillReview } from "./skills/skill-review.ts";
-import { openSqliteStore } from "./store/sqlite-store.ts";
+import { openStore } from "./store/open-store.ts";
 import type { Store } from "./store/store.ts";
 
 export const logFileName = "threadbook.log";
@@ -86,7 +88,7 @@ export async function startServices(config: Config, options: ServiceOptions): Pr
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const logger = createLogger({ level: config.logLevel, destination: options.log === "file" ? join(config.dataDir, logFileName) : 2 });
   const model = createModelClient(config.model, logger);
-  const store = openSqliteStore(config.dataDir, { recoverInterruptedTurns: options.recoverInterruptedTurns });
+  const store = await openStore(config, { recoverInterruptedTurns: options.recoverInterruptedTurns });
   let sandbox: DockerSandbox;
   try {
     sandbox = await DockerSandbox.start(dockerSandboxOptions(config, { logger, poolSize: options.poolSize, buildMissingImage: true, onStatus: options.onStatus }));
@@ -98,10 +100,15 @@ export async function startServices(config: Config, options: ServiceOptions): Pr
   const skillReview = new SkillReview(skills, config.skills.approvers);
   const census = new DockerSessionCensus(sandbox, config.sandbox.dockerHost);
   const downloads = new FileDownloads({ directory: join(config.dataDir, incomingDirectoryName), maxBytes: config.sandbox.fileMb * 1024 * 1024, maxAtOnce: config.capacity.maxDownloads });
-  const agent = new Agent({ model, sandbox, store, settings: config, logger, skills, downloads, ...(options.observer === undefined ? {} : { observer: options.observer }) });
-  // Only the process that runs the bot prunes, as only it recovers interrupted turns.
+  // Replicas sharing a database hand each conversation's session on between turns, and reap sessions by the store's clock.
+  const replicated = config.databaseUrl !== undefined;
+  const agent = new Agent({ model, sandbox, store, settings: config, logger, skills, downloads, handOffSessions: replicated, ...(options.observer === undefined ? {} : { observer: options.observer }) });
+  // Only the process that runs the bot prunes and sweeps, as only it recovers interrupted turns.
   const retention = options.recoverInterruptedTurns ? new RetentionSweeper(store, config.retention, logger) : undefined;
   retention?.start();
+  const idleSweep = replicated && options.recoverInterruptedTurns
+    ? startIdleSessionSweep({ store, sandbox, logger, idleTtlMs: config.sandbox.idleTtlMs, leaseTtlMs: defaultLeaseTimes.ttlMs, intervalMs: Math.max(1_000, Math.min(config.sandbox.idleTtlMs / 2, 30_000)) })
+    : undefined;
   logger.info({ model: model.description, instance: config.sandbox.instance, dataDir: config.dataDir }, "threadbook started");
   const closers: ((deadline: number) => Promise<void>)[] = [];
   let closing: Promise<void> | undefined;
@@ -132,6 +139,7 @@ export async function startServices(config: Config, options: ServiceOptions): Pr
         const unwindMs = graceMs > 0 ? Math.max(0, deadline - Date.now()) : turnGraceMs;
         const unwound = await within(agent.idle().catch(() => undefined), unwindMs);
         if (unwound === timedOut) logger.warn({ graceMs: unwindMs }, "turns were still unwinding at close");
+        idleSweep?.stop();
         await retention?.stop();
         await sandbox.close();
         await store.close();

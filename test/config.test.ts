@@ -271,3 +271,15 @@ test("usage command line: --since spans, --by groupings and --json, each bad val
   assert.throws(() => parseCommandLine(["usage", "now"]), /'usage' takes options only/);
   assert.equal(parseCommandLine(["usage", "--help"]).command, "help");
 });
+
+test("THREADBOOK_DATABASE_URL: unset is SQLite; a postgres URL is taken as given; anything else is refused without repeating it", () => {
+  assert.equal(loadConfig({}, machine).databaseUrl, undefined);
+  assert.equal(loadConfig({ THREADBOOK_DATABASE_URL: "" }, machine).databaseUrl, undefined);
+  const url = "postgres://threadbook:s3cret@db.internal:5432/threadbook";
+  assert.equal(loadConfig({ THREADBOOK_DATABASE_URL: url }, machine).databaseUrl, url);
+  assert.equal(loadConfig({ THREADBOOK_DATABASE_URL: "postgresql:///threadbook?host=/run/postgresql" }, machine).databaseUrl, "postgresql:///threadbook?host=/run/postgresql");
+  assert.throws(
+    () => loadConfig({ THREADBOOK_DATABASE_URL: "mysql://u:hunter2@db/x" }, machine),
+    (error: unknown) => error instanceof ConfigError && /THREADBOOK_DATABASE_URL: must be a postgres:\/\/ or postgresql:\/\/ URL/.test(error.message) && !error.message.includes("hunter2"),
+  );
+});

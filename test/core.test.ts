@@ -439,6 +439,7 @@ describe("machinery failures", () => {
     const dockerDown: Sandbox = {
       acquire: () => Promise.reject(new SandboxError("docker_unavailable", "Docker is not running or cannot be reached, so code cannot run.")),
       release: () => Promise.resolve(),
+      detach: () => Promise.resolve(),
       close: () => Promise.resolve(),
     };
     const h = await harness(t, { sandbox: dockerDown });

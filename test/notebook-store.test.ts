@@ -1,5 +1,6 @@
 /**
- * The notebook's records in the real SQLite store, the bounds the core puts
+ * The notebook's export from the real SQLite store (its records are in the
+ * Store contract, store-contract.ts), the bounds the core puts
  * on what it keeps, and the notebook document built from them (checked by
  * the real nbformat).
  */
@@ -13,7 +14,6 @@ import { notebookAnswer, notebookAttachments, notebookBounds, notebookCell } fro
 import { lines, notebookDocument } from "../src/core/notebook-document.ts";
 import { exportNotebook, fileStem, notebookTitle } from "../src/core/notebook-export.ts";
 import type { CellResult } from "../src/sandbox/sandbox.ts";
-import { StoreError } from "../src/errors.ts";
 import { openSqliteStore, type SqliteStore } from "../src/store/sqlite-store.ts";
 import { readNotebook } from "./support/nbformat-check.ts";
 
@@ -39,32 +39,6 @@ function result(fields: Partial<CellResult> = {}): CellResult {
     files: [], filesOmitted: 0, durationMs: 1, timedOut: false, stopped: false, stateLost: false, ...fields,
   };
 }
-
-test("a turn's attachments, cells with figures and answer come back in order; a reset drops them; an unknown conversation is null", async () => {
-  const key = "slack:T1:C1:1.0";
-  assert.equal(await store.notebook.loadNotebook(key), null);
-  const turnId = await store.startTurn({ conversationKey: key, user: ada, text: "Plot it" });
-  await store.notebook.recordTurn(turnId, notebookAttachments([{ name: "a.csv", data: Buffer.from("x,y\n") }]));
-  const figure = { name: "figure-1.png", bytes: png.length, png };
-  await store.notebook.recordCell(notebookCell(key, turnId, "print(1)", result({ stdout: "1\n" }), [], notebookBounds.conversationFigureBytes));
-  await store.notebook.recordCell(notebookCell(key, turnId, "plot()", result({ figures: [figure, { ...figure, name: "figure-2.png" }] }), [png, png], notebookBounds.conversationFigureBytes));
-  await store.notebook.recordAnswer(turnId, notebookAnswer("It rose.", null));
-  assert.equal(await store.notebook.figureBytes(key), png.length * 2);
-
-  const turns = await store.notebook.loadNotebook(key);
-  assert.equal(turns?.length, 1);
-  const [turn] = turns!;
-  assert.deepEqual([turn!.text, turn!.user, turn!.attachments, turn!.answer], ["Plot it", ada, [{ name: "a.csv", bytes: 4 }], "It rose."]);
-  assert.deepEqual(turn!.cells.map((cell) => [cell.code, cell.stdout, cell.figures.map((each) => [each.name, each.png.equals(png)])]), [
-    ["print(1)", "1\n", []],
-    ["plot()", "", [["figure-1.png", true], ["figure-2.png", true]]],
-  ]);
-
-  await store.resetConversation(key);
-  assert.deepEqual(await store.notebook.loadNotebook(key), [], "the conversation is known, its notebook starts afresh");
-  assert.equal(await store.notebook.figureBytes(key), 0);
-  await assert.rejects(store.notebook.recordTurn("no-such-turn", []), StoreError);
-});
 
 test("figures past the conversation's room, unreadable or not PNG are named as left out; code and answers are bounded", () => {
   const figures = ["a.png", "b.png", "c.png", "d.png"].map((name) => ({ name, bytes: png.length, png: null }));

@@ -115,3 +115,26 @@ test("a created, never started container of a live process survives a sweep, and
     await removeInstance(instance);
   }
 });
+
+test("on an engine shared with other machines' replicas, a container another host's process labelled is left alone by the sweep; on one machine's own engine it is removed", async () => {
+  const instance = testInstance();
+  const docker = new Docker();
+  const name = `${instance}-pool-elsewhere`;
+  try {
+    await docker.createContainer({
+      Image: currentImageTag(),
+      name,
+      Cmd: ["sleep", "60"],
+      Labels: { [LABEL_INSTANCE]: instance, [LABEL_OWNER]: "another-machine:4242" },
+    });
+    const shared = await startTestSandbox({ instance, poolSize: 0, sharedEngine: true });
+    await shared.close();
+    assert.deepEqual((await instanceContainers(instance)).map((info) => info.Names[0]), [`/${name}`], "its process cannot be checked from here: taken to be live");
+
+    const alone = await startTestSandbox({ instance, poolSize: 0 });
+    await alone.close();
+    assert.deepEqual((await instanceContainers(instance)).map((info) => info.Names[0]), [], "an engine of its own: a leftover");
+  } finally {
+    await removeInstance(instance);
+  }
+});

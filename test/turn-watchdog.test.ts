@@ -48,6 +48,7 @@ function wedgedSandbox() {
       released.push(key);
       return Promise.resolve();
     },
+    detach: () => Promise.resolve(),
     close: () => Promise.resolve(),
   };
   return { sandbox, released, cellsStarted: () => cellsStarted };

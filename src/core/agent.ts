@@ -14,6 +14,7 @@ import { KeyedQueue } from "../keyed-queue.ts";
 import { silentLogger, withLogContext, type Logger } from "../log.ts";
 import type { Sandbox } from "../sandbox/sandbox.ts";
 import type { Store } from "../store/store.ts";
+import { defaultLeaseTimes, takeLease, type HeldLease, type LeaseTiming } from "./conversation-lease.ts";
 import { FileDownloads } from "./file-downloads.ts";
 import type { ModelClient } from "./model/model-client.ts";
 import { exportNotebook, type NotebookFile } from "./notebook-export.ts";
@@ -60,6 +61,19 @@ export interface AgentOptions {
    * file and four at once.
    */
   downloads?: FileDownloads;
+  /**
+   * The conversation lease's timing (conversation-lease.ts): 30 s to live, a
+   * look every 250 ms while waiting, and a wait of at most a whole turn's time
+   * plus two lifetimes, by default.
+   */
+  leaseTiming?: Partial<LeaseTiming>;
+  /**
+   * Lets go of a conversation's session after each turn (Sandbox.detach),
+   * before its lease is given up, so that the next turn, on whichever replica
+   * takes the lease, resumes it: for replicas sharing a store and a host.
+   * Off by default: one process keeps its sessions.
+   */
+  handOffSessions?: boolean;
 }
 
 /** Past a cell's limit, how long a turn may show nothing before the watchdog stops it: a slow model step and its retries. */
@@ -99,6 +113,7 @@ export class Agent {
   readonly #userLimits: UserLimits;
   readonly #budgets: TokenBudgets;
   #downloads: FileDownloads | undefined;
+  readonly #leaseTiming: LeaseTiming;
   /** The running turn of each conversation that has one, to stop it. */
   readonly #running = new Map<string, AbortController>();
   #shuttingDown = false;
@@ -112,6 +127,12 @@ export class Agent {
     this.#userLimits = new UserLimits(capacity, options.store);
     this.#budgets = new TokenBudgets(options.settings.usage, options.store);
     this.#downloads = options.downloads;
+    const ttlMs = options.leaseTiming?.ttlMs ?? defaultLeaseTimes.ttlMs;
+    this.#leaseTiming = {
+      ttlMs,
+      pollMs: options.leaseTiming?.pollMs ?? defaultLeaseTimes.pollMs,
+      maxWaitMs: options.leaseTiming?.maxWaitMs ?? options.settings.turn.timeoutMs + 2 * ttlMs,
+    };
   }
 
   /**
@@ -168,57 +189,33 @@ export class Agent {
       return await this.#queue.run(
         turn.conversationKey,
         async () => {
-          let slot;
+          let lease: HeldLease;
           try {
-            slot = await this.#gate.enter((ahead) => events.report({ type: "queued", ahead, reason: "capacity" }), signal);
+            lease = await this.#takeLease(turn.conversationKey, signal, () => events.report({ type: "queued", ahead: 0, reason: "conversation" }));
           } catch (error) {
             admission.recorded();
-            if (error instanceof GateFullError) {
-              logger.warn({ running: this.#gate.running, waiting: this.#gate.waiting }, "turn refused: the queue is full");
-              return this.#refuse(turn, events, busyMessage);
-            }
-            if (signal.aborted) return this.#refuse(turn, events, stoppedWhileWaiting(signal));
+            if (signal.aborted) return this.#refuse(turn, events, this.#shuttingDown ? shutdownMessage : stoppedWhileWaiting(signal));
+            if (error instanceof ThreadbookError) return this.#refuse(turn, events, userMessage(error));
             throw error;
           }
-          this.#running.set(turn.conversationKey, stop);
+          // A turn whose lease lapses (taken over after this replica stalled) stops: another may run the conversation now.
+          const onLost = () => stop.abort({ kind: "user", by: "threadbook (its hold on this conversation lapsed)" } satisfies StopReason);
+          lease.lost.addEventListener("abort", onLost, { once: true });
+          let keep: TurnRun | undefined;
           try {
-            if (this.#shuttingDown || signal.aborted) {
-              return this.#refuse(turn, events, this.#shuttingDown ? shutdownMessage : stoppedWhileWaiting(signal));
-            }
-            const fetched = await this.#fetchFiles(turn, signal, logger);
-            if ("refusal" in fetched) return this.#refuse(turn, events, fetched.refusal);
-            const { model, sandbox, store, settings } = this.#options;
-            const run = new TurnRun(fetched.turn, events, {
-              model, sandbox, store, settings, signal, logger: this.#logger,
-              libraries: this.#options.libraries ?? SANDBOX_LIBRARIES,
-              skills: this.#options.skills,
-              observer: this.#observer,
-              onRecorded: admission.recorded,
-              budgets: this.#budgets,
-            });
-            const stallMs = this.#options.watchdogMs ?? settings.sandbox.cellTimeoutMs + defaultStallMarginMs;
-            const reply = await watchTurn(run.execute(), {
-              lastProgressAt: () => events.lastReportAt,
-              stallMs,
-              graceMs: Math.min(stallMs, watchdogGraceMs),
-              onStall: () => {
-                logger.error({ stallMs }, "turn made no progress; stopping it");
-                stop.abort({ kind: "user", by: "the watchdog" } satisfies StopReason);
-              },
-              abandon: async () => {
-                logger.error("stopped turn did not end; abandoning it and replacing its session");
-                await sandbox.release(turn.conversationKey).catch((error: unknown) => logger.warn({ err: error }, "could not end the stalled turn's session"));
-                return this.#refuse(turn, events, stalledMessage);
-              },
-            });
-            // A turn that ran no cell left the namespace as it was.
-            if (reply.cells.length > 0) this.#keepVariablesAfter(run, turn.conversationKey, logger);
-            return reply;
+            const held = await this.#runHolding(turn, events, logger, admission, stop, signal);
+            keep = held.keep;
+            return held.reply;
           } finally {
-            admission.recorded();
-            this.#running.delete(turn.conversationKey);
-            slot.leave();
-            await events.flush();
+            lease.lost.removeEventListener("abort", onLost);
+            // The lease is let go of once the variables are saved, so no other replica takes the session meanwhile.
+            const letGo = async () => {
+              if (this.#options.handOffSessions === true) {
+                await this.#options.sandbox.detach(turn.conversationKey).catch((error: unknown) => logger.warn({ err: error }, "could not hand the session off"));
+              }
+              await lease.release();
+            };
+            if (keep === undefined || !this.#keepVariablesAfter(keep, turn.conversationKey, logger, letGo)) await letGo();
           }
         },
         (ahead) => events.report({ type: "queued", ahead, reason: "conversation" }),
@@ -226,6 +223,76 @@ export class Agent {
     } finally {
       admission.ticket.release();
     }
+  }
+
+  /**
+   * The rest of a turn once its conversation's lease is held: a slot, its
+   * files, then the run under the watchdog. `keep` is the run whose variables
+   * are to be saved: one that ran a cell.
+   */
+  async #runHolding(
+    turn: Turn,
+    events: SafeProgress,
+    logger: Logger,
+    admission: { recorded: () => void },
+    stop: AbortController,
+    signal: AbortSignal,
+  ): Promise<{ reply: Reply; keep?: TurnRun }> {
+    let slot;
+    try {
+      slot = await this.#gate.enter((ahead) => events.report({ type: "queued", ahead, reason: "capacity" }), signal);
+    } catch (error) {
+      admission.recorded();
+      if (error instanceof GateFullError) {
+        logger.warn({ running: this.#gate.running, waiting: this.#gate.waiting }, "turn refused: the queue is full");
+        return { reply: await this.#refuse(turn, events, busyMessage) };
+      }
+      if (signal.aborted) return { reply: await this.#refuse(turn, events, stoppedWhileWaiting(signal)) };
+      throw error;
+    }
+    this.#running.set(turn.conversationKey, stop);
+    try {
+      if (this.#shuttingDown || signal.aborted) {
+        return { reply: await this.#refuse(turn, events, this.#shuttingDown ? shutdownMessage : stoppedWhileWaiting(signal)) };
+      }
+      const fetched = await this.#fetchFiles(turn, signal, logger);
+      if ("refusal" in fetched) return { reply: await this.#refuse(turn, events, fetched.refusal) };
+      const { model, sandbox, store, settings } = this.#options;
+      const run = new TurnRun(fetched.turn, events, {
+        model, sandbox, store, settings, signal, logger: this.#logger,
+        libraries: this.#options.libraries ?? SANDBOX_LIBRARIES,
+        skills: this.#options.skills,
+        observer: this.#observer,
+        onRecorded: admission.recorded,
+        budgets: this.#budgets,
+      });
+      const stallMs = this.#options.watchdogMs ?? settings.sandbox.cellTimeoutMs + defaultStallMarginMs;
+      const reply = await watchTurn(run.execute(), {
+        lastProgressAt: () => events.lastReportAt,
+        stallMs,
+        graceMs: Math.min(stallMs, watchdogGraceMs),
+        onStall: () => {
+          logger.error({ stallMs }, "turn made no progress; stopping it");
+          stop.abort({ kind: "user", by: "the watchdog" } satisfies StopReason);
+        },
+        abandon: async () => {
+          logger.error("stopped turn did not end; abandoning it and replacing its session");
+          await sandbox.release(turn.conversationKey).catch((error: unknown) => logger.warn({ err: error }, "could not end the stalled turn's session"));
+          return this.#refuse(turn, events, stalledMessage);
+        },
+      });
+      // A turn that ran no cell left the namespace as it was.
+      return reply.cells.length > 0 ? { reply, keep: run } : { reply };
+    } finally {
+      admission.recorded();
+      this.#running.delete(turn.conversationKey);
+      slot.leave();
+      await events.flush();
+    }
+  }
+
+  #takeLease(conversationKey: string, signal: AbortSignal, onWaiting: () => void): Promise<HeldLease> {
+    return takeLease(this.#options.store.leases, conversationKey, this.#leaseTiming, { signal, onWaiting, logger: this.#logger });
   }
 
   /**
@@ -249,8 +316,14 @@ export class Agent {
   reset(conversationKey: string, by = "a reset"): Promise<void> {
     this.stop(conversationKey, by);
     return this.#queue.run(conversationKey, async () => {
-      await this.#options.sandbox.release(conversationKey);
-      await this.#options.store.resetConversation(conversationKey);
+      // Under the lease: a turn of the conversation on another replica finishes first.
+      const lease = await this.#takeLease(conversationKey, AbortSignal.timeout(this.#leaseTiming.maxWaitMs), () => undefined);
+      try {
+        await this.#options.sandbox.release(conversationKey);
+        await this.#options.store.resetConversation(conversationKey);
+      } finally {
+        await lease.release();
+      }
     });
   }
 
@@ -328,14 +401,23 @@ export class Agent {
 
   /**
    * After the reply is handed back (so it adds nothing to the time to answer),
-   * saves the session's variables; queued behind the turn, so the
-   * conversation's next turn starts after it.
+   * saves the session's variables, then calls `then` (letting go of the
+   * conversation); queued behind the turn, so the conversation's next turn
+   * starts after it. False when nothing is to be saved, and `then` is the
+   * caller's to call.
    */
-  #keepVariablesAfter(run: TurnRun, conversationKey: string, logger: Logger): void {
+  #keepVariablesAfter(run: TurnRun, conversationKey: string, logger: Logger, then: () => Promise<void>): boolean {
     const limitMb = this.#options.settings.sandbox.snapshotMb ?? 0;
     const session = run.session;
-    if (limitMb <= 0 || session === undefined || this.#shuttingDown) return;
-    void this.#queue.run(conversationKey, () => keepVariables(session, this.#options.store, limitMb * 1024 * 1024, logger)).catch((error: unknown) => logger.warn({ err: error }, "keeping the variables failed"));
+    if (limitMb <= 0 || session === undefined || this.#shuttingDown) return false;
+    void this.#queue.run(conversationKey, async () => {
+      try {
+        await keepVariables(session, this.#options.store, limitMb * 1024 * 1024, logger);
+      } finally {
+        await then();
+      }
+    }).catch((error: unknown) => logger.warn({ err: error }, "keeping the variables failed"));
+    return true;
   }
 
   /** True the first time the event is seen; a duplicate is logged and dropped. A store that fails lets the turn run. */

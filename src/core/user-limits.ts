@@ -1,7 +1,8 @@
 /**
  * Each user's fair share of a workspace's bot: turns running or waiting at
- * once, and turns per rolling hour (counted in the store, so a restart does
- * not reset them). A turn over either limit is refused with a polite message
+ * once (this replica's, plus those running on other replicas sharing the
+ * store), and turns per rolling hour (counted in the store, so neither a
+ * restart nor a second replica resets them). A turn over either limit is refused with a polite message
  * that says when to try again.
  */
 import type { Store, UserTurnCount } from "../store/store.ts";
@@ -41,11 +42,19 @@ export class UserLimits {
   async admit(user: TurnUser, now = Date.now()): Promise<{ ticket: UserTicket; recorded: () => void } | { refusal: string }> {
     const key = `${user.platform}:${user.id}`;
     const active = this.#active.get(key) ?? 0;
-    if (active >= this.#settings.userMaxTurns) {
-      const many = active === 1 ? "a question" : `${active} questions`;
-      return { refusal: `You already have ${many} running or waiting. Ask again when ${active === 1 ? "it has" : "one has"} finished.` };
-    }
+    if (active >= this.#settings.userMaxTurns) return { refusal: tooMany(active) };
     this.#active.set(key, active + 1);
+    let elsewhere: number;
+    try {
+      elsewhere = await this.#store.userTurnsRunningElsewhere(user.platform, user.id);
+    } catch (error) {
+      this.#decrement(this.#active, key);
+      throw error;
+    }
+    if (active + elsewhere >= this.#settings.userMaxTurns) {
+      this.#decrement(this.#active, key);
+      return { refusal: tooMany(active + elsewhere) };
+    }
     if (this.#settings.userTurnsPerHour > 0) {
       let counted: UserTurnCount;
       try {
@@ -82,4 +91,9 @@ export class UserLimits {
     if (value <= 0) map.delete(key);
     else map.set(key, value);
   }
+}
+
+function tooMany(active: number): string {
+  const many = active === 1 ? "a question" : `${active} questions`;
+  return `You already have ${many} running or waiting. Ask again when ${active === 1 ? "it has" : "one has"} finished.`;
 }

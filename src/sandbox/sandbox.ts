@@ -213,6 +213,13 @@ export interface Sandbox {
   acquire(conversationKey: string, options?: AcquireOptions): Promise<Session>;
   /** Ends the conversation's session and frees its resources. */
   release(conversationKey: string): Promise<void>;
+  /**
+   * Lets go of the conversation's session here without ending it: the
+   * session runs on, for whichever process acquires it next (another replica
+   * of the bot sharing the host, in turn by the conversation's lease). A
+   * session held or in use is left as it is.
+   */
+  detach(conversationKey: string): Promise<void>;
   /** Stops background work; sessions stay running so a new process can resume them. */
   close(): Promise<void>;
 }

@@ -266,12 +266,25 @@ export const migrations: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 11,
+    name: "conversation leases; which store holder ran a turn",
+    sql: `
+      CREATE TABLE conversation_leases (
+        conversation_key TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        expires_at INTEGER NOT NULL
+      ) STRICT;
+
+      ALTER TABLE turns ADD COLUMN holder TEXT;
+    `,
+  },
 ];
 
 export const latestSchemaVersion = migrations.at(-1)?.version ?? 0;
 
 /**
- * Applies every migration the database lacks, each in its own transaction.
+ * Applies every migration the database lacks, in version order, each in its own transaction.
  * Refuses a database written by a newer threadbook rather than guess at it.
  */
 export function migrate(database: DatabaseSync, location: string, now: number): void {
@@ -296,9 +309,10 @@ export function migrate(database: DatabaseSync, location: string, now: number): 
     );
   }
 
-  // Each version is checked on its own, not against the newest applied: one
-  // released after a higher one (branches that met) is still applied.
+  // Every version not yet applied, even below the newest applied one: branches
+  // of the schema merged in another order leave gaps that are filled in.
   for (const migration of migrations) {
+    if (isApplied.get(migration.version) !== undefined) continue;
     transaction(() => {
       // Another process may have applied it since `found` was read.
       if (isApplied.get(migration.version) !== undefined) return;

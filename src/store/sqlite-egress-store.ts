@@ -1,7 +1,8 @@
 /** The EgressStore on the SQLite database of sqlite-store.ts (the table of migration 8). */
 import type { DatabaseSync } from "node:sqlite";
 import type { EgressRequestFilter, EgressRequestInput, EgressRequestRecord, EgressStore } from "./egress-store.ts";
-import { integer, optionalText, text, type Row } from "./sqlite-rows.ts";
+import type { Row } from "./sqlite-rows.ts";
+import { toEgressRequest } from "./store-records.ts";
 
 type Guard = <T>(action: string, work: () => T) => Promise<T>;
 
@@ -52,26 +53,7 @@ export class SqliteEgressStore implements EgressStore {
         }
       }
       const sql = `SELECT * FROM egress_requests ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY started_at, id`;
-      return (this.#database.prepare(sql).all(...values) as Row[]).map(toRecord);
+      return (this.#database.prepare(sql).all(...values) as Row[]).map(toEgressRequest);
     });
   }
-}
-
-function toRecord(row: Row): EgressRequestRecord {
-  return {
-    conversationKey: text(row, "conversation_key"),
-    turnId: optionalText(row, "turn_id"),
-    user: `${text(row, "user_platform")}:${text(row, "user_id")}`,
-    workspace: optionalText(row, "user_workspace"),
-    method: text(row, "method"),
-    host: text(row, "host"),
-    port: integer(row, "port"),
-    address: optionalText(row, "address"),
-    allowed: integer(row, "allowed") === 1,
-    reason: optionalText(row, "reason"),
-    bytesOut: integer(row, "bytes_out"),
-    bytesIn: integer(row, "bytes_in"),
-    startedAt: integer(row, "started_at"),
-    durationMs: integer(row, "duration_ms"),
-  };
 }

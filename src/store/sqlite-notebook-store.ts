@@ -2,7 +2,8 @@
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { StoreError } from "../errors.ts";
 import type { NotebookAttachment, NotebookCellInput, NotebookCellRecord, NotebookFigure, NotebookStore, NotebookTurnRecord } from "./notebook-store.ts";
-import { integer, optionalText, text, type Row } from "./sqlite-rows.ts";
+import { toCell, toNotebookTurn } from "./notebook-records.ts";
+import { integer, text } from "./sqlite-rows.ts";
 import type { Transaction } from "./sqlite-transaction.ts";
 
 type Guard = <T>(action: string, work: () => T) => Promise<T>;
@@ -103,7 +104,7 @@ export class SqliteNotebookStore implements NotebookStore {
           const cell = toCell(row, conversationKey, figures.get(integer(row, "id")) ?? []);
           cells.set(cell.turnId, [...(cells.get(cell.turnId) ?? []), cell]);
         }
-        return this.#statements.turns.all(conversationKey).map((row) => toTurn(row, cells.get(text(row, "id")) ?? []));
+        return this.#statements.turns.all(conversationKey).map((row) => toNotebookTurn(row, cells.get(text(row, "id")) ?? []));
       }),
     );
   }
@@ -112,38 +113,4 @@ export class SqliteNotebookStore implements NotebookStore {
   deleteConversation(conversationKey: string): void {
     this.#statements.deleteConversation.run(conversationKey);
   }
-}
-
-function toCell(row: Row, conversationKey: string, figures: NotebookFigure[]): NotebookCellRecord {
-  const errorName = optionalText(row, "error_name");
-  return {
-    id: integer(row, "id"),
-    conversationKey,
-    turnId: text(row, "turn_id"),
-    code: text(row, "code"),
-    stdout: text(row, "stdout"),
-    stderr: text(row, "stderr"),
-    valueText: optionalText(row, "value_text"),
-    valueHtml: optionalText(row, "value_html"),
-    error: errorName === null ? null : { name: errorName, message: optionalText(row, "error_message") ?? "", traceback: optionalText(row, "error_traceback") ?? "" },
-    figures,
-    figuresOmitted: JSON.parse(text(row, "figures_omitted_json")) as string[],
-  };
-}
-
-function toTurn(row: Row, cells: NotebookCellRecord[]): NotebookTurnRecord {
-  return {
-    turnId: text(row, "id"),
-    user: {
-      platform: text(row, "user_platform"),
-      id: text(row, "user_id"),
-      workspace: optionalText(row, "user_workspace"),
-      displayName: optionalText(row, "user_display_name"),
-    },
-    text: text(row, "text"),
-    startedAt: integer(row, "started_at"),
-    attachments: JSON.parse(text(row, "attachments_json")) as NotebookAttachment[],
-    cells,
-    answer: optionalText(row, "answer"),
-  };
 }

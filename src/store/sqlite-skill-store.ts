@@ -1,29 +1,10 @@
 /** The SkillStore on the SQLite database of sqlite-store.ts (tables of migration 5). */
 import type { DatabaseSync } from "node:sqlite";
 import { StoreError } from "../errors.ts";
-import { integer, oneOf, optionalInteger, optionalText, text, type Row } from "./sqlite-rows.ts";
+import { integer, text } from "./sqlite-rows.ts";
+import { skillColumns as columns, toSkill } from "./skill-records.ts";
 import type { Transaction } from "./sqlite-transaction.ts";
-import type { NewSkillVersion, SkillFilter, SkillRecord, SkillStatus, SkillStore, StoredSkillFile } from "./skill-store.ts";
-
-const skillStatuses: readonly SkillStatus[] = ["proposed", "approved", "rejected"];
-const columns = "id, scope, name, version, status, description, stems_json, proposed_by, proposed_at, conversation_key, decided_by, decided_at";
-
-function toSkill(row: Row): SkillRecord {
-  return {
-    id: integer(row, "id"),
-    scope: text(row, "scope"),
-    name: text(row, "name"),
-    version: integer(row, "version"),
-    status: oneOf(row, "status", skillStatuses),
-    description: text(row, "description"),
-    stems: JSON.parse(text(row, "stems_json")) as string[],
-    proposedBy: text(row, "proposed_by"),
-    proposedAt: integer(row, "proposed_at"),
-    conversationKey: optionalText(row, "conversation_key"),
-    decidedBy: optionalText(row, "decided_by"),
-    decidedAt: optionalInteger(row, "decided_at"),
-  };
-}
+import type { NewSkillVersion, SkillFilter, SkillRecord, SkillStore, StoredSkillFile } from "./skill-store.ts";
 
 export class SqliteSkillStore implements SkillStore {
   readonly #database: DatabaseSync;

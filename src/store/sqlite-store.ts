@@ -5,37 +5,37 @@
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
+import { hostname } from "node:os";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { StoreError } from "../errors.ts";
 import { readAttachmentFile, removeAttachmentFile, removeConversationFiles, sha256Hex, writeAttachmentFile } from "./attachment-files.ts";
 import { migrate } from "./migrations.ts";
 import { SqliteEgressStore } from "./sqlite-egress-store.ts";
+import { newLeaseHolder } from "./lease-store.ts";
+import { SqliteLeaseStore } from "./sqlite-lease-store.ts";
 import { SqliteNotebookStore } from "./sqlite-notebook-store.ts";
 import { SqliteSkillStore } from "./sqlite-skill-store.ts";
 import { openFailure, operationFailure } from "./sqlite-errors.ts";
-import { integer, oneOf, optionalInteger, optionalOneOf, optionalText, text, type Row } from "./sqlite-rows.ts";
+import { integer, text } from "./sqlite-rows.ts";
+import { interruptedTurnError, storedFields, toAttachment, toCellRun, toConversation, toFeedback, toTurn, toUsageTotal } from "./store-records.ts";
 import { createTransaction, type Transaction } from "./sqlite-transaction.ts";
 import type {
   AttachmentInput,
   AttachmentRecord,
-  CellOutcome,
   CellRunFilter,
   CellRunInput,
   CellRunRecord,
   ConversationRecord,
   FeedbackInput,
-  FeedbackRating,
   FeedbackRecord,
   ModelUsageInput,
   StartTurnInput,
   Store,
   StoredTranscriptItem,
-  TurnLimitName,
   TurnOutcome,
   SnapshotRecord,
   TurnRecord,
-  TurnStatus,
   TokenScope,
   UsageGrouping,
   UsageQuery,
@@ -48,12 +48,6 @@ export const databaseFileName = "threadbook.db";
 /** How long a connection waits for another's write lock before failing. */
 const busyTimeoutMs = 5_000;
 
-const turnStatuses: readonly TurnStatus[] = ["running", "answered", "limit", "failed"];
-/** What turns.limit_name holds; "budget" is kept in limit_budget (schema version 6). */
-const limitNames: readonly TurnLimitName[] = ["steps", "cells", "time", "tokens"];
-const cellOutcomes: readonly CellOutcome[] = ["ok", "error", "timeout", "lost"];
-
-export const interruptedTurnError = "interrupted by a restart";
 
 export interface SqliteStoreOptions {
   /** Current time in epoch milliseconds; tests pass their own. */
@@ -91,8 +85,8 @@ function prepareStatements(database: DatabaseSync) {
     ),
     loadTranscript: prepare("SELECT item_json FROM transcript_items WHERE conversation_key = ? ORDER BY seq"),
     insertTurn: prepare(
-      `INSERT INTO turns (id, conversation_key, user_platform, user_id, user_workspace, user_display_name, text, started_at, status)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running')`,
+      `INSERT INTO turns (id, conversation_key, user_platform, user_id, user_workspace, user_display_name, text, started_at, status, holder)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running', ?)`,
     ),
     finishTurn: prepare("UPDATE turns SET finished_at = ?, status = ?, limit_name = ?, limit_budget = ?, error = ? WHERE id = ?"),
     getTurn: prepare(
@@ -102,6 +96,8 @@ function prepareStatements(database: DatabaseSync) {
     countTurnsSince: prepare(
       "SELECT count(*) AS turns, min(started_at) AS oldest FROM turns WHERE user_platform = ? AND user_id = ? AND started_at >= ?",
     ),
+    countRunningElsewhere: prepare("SELECT count(*) AS turns FROM turns WHERE status = 'running' AND user_platform = ? AND user_id = ? AND holder IS NOT ?"),
+    dropLeases: prepare("DELETE FROM conversation_leases"),
     failRunningTurns: prepare(
       `UPDATE turns SET finished_at = ?, status = 'failed', error = ? WHERE status = 'running'
        RETURNING id, conversation_key, user_platform, user_id, user_workspace, user_display_name, text, started_at, finished_at, status, limit_name, limit_budget, error`,
@@ -188,92 +184,6 @@ function usageTotalStatements(prepare: (sql: string) => StatementSync): Record<`
 
 type Statements = ReturnType<typeof prepareStatements>;
 
-/** The item's stored fields only: whatever else a caller's item carries (a result's images) is not saved. */
-function storedFields(item: StoredTranscriptItem): StoredTranscriptItem {
-  switch (item.type) {
-    case "user":
-    case "assistant":
-      return { type: item.type, text: item.text };
-    case "code":
-      return { type: "code", callId: item.callId, code: item.code };
-    case "proposal":
-      return { type: "proposal", callId: item.callId, arguments: item.arguments };
-    case "result":
-      return { type: "result", callId: item.callId, output: item.output };
-    case "reasoning":
-      return { type: "reasoning", id: item.id, encryptedContent: item.encryptedContent, summary: item.summary, model: item.model };
-  }
-}
-
-function toConversation(row: Row): ConversationRecord {
-  return {
-    key: text(row, "key"),
-    createdAt: integer(row, "created_at"),
-    updatedAt: integer(row, "updated_at"),
-    sessionId: optionalText(row, "session_id"),
-    sessionBoundAt: optionalInteger(row, "session_bound_at"),
-  };
-}
-
-function toTurn(row: Row): TurnRecord {
-  return {
-    id: text(row, "id"),
-    conversationKey: text(row, "conversation_key"),
-    user: {
-      platform: text(row, "user_platform"),
-      id: text(row, "user_id"),
-      workspace: optionalText(row, "user_workspace"),
-      displayName: optionalText(row, "user_display_name"),
-    },
-    text: text(row, "text"),
-    startedAt: integer(row, "started_at"),
-    finishedAt: optionalInteger(row, "finished_at"),
-    status: oneOf(row, "status", turnStatuses),
-    limit: row["limit_budget"] !== null ? "budget" : optionalOneOf(row, "limit_name", limitNames),
-    error: optionalText(row, "error"),
-  };
-}
-
-function toUsageTotal(row: Row): UsageTotal {
-  return {
-    group: text(row, "grouped"),
-    model: text(row, "model"),
-    turns: integer(row, "turns"),
-    steps: integer(row, "steps"),
-    inputTokens: integer(row, "input_tokens"),
-    cachedInputTokens: integer(row, "cached_input_tokens"),
-    outputTokens: integer(row, "output_tokens"),
-    reasoningTokens: integer(row, "reasoning_tokens"),
-  };
-}
-
-function toCellRun(row: Row): CellRunRecord {
-  return {
-    id: integer(row, "id"),
-    conversationKey: text(row, "conversation_key"),
-    turnId: text(row, "turn_id"),
-    user: text(row, "user"),
-    workspace: optionalText(row, "user_workspace"),
-    startedAt: integer(row, "started_at"),
-    code: text(row, "code"),
-    outcome: oneOf(row, "outcome", cellOutcomes),
-    durationMs: integer(row, "duration_ms"),
-    error: optionalText(row, "error"),
-  };
-}
-
-function toAttachment(row: Row): AttachmentRecord {
-  return {
-    id: integer(row, "id"),
-    conversationKey: text(row, "conversation_key"),
-    name: text(row, "name"),
-    bytes: integer(row, "bytes"),
-    sha256: text(row, "sha256"),
-    createdAt: integer(row, "created_at"),
-    path: text(row, "path"),
-  };
-}
-
 export class SqliteStore implements Store {
   /** Path of the database file, for logs and messages. */
   readonly location: string;
@@ -287,6 +197,7 @@ export class SqliteStore implements Store {
   readonly skills: SqliteSkillStore;
   readonly notebook: SqliteNotebookStore;
   readonly egress: SqliteEgressStore;
+  readonly leases: SqliteLeaseStore;
 
   /** Use openSqliteStore, which prepares the database first. */
   constructor(database: DatabaseSync, dataDir: string, clock: () => number) {
@@ -299,6 +210,7 @@ export class SqliteStore implements Store {
     this.skills = new SqliteSkillStore(database, this.#transaction, () => this.#now(), (action, work) => this.#guard(action, work));
     this.notebook = new SqliteNotebookStore(database, this.#transaction, (action, work) => this.#guard(action, work));
     this.egress = new SqliteEgressStore(database, (action, work) => this.#guard(action, work));
+    this.leases = new SqliteLeaseStore(database, newLeaseHolder(hostname(), process.pid, randomBytes(4).toString("hex")), () => this.#now(), (action, work) => this.#guard(action, work));
   }
 
   #now(): number {
@@ -433,7 +345,7 @@ export class SqliteStore implements Store {
       this.#transaction(() => {
         this.#statements.touchConversation.run({ key: input.conversationKey, now });
         const { user } = input;
-        this.#statements.insertTurn.run(id, input.conversationKey, user.platform, user.id, user.workspace, user.displayName, input.text, now);
+        this.#statements.insertTurn.run(id, input.conversationKey, user.platform, user.id, user.workspace, user.displayName, input.text, now, this.leases.holder);
       });
       return id;
     });
@@ -462,6 +374,10 @@ export class SqliteStore implements Store {
       const row = this.#statements.countTurnsSince.get(userPlatform, userId, Math.round(sinceMs)) ?? { turns: 0, oldest: null };
       return { count: integer(row, "turns"), oldestStartedAt: row.oldest === null ? null : integer(row, "oldest") };
     });
+  }
+
+  userTurnsRunningElsewhere(userPlatform: string, userId: string): Promise<number> {
+    return this.#guard("count a user's running turns", () => integer(this.#statements.countRunningElsewhere.get(userPlatform, userId, this.leases.holder) ?? { turns: 0 }, "turns"));
   }
 
   recordModelUsage(usage: ModelUsageInput): Promise<void> {
@@ -574,10 +490,13 @@ export class SqliteStore implements Store {
 
   /**
    * Marks every turn still "running" as failed, and keeps them for
-   * `takeInterruptedTurns`; returns how many. Synchronous: opening the store does it.
+   * `takeInterruptedTurns`; returns how many. Synchronous: opening the store
+   * does it. A SQLite file has one bot: every lease left is its
+   * predecessor's, and goes too.
    */
   failInterruptedTurns(): number {
     try {
+      this.#statements.dropLeases.run();
       const failed = this.#statements.failRunningTurns.all(this.#now(), interruptedTurnError).map(toTurn);
       this.#interrupted.push(...failed);
       return failed.length;
@@ -638,20 +557,4 @@ export function openSqliteStore(dataDir: string, options: SqliteStoreOptions = {
     if (database?.isOpen) database.close();
     throw openFailure(location, dataDir, error);
   }
-}
-
-const feedbackRatings: readonly FeedbackRating[] = ["positive", "negative"];
-
-function toFeedback(row: Row): FeedbackRecord {
-  return {
-    turnId: text(row, "turn_id"),
-    user: {
-      platform: text(row, "user_platform"),
-      id: text(row, "user_id"),
-      workspace: optionalText(row, "user_workspace"),
-      displayName: optionalText(row, "user_display_name"),
-    },
-    rating: oneOf(row, "rating", feedbackRatings),
-    createdAt: integer(row, "created_at"),
-  };
 }

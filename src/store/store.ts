@@ -1,7 +1,7 @@
 /**
  * The store seam: what threadbook remembers across turns and restarts.
- * SQLite through `node:sqlite` today (sqlite-store.ts); Postgres later for
- * several replicas. Every member returns a promise, so a store over the
+ * SQLite through `node:sqlite` by default (sqlite-store.ts); Postgres
+ * (postgres-store.ts) for several replicas of the bot sharing one database. Every member returns a promise, so a store over the
  * network fits without changing its callers; a promise rejects with a
  * StoreError with a plain message when the database or its files fail.
  * Times are epoch milliseconds.
@@ -11,6 +11,7 @@
  * shapes, so a change to them that the schema cannot hold fails to typecheck.
  */
 import type { EgressStore } from "./egress-store.ts";
+import type { LeaseStore } from "./lease-store.ts";
 import type { NotebookStore } from "./notebook-store.ts";
 import type { SkillStore } from "./skill-store.ts";
 
@@ -189,7 +190,11 @@ export interface AttachmentRecord {
   /** SHA-256 of the bytes, in hex. */
   sha256: string;
   createdAt: number;
-  /** Where the bytes are kept, relative to the data directory, with `/` separators. */
+  /**
+   * Where the bytes are kept: on SQLite a file relative to the data
+   * directory, with `/` separators; on Postgres "database:attachments/<uuid>"
+   * (the bytes are in the row, for any replica to read).
+   */
   path: string;
 }
 
@@ -230,6 +235,8 @@ export interface Store {
 
   /** Every request through a session's door out (egress-store.ts). */
   readonly egress: EgressStore;
+  /** Which replica runs each conversation's turns now (lease-store.ts); this store is one holder. */
+  readonly leases: LeaseStore;
 
   /** The conversation, or null if nothing was recorded for it yet. */
   getConversation(key: string): Promise<ConversationRecord | null>;
@@ -278,7 +285,7 @@ export interface Store {
   /** Every saved item of the conversation, oldest first. */
   loadTranscript(key: string): Promise<StoredTranscriptItem[]>;
 
-  /** Records a running turn (creating the conversation if new) and returns its id. */
+  /** Records a running turn (creating the conversation if new), held by this store's lease holder, and returns its id. */
   startTurn(input: StartTurnInput): Promise<string>;
 
   /** Records how the turn ended. Rejects with a StoreError for an unknown id. */
@@ -288,9 +295,14 @@ export interface Store {
   getTurn(turnId: string): Promise<TurnRecord | null>;
 
   /**
-   * The turns of `platform`'s users that a crash left running, which opening
-   * this store marked as failed: an adapter takes them as it starts, to tell
-   * each conversation its question went unanswered. Each is given once, oldest first.
+   * The turns of `platform`'s users that a crash left running, marked as
+   * failed: an adapter takes them as it starts, and again now and then, to
+   * tell each conversation its question went unanswered. Each is given once,
+   * oldest first. Only a store opened to recover them finds any. On SQLite
+   * (one bot per file) that is every turn left running when it opened; on
+   * Postgres, shared by replicas, it is the running turns whose holder's
+   * lease on their conversation has expired, looked for at each call, never
+   * another live replica's.
    */
   takeInterruptedTurns(platform: string): Promise<TurnRecord[]>;
 
@@ -300,6 +312,13 @@ export interface Store {
    * per-user rate limit counts, across restarts.
    */
   userTurnsSince(userPlatform: string, userId: string, sinceMs: number): Promise<UserTurnCount>;
+
+  /**
+   * The user's turns running under another holder than this store (another
+   * replica), whenever they started: what the per-user limit of turns at
+   * once adds to this replica's own count.
+   */
+  userTurnsRunningElsewhere(userPlatform: string, userId: string): Promise<number>;
 
   /** Adds one model step's tokens to the usage ledger. */
   recordModelUsage(usage: ModelUsageInput): Promise<void>;

@@ -99,6 +99,8 @@ export type ScriptedStep =
   | { type: "refusal"; refusal: string; usage?: ScriptedUsage }
   | { type: "error"; status: number; error: ApiErrorBody; headers?: Record<string, string> }
   | { type: "delay"; ms: number; then: ScriptedStep }
+  /** Answers with `then` once `until` settles: a test holds a model step until something else has happened. After `limitMs` it is a fault. */
+  | { type: "hold"; until: Promise<unknown>; limitMs: number; then: ScriptedStep }
   /**
    * Streams `then` up to its `afterTextDeltas`-th piece of text, then sends
    * nothing more until the client hangs up; after `limitMs` without that, it
@@ -127,6 +129,11 @@ export function proposeCall(proposal: ScriptedProposal, options: { callId?: stri
 
 export function errorStep(status: number, error: ApiErrorBody, headers?: Record<string, string>): ScriptedStep {
   return headers ? { type: "error", status, error, headers } : { type: "error", status, error };
+}
+
+/** Holds the step until `until` settles (at most `limitMs`, then a fault). */
+export function holdStep(until: Promise<unknown>, then: ScriptedStep, limitMs = 30_000): ScriptedStep {
+  return { type: "hold", until, limitMs, then };
 }
 
 export function refusalStep(refusal: string): AnswerStep {

@@ -192,6 +192,16 @@ class ScriptedOpenAIServer implements OpenAIServer {
       if (await waitUnlessClosed(step.ms, closed)) await this.#play(step.then, request, response, closed);
       return;
     }
+    if (step.type === "hold") {
+      const released = step.until.then(() => "released" as const, () => "released" as const);
+      const outcome = await Promise.race([released, waitUnlessClosed(step.limitMs, closed).then((elapsed) => (elapsed ? "late" as const : "closed" as const))]);
+      if (outcome === "released") await this.#play(step.then, request, response, closed);
+      else if (outcome === "late") {
+        this.faults.push(`a held step of request #${this.requests.indexOf(request) + 1} was not released within ${step.limitMs} ms`);
+        sendError(response, 500, emulatorError("a held step was not released in time"));
+      }
+      return;
+    }
     if (step.type === "error") {
       sendError(response, step.status, step.error, step.headers);
       return;

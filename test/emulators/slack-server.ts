@@ -139,18 +139,24 @@ export class SlackServer {
     return `${this.#clock}.${String(++this.#sequence).padStart(6, "0")}`;
   }
 
-  /** Sends an events_api envelope over every open socket (normally one); resolves with its envelope id once acknowledged. */
-  async deliver(event: Record<string, unknown>, options: { retryAttempt?: number; envelopeId?: string } = {}): Promise<string> {
+  /**
+   * Sends an events_api envelope over every open socket (normally one), or,
+   * with `connection`, over that one only (by the order they opened), as
+   * Slack spreads an app's events over its connections (up to 10, one per
+   * replica); resolves with its envelope id once acknowledged. `eventId`
+   * repeats an event, as Slack's retry of one does.
+   */
+  async deliver(event: Record<string, unknown>, options: { retryAttempt?: number; envelopeId?: string; connection?: number; eventId?: string } = {}): Promise<string> {
     const envelopeId = options.envelopeId ?? randomBytes(8).toString("hex");
-    const payload = this.eventCallback(event);
+    const payload = this.eventCallback(event, options.eventId);
     const acked = this.#waitFor("ack", (id) => id === envelopeId, 10_000, `the ack of envelope ${envelopeId}`);
-    this.#send({ envelope_id: envelopeId, type: "events_api", accepts_response_payload: false, retry_attempt: options.retryAttempt ?? 0, retry_reason: options.retryAttempt ? "timeout" : "", payload });
+    this.#send({ envelope_id: envelopeId, type: "events_api", accepts_response_payload: false, retry_attempt: options.retryAttempt ?? 0, retry_reason: options.retryAttempt ? "timeout" : "", payload }, options.connection);
     await acked;
     return envelopeId;
   }
 
   /** The Events API's outer object around an event, as both Socket Mode and HTTP mode carry it. */
-  eventCallback(event: Record<string, unknown>, eventId = `Ev${randomBytes(5).toString("hex").toUpperCase()}`): Record<string, unknown> {
+  eventCallback(event: Record<string, unknown>, eventId: string = `Ev${randomBytes(5).toString("hex").toUpperCase()}`): Record<string, unknown> {
     return {
       token: "verification", team_id: this.#options.teamId, api_app_id: "A1", type: "event_callback",
       event_id: eventId, event_time: Math.floor(Date.now() / 1000),
@@ -254,10 +260,12 @@ export class SlackServer {
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
   }
 
-  #send(message: object): void {
+  #send(message: object, connection?: number): void {
     const text = JSON.stringify(message);
     if (this.#open.size === 0) this.faults.push("an event was delivered with no socket connected");
-    for (const socket of this.#open) socket.send(text);
+    const sockets = connection === undefined ? [...this.#open] : [...this.#open].slice(connection, connection + 1);
+    if (sockets.length === 0 && this.#open.size > 0) this.faults.push(`an event was delivered to connection ${connection}, of ${this.#open.size}`);
+    for (const socket of sockets) socket.send(text);
   }
 
   #waitFor<T>(name: string, matches: (value: T) => boolean, timeoutMs: number, what: string): Promise<T> {

@@ -73,6 +73,13 @@ export class BotProcess {
     });
   }
 
+  /** SIGKILL, as a crash or an out-of-memory kill ends it: no chance to tidy up. Resolves once it has exited. */
+  async kill(): Promise<void> {
+    if (this.#child.exitCode !== null || this.#child.signalCode !== null) return;
+    this.#child.kill("SIGKILL");
+    await this.#exited;
+  }
+
   /** SIGTERM, then waits for the exit; SIGKILL past the allowance. Resolves with the exit code. */
   async stop(): Promise<number | null> {
     if (this.#child.exitCode !== null || this.#child.signalCode !== null) return this.#child.exitCode;

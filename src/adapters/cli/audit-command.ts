@@ -7,7 +7,7 @@ import type { Config } from "../../config.ts";
 import { readAuditLog, type AuditQuery, type AuditRecord } from "../../core/audit-log.ts";
 import { readEgressAudit } from "../../core/egress-audit.ts";
 import { formatDuration } from "../../core/format-size.ts";
-import { openSqliteStore } from "../../store/sqlite-store.ts";
+import { openStore } from "../../store/open-store.ts";
 import type { AuditOptions } from "./ops-command-line.ts";
 import { egressTable } from "./egress-audit-table.ts";
 import { inertJson, inertLine } from "./terminal-safe.ts";
@@ -16,7 +16,7 @@ import { inertJson, inertLine } from "./terminal-safe.ts";
 const codeColumnChars = 60;
 
 export async function runAuditCommand(options: AuditOptions, config: Config, writeOut: (text: string) => Promise<void>): Promise<void> {
-  const store = openSqliteStore(config.dataDir, { recoverInterruptedTurns: false });
+  const store = await openStore(config, { recoverInterruptedTurns: false });
   try {
     const query: AuditQuery = {
       ...(options.since === undefined ? {} : { since: options.since }),

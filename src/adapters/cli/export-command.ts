@@ -9,7 +9,7 @@ import { resolve } from "node:path";
 import type { Config } from "../../config.ts";
 import { exportNotebook, type NotebookFile } from "../../core/notebook-export.ts";
 import { ThreadbookError } from "../../errors.ts";
-import { openSqliteStore } from "../../store/sqlite-store.ts";
+import { openStore } from "../../store/open-store.ts";
 import type { ExportOptions } from "./command-line.ts";
 import { UsageError } from "./usage-error.ts";
 import { writeReplyFiles } from "./write-reply-files.ts";
@@ -20,7 +20,7 @@ export interface ExportStreams {
 }
 
 export async function runExportCommand(options: ExportOptions, config: Config, streams: ExportStreams): Promise<void> {
-  const store = openSqliteStore(config.dataDir, { recoverInterruptedTurns: false });
+  const store = await openStore(config, { recoverInterruptedTurns: false });
   let notebook: NotebookFile | null;
   try {
     // A key as the audit shows it, else the name given to ask or chat with --conversation.

@@ -49,6 +49,9 @@ THREADBOOK_*, SLACK_* or DISCORD_* variable draws a warning):
                                  tokens per UTC day (0: no budget)
   THREADBOOK_DATA_DIR            database and log directory; a relative one is in  [./data]
                                  the project's folder, wherever threadbook runs
+  THREADBOOK_DATABASE_URL        postgres://user:password@host/db: the state in     [unset]
+                                 Postgres, shared by several replicas of the bot;
+                                 unset: SQLite in THREADBOOK_DATA_DIR
   THREADBOOK_LOG_LEVEL           fatal | error | warn | info | debug | trace | silent [info]
   THREADBOOK_CELL_TIMEOUT_S      seconds one cell may run                          [60]
   THREADBOOK_TURN_MAX_STEPS      model steps per turn (0: no limit)                [24]

@@ -7,11 +7,11 @@ import { skillCompileCheck } from "../../docker-sandbox-options.ts";
 import { SkillLibrary } from "../../skills/skill-library.ts";
 import { globalScope } from "../../skills/skill.ts";
 import type { SkillRecord } from "../../store/skill-store.ts";
-import { openSqliteStore } from "../../store/sqlite-store.ts";
+import { openStore } from "../../store/open-store.ts";
 import type { SkillsOptions } from "./skills-command-line.ts";
 
 export async function runSkillsCommand(options: SkillsOptions, config: Config, by: string, writeOut: (text: string) => Promise<void>): Promise<void> {
-  const store = openSqliteStore(config.dataDir, { recoverInterruptedTurns: false });
+  const store = await openStore(config, { recoverInterruptedTurns: false });
   try {
     const library = new SkillLibrary(store.skills, skillCompileCheck(config));
     const name = options.target as string;

@@ -5,11 +5,11 @@
  */
 import type { Config } from "../../config.ts";
 import { usageReport, type UsageReport, type UsageRow } from "../../core/usage-report.ts";
-import { openSqliteStore } from "../../store/sqlite-store.ts";
+import { openStore } from "../../store/open-store.ts";
 import type { UsageOptions } from "./usage-command-line.ts";
 
 export async function runUsageCommand(options: UsageOptions, config: Config, writeOut: (text: string) => Promise<void>, now = Date.now()): Promise<void> {
-  const store = openSqliteStore(config.dataDir, { recoverInterruptedTurns: false });
+  const store = await openStore(config, { recoverInterruptedTurns: false });
   try {
     const report = await usageReport(store, { sinceMs: now - options.sinceMs, by: options.by }, config.usage.prices);
     await writeOut(options.json ? `${JSON.stringify(jsonReport(report))}\n` : renderTable(report, options.since));

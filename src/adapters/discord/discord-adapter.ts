@@ -17,7 +17,7 @@ import type { SkillReview } from "../../skills/skill-review.ts";
 import type { PlatformAdapter } from "../platform-adapter.ts";
 import type { DiscordContext } from "./discord-context.ts";
 import { handleInteraction } from "./interaction-handler.ts";
-import { noticeInterruptedTurns, type InterruptedTurns } from "./interrupted-turns.ts";
+import { interruptedLookMs, noticeInterruptedTurns, type InterruptedTurns } from "./interrupted-turns.ts";
 import { handleMessage } from "./message-handler.ts";
 
 /** How long stop waits for handlers to post the replies of turns that ended. */
@@ -40,6 +40,8 @@ export class DiscordAdapter implements PlatformAdapter {
   readonly #handlers = new Set<Promise<void>>();
   #client: Client | undefined;
   #stopping = false;
+  /** Looks again now and then for turns a dead replica left (interrupted-turns.ts). */
+  #lookAgain: NodeJS.Timeout | undefined;
 
   constructor(options: DiscordAdapterOptions) {
     this.#options = options;
@@ -76,12 +78,23 @@ export class DiscordAdapter implements PlatformAdapter {
     client.on(Events.InteractionCreate, (interaction) => this.#track(handleInteraction(context, interaction)));
     client.on(Events.MessageCreate, (message) => this.#track(handleMessage(context, message)));
     // Not awaited: starting does not wait on Discord for these; stop and idle() do.
-    if (this.#options.store !== undefined) this.#track(noticeInterruptedTurns(readyClient, this.#options.store, this.#logger));
+    const store = this.#options.store;
+    if (store !== undefined) {
+      this.#track(noticeInterruptedTurns(readyClient, store, this.#logger));
+      let looking = false;
+      this.#lookAgain = setInterval(() => {
+        if (looking || this.#stopping) return;
+        looking = true;
+        this.#track(noticeInterruptedTurns(readyClient, store, this.#logger).finally(() => { looking = false; }));
+      }, interruptedLookMs);
+      this.#lookAgain.unref();
+    }
     this.#logger.info({ user: readyClient.user.id }, "connected to Discord");
   }
 
   async stop(deadline = Date.now() + postingGraceMs): Promise<void> {
     this.#stopping = true;
+    clearInterval(this.#lookAgain);
     const settled = await within(Promise.allSettled([...this.#handlers]), Math.max(0, Math.min(deadline - Date.now(), postingGraceMs)));
     if (settled === timedOut) this.#logger.warn({ handlers: this.#handlers.size }, "handlers still posting at disconnect");
     await this.#client?.destroy();

@@ -13,6 +13,12 @@ import type { Store, TurnRecord } from "../../store/store.ts";
 import { parseConversationKey, snowflakePattern, type ConversationPlace } from "./conversation.ts";
 
 /** A question older than this when the bot is back is only logged: a note about it would come out of nowhere. */
+/**
+ * How often a running adapter looks again: on Postgres, a replica that died
+ * leaves running turns that another finds once their lease has expired.
+ */
+export const interruptedLookMs = 15_000;
+
 export const interruptedNoticeWindowMs = 60 * 60 * 1000;
 /** The question is quoted up to this many characters. */
 const quotedChars = 80;

@@ -10,6 +10,12 @@ import { parseConversationKey } from "./conversation-key.ts";
 import { isSlackId } from "./incoming-post.ts";
 import { inertText } from "./slack-text.ts";
 
+/**
+ * How often a running adapter looks again: on Postgres, a replica that died
+ * leaves running turns that another finds once their lease has expired.
+ */
+export const interruptedLookMs = 15_000;
+
 /** Turns that started longer ago than this are only logged: a note about a question of yesterday is noise. */
 export const interruptedNoteWindowMs = 60 * 60_000;
 /** How much of the question the note quotes: at most this many characters, cut after a word when one ends in its last quarter. */

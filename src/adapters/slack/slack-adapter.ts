@@ -20,7 +20,7 @@ import { boltLogger } from "./bolt-logger.ts";
 import { BoundedSet } from "./bounded-set.ts";
 import { conversationKey, eventKey } from "./conversation-key.ts";
 import { incomingFiles } from "./file-download.ts";
-import { tellInterruptedTurns } from "./interrupted-turns.ts";
+import { interruptedLookMs, tellInterruptedTurns } from "./interrupted-turns.ts";
 import { toIncomingPost, type IncomingPost } from "./incoming-post.ts";
 import { uploadNotebook } from "./notebook-upload.ts";
 import { exportActionId, feedbackActionId, stopActionId } from "./reply-parts.ts";
@@ -65,6 +65,8 @@ export class SlackAdapter implements PlatformAdapter {
   #httpPort: number | undefined;
   /** HTTP mode: the server listens. */
   #listening = false;
+  /** Looks again now and then for turns a dead replica left (interrupted-turns.ts). */
+  #lookAgain: NodeJS.Timeout | undefined;
 
   constructor(options: SlackAdapterOptions) {
     this.#options = options;
@@ -95,8 +97,9 @@ export class SlackAdapter implements PlatformAdapter {
 
   /**
    * Checks the token and connects (Socket Mode) or listens (HTTP mode), then
-   * posts a note in each thread whose question a crash left unanswered; a
-   * note that cannot be posted is logged, and the adapter runs on.
+   * posts a note in each thread whose question a crash left unanswered (and
+   * looks again now and then, for a replica that died); a note that cannot
+   * be posted is logged, and the adapter runs on.
    */
   async start(): Promise<void> {
     await this.#app.init();
@@ -109,7 +112,15 @@ export class SlackAdapter implements PlatformAdapter {
       this.#listening = server.listening;
       server.on("close", () => { this.#listening = false; });
     }
-    await tellInterruptedTurns({ store: this.#options.store, client: this.#client, logger: this.#logger, now: Date.now() });
+    const tell = () => tellInterruptedTurns({ store: this.#options.store, client: this.#client, logger: this.#logger, now: Date.now() });
+    await tell();
+    let looking = false;
+    this.#lookAgain = setInterval(() => {
+      if (looking) return;
+      looking = true;
+      void tell().finally(() => { looking = false; });
+    }, interruptedLookMs);
+    this.#lookAgain.unref();
   }
 
   /** Socket Mode: its socket is open now; HTTP mode: it listens. */
@@ -124,6 +135,7 @@ export class SlackAdapter implements PlatformAdapter {
   }
 
   async stop(deadline = Date.now() + finishGraceMs): Promise<void> {
+    clearInterval(this.#lookAgain);
     const waitMs = Math.max(0, Math.min(deadline - Date.now(), finishGraceMs));
     const settled = await within(Promise.allSettled([...this.#inFlight]), waitMs);
     if (settled === timedOut) this.#logger.warn({ posts: this.#inFlight.size }, "replies still posting at disconnect");

@@ -45,16 +45,25 @@ export interface DockerSandboxOptions {
    * in), with pip's package directory and index; absent: no network at all.
    */
   egress?: { doors: EgressDoors; packagesMb: number; pipIndexUrl: string | undefined };
+  /**
+   * Replicas of the bot on other machines use this engine too: a container
+   * labelled by another host's process is taken to be live (that process
+   * cannot be checked from here), so it is neither removed at start, nor
+   * reaped, nor evicted; the replicas end idle sessions through the store
+   * (core/idle-sessions.ts), under each conversation's lease.
+   */
+  sharedEngine?: boolean;
 }
 
 const READY_TIMEOUT_MS = 90_000;
 const PROCESS_OWNER = `${hostname()}:${process.pid}`;
 
-/** Whether a warm container belongs to another process on this host that still runs. */
-function ownedByLiveProcess(owner: string | undefined): boolean {
+/** Whether a container belongs to another process on this host that still runs, or, on an engine shared with other machines, to another host's. */
+function ownedByLiveProcess(owner: string | undefined, sharedEngine = false): boolean {
   if (!owner || owner === PROCESS_OWNER) return false;
   const [host, pid] = owner.split(":");
-  if (host !== hostname() || !pid) return false;
+  if (host !== hostname()) return sharedEngine;
+  if (!pid) return false;
   try {
     process.kill(Number(pid), 0);
     return true;
@@ -166,6 +175,17 @@ export class DockerSandbox implements Sandbox, SessionHost {
     await this.releaseByName(sessionContainerName(this.options.instance, conversationKey));
   }
 
+  detach(conversationKey: string): Promise<void> {
+    const name = sessionContainerName(this.options.instance, conversationKey);
+    return this.locks.run(name, async () => {
+      const session = this.sessions.get(name);
+      if (session === undefined || session.busy || session.held) return;
+      // Its channel closes; the container and its runner go on, to be resumed by the next acquire anywhere.
+      session.detach();
+      this.sessions.delete(name);
+    });
+  }
+
   /**
    * Ends a session by its container's name; a cell running in it ends with a
    * `sandbox_lost` error. With `unless`, decided again inside the lock: a
@@ -187,7 +207,7 @@ export class DockerSandbox implements Sandbox, SessionHost {
     const session = this.sessions.get(name);
     if (session !== undefined) return session.closed ? false : session.busy || session.held || session.lastUsed >= cutoff;
     const adopted = this.adopted.get(name);
-    return adopted === undefined || adopted.lastUsed >= cutoff || ownedByLiveProcess(adopted.owner);
+    return adopted === undefined || adopted.lastUsed >= cutoff || ownedByLiveProcess(adopted.owner, this.options.sharedEngine);
   }
 
   async close(): Promise<void> {
@@ -281,7 +301,7 @@ export class DockerSandbox implements Sandbox, SessionHost {
   /** Session containers that count against `maxSessions`: this process's, those adopted, and those starting. */
   private liveSessions(): number {
     let adopted = 0;
-    for (const { owner } of this.adopted.values()) if (!ownedByLiveProcess(owner)) adopted += 1;
+    for (const { owner } of this.adopted.values()) if (!ownedByLiveProcess(owner, this.options.sharedEngine)) adopted += 1;
     return this.sessions.size + adopted + this.starting;
   }
 
@@ -319,7 +339,7 @@ export class DockerSandbox implements Sandbox, SessionHost {
       if (session.name !== except && !session.busy && !session.held) candidates.push({ name: session.name, lastUsed: session.lastUsed });
     }
     for (const [name, { lastUsed, owner }] of this.adopted) {
-      if (name !== except && !ownedByLiveProcess(owner)) candidates.push({ name, lastUsed });
+      if (name !== except && !ownedByLiveProcess(owner, this.options.sharedEngine)) candidates.push({ name, lastUsed });
     }
     candidates.sort((a, b) => a.lastUsed - b.lastUsed);
     return candidates[0];
@@ -450,7 +470,7 @@ export class DockerSandbox implements Sandbox, SessionHost {
         // Known before it is resumed, so a session reaped unresumed takes its door's directory with it.
         const egressToken = info.Labels[LABEL_EGRESS];
         if (egressToken !== undefined && this.doors !== undefined) this.doorTokens.set(name.slice(1), egressToken);
-      } else if (ownedByLiveProcess(info.Labels[LABEL_OWNER])) {
+      } else if (ownedByLiveProcess(info.Labels[LABEL_OWNER], this.options.sharedEngine)) {
         continue;
       } else {
         this.logger.info({ name, state: info.State }, "removing a leftover container");
@@ -466,7 +486,7 @@ export class DockerSandbox implements Sandbox, SessionHost {
     const idle = [...this.sessions.values()].filter((session) => !session.busy && !session.held && session.lastUsed < cutoff).map((session) => session.name);
     // Sessions of an earlier process; one that another running process started is that process's to reap.
     for (const [name, { lastUsed, owner }] of this.adopted) {
-      if (lastUsed < cutoff && !ownedByLiveProcess(owner)) idle.push(name);
+      if (lastUsed < cutoff && !ownedByLiveProcess(owner, this.options.sharedEngine)) idle.push(name);
     }
     for (const name of idle) {
       // Picked outside the lock: decided again inside it, so a session acquired meanwhile stays.
