@@ -1,8 +1,9 @@
 /**
  * The agent core's front door. Adapters hand it a Turn and get a Reply; it
  * runs one turn at a time per conversation, in arrival order, and bounds the
- * whole bot's work: turns at once (a FIFO queue beyond them, itself bounded)
- * and each user's share. It runs each platform event once, stops a turn on
+ * whole bot's work by what it waits on: turns at once by sessions (a FIFO
+ * queue beyond them, itself bounded), cells running at once by CPUs (a FIFO
+ * queue of their own), and each user's share. It runs each platform event once, stops a turn on
  * request, and resets a conversation. It knows no chat platform and no
  * Docker: only the ModelClient, Sandbox and Store seams, and the skill
  * library's proposal seam (SkillProposer) when it is given one.
@@ -72,6 +73,8 @@ export class Agent {
   readonly #observer: TurnObserver;
   readonly #queue = new KeyedQueue();
   readonly #gate: TurnGate;
+  /** Cells running at once, across every turn; a turn waiting on the model holds none. */
+  readonly #cells: TurnGate;
   readonly #userLimits: UserLimits;
   readonly #budgets: TokenBudgets;
   /** The running turn of each conversation that has one, to stop it. */
@@ -84,6 +87,8 @@ export class Agent {
     this.#observer = options.observer ?? silentObserver;
     const capacity = options.settings.capacity;
     this.#gate = new TurnGate({ maxRunning: capacity.maxTurns, maxQueued: capacity.maxQueued });
+    // Unbounded queue: no more cells wait than turns run, one each.
+    this.#cells = new TurnGate({ maxRunning: capacity.maxCells, maxQueued: Infinity });
     this.#userLimits = new UserLimits(capacity, options.store);
     this.#budgets = new TokenBudgets(options.settings.usage, options.store);
   }
@@ -161,7 +166,7 @@ export class Agent {
             }
             const { model, sandbox, store, settings } = this.#options;
             const run = new TurnRun(turn, events, {
-              model, sandbox, store, settings, signal, logger: this.#logger,
+              model, sandbox, store, settings, signal, logger: this.#logger, cells: this.#cells,
               libraries: this.#options.libraries ?? SANDBOX_LIBRARIES,
               skills: this.#options.skills,
               observer: this.#observer,

@@ -33,13 +33,14 @@ import type { SkillProposer } from "./skill-proposer.ts";
 import { SESSION_LOST_NOTE, sessionContinuity } from "./session-continuity.ts";
 import { shutdownMessage, stopReasonOf, TurnStoppedSignal } from "./stop-reason.ts";
 import { TurnBudget } from "./turn-budget.ts";
+import type { GateSlot, TurnGate } from "./turn-gate.ts";
 import type { RestartReason, TurnObserver } from "./turn-observer.ts";
 import { TurnTranscript } from "./turn-transcript.ts";
 import type { LimitName, ProposedSkill, Reply, ReplyCell, ReplyFile, Turn } from "./turn.ts";
 
 /** The settings a turn reads; a whole Config fits. */
 export type AgentSettings = Pick<Config, "turn" | "reply"> & {
-  capacity: Pick<Config["capacity"], "maxTurns" | "maxQueued" | "userMaxTurns" | "userTurnsPerHour">;
+  capacity: Pick<Config["capacity"], "maxTurns" | "maxCells" | "maxQueued" | "userMaxTurns" | "userTurnsPerHour">;
   model: Pick<Config["model"], "images">;
   sandbox: Pick<Config["sandbox"], "cellTimeoutMs">;
   skills: Pick<Config["skills"], "autoApprove">;
@@ -57,6 +58,8 @@ export interface TurnServices {
   logger: Logger;
   /** Aborted to stop this turn, its reason a StopReason. */
   signal: AbortSignal;
+  /** Cells running at once across the bot: each cell holds a slot while it runs, and waits for one before. */
+  cells: TurnGate;
   /** Told how cells and model requests end, for metrics. */
   observer?: TurnObserver;
   /** Told once the turn is recorded in the store (it then counts towards the user's hourly limit there). */
@@ -233,8 +236,19 @@ export class TurnRun {
           await this.#saveTranscript();
           return { text: this.#lastText, limit };
         }
-        if (call.type === "code") await this.#runCell(session, call);
-        else await this.#propose(call);
+        if (call.type === "code") {
+          const slot = await this.#cellSlot();
+          if (slot === null) {
+            this.#transcript.closeOpenCalls("Not run: the turn reached its time limit.");
+            await this.#saveTranscript();
+            return { text: this.#lastText, limit: "time" };
+          }
+          try {
+            await this.#runCell(session, call);
+          } finally {
+            slot.leave();
+          }
+        } else await this.#propose(call);
       }
       await this.#saveTranscript();
     }
@@ -284,6 +298,23 @@ export class TurnRun {
       }
     } finally {
       clearTimeout(timer);
+    }
+  }
+
+  /**
+   * A slot to run a cell, at once or after the cells ahead, the thread told
+   * its place while it waits; null when the turn's time runs out first. A
+   * stop ends the wait at once (and is thrown).
+   */
+  async #cellSlot(): Promise<GateSlot | null> {
+    const remaining = this.#budget.remainingMs();
+    const deadline = AbortSignal.timeout(Number.isFinite(remaining) ? Math.ceil(Math.min(2 ** 31 - 1, Math.max(0, remaining))) : 2 ** 31 - 1);
+    try {
+      return await this.#services.cells.enter((ahead) => this.#progress.report({ type: "queued", ahead, reason: "cpu" }), AbortSignal.any([this.#services.signal, deadline]));
+    } catch (error) {
+      this.#throwIfStopped();
+      if (deadline.aborted) return null;
+      throw error;
     }
   }
 
