@@ -24,6 +24,8 @@ import { measureColdAcquire, measureWarmAcquire } from "./acquire-bench.ts";
 import { benchInstance, removeBenchContainers, startBenchSandbox } from "./bench-sandbox.ts";
 import { measureEviction } from "./eviction-bench.ts";
 import { measureFloodMemory } from "./flood-memory-bench.ts";
+import { measureLoad, type LoadRun } from "./load-bench.ts";
+import { loadFigures, loadRows } from "./load-report.ts";
 import { describeMachine } from "./machine.ts";
 import { measureDiscord } from "./discord-bench.ts";
 import { measureDockerExec, measureDockerRun } from "./naive-cell-bench.ts";
@@ -40,7 +42,10 @@ const SAMPLES = { warmAcquire: 10, skillAcquire: 10, coldAcquire: 5, warmCell: 5
 /** Session slots for the eviction figures: small, so filling them is quick; the eviction costs the same at any size. */
 const EVICTION_SLOTS = 3;
 
-const { values: flags } = parseArgs({ options: { json: { type: "boolean", default: false } } });
+/** Questions at once in the load figures, and the model's speeds: at once, and 2 s a step as real ones take. */
+const LOAD = { questions: 50, modelDelaysMs: [0, 2000] };
+
+const { values: flags } = parseArgs({ options: { json: { type: "boolean", default: false }, "load-only": { type: "boolean", default: false } } });
 
 function readConfig(): Config {
   try {
@@ -137,8 +142,20 @@ async function measure(): Promise<{ measured: Measurements; image: string; poolS
   progress("a cell flooding every descriptor with 1 GB");
   const floodMemory = await withSandbox(`${instance}-flood`, 1, (sandbox) => measureFloodMemory(sandbox, stop.signal));
 
+  const load = await measureLoadRuns();
+
   const { image, ...rest } = warm;
-  return { measured: { ...rest, cellDockerRunMs, coldAcquireMs, firstCellFreeSlotMs: eviction.freeSlotMs, firstCellEvictingMs: eviction.evictingMs, floodMemory }, image, poolSize, evictionSlots: EVICTION_SLOTS };
+  return { measured: { ...rest, cellDockerRunMs, coldAcquireMs, firstCellFreeSlotMs: eviction.freeSlotMs, firstCellEvictingMs: eviction.evictingMs, floodMemory, load }, image, poolSize, evictionSlots: EVICTION_SLOTS };
+}
+
+/** The bot in its own process with its own containers, once a model speed; after the rest, as it loads every core. */
+async function measureLoadRuns(): Promise<LoadRun[]> {
+  const runs: LoadRun[] = [];
+  for (const [index, modelDelayMs] of LOAD.modelDelaysMs.entries()) {
+    stop.signal.throwIfAborted();
+    runs.push(await measureLoad({ docker, instance: `${instance}-load${index}`, questions: LOAD.questions, modelDelayMs, signal: stop.signal }));
+  }
+  return runs;
 }
 
 /** Other containers and the load average: work beside the benchmark shares its cores, and its figures are then not comparable. */
@@ -150,7 +167,20 @@ async function busyness(): Promise<{ otherRunningContainers: number; loadAverage
   };
 }
 
+/** `--load-only`: the load figures alone, for a quicker run. */
+async function loadOnly(): Promise<void> {
+  let runs: LoadRun[];
+  try {
+    runs = await measureLoadRuns();
+  } finally {
+    await cleanUp();
+  }
+  const figures = runs.map(loadFigures);
+  process.stdout.write(flags.json ? `${JSON.stringify({ load: figures }, null, 2)}\n` : `${loadRows(figures).join("\n")}\n`);
+}
+
 async function main(): Promise<void> {
+  if (flags["load-only"]) return loadOnly();
   const started = performance.now();
   const busyAtStart = await busyness();
   let outcome: Awaited<ReturnType<typeof measure>>;
