@@ -25,13 +25,14 @@ import { streamedMarkdown } from "./support/slack-questions.ts";
 import { removeInstance, testInstance } from "./support/sandbox.ts";
 
 const instance = testInstance();
-const longCell = "print('started', flush=True)\nimport time\ntime.sleep(120)";
+/** Runs far past any wait of these tests (THREADBOOK_CELL_TIMEOUT_S is 600 here): only a fault, or an interrupt, ends it. */
+const longCell = "print('started', flush=True)\nimport time\ntime.sleep(100_000)";
 let root: string;
 let h: SlackBot;
 
 before(async () => {
   root = mkdtempSync(join(tmpdir(), "tb-faults-"));
-  h = await startSlackBot({ root, instance, settings: { THREADBOOK_MODEL_TIMEOUT_S: "3" } });
+  h = await startSlackBot({ root, instance, settings: { THREADBOOK_MODEL_TIMEOUT_S: "3", THREADBOOK_CELL_TIMEOUT_S: "600" } });
 });
 
 after(async () => {
@@ -99,7 +100,7 @@ describe("a bot in service", () => {
     await stillServes(rootTs, "Two, without waiting.");
   });
 
-  test("the bot killed mid-turn and started again: the thread is told to ask again, once, and is answered", async () => {
+  test("the bot killed mid-turn and started again: the thread is told to ask again, once, and is answered in the same session, the cell left running interrupted", async () => {
     h.model.script([codeStep(longCell)]);
     const rootTs = h.slack.nextTs();
     await h.slack.deliver(userPost({ text: `<@${botUserId}> run a long cell`, ts: rootTs }));
@@ -110,7 +111,9 @@ describe("a bot in service", () => {
     await h.restart();
     await told;
     assert.match(threadText(h.slack, rootTs), /I was restarted while answering .*Please ask it again/);
+    // The earlier cell would hold the kernel for its 600 s limit: the follow-up's cell runs only because it was interrupted.
     await stillServes(rootTs, "Two, after the restart.");
+    assert.ok(h.bot.logLines().some((line) => line["msg"] === "dropped the late reply to a request of an earlier process"), "the session was resumed and the earlier cell's reply dropped");
     assert.equal(h.slack.callsOf("chat.postMessage").filter((call) => String(call.args.text).includes("I was restarted")).length, 1, "told once");
   });
 
