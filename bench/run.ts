@@ -6,7 +6,10 @@
  * taken, what a cell flooding the runner's descriptors costs the bot's
  * memory, the Discord adapter's deferral, first progress and own overhead
  * a turn, and how much of each model request of a five-cell turn repeats the
- * one before byte for byte (the prefix a provider's prompt cache can reuse). Prints figures, not pass/fail; progress goes to stderr. Everything runs one after another in
+ * one before byte for byte (the prefix a provider's prompt cache can reuse),
+ * and, last, fifty questions at once through Slack against `threadbook
+ * start` with the model answering at once and taking 2 s a step
+ * (`--load-only` runs just those). Prints figures, not pass/fail; progress goes to stderr. Everything runs one after another in
  * this process, so the two-core machines we run on are not shared between
  * measurements, and every container it made is removed at the end, on
  * failure and on Ctrl-C too.

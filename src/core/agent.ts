@@ -2,8 +2,8 @@
  * The agent core's front door. Adapters hand it a Turn and get a Reply; it
  * runs one turn at a time per conversation, in arrival order, and bounds the
  * whole bot's work by what it waits on: turns at once by sessions (a FIFO
- * queue beyond them, itself bounded), cells running at once by CPUs (a FIFO
- * queue of their own), and each user's share. It runs each platform event once, stops a turn on
+ * queue beyond them, itself bounded), cells running and sessions being
+ * acquired at once by CPUs (a FIFO queue each), and each user's share. It runs each platform event once, stops a turn on
  * request, and resets a conversation. It knows no chat platform and no
  * Docker: only the ModelClient, Sandbox and Store seams, and the skill
  * library's proposal seam (SkillProposer) when it is given one.
@@ -75,6 +75,8 @@ export class Agent {
   readonly #gate: TurnGate;
   /** Cells running at once, across every turn; a turn waiting on the model holds none. */
   readonly #cells: TurnGate;
+  /** Sessions being acquired at once: bounded by CPUs too, for starting a container is CPU work. */
+  readonly #starts: TurnGate;
   readonly #userLimits: UserLimits;
   readonly #budgets: TokenBudgets;
   /** The running turn of each conversation that has one, to stop it. */
@@ -89,6 +91,7 @@ export class Agent {
     this.#gate = new TurnGate({ maxRunning: capacity.maxTurns, maxQueued: capacity.maxQueued });
     // Unbounded queue: no more cells wait than turns run, one each.
     this.#cells = new TurnGate({ maxRunning: capacity.maxCells, maxQueued: Infinity });
+    this.#starts = new TurnGate({ maxRunning: capacity.maxCells, maxQueued: Infinity });
     this.#userLimits = new UserLimits(capacity, options.store);
     this.#budgets = new TokenBudgets(options.settings.usage, options.store);
   }
@@ -166,7 +169,7 @@ export class Agent {
             }
             const { model, sandbox, store, settings } = this.#options;
             const run = new TurnRun(turn, events, {
-              model, sandbox, store, settings, signal, logger: this.#logger, cells: this.#cells,
+              model, sandbox, store, settings, signal, logger: this.#logger, cells: this.#cells, starts: this.#starts,
               libraries: this.#options.libraries ?? SANDBOX_LIBRARIES,
               skills: this.#options.skills,
               observer: this.#observer,

@@ -60,6 +60,8 @@ export interface TurnServices {
   signal: AbortSignal;
   /** Cells running at once across the bot: each cell holds a slot while it runs, and waits for one before. */
   cells: TurnGate;
+  /** Sessions being acquired at once across the bot (a container start is CPU work too); apart from cells, so a claim from the warm pool does not wait behind a long cell. */
+  starts: TurnGate;
   /** Told how cells and model requests end, for metrics. */
   observer?: TurnObserver;
   /** Told once the turn is recorded in the store (it then counts towards the user's hourly limit there). */
@@ -174,8 +176,17 @@ export class TurnRun {
     this.#throwIfStopped();
     // Listed every turn (the model's instructions); their files are read only when a container is claimed.
     const skills = await visibleSkills(store.skills, skillScope(this.#turn.user));
-    // A running session given other skills since (one approved meanwhile) gets this set now.
-    const session = await this.#bounded(sandbox.acquire(key, { skills: () => sessionSkills(store.skills, skills), skillsVersion: skills.map((skill) => skill.id).join(",") }));
+    // Starting a container is CPU work, as a cell is: a burst of new conversations starts a few at a
+    // time, first come first served, rather than all at once and all slowly.
+    const starting = await this.#cpuSlot(this.#services.starts);
+    if (starting === null) return { text: "", limit: "time" };
+    let session: Session;
+    try {
+      // A running session given other skills since (one approved meanwhile) gets this set now.
+      session = await this.#bounded(sandbox.acquire(key, { skills: () => sessionSkills(store.skills, skills), skillsVersion: skills.map((skill) => skill.id).join(",") }));
+    } finally {
+      starting.leave();
+    }
     this.#session = session;
     this.#throwIfStopped();
     const earlier: TranscriptItem[] = await store.loadTranscript(key);
@@ -237,7 +248,7 @@ export class TurnRun {
           return { text: this.#lastText, limit };
         }
         if (call.type === "code") {
-          const slot = await this.#cellSlot();
+          const slot = await this.#cpuSlot(this.#services.cells);
           if (slot === null) {
             this.#transcript.closeOpenCalls("Not run: the turn reached its time limit.");
             await this.#saveTranscript();
@@ -302,15 +313,15 @@ export class TurnRun {
   }
 
   /**
-   * A slot to run a cell, at once or after the cells ahead, the thread told
-   * its place while it waits; null when the turn's time runs out first. A
-   * stop ends the wait at once (and is thrown).
+   * A CPU slot, to acquire the session or run a cell, at once or after those
+   * ahead, the thread told its place while it waits; null when the turn's
+   * time runs out first. A stop ends the wait at once (and is thrown).
    */
-  async #cellSlot(): Promise<GateSlot | null> {
+  async #cpuSlot(gate: TurnGate): Promise<GateSlot | null> {
     const remaining = this.#budget.remainingMs();
     const deadline = AbortSignal.timeout(Number.isFinite(remaining) ? Math.ceil(Math.min(2 ** 31 - 1, Math.max(0, remaining))) : 2 ** 31 - 1);
     try {
-      return await this.#services.cells.enter((ahead) => this.#progress.report({ type: "queued", ahead, reason: "cpu" }), AbortSignal.any([this.#services.signal, deadline]));
+      return await gate.enter((ahead) => this.#progress.report({ type: "queued", ahead, reason: "cpu" }), AbortSignal.any([this.#services.signal, deadline]));
     } catch (error) {
       this.#throwIfStopped();
       if (deadline.aborted) return null;

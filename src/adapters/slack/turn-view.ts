@@ -432,5 +432,5 @@ function fence(escaped: string): string {
 function waitingLine(reason: "conversation" | "capacity" | "cpu", ahead: number): string {
   if (reason === "conversation") return "Waiting for this thread's earlier question to finish…";
   if (reason === "capacity") return `Waiting for a free Python session (${ahead} question${ahead === 1 ? "" : "s"} ahead)…`;
-  return `Waiting for a free CPU to run the next cell (${ahead} cell${ahead === 1 ? "" : "s"} ahead)…`;
+  return `Waiting for a free CPU (${ahead} ahead)…`;
 }
