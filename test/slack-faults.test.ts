@@ -6,7 +6,8 @@
  * the model service down, then back; the model service hanging; the bot
  * killed mid-turn and started again; and, last, SIGTERM mid-turn (the turn
  * finishes and is posted, then the process exits 0). The Slack socket
- * dropped mid-turn is in slack.test.ts ("a dropped socket"). The tests run
+ * dropped mid-turn is in slack.test.ts ("a dropped socket"), the Docker
+ * engine restarted in docker-engine-restart.test.ts. The tests run
  * in order on one bot, as one service's life.
  */
 import assert from "node:assert/strict";
