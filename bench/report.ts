@@ -6,6 +6,8 @@
 import type { DiscordMeasurements } from "./discord-bench.ts";
 import { discordFigures, discordRows, type DiscordFigures } from "./discord-report.ts";
 import type { FloodMemory } from "./flood-memory-bench.ts";
+import type { LoadRun } from "./load-bench.ts";
+import { loadFigures, loadRows, type LoadFigures } from "./load-report.ts";
 import type { SnapshotFigures } from "./snapshot-bench.ts";
 import type { MachineInfo } from "./machine.ts";
 import type { PrefixMeasurements } from "./prefix-bench.ts";
@@ -38,6 +40,8 @@ export interface Measurements {
   skills: { acquire: SkillAcquireMeasurements; prompt: SkillPromptFigures };
   /** A five-cell turn's model requests on each API: how much each repeats the one before. */
   prefix: PrefixMeasurements;
+  /** Many questions at once through Slack against `threadbook start`, one run a model speed. */
+  load: LoadRun[];
 }
 
 export interface Setup {
@@ -90,6 +94,8 @@ export interface BenchResult extends Figures {
   skills: SkillFigures;
   /** The share of each model request that repeats the previous one from its start, and the bytes each sends. */
   prefix: PrefixFigures;
+  /** Questions at once beside a lone one's time to answer, and the bot's peak memory, one entry a model speed. */
+  load: LoadFigures[];
   targets: typeof TARGETS;
   model: { api: string; stream: boolean; server: string };
   sandbox: Omit<Setup, "machine" | "contention" | "totalMs">;
@@ -137,6 +143,7 @@ export function benchResult(measured: Measurements, setup: Setup): BenchResult {
     slack: { ...slackFigures(measured.slack), targets: SLACK_TARGETS },
     skills: skillFigures(measured.skills.acquire, measured.skills.prompt),
     prefix: prefixFigures(measured.prefix),
+    load: measured.load.map(loadFigures),
     targets: TARGETS,
     model: { api: measured.turns.modelApi, stream: measured.turns.modelStream, server: "loopback emulator, answers at once" },
     sandbox,
@@ -207,6 +214,7 @@ export function renderTable(result: BenchResult): string {
     slackRow("whole turn, status taken back", slack.turnMs),
     slackRow("the same turn, core alone", slack.coreTurnMs),
     slackRow("adapter overhead a turn", slack.overheadMs, `target < ${SLACK_TARGETS.overheadMs} ms: ${verdict(slack.overheadMs.median < SLACK_TARGETS.overheadMs)}`),
+    ...loadRows(result.load),
     "This process's resident memory around a cell writing 1 GB to every descriptor it can write",
     `  ${"before / peak / after".padEnd(34)}${`${flood.beforeMb} / ${flood.peakMb} / ${flood.afterMb} MB`.padStart(30)}   peak ${flood.peakOverBefore}x, after ${flood.afterOverBefore}x the start; the cell came back in ${(flood.cellMs / 1000).toFixed(1)} s`,
     "... and around a cell forging a listing through symlinks to /usr, its files then read back",

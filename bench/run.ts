@@ -6,7 +6,10 @@
  * taken, what a cell flooding the runner's descriptors costs the bot's
  * memory, the Discord adapter's deferral, first progress and own overhead
  * a turn, and how much of each model request of a five-cell turn repeats the
- * one before byte for byte (the prefix a provider's prompt cache can reuse). Prints figures, not pass/fail; progress goes to stderr. Everything runs one after another in
+ * one before byte for byte (the prefix a provider's prompt cache can reuse),
+ * and, last, fifty questions at once through Slack against `threadbook
+ * start` with the model answering at once and taking 2 s a step
+ * (`--load-only` runs just those). Prints figures, not pass/fail; progress goes to stderr. Everything runs one after another in
  * this process, so the two-core machines we run on are not shared between
  * measurements, and every container it made is removed at the end, on
  * failure and on Ctrl-C too.
@@ -24,6 +27,8 @@ import { measureColdAcquire, measureWarmAcquire } from "./acquire-bench.ts";
 import { benchInstance, removeBenchContainers, startBenchSandbox } from "./bench-sandbox.ts";
 import { measureEviction } from "./eviction-bench.ts";
 import { measureFloodMemory, measureForgedListingMemory } from "./flood-memory-bench.ts";
+import { measureLoad, type LoadRun } from "./load-bench.ts";
+import { loadFigures, loadRows } from "./load-report.ts";
 import { describeMachine } from "./machine.ts";
 import { measureDiscord } from "./discord-bench.ts";
 import { measureDockerExec, measureDockerRun } from "./naive-cell-bench.ts";
@@ -41,7 +46,10 @@ const SAMPLES = { warmAcquire: 10, skillAcquire: 10, coldAcquire: 5, warmCell: 5
 /** Session slots for the eviction figures: small, so filling them is quick; the eviction costs the same at any size. */
 const EVICTION_SLOTS = 3;
 
-const { values: flags } = parseArgs({ options: { json: { type: "boolean", default: false } } });
+/** Questions at once in the load figures, and the model's speeds: at once, and 2 s a step as real ones take. */
+const LOAD = { questions: 50, modelDelaysMs: [0, 2000] };
+
+const { values: flags } = parseArgs({ options: { json: { type: "boolean", default: false }, "load-only": { type: "boolean", default: false } } });
 
 function readConfig(): Config {
   try {
@@ -142,8 +150,20 @@ async function measure(): Promise<{ measured: Measurements; image: string; poolS
   progress("a cell forging a listing through symlinks to /usr, its files read back");
   const forgedListingMemory = await withSandbox(`${instance}-forged`, 1, (sandbox) => measureForgedListingMemory(sandbox, stop.signal));
 
+  const load = await measureLoadRuns();
+
   const { image, ...rest } = warm;
-  return { measured: { ...rest, cellDockerRunMs, coldAcquireMs, firstCellFreeSlotMs: eviction.freeSlotMs, firstCellEvictingMs: eviction.evictingMs, floodMemory, forgedListingMemory, snapshots }, image, poolSize, evictionSlots: EVICTION_SLOTS };
+  return { measured: { ...rest, cellDockerRunMs, coldAcquireMs, firstCellFreeSlotMs: eviction.freeSlotMs, firstCellEvictingMs: eviction.evictingMs, floodMemory, forgedListingMemory, snapshots, load }, image, poolSize, evictionSlots: EVICTION_SLOTS };
+}
+
+/** The bot in its own process with its own containers, once a model speed; after the rest, as it loads every core. */
+async function measureLoadRuns(): Promise<LoadRun[]> {
+  const runs: LoadRun[] = [];
+  for (const [index, modelDelayMs] of LOAD.modelDelaysMs.entries()) {
+    stop.signal.throwIfAborted();
+    runs.push(await measureLoad({ docker, instance: `${instance}-load${index}`, questions: LOAD.questions, modelDelayMs, signal: stop.signal }));
+  }
+  return runs;
 }
 
 /** Other containers and the load average: work beside the benchmark shares its cores, and its figures are then not comparable. */
@@ -155,7 +175,20 @@ async function busyness(): Promise<{ otherRunningContainers: number; loadAverage
   };
 }
 
+/** `--load-only`: the load figures alone, for a quicker run. */
+async function loadOnly(): Promise<void> {
+  let runs: LoadRun[];
+  try {
+    runs = await measureLoadRuns();
+  } finally {
+    await cleanUp();
+  }
+  const figures = runs.map(loadFigures);
+  process.stdout.write(flags.json ? `${JSON.stringify({ load: figures }, null, 2)}\n` : `${loadRows(figures).join("\n")}\n`);
+}
+
 async function main(): Promise<void> {
+  if (flags["load-only"]) return loadOnly();
   const started = performance.now();
   const busyAtStart = await busyness();
   let outcome: Awaited<ReturnType<typeof measure>>;

@@ -69,6 +69,7 @@ const schema = z.object({
   // Unset: derived from the machine (see capacityDefaults).
   THREADBOOK_MAX_SESSIONS: wholeNumber(undefined, 1, 100_000),
   THREADBOOK_MAX_TURNS: wholeNumber(undefined, 1, 10_000),
+  THREADBOOK_MAX_CELLS: wholeNumber(undefined, 1, 10_000),
   THREADBOOK_MAX_QUEUED: wholeNumber(50, 0, 100_000),
   THREADBOOK_USER_MAX_TURNS: wholeNumber(3, 1, 1000),
   THREADBOOK_USER_TURNS_PER_HOUR: wholeNumber(60, 0, 100_000),
@@ -179,15 +180,18 @@ export function thisMachine(): Machine {
 const sessionMemoryShare = 0.75;
 
 /**
- * Live sessions: as many as fit in three quarters of the memory at
- * THREADBOOK_SANDBOX_MEMORY_MB each. Turns at once: two a CPU (a turn mostly
- * waits for the model), but never more than there are sessions.
+ * Capacity follows what a turn waits on. Live sessions: as many as fit in
+ * three quarters of the memory at THREADBOOK_SANDBOX_MEMORY_MB each. Turns at
+ * once: one a session, since a turn waiting on the model holds its session
+ * and nothing else. Cells running at once: one a CPU, since a cell is what
+ * uses one.
  */
-function capacityDefaults(value: Settings, machine: Machine): { maxSessions: number; maxTurns: number } {
+function capacityDefaults(value: Settings, machine: Machine): { maxSessions: number; maxTurns: number; maxCells: number } {
   const sessionBytes = value.THREADBOOK_SANDBOX_MEMORY_MB * 1024 * 1024;
   const maxSessions = value.THREADBOOK_MAX_SESSIONS ?? Math.max(1, Math.floor((sessionMemoryShare * machine.totalMemoryBytes) / sessionBytes));
-  const maxTurns = value.THREADBOOK_MAX_TURNS ?? Math.max(1, Math.min(2 * machine.cpus, maxSessions));
-  return { maxSessions, maxTurns };
+  const maxTurns = value.THREADBOOK_MAX_TURNS ?? maxSessions;
+  const maxCells = value.THREADBOOK_MAX_CELLS ?? Math.max(1, machine.cpus);
+  return { maxSessions, maxTurns, maxCells };
 }
 
 /** Settings valid alone but not together, one line each. */
@@ -289,8 +293,10 @@ export interface Config {
   capacity: {
     /** Live session containers at once; past it the least recently used idle session is removed. */
     maxSessions: number;
-    /** Turns running at once; each holds a session. */
+    /** Turns running at once; each holds a session (while it waits on the model too). */
     maxTurns: number;
+    /** Cells running at once across every session; a cell past it waits for one to end. */
+    maxCells: number;
     /** Turns waiting for a running slot; past it a new turn is refused as busy. */
     maxQueued: number;
     /** One user's turns running or waiting at once. */

@@ -3,7 +3,8 @@
  * services, run the command, and close cleanly on exit or on SIGINT, SIGTERM
  * or SIGHUP (a closed terminal).
  * Exit codes: 0 answered, 1 failed, 2 bad usage or settings; 129, 130 or
- * 143 when SIGHUP, SIGINT or SIGTERM stopped it (128 + the signal's number).
+ * 143 when SIGHUP, SIGINT or SIGTERM stopped it (128 + the signal's number),
+ * but 0 for a bot that closed cleanly on the signal.
  */
 import { userInfo } from "node:os";
 import { join } from "node:path";
@@ -73,7 +74,11 @@ async function main(argv: string[]): Promise<number> {
     if (stopping) process.exit(signalExitCodes[signal]);
     stopping = true;
     writeError("\nthreadbook: stopping…\n");
-    void (services?.close() ?? Promise.resolve()).finally(() => process.exit(signalExitCodes[signal]));
+    // A bot asked to stop that let its turns finish and closed cleanly has done what was asked: 0.
+    void (services?.close() ?? Promise.resolve()).then(
+      () => process.exit(bot ? exitCodes.answered : signalExitCodes[signal]),
+      () => process.exit(signalExitCodes[signal]),
+    );
   };
   process.on("SIGINT", () => stop("SIGINT"));
   process.on("SIGTERM", () => stop("SIGTERM"));

@@ -211,6 +211,38 @@ describe("capacity and fairness", () => {
     assert.deepEqual(places(2), [1, 0], "told its place as the queue moved");
   });
 
+  test("past THREADBOOK_MAX_CELLS cells wait for a CPU in order, told their place, while a turn waiting on the model is not held back", async (t) => {
+    const h = await harness(t, { env: { THREADBOOK_MAX_TURNS: "4", THREADBOOK_MAX_CELLS: "1", THREADBOOK_USER_MAX_TURNS: "10" } });
+    const key = (name: string) => `test:cells-${name}-${randomBytes(3).toString("hex")}`;
+    const [a, b, c] = [recorder(), recorder(), recorder()];
+    // The one CPU slot is held by a cell that runs until its turn is stopped.
+    h.script([codeStep("import time\nwhile True:\n    time.sleep(0.05)")]);
+    const loopKey = key("a");
+    const first = h.agent.handle(h.turn("Loop", { conversationKey: loopKey }), { progress: a.progress });
+    await a.when("cell-started");
+    h.script([codeStep("'b'")]);
+    const second = h.agent.handle(h.turn("B?", { conversationKey: key("b") }), { progress: b.progress });
+    await b.when("queued");
+    h.script([codeStep("'c'")]);
+    const third = h.agent.handle(h.turn("C?", { conversationKey: key("c") }), { progress: c.progress });
+    await c.when("queued");
+    // Two turns wait for the CPU, yet a turn that only asks the model is answered.
+    h.script([textStep("Only words.")]);
+    assert.equal((await h.agent.handle(h.turn("Words?", { conversationKey: key("d") }))).text, "Only words.");
+    assert.ok(!b.events.some((event) => event.type === "cell-started"), "B's cell waits");
+    h.script([textStep("done"), textStep("done")]);
+    assert.equal(h.agent.stop(loopKey, "Ada"), true);
+    const stopped = await first;
+    assert.equal(stopped.stoppedBy, "Ada");
+    const [replyB, replyC] = await Promise.all([second, third]);
+    assert.deepEqual([replyB.cells[0]?.value, replyC.cells[0]?.value], ["'b'", "'c'"]);
+    const places = (seen: ReturnType<typeof recorder>) => seen.events.flatMap((event) => (event.type === "queued" && event.reason === "cpu" ? [event.ahead] : []));
+    assert.deepEqual(places(b), [0]);
+    assert.deepEqual(places(c), [1, 0], "told its place as the queue moved");
+    const order = (seen: ReturnType<typeof recorder>) => seen.events.map((event) => event.type).filter((type) => type === "queued" || type === "cell-started");
+    assert.deepEqual(order(c), ["queued", "queued", "cell-started"], "told it waits before its cell starts");
+  });
+
   test("one user's turns at once and per hour are bounded, with a polite message; another user is not held back", async (t) => {
     const h = await harness(t, { env: { THREADBOOK_USER_MAX_TURNS: "1", THREADBOOK_USER_TURNS_PER_HOUR: "2" } });
     h.script([delayStep(1_500, textStep("one")), textStep("grace"), textStep("two")]);

@@ -319,7 +319,7 @@ test("--help says what each command does", async () => {
   assert.equal(main.code, 0);
   assert.match(main.stdout, /threadbook ask "<question>"/);
   assert.match(main.stdout, /THREADBOOK_TURN_MAX_CELLS/);
-  for (const setting of ["THREADBOOK_MAX_SESSIONS", "THREADBOOK_MAX_TURNS", "THREADBOOK_MAX_QUEUED", "THREADBOOK_USER_MAX_TURNS", "THREADBOOK_USER_TURNS_PER_HOUR"]) {
+  for (const setting of ["THREADBOOK_MAX_SESSIONS", "THREADBOOK_MAX_TURNS", "THREADBOOK_MAX_CELLS", "THREADBOOK_MAX_QUEUED", "THREADBOOK_USER_MAX_TURNS", "THREADBOOK_USER_TURNS_PER_HOUR"]) {
     assert.match(main.stdout, new RegExp(`\\n {2}${setting} `), `--help lists ${setting}`);
   }
   assert.match(main.stdout, /130 Ctrl-C/);

@@ -41,8 +41,8 @@ test("an empty environment loads the defaults", () => {
   assert.equal(config.dataDir, join(repository, "data"));
   assert.equal(config.logLevel, "info");
   assert.deepEqual(config.turn, { maxSteps: 24, maxCells: 16, timeoutMs: 600_000, maxTokens: 400_000, historyChars: 24_000 });
-  // 75% of 8 GB at 1024 MB a session: 6 sessions; 2 × 4 CPUs: 8 turns, cut to the 6 sessions.
-  assert.deepEqual(config.capacity, { maxSessions: 6, maxTurns: 6, maxQueued: 50, userMaxTurns: 3, userTurnsPerHour: 60, maxDownloads: 4 });
+  // 75% of 8 GB at 1024 MB a session: 6 sessions, so 6 turns; 4 CPUs: 4 cells at once.
+  assert.deepEqual(config.capacity, { maxSessions: 6, maxTurns: 6, maxCells: 4, maxQueued: 50, userMaxTurns: 3, userTurnsPerHour: 60, maxDownloads: 4 });
   assert.deepEqual(config.sandbox, {
     instance: "threadbook",
     image: undefined,
@@ -156,19 +156,20 @@ test("an unknown THREADBOOK_, SLACK_ or DISCORD_ variable is a warning naming th
   assert.equal(config.sandbox.memoryMb, 1024);
 });
 
-test("capacity: sessions derived from memory, turns from CPUs, each settable", () => {
+test("capacity: sessions and turns derived from memory, cells at once from CPUs, each settable", () => {
   const small: Machine = { totalMemoryBytes: 2 * gigabyte, cpus: 16 };
-  // 75% of 2 GB at 1024 MB: 1.5, so 1 session, and turns cut to it.
-  assert.deepEqual(loadConfig({}, small).capacity, { maxSessions: 1, maxTurns: 1, maxQueued: 50, userMaxTurns: 3, userTurnsPerHour: 60, maxDownloads: 4 });
+  // 75% of 2 GB at 1024 MB: 1.5, so 1 session, and one turn at once; 16 cells at once.
+  assert.deepEqual(loadConfig({}, small).capacity, { maxSessions: 1, maxTurns: 1, maxCells: 16, maxQueued: 50, userMaxTurns: 3, userTurnsPerHour: 60, maxDownloads: 4 });
   // At least one session even when one does not fit.
   assert.equal(loadConfig({}, { totalMemoryBytes: gigabyte / 2, cpus: 1 }).capacity.maxSessions, 1);
   // Smaller sessions: more of them.
   assert.equal(loadConfig({ THREADBOOK_SANDBOX_MEMORY_MB: "256" }, small).capacity.maxSessions, 6);
   const big: Machine = { totalMemoryBytes: 64 * gigabyte, cpus: 2 };
-  assert.deepEqual(loadConfig({}, big).capacity, { maxSessions: 48, maxTurns: 4, maxQueued: 50, userMaxTurns: 3, userTurnsPerHour: 60, maxDownloads: 4 });
+  // Turns wait on the model, not on the 2 CPUs: one a session.
+  assert.deepEqual(loadConfig({}, big).capacity, { maxSessions: 48, maxTurns: 48, maxCells: 2, maxQueued: 50, userMaxTurns: 3, userTurnsPerHour: 60, maxDownloads: 4 });
   assert.deepEqual(
-    loadConfig({ THREADBOOK_MAX_SESSIONS: "10", THREADBOOK_MAX_TURNS: "10", THREADBOOK_MAX_QUEUED: "0", THREADBOOK_USER_MAX_TURNS: "1", THREADBOOK_USER_TURNS_PER_HOUR: "0" }, big).capacity,
-    { maxSessions: 10, maxTurns: 10, maxQueued: 0, userMaxTurns: 1, userTurnsPerHour: 0, maxDownloads: 4 },
+    loadConfig({ THREADBOOK_MAX_SESSIONS: "10", THREADBOOK_MAX_TURNS: "8", THREADBOOK_MAX_CELLS: "3", THREADBOOK_MAX_QUEUED: "0", THREADBOOK_USER_MAX_TURNS: "1", THREADBOOK_USER_TURNS_PER_HOUR: "0" }, big).capacity,
+    { maxSessions: 10, maxTurns: 8, maxCells: 3, maxQueued: 0, userMaxTurns: 1, userTurnsPerHour: 0, maxDownloads: 4 },
   );
   // A lower session cap lowers the derived turn count with it.
   assert.equal(loadConfig({ THREADBOOK_MAX_SESSIONS: "3" }, big).capacity.maxTurns, 3);

@@ -214,7 +214,7 @@ test("/readyz turns 503 and names Slack when its connection is gone; on SIGTERM 
   assert.equal(report.ready, false);
   assert.deepEqual(report.notReady.map((entry) => entry.name), ["slack"]);
 
-  assert.equal(await bot.stop(), 143);
+  assert.equal(await bot.stop(), 0, "a bot that stopped cleanly on SIGTERM exits 0");
   assert.ok(!existsSync(join(root, "data", "control.sock")), "the control socket is removed on exit");
 
   const logged = bot.stderr;

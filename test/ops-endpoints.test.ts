@@ -170,7 +170,7 @@ function agentSettings() {
   return {
     turn: { maxSteps: 4, maxCells: 4, timeoutMs: 60_000, maxTokens: 0, historyChars: 1000 },
     reply: { maxFiles: 1, maxFileBytes: 1024 },
-    capacity: { maxTurns: 1, maxQueued: 1, userMaxTurns: 1, userTurnsPerHour: 0 },
+    capacity: { maxTurns: 1, maxCells: 1, maxQueued: 1, userMaxTurns: 1, userTurnsPerHour: 0 },
     model: { images: false },
     sandbox: { cellTimeoutMs: 1000 },
     skills: { autoApprove: false },

@@ -1,8 +1,9 @@
 /**
  * The agent core's front door. Adapters hand it a Turn and get a Reply; it
  * runs one turn at a time per conversation, in arrival order, and bounds the
- * whole bot's work: turns at once (a FIFO queue beyond them, itself bounded)
- * and each user's share. It runs each platform event once, stops a turn on
+ * whole bot's work by what it waits on: turns at once by sessions (a FIFO
+ * queue beyond them, itself bounded), cells running and sessions being
+ * acquired at once by CPUs (a FIFO queue each), and each user's share. It runs each platform event once, stops a turn on
  * request, and resets a conversation. It knows no chat platform and no
  * Docker: only the ModelClient, Sandbox and Store seams, and the skill
  * library's proposal seam (SkillProposer) when it is given one.
@@ -110,6 +111,10 @@ export class Agent {
   readonly #observer: TurnObserver;
   readonly #queue = new KeyedQueue();
   readonly #gate: TurnGate;
+  /** Cells running at once, across every turn; a turn waiting on the model holds none. */
+  readonly #cells: TurnGate;
+  /** Sessions being acquired at once: bounded by CPUs too, for starting a container is CPU work. */
+  readonly #starts: TurnGate;
   readonly #userLimits: UserLimits;
   readonly #budgets: TokenBudgets;
   #downloads: FileDownloads | undefined;
@@ -124,6 +129,9 @@ export class Agent {
     this.#observer = options.observer ?? silentObserver;
     const capacity = options.settings.capacity;
     this.#gate = new TurnGate({ maxRunning: capacity.maxTurns, maxQueued: capacity.maxQueued });
+    // Unbounded queue: no more cells wait than turns run, one each.
+    this.#cells = new TurnGate({ maxRunning: capacity.maxCells, maxQueued: Infinity });
+    this.#starts = new TurnGate({ maxRunning: capacity.maxCells, maxQueued: Infinity });
     this.#userLimits = new UserLimits(capacity, options.store);
     this.#budgets = new TokenBudgets(options.settings.usage, options.store);
     this.#downloads = options.downloads;
@@ -259,7 +267,7 @@ export class Agent {
       if ("refusal" in fetched) return { reply: await this.#refuse(turn, events, fetched.refusal) };
       const { model, sandbox, store, settings } = this.#options;
       const run = new TurnRun(fetched.turn, events, {
-        model, sandbox, store, settings, signal, logger: this.#logger,
+        model, sandbox, store, settings, signal, logger: this.#logger, cells: this.#cells, starts: this.#starts,
         libraries: this.#options.libraries ?? SANDBOX_LIBRARIES,
         skills: this.#options.skills,
         observer: this.#observer,

@@ -1,8 +1,9 @@
 /**
- * Turns at once, across every conversation: at most `maxRunning` run, and up
- * to `maxQueued` wait for a slot in arrival order (FIFO), each told its place
- * whenever it changes. When the queue is full a turn is refused at once
- * rather than piling up.
+ * Work at once, across every conversation (the agent keeps one gate for
+ * turns, bounded by sessions, and one for cells, bounded by CPUs): at most
+ * `maxRunning` run, and up to `maxQueued` wait for a slot in arrival order
+ * (FIFO), each told its place whenever it changes. When the queue is full
+ * the work is refused at once rather than piling up.
  */
 export interface GateOptions {
   maxRunning: number;

@@ -36,13 +36,14 @@ import { shutdownMessage, stopReasonOf, TurnStoppedSignal } from "./stop-reason.
 import { TurnBudget } from "./turn-budget.ts";
 import { turnEgress } from "./turn-egress.ts";
 import { installedPackagesNote } from "./installed-packages.ts";
+import type { GateSlot, TurnGate } from "./turn-gate.ts";
 import type { RestartReason, TurnObserver } from "./turn-observer.ts";
 import { TurnTranscript } from "./turn-transcript.ts";
 import type { LimitName, ProposedSkill, Reply, ReplyCell, ReplyFile, Turn } from "./turn.ts";
 
 /** The settings a turn reads; a whole Config fits. */
 export type AgentSettings = Pick<Config, "turn" | "reply"> & {
-  capacity: Pick<Config["capacity"], "maxTurns" | "maxQueued" | "userMaxTurns" | "userTurnsPerHour">;
+  capacity: Pick<Config["capacity"], "maxTurns" | "maxCells" | "maxQueued" | "userMaxTurns" | "userTurnsPerHour">;
   model: Pick<Config["model"], "images">;
   sandbox: Pick<Config["sandbox"], "cellTimeoutMs"> & Partial<Pick<Config["sandbox"], "snapshotMb">>;
   skills: Pick<Config["skills"], "autoApprove">;
@@ -62,6 +63,10 @@ export interface TurnServices {
   logger: Logger;
   /** Aborted to stop this turn, its reason a StopReason. */
   signal: AbortSignal;
+  /** Cells running at once across the bot: each cell holds a slot while it runs, and waits for one before. */
+  cells: TurnGate;
+  /** Sessions being acquired at once across the bot (a container start is CPU work too); apart from cells, so a claim from the warm pool does not wait behind a long cell. */
+  starts: TurnGate;
   /** Told how cells and model requests end, for metrics. */
   observer?: TurnObserver;
   /** Told once the turn is recorded in the store (it then counts towards the user's hourly limit there). */
@@ -183,13 +188,22 @@ export class TurnRun {
     this.#throwIfStopped();
     // Listed every turn (the model's instructions); their files are read only when a container is claimed.
     const skills = await visibleSkills(store.skills, skillScope(this.#turn.user, this.#turn.direct));
-    // A running session given other skills since (one approved meanwhile) gets this set now.
     const egress = settings.egress?.enabled ? turnEgress(settings.egress, this.#turn, this.#turnId ?? null, store, this.#logger) : undefined;
-    const session = await this.#bounded(sandbox.acquire(key, {
-      skills: () => sessionSkills(store.skills, skills),
-      skillsVersion: skills.map((skill) => skill.id).join(","),
-      ...(egress === undefined ? {} : { egress }),
-    }));
+    // Starting a container is CPU work, as a cell is: a burst of new conversations starts a few at a
+    // time, first come first served, rather than all at once and all slowly.
+    const starting = await this.#cpuSlot(this.#services.starts);
+    if (starting === null) return { text: "", limit: "time" };
+    let session: Session;
+    try {
+      // A running session given other skills since (one approved meanwhile) gets this set now.
+      session = await this.#bounded(sandbox.acquire(key, {
+        skills: () => sessionSkills(store.skills, skills),
+        skillsVersion: skills.map((skill) => skill.id).join(","),
+        ...(egress === undefined ? {} : { egress }),
+      }));
+    } finally {
+      starting.leave();
+    }
     this.#session = session;
     this.#throwIfStopped();
     const earlier: TranscriptItem[] = await store.loadTranscript(key);
@@ -255,8 +269,19 @@ export class TurnRun {
           await this.#saveTranscript();
           return { text: this.#lastText, limit };
         }
-        if (call.type === "code") await this.#runCell(session, call);
-        else await this.#propose(call);
+        if (call.type === "code") {
+          const slot = await this.#cpuSlot(this.#services.cells);
+          if (slot === null) {
+            this.#transcript.closeOpenCalls("Not run: the turn reached its time limit.");
+            await this.#saveTranscript();
+            return { text: this.#lastText, limit: "time" };
+          }
+          try {
+            await this.#runCell(session, call);
+          } finally {
+            slot.leave();
+          }
+        } else await this.#propose(call);
       }
       await this.#saveTranscript();
     }
@@ -306,6 +331,23 @@ export class TurnRun {
       }
     } finally {
       clearTimeout(timer);
+    }
+  }
+
+  /**
+   * A CPU slot, to acquire the session or run a cell, at once or after those
+   * ahead, the thread told its place while it waits; null when the turn's
+   * time runs out first. A stop ends the wait at once (and is thrown).
+   */
+  async #cpuSlot(gate: TurnGate): Promise<GateSlot | null> {
+    const remaining = this.#budget.remainingMs();
+    const deadline = AbortSignal.timeout(Number.isFinite(remaining) ? Math.ceil(Math.min(2 ** 31 - 1, Math.max(0, remaining))) : 2 ** 31 - 1);
+    try {
+      return await gate.enter((ahead) => this.#progress.report({ type: "queued", ahead, reason: "cpu" }), AbortSignal.any([this.#services.signal, deadline]));
+    } catch (error) {
+      this.#throwIfStopped();
+      if (deadline.aborted) return null;
+      throw error;
     }
   }
 

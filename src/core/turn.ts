@@ -137,11 +137,13 @@ export interface ProposedSkill {
 
 export type ProgressEvent =
   /**
-   * The turn waits: behind the conversation's earlier turns ("conversation"),
-   * or for one of the bot's turn slots ("capacity"). `ahead` turns wait
-   * before it (0: it is next); reported again each time that changes.
+   * The turn waits: before it starts, behind the conversation's earlier turns
+   * ("conversation") or for one of the bot's turn slots, one a Python session
+   * ("capacity"); once started, for a free CPU ("cpu") to start its session
+   * or run its next cell (before that cell's `cell-started`). `ahead` wait before it (0: it
+   * is next); reported again each time that changes.
    */
-  | { type: "queued"; ahead: number; reason: "conversation" | "capacity" }
+  | { type: "queued"; ahead: number; reason: "conversation" | "capacity" | "cpu" }
   | { type: "turn-started" }
   | { type: "session"; origin: "new" | "resumed" | "lost" }
   | { type: "thinking"; step: number }

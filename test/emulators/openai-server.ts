@@ -45,6 +45,8 @@ export interface OpenAIServerOptions {
   apiKey?: string;
   /** Top-level body fields this server does not take: a request carrying one gets a 400 "Unknown parameter". */
   rejectParameters?: string[];
+  /** The loopback port to listen on, e.g. a stopped server's, to bring the service back where a client expects it; any free one by default. */
+  port?: number;
 }
 
 export interface OpenAIServer {
@@ -79,6 +81,7 @@ class ScriptedOpenAIServer implements OpenAIServer {
   #queue: ScriptEntry[] = [];
   #apiKey: string | undefined;
   #rejectParameters: string[];
+  readonly #port: number;
   readonly #reasoning = new ReasoningLedger();
   readonly #cache = new PromptCache();
   #server: Server;
@@ -87,6 +90,7 @@ class ScriptedOpenAIServer implements OpenAIServer {
   constructor(options: OpenAIServerOptions) {
     this.#apiKey = options.apiKey;
     this.#rejectParameters = options.rejectParameters ?? [];
+    this.#port = options.port ?? 0;
     this.#server = createServer((request, response) => {
       this.#handle(request, response).catch((error: unknown) => {
         this.faults.push(`emulator failed: ${error instanceof Error ? error.stack : String(error)}`);
@@ -102,7 +106,7 @@ class ScriptedOpenAIServer implements OpenAIServer {
   async listen(): Promise<void> {
     await new Promise<void>((resolve, reject) => {
       this.#server.once("error", reject);
-      this.#server.listen(0, "127.0.0.1", () => resolve());
+      this.#server.listen(this.#port, "127.0.0.1", () => resolve());
     });
     const { port } = this.#server.address() as AddressInfo;
     this.#baseURL = `http://127.0.0.1:${port}/v1`;

@@ -31,6 +31,16 @@ export class BotProcess {
     this.#child.stderr?.setEncoding("utf8").on("data", (text: string) => { this.#stderr += text; });
   }
 
+  /** The bot's process id, e.g. to read its peak memory or to kill it. */
+  get pid(): number {
+    return this.#child.pid ?? -1;
+  }
+
+  /** Resolves with the exit code and signal once the process has exited. */
+  exited(): Promise<[number | null, NodeJS.Signals | null]> {
+    return this.#exited;
+  }
+
   /** Everything the bot wrote to stderr so far: its log lines, and any plain message. */
   get stderr(): string {
     return this.#stderr;

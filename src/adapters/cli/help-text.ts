@@ -72,9 +72,12 @@ THREADBOOK_*, SLACK_* or DISCORD_* variable draws a warning):
   THREADBOOK_MAX_SESSIONS        live sessions at once; past it the least recently [derived]
                                  used idle one is removed. Default: 75% of memory /
                                  THREADBOOK_SANDBOX_MEMORY_MB, at least 1
-  THREADBOOK_MAX_TURNS           turns running at once, each holding a session;    [derived]
-                                 at most THREADBOOK_MAX_SESSIONS. Default: 2 × CPUs,
-                                 at most THREADBOOK_MAX_SESSIONS
+  THREADBOOK_MAX_TURNS           turns running at once, each holding a session     [derived]
+                                 (also while it waits on the model); at most
+                                 THREADBOOK_MAX_SESSIONS. Default: THREADBOOK_MAX_SESSIONS
+  THREADBOOK_MAX_CELLS           cells running at once across every session, and   [derived]
+                                 sessions starting at once; past it they wait for a
+                                 free CPU. Default: the CPUs
   THREADBOOK_MAX_QUEUED          turns waiting for a free slot; past it a new one  [50]
                                  is refused as busy
   THREADBOOK_USER_MAX_TURNS      one user's turns running or waiting at once       [3]

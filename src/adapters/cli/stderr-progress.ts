@@ -18,7 +18,8 @@ export class StderrProgress implements Progress {
 function describe(event: ProgressEvent): string | null {
   switch (event.type) {
     case "queued":
-      if (event.reason === "capacity") return event.ahead === 0 ? "· threadbook is busy; you are next" : `· threadbook is busy; ${event.ahead} question${event.ahead === 1 ? "" : "s"} ahead of yours`;
+      if (event.reason === "capacity") return event.ahead === 0 ? "· every Python session is busy; you are next" : `· every Python session is busy; ${event.ahead} question${event.ahead === 1 ? "" : "s"} ahead of yours`;
+      if (event.reason === "cpu") return event.ahead === 0 ? "· every CPU is busy; you are next" : `· every CPU is busy; ${event.ahead} ahead of you`;
       return `· waiting for ${event.ahead} earlier message${event.ahead === 1 ? "" : "s"} in this conversation`;
     case "session":
       if (event.origin === "new") return "· started a Python session";

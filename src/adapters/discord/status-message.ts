@@ -71,8 +71,10 @@ export class StatusMessage implements Progress {
     switch (event.type) {
       case "queued":
         this.#headline = event.reason === "capacity"
-          ? `Waiting for a free slot${event.ahead > 0 ? ` (${event.ahead} ahead)` : ""}…`
-          : `Waiting for the question before this one${event.ahead > 0 ? ` (${event.ahead} ahead)` : ""}…`;
+          ? `Waiting for a free Python session${event.ahead > 0 ? ` (${event.ahead} ahead)` : ""}…`
+          : event.reason === "cpu"
+            ? `Waiting for a free CPU${event.ahead > 0 ? ` (${event.ahead} ahead)` : ""}…`
+            : `Waiting for the question before this one${event.ahead > 0 ? ` (${event.ahead} ahead)` : ""}…`;
         break;
       case "turn-started":
       case "thinking":

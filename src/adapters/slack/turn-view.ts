@@ -107,7 +107,7 @@ export class TurnView implements Progress {
     if (this.#statusTs === null && event.type !== "turn-failed" && event.type !== "turn-finished") await this.#postStatus();
     switch (event.type) {
       case "queued":
-        this.#setStatus(event.reason === "conversation" ? "Waiting for this thread's earlier question to finish…" : `Waiting for a free slot (${event.ahead} ahead)…`);
+        this.#setStatus(waitingLine(event.reason, event.ahead));
         return;
       case "turn-started":
         this.#setStatus("Working on it…");
@@ -343,10 +343,17 @@ export class TurnView implements Progress {
     this.#statusTs = await this.#post({ text: this.#statusLine, blocks: [statusSection(this.#statusLine), stopBlock()] });
   }
 
-  /** Shows the line on the status message, at most once a second when streaming is off; streamed turns show it only while queued. */
+  /**
+   * Shows the line on the status message, at most once a second when
+   * streaming is off; streamed turns show it only while they wait, and say
+   * they work again once a wait is over.
+   */
   #setStatus(line: string): void {
+    if (this.#streamer !== null && !line.startsWith("Waiting")) {
+      if (!this.#statusLine.startsWith("Waiting")) return;
+      line = "Working on it…";
+    }
     this.#statusLine = line;
-    if (this.#streamer !== null && !line.startsWith("Waiting")) return;
     if (this.#statusTimer !== undefined) return;
     const wait = Math.max(0, this.#statusAt + statusIntervalMs - performance.now());
     this.#statusTimer = setTimeout(() => {
@@ -413,4 +420,11 @@ function statusSection(line: string) {
 /** Text already escaped, as a code block: 8 characters more than the text. */
 function fence(escaped: string): string {
   return `\`\`\`\n${escaped}\n\`\`\``;
+}
+
+/** What a waiting turn's status message says: what it waits for, and how many are ahead. */
+function waitingLine(reason: "conversation" | "capacity" | "cpu", ahead: number): string {
+  if (reason === "conversation") return "Waiting for this thread's earlier question to finish…";
+  if (reason === "capacity") return `Waiting for a free Python session (${ahead} question${ahead === 1 ? "" : "s"} ahead)…`;
+  return `Waiting for a free CPU (${ahead} ahead)…`;
 }

@@ -361,6 +361,9 @@ export class DockerSandbox implements Sandbox, SessionHost {
     }
     try {
       const channel = await dockerCall("Finding the conversation's session", RunnerChannel.attach(container, this.logger.child({ session: name }), this.channelBounds));
+      // A cell the earlier process left running holds the runner, the ping's answer too, until its own
+      // limit: interrupt it first (the supervisor acts on SIGINT only while a cell runs; its late reply is dropped).
+      await dockerCall("Finding the conversation's session", container.kill({ signal: "SIGINT" })).catch(() => undefined);
       const pong = await this.ping(channel);
       const egressToken = info.Config.Labels?.[LABEL_EGRESS];
       if (egressToken !== undefined && this.doors !== undefined && (await this.doors.reopen(egressToken))) this.doorTokens.set(name, egressToken);
