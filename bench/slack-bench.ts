@@ -57,7 +57,7 @@ export async function measureSlack(config: Config, sandbox: DockerSandbox, count
   const agent = new Agent({ model: client, sandbox, store, settings: config });
   const adapter = new SlackAdapter({
     settings: { botToken: "xoxb-bench", appToken: "xapp-bench", signingSecret: undefined, apiUrl: slack.apiUrl, streaming: true, allowedTeams: [], allowedChannels: [], allowedUsers: [], httpPort: 0 },
-    agent, store, logger: silentLogger,
+    agent, logger: silentLogger,
   });
   const coreKey = "bench:slack-core";
   let root: string | undefined;

@@ -143,7 +143,7 @@ async function main(argv: string[]): Promise<number> {
 
 /** The bot with its chat platforms; with none configured, the local chat. */
 async function runStart(services: Services, context: CliContext, metrics: Metrics | undefined): Promise<number> {
-  const adapters = await createPlatformAdapters(services.config, services.agent, services.store, services.logger, services.skillReview);
+  const adapters = await createPlatformAdapters(services.config, services.agent, services.logger, services.skillReview);
   if (adapters.length === 0) {
     writeError("threadbook: no chat platform is configured (set SLACK_BOT_TOKEN for Slack, DISCORD_TOKEN for Discord), so this is the local chat.\n");
     return runChatTerminal({ jsonl: false, conversation: undefined, out: undefined }, context);

@@ -41,7 +41,7 @@ for (const [label, env, names] of [
     const agent = new Agent({ model: unusedModel, sandbox: unusedSandbox, store, settings: config });
     assert.equal(hasConfiguredPlatform(config), names.length > 0);
     const review = new SkillReview(new SkillLibrary(store.skills, skillCompileCheck(config)), config.skills.approvers);
-    const adapters = await createPlatformAdapters(config, agent, store, silentLogger, review);
+    const adapters = await createPlatformAdapters(config, agent, silentLogger, review);
     assert.deepEqual(adapters.map((adapter) => adapter.name), names);
   });
 }
@@ -58,7 +58,7 @@ test("a platform with no allow-list draws one warning at start naming its settin
     const agent = new Agent({ model: unusedModel, sandbox: unusedSandbox, store, settings: config });
     const review = new SkillReview(new SkillLibrary(store.skills, skillCompileCheck(config)), config.skills.approvers);
     const log = captureLogger();
-    await createPlatformAdapters(config, agent, store, log.logger, review);
+    await createPlatformAdapters(config, agent, log.logger, review);
     return log.lines().filter((line) => line["level"] === 40).map((line) => String(line["msg"]));
   };
   const open = await warningsFor({ ...slack, ...discord });

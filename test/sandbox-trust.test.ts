@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { SandboxError } from "../src/errors.ts";
-import { assertPlainFileName, MAX_NAME_BYTES, sanitizeFileName } from "../src/sandbox/file-names.ts";
+import { assertPlainFileName, MAX_NAME_BYTES, sanitizeFileName } from "../src/file-names.ts";
 import type { DockerSandbox } from "../src/sandbox/docker/docker-sandbox.ts";
 import { captureLogger } from "./support/capture-logger.ts";
 import { FLOOD_EVERY_DESCRIPTOR } from "./support/flood-cell.ts";

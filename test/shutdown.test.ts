@@ -52,7 +52,7 @@ test("with a turn running on each platform, both adapters stop at once within th
   });
   const services = await startServices(config, { log: "file", poolSize: config.sandbox.poolSize, recoverInterruptedTurns: true, finishGraceMs: config.shutdownGraceMs, onStatus: () => undefined });
   const events: string[] = [];
-  const adapters = await createPlatformAdapters(config, services.agent, services.store, services.logger, services.skillReview);
+  const adapters = await createPlatformAdapters(config, services.agent, services.logger, services.skillReview);
   assert.deepEqual(adapters.map((adapter) => adapter.name), ["slack", "discord"]);
   for (const adapter of adapters) {
     // As runStart registers them, each stop recorded as it begins and ends.

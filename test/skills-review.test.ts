@@ -12,7 +12,7 @@ import { skillCompileCheck } from "../src/docker-sandbox-options.ts";
 import { SkillError } from "../src/errors.ts";
 import { parseManifest } from "../src/skills/front-matter.ts";
 import { visibleSkills } from "../src/skills/session-skills.ts";
-import type { ProposalContext, SkillProposal } from "../src/core/skill-proposer.ts";
+import type { ProposalContext, SkillProposal } from "../src/skills/skill-proposer.ts";
 import { SkillLibrary } from "../src/skills/skill-library.ts";
 import { SkillReview } from "../src/skills/skill-review.ts";
 import { openSqliteStore, type SqliteStore } from "../src/store/sqlite-store.ts";

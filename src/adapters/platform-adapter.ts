@@ -8,7 +8,6 @@ import { discordApiUrl, type Config } from "../config.ts";
 import type { Agent } from "../core/agent.ts";
 import type { Logger } from "../log.ts";
 import type { SkillReview } from "../skills/skill-review.ts";
-import type { Store } from "../store/store.ts";
 import { withholdHosts } from "./chat-safe.ts";
 import { openAccessWarnings } from "./open-access.ts";
 
@@ -38,17 +37,17 @@ export function hasConfiguredPlatform(config: Config): boolean {
  * review (approval buttons); each platform's SDK is loaded only when it is configured.
  * A platform with no allow-list draws one warning in the log.
  */
-export async function createPlatformAdapters(config: Config, agent: Agent, store: Store, logger: Logger, review: SkillReview): Promise<PlatformAdapter[]> {
+export async function createPlatformAdapters(config: Config, agent: Agent, logger: Logger, review: SkillReview): Promise<PlatformAdapter[]> {
   for (const warning of openAccessWarnings(config)) logger.warn(warning);
   withholdHosts(configuredHosts(config));
   const adapters: PlatformAdapter[] = [];
   if (config.slack !== undefined) {
     const { SlackAdapter } = await import("./slack/slack-adapter.ts");
-    adapters.push(new SlackAdapter({ settings: config.slack, agent, store, logger, skillReview: review }));
+    adapters.push(new SlackAdapter({ settings: config.slack, agent, logger, skillReview: review }));
   }
   if (config.discord !== undefined) {
     const { DiscordAdapter } = await import("./discord/discord-adapter.ts");
-    adapters.push(new DiscordAdapter({ settings: config.discord, agent, store, logger, skillReview: review }));
+    adapters.push(new DiscordAdapter({ settings: config.discord, agent, logger, skillReview: review }));
   }
   return adapters;
 }

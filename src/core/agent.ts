@@ -18,10 +18,11 @@ import type { Store } from "../store/store.ts";
 import { defaultLeaseTimes, takeLease, type HeldLease, type LeaseTiming } from "./conversation-lease.ts";
 import { FileDownloads } from "./file-downloads.ts";
 import type { ModelClient } from "./model/model-client.ts";
+import type { InterruptedTurn } from "./interrupted-turn.ts";
 import { exportNotebook, type NotebookFile } from "./notebook-export.ts";
 import { SANDBOX_LIBRARIES } from "./prompt.ts";
 import { SafeProgress } from "./safe-progress.ts";
-import type { SkillProposer } from "./skill-proposer.ts";
+import type { SkillProposer } from "../skills/skill-proposer.ts";
 import { shutdownMessage, stopReasonOf, type StopReason } from "./stop-reason.ts";
 import { GateFullError, TurnGate } from "./turn-gate.ts";
 import { TurnRun, type AgentSettings } from "./turn-run.ts";
@@ -333,6 +334,29 @@ export class Agent {
         await lease.release();
       }
     });
+  }
+
+  /** The platform's turns a crash left unanswered, each given once, oldest first (interrupted-turn.ts). */
+  async takeInterruptedTurns(platform: string): Promise<InterruptedTurn[]> {
+    const turns = await this.#options.store.takeInterruptedTurns(platform);
+    return turns.map(({ id, conversationKey, user, text, startedAt }) => ({ id, conversationKey, user, text, startedAt }));
+  }
+
+  /** Whether the conversation was ever recorded: a thread threadbook answered in, by any process. */
+  async knowsConversation(conversationKey: string): Promise<boolean> {
+    return (await this.#options.store.getConversation(conversationKey)) !== null;
+  }
+
+  /**
+   * Records a person's verdict on a turn's reply; a later one by the same
+   * person replaces it. False, and nothing recorded, when the turn is not
+   * the conversation's (a forged or stale button).
+   */
+  async recordFeedback(conversationKey: string, turnId: string, rating: "positive" | "negative", user: TurnUser): Promise<boolean> {
+    const turn = await this.#options.store.getTurn(turnId);
+    if (turn === null || turn.conversationKey !== conversationKey) return false;
+    await this.#options.store.recordFeedback({ turnId, rating, user });
+    return true;
   }
 
   /**

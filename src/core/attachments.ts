@@ -4,7 +4,7 @@
  * file's name, size and, for text and tables, its first lines.
  */
 import type { FilePreview, Session } from "../sandbox/sandbox.ts";
-import { sanitizeFileName, uniqueName } from "../sandbox/file-names.ts";
+import { sanitizeFileName, uniqueName } from "../file-names.ts";
 import { headAndTail } from "./bounded-text.ts";
 import { formatBytes } from "./format-size.ts";
 import type { Attachment } from "./turn.ts";

@@ -8,7 +8,7 @@ import { z } from "zod";
 import { SkillError, ThreadbookError, userMessage } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { ProposalCall } from "./model/model-client.ts";
-import type { ProposalContext, SkillProposal, SkillProposer } from "./skill-proposer.ts";
+import type { ProposalContext, SkillProposal, SkillProposer } from "../skills/skill-proposer.ts";
 import type { ProposedSkill } from "./turn.ts";
 
 /**

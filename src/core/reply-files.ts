@@ -5,7 +5,7 @@
  */
 import type { Config } from "../config.ts";
 import type { CellResult, SandboxFileInfo, Session } from "../sandbox/sandbox.ts";
-import { displayPath } from "../sandbox/file-names.ts";
+import { displayPath } from "../file-names.ts";
 import { mediaTypeOf } from "./media-type.ts";
 import type { ReplyFile } from "./turn.ts";
 

@@ -30,7 +30,7 @@ import { sessionSkills, skillScope, visibleSkills } from "../skills/session-skil
 import { TurnFiles } from "./reply-files.ts";
 import { runCell } from "./run-cell.ts";
 import type { SafeProgress } from "./safe-progress.ts";
-import type { SkillProposer } from "./skill-proposer.ts";
+import type { SkillProposer } from "../skills/skill-proposer.ts";
 import { SESSION_LOST_NOTE, SESSION_REPLACED_NOTE, sessionContinuity } from "./session-continuity.ts";
 import { shutdownMessage, stopReasonOf, TurnStoppedSignal } from "./stop-reason.ts";
 import { TurnBudget } from "./turn-budget.ts";

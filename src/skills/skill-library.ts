@@ -7,7 +7,7 @@
  */
 import { lstat, mkdir, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import type { ProposalContext, SkillProposal, SkillProposer } from "../core/skill-proposer.ts";
+import type { ProposalContext, SkillProposal, SkillProposer } from "./skill-proposer.ts";
 import { SkillError, StoreError } from "../errors.ts";
 import type { SkillRecord, SkillStore, StoredSkillFile } from "../store/skill-store.ts";
 import { manifestText } from "./front-matter.ts";

@@ -34,3 +34,6 @@ export interface ValidSkill {
 export type SkillScope = string;
 
 export const globalScope = "global";
+
+/** A stored version of a skill and its files, as the library and its review hand them to adapters. */
+export type { SkillRecord, StoredSkillFile } from "../store/skill-store.ts";

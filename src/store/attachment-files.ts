@@ -10,7 +10,7 @@ import { rmSync } from "node:fs";
 import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { StoreError } from "../errors.ts";
-import { sanitizeFileName, uniqueName } from "../sandbox/file-names.ts";
+import { sanitizeFileName, uniqueName } from "../file-names.ts";
 import { fileFailure } from "./sqlite-errors.ts";
 
 export const attachmentsDirectoryName = "attachments";

@@ -48,7 +48,7 @@ export async function startDiscordBot(options: DiscordBotOptions): Promise<Disco
   });
   const services = await startServices(config, { log: "file", poolSize: config.sandbox.poolSize, recoverInterruptedTurns: true, finishGraceMs: config.shutdownGraceMs, onStatus: () => undefined });
   try {
-    const adapters = await createPlatformAdapters(config, services.agent, services.store, services.logger, services.skillReview);
+    const adapters = await createPlatformAdapters(config, services.agent, services.logger, services.skillReview);
     const adapter = adapters.find((candidate) => candidate instanceof DiscordAdapter);
     if (adapter === undefined || adapters.length !== 1) throw new Error(`the settings configured ${adapters.map((candidate) => candidate.name).join(", ") || "no adapter"}, not Discord alone`);
     services.onClose(() => adapter.stop());

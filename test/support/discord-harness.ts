@@ -58,7 +58,7 @@ export async function discordHarness(t: TestContext, sandbox: DockerSandbox, dat
     allowedGuilds: [], allowedChannels: [], allowedRoles: [], ...options.settings,
   };
   const skillReview = new SkillReview(skills, options.approvers ?? []);
-  const adapter = new DiscordAdapter({ settings, agent, store, logger: log.logger, skillReview });
+  const adapter = new DiscordAdapter({ settings, agent, logger: log.logger, skillReview });
   t.after(async () => {
     agent.interrupt();
     await agent.idle();

@@ -80,7 +80,7 @@ export async function startSlackHarness(t: TestContext, options: HarnessOptions)
     const skillReview = new SkillReview(skills, options.approvers ?? []);
     const downloads = new FileDownloads({ directory: join(options.dataDir, "incoming"), maxBytes: 1024 * 1024, maxAtOnce: 4 });
     const agent = new Agent({ model: client, sandbox: options.sandbox, store, settings: config, skills, downloads });
-    const adapter = new SlackAdapter({ settings, agent, store, logger, socketPingTimeoutMs: 500, httpHost: "127.0.0.1", skillReview });
+    const adapter = new SlackAdapter({ settings, agent, logger, socketPingTimeoutMs: 500, httpHost: "127.0.0.1", skillReview });
     return { store, agent, adapter };
   };
   const harness = { slack, model, dataDir: options.dataDir, http: undefined, ...build(openSqliteStore(options.dataDir)) } as SlackHarness;

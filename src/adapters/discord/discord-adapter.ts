@@ -17,7 +17,7 @@ import type { SkillReview } from "../../skills/skill-review.ts";
 import type { PlatformAdapter } from "../platform-adapter.ts";
 import type { DiscordContext } from "./discord-context.ts";
 import { handleInteraction } from "./interaction-handler.ts";
-import { interruptedLookMs, noticeInterruptedTurns, type InterruptedTurns } from "./interrupted-turns.ts";
+import { interruptedLookMs, noticeInterruptedTurns } from "./interrupted-turns.ts";
 import { handleMessage } from "./message-handler.ts";
 
 /** How long stop waits for handlers to post the replies of turns that ended. */
@@ -29,8 +29,6 @@ export interface DiscordAdapterOptions {
   logger: Logger;
   /** Approving proposed skills with buttons; without it, a proposal is only named in the reply. */
   skillReview?: SkillReview;
-  /** The turns a crash left unanswered, each told about once connected; without it, none is. */
-  store?: InterruptedTurns;
 }
 
 export class DiscordAdapter implements PlatformAdapter {
@@ -78,17 +76,15 @@ export class DiscordAdapter implements PlatformAdapter {
     client.on(Events.InteractionCreate, (interaction) => this.#track(handleInteraction(context, interaction)));
     client.on(Events.MessageCreate, (message) => this.#track(handleMessage(context, message)));
     // Not awaited: starting does not wait on Discord for these; stop and idle() do.
-    const store = this.#options.store;
-    if (store !== undefined) {
-      this.#track(noticeInterruptedTurns(readyClient, store, this.#logger));
-      let looking = false;
-      this.#lookAgain = setInterval(() => {
-        if (looking || this.#stopping) return;
-        looking = true;
-        this.#track(noticeInterruptedTurns(readyClient, store, this.#logger).finally(() => { looking = false; }));
-      }, interruptedLookMs);
-      this.#lookAgain.unref();
-    }
+    const agent = this.#options.agent;
+    this.#track(noticeInterruptedTurns(readyClient, agent, this.#logger));
+    let looking = false;
+    this.#lookAgain = setInterval(() => {
+      if (looking || this.#stopping) return;
+      looking = true;
+      this.#track(noticeInterruptedTurns(readyClient, agent, this.#logger).finally(() => { looking = false; }));
+    }, interruptedLookMs);
+    this.#lookAgain.unref();
     this.#logger.info({ user: readyClient.user.id }, "connected to Discord");
   }
 

@@ -1,7 +1,7 @@
 /**
  * Questions a crash left unanswered: a bot killed mid-turn (kill -9, out of
  * memory) leaves its user waiting on a status message with a live Stop
- * button. As the adapter starts, the store hands over the Discord turns it
+ * button. As the adapter starts, the core hands over the Discord turns the store
  * found still running (each once), and each conversation gets one short
  * note to ask again. Only for turns that started within the last hour; an
  * older one is logged. A key that does not parse, a channel that is gone or
@@ -9,7 +9,7 @@
  */
 import { escapeMarkdown, type Channel, type Client, type MessageCreateOptions } from "discord.js";
 import type { Logger } from "../../log.ts";
-import type { Store, TurnRecord } from "../../store/store.ts";
+import type { InterruptedTurn, InterruptedTurnSource } from "../../core/interrupted-turn.ts";
 import { parseConversationKey, snowflakePattern, type ConversationPlace } from "./conversation.ts";
 
 /** A question older than this when the bot is back is only logged: a note about it would come out of nowhere. */
@@ -23,14 +23,11 @@ export const interruptedNoticeWindowMs = 60 * 60 * 1000;
 /** The question is quoted up to this many characters. */
 const quotedChars = 80;
 
-/** What the adapter needs of the store here. */
-export type InterruptedTurns = Pick<Store, "takeInterruptedTurns">;
-
 /** Posts the note for each Discord turn the store found interrupted; never rejects. */
-export async function noticeInterruptedTurns(client: Client<true>, store: InterruptedTurns, logger: Logger, now = Date.now()): Promise<void> {
-  let turns: TurnRecord[];
+export async function noticeInterruptedTurns(client: Client<true>, source: InterruptedTurnSource, logger: Logger, now = Date.now()): Promise<void> {
+  let turns: InterruptedTurn[];
   try {
-    turns = await store.takeInterruptedTurns("discord");
+    turns = await source.takeInterruptedTurns("discord");
   } catch (error) {
     logger.error({ err: error }, "could not read the turns a restart interrupted");
     return;
@@ -62,7 +59,7 @@ export async function noticeInterruptedTurns(client: Client<true>, store: Interr
 }
 
 /** The note: who asked and what (quoted safely), that it has no answer, to ask again. Pings the asker alone. */
-export function interruptedNotice(turn: TurnRecord): MessageCreateOptions {
+export function interruptedNotice(turn: InterruptedTurn): MessageCreateOptions {
   const asker = snowflakePattern.test(turn.user.id) ? turn.user.id : null;
   const whose = asker === null ? "a question" : `<@${asker}>'s question`;
   return {

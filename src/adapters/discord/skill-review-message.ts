@@ -9,7 +9,7 @@
  * share, cut at a line, with a note naming `threadbook skills show`.
  */
 import { ButtonStyle, ComponentType, MessageFlags, type APIComponentInContainer, type APIContainerComponent } from "discord.js";
-import type { SkillRecord, StoredSkillFile } from "../../store/skill-store.ts";
+import type { SkillRecord, StoredSkillFile } from "../../skills/skill.ts";
 import { formatBytes } from "../../core/format-size.ts";
 import { leftOut, skillFileExcerpts, type FileExcerpt } from "../skill-file-excerpts.ts";
 import { fenced } from "./code-block.ts";

@@ -5,7 +5,7 @@
  */
 import type { WebClient } from "@slack/web-api";
 import type { Logger } from "../../log.ts";
-import type { Store, TurnRecord } from "../../store/store.ts";
+import type { InterruptedTurn, InterruptedTurnSource } from "../../core/interrupted-turn.ts";
 import { parseConversationKey } from "./conversation-key.ts";
 import { isSlackId } from "./incoming-post.ts";
 import { inertText } from "./slack-text.ts";
@@ -22,7 +22,7 @@ export const interruptedNoteWindowMs = 60 * 60_000;
 const quotedChars = 80;
 
 export interface InterruptedTurnsOptions {
-  store: Store;
+  turns: InterruptedTurnSource;
   client: WebClient;
   logger: Logger;
   /** Now, in epoch milliseconds. */
@@ -31,10 +31,10 @@ export interface InterruptedTurnsOptions {
 
 /** Posts a note in the thread of each Slack turn a crash left unanswered; never throws. */
 export async function tellInterruptedTurns(options: InterruptedTurnsOptions): Promise<void> {
-  const { store, client, logger, now } = options;
-  let turns: TurnRecord[];
+  const { client, logger, now } = options;
+  let turns: InterruptedTurn[];
   try {
-    turns = await store.takeInterruptedTurns("slack");
+    turns = await options.turns.takeInterruptedTurns("slack");
   } catch (error) {
     return void logger.warn({ err: error }, "could not read the turns a restart interrupted");
   }

@@ -5,7 +5,7 @@
  * the scope, within Slack's block limits), who may approve, and Approve / Reject buttons. Once decided, the
  * same message shows the outcome in place of the buttons.
  */
-import type { SkillRecord, StoredSkillFile } from "../../store/skill-store.ts";
+import type { SkillRecord, StoredSkillFile } from "../../skills/skill.ts";
 import { formatBytes } from "../../core/format-size.ts";
 import { leftOut, shortened, skillFileExcerpts, type FileExcerpt } from "../skill-file-excerpts.ts";
 import { sectionChars } from "./slack-limits.ts";

@@ -13,7 +13,6 @@ import type { Agent } from "../../core/agent.ts";
 import { timedOut, within } from "../../deadline.ts";
 import type { TurnUser } from "../../core/turn.ts";
 import type { Logger } from "../../log.ts";
-import type { Store } from "../../store/store.ts";
 import type { PlatformAdapter } from "../platform-adapter.ts";
 import { chatSafeProgress, chatSafeReply } from "../chat-safe.ts";
 import { boltLogger } from "./bolt-logger.ts";
@@ -34,7 +33,6 @@ import { TurnView } from "./turn-view.ts";
 export interface SlackAdapterOptions {
   settings: SlackSettings;
   agent: Agent;
-  store: Store;
   logger: Logger;
   /** Socket Mode's ping timeout, which also spaces its reconnection attempts; 5 s by default. */
   socketPingTimeoutMs?: number;
@@ -112,7 +110,7 @@ export class SlackAdapter implements PlatformAdapter {
       this.#listening = server.listening;
       server.on("close", () => { this.#listening = false; });
     }
-    const tell = () => tellInterruptedTurns({ store: this.#options.store, client: this.#client, logger: this.#logger, now: Date.now() });
+    const tell = () => tellInterruptedTurns({ turns: this.#options.agent, client: this.#client, logger: this.#logger, now: Date.now() });
     await tell();
     let looking = false;
     this.#lookAgain = setInterval(() => {
@@ -216,9 +214,7 @@ export class SlackAdapter implements PlatformAdapter {
       if (match === null) return;
       const [, rating, turnId] = match as unknown as [string, "positive" | "negative", string];
       try {
-        const turn = await this.#options.store.getTurn(turnId);
-        if (turn === null || turn.conversationKey !== conversationKey(place.team, place.channel, place.rootTs)) return;
-        await this.#options.store.recordFeedback({ turnId, rating, user: slackUser(place.team, place.user) });
+        await this.#options.agent.recordFeedback(conversationKey(place.team, place.channel, place.rootTs), turnId, rating, slackUser(place.team, place.user));
       } catch (error) {
         this.#logger.warn({ err: error }, "could not record feedback");
       }
@@ -274,7 +270,7 @@ export class SlackAdapter implements PlatformAdapter {
   /** A thread threadbook answered in before: by this process, or any earlier one (the store knows it). */
   async #knownThread(key: string): Promise<boolean> {
     if (this.#threads.has(key)) return true;
-    const known = (await this.#options.store.getConversation(key).catch(() => null)) !== null;
+    const known = await this.#options.agent.knowsConversation(key).catch(() => false);
     if (known) this.#threads.add(key);
     return known;
   }

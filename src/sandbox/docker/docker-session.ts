@@ -10,7 +10,7 @@ import type { z } from "zod";
 import { timedOut as noReplyYet, within } from "../../deadline.ts";
 import { SandboxError } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
-import { assertInsideWorkdir, assertPlainFileName } from "../file-names.ts";
+import { assertInsideWorkdir, assertPlainFileName } from "../../file-names.ts";
 import type { AcquireOptions, CellResult, FilePreview, GetFilesOptions, InputFile, OutputFile, RestoreOutcome, RunOptions, SandboxFileInfo, Session, SessionOrigin, SessionSkill, SnapshotOutcome } from "../sandbox.ts";
 import { dockerCall } from "./docker-failure.ts";
 import { getSnapshot, getWorkdirFiles, putSnapshot, putWorkdirFiles } from "./file-transfer.ts";

@@ -7,8 +7,23 @@ import { randomBytes } from "node:crypto";
 import { PassThrough, type Duplex } from "node:stream";
 import type Docker from "dockerode";
 import { SandboxError } from "../../errors.ts";
-import type { CompileProblem, PythonCompileCheck } from "../../skills/python-compile-check.ts";
 import { containerSpec, SANDBOX_USER, type ContainerLimits } from "./container-spec.ts";
+
+/** A Python file to compile: its path (for the problem's name) and bytes. */
+export interface PythonSource {
+  path: string;
+  data: Buffer;
+}
+
+/** The first problem found: where, and Python's message. */
+export interface CompileProblem {
+  path: string;
+  line: number | null;
+  message: string;
+}
+
+/** Resolves to the first file that does not compile, or null when all do. */
+export type PythonCompileCheck = (files: readonly PythonSource[]) => Promise<CompileProblem | null>;
 
 const compileTimeoutMs = 60_000;
 const maxOutputBytes = 64 * 1024;

@@ -1,7 +1,7 @@
 /**
- * The skill library as the core sees it: somewhere to hand a proposed skill.
- * The library (src/skills/skill-library.ts) fits it; the core never imports
- * the library or the store's skill shapes.
+ * The skill library's seam for the core: somewhere to hand a proposed skill.
+ * The library (skill-library.ts) implements it; the core imports this seam
+ * only, never the library or the store's skill shapes.
  */
 
 /** A skill as the model proposes it: SKILL.md is built from name, description and instructions. */

@@ -1,9 +1,10 @@
 /**
- * File names crossing into and out of a session. Names from users become a
- * plain, safe base name; names asked of a session must stay inside its
- * working directory.
+ * File names crossing into and out of a session: pure rules, shared by the
+ * core, the store and the sandbox. Names from users become a plain, safe
+ * base name; names asked of a session must stay inside its working
+ * directory.
  */
-import { SandboxError } from "../errors.ts";
+import { SandboxError } from "./errors.ts";
 
 /**
  * The longest name, in UTF-8 bytes, that every file system on a file's path
