@@ -9,8 +9,9 @@ test("a missing image is built on start, with a status the user sees", async () 
   const docker = new Docker();
   const tag = currentImageTag();
   assert.ok(await imageExists(docker, tag), "the suite starts with a current image");
-  // Untag it; its layers stay (the :latest tag shares them), so the rebuild is quick.
-  await docker.getImage(tag).remove({ noprune: true });
+  // Untag it; its layers stay (the :latest tag shares them), so the rebuild is quick. Forced: a
+  // session of another process on this engine may run on it, and keeps running while it is rebuilt.
+  await docker.getImage(tag).remove({ force: true, noprune: true });
   assert.equal(await imageExists(docker, tag), false);
 
   const instance = testInstance();

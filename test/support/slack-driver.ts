@@ -172,7 +172,8 @@ class SlackDriver implements AdapterDriver {
       if (ended === "overdue") throw new Error(`threadbook had not exited ${exitAllowanceMs / 1000} s after SIGTERM:\n${this.#stderr}`);
       if (unanswered) throw new Error(`threadbook was closed with a question unanswered:\n${this.#stderr}`);
       const [code, signal] = ended;
-      if (code !== 143) throw new Error(`threadbook exited with ${code ?? signal} on SIGTERM, not 143:\n${this.#stderr}`);
+      // A bot that stopped cleanly on the signal, its turns finished and posted, exits 0.
+      if (code !== 0) throw new Error(`threadbook exited with ${code ?? signal} on SIGTERM, not 0:\n${this.#stderr}`);
       this.#slack.assertDone();
     } finally {
       this.#stopWatching();
