@@ -11,7 +11,7 @@ import { z } from "zod";
 import { parseAllowList, type EgressPolicy } from "./egress/egress-policy.ts";
 import { ConfigError } from "./errors.ts";
 import { parseModelPrices, type ModelPrices } from "./model-prices.ts";
-import { choice, flag, httpUrl, idList, matching, positiveNumber, setting, snowflakeList, text, wholeNumber } from "./setting-rules.ts";
+import { choice, flag, httpUrl, idList, matching, positiveNumber, setting, snowflakeList, text, wholeNumber, wholeNumberList } from "./setting-rules.ts";
 import { platformSettingNames, unknownSettingWarnings } from "./unknown-settings.ts";
 
 /** The project's folder: a relative THREADBOOK_DATA_DIR is under it, wherever threadbook is run from. */
@@ -28,6 +28,9 @@ const verbosities = ["low", "medium", "high"] as const;
 export type Verbosity = (typeof verbosities)[number];
 
 const allowListMust = "host names (*.example.org for subdomains), IP addresses or CIDR ranges, each with an optional :port, separated by commas";
+
+/** The most shards a bot may be split into here; Discord asks for more only of bots in many thousands of servers. */
+const maxDiscordShards = 1024;
 
 const schema = z.object({
   OPENAI_API_KEY: text(undefined, { secret: true }),
@@ -115,6 +118,8 @@ const schema = z.object({
   DISCORD_ALLOWED_GUILDS: snowflakeList(),
   DISCORD_ALLOWED_CHANNELS: snowflakeList(),
   DISCORD_ALLOWED_ROLES: snowflakeList(),
+  DISCORD_SHARDS: wholeNumberList(maxDiscordShards - 1),
+  DISCORD_SHARD_COUNT: wholeNumber(undefined, 1, maxDiscordShards),
 
   // Unset (and no workspace list): no door out at all, as without this feature.
   THREADBOOK_EGRESS_ALLOW: setting<EgressPolicy | undefined>(undefined, allowList, allowListMust),
@@ -205,6 +210,11 @@ function conflicts(value: Settings, machine: Machine): string[] {
         "or a session in use could be removed as idle",
     );
   }
+  if ((value.DISCORD_SHARDS === undefined) !== (value.DISCORD_SHARD_COUNT === undefined)) {
+    problems.push("DISCORD_SHARDS and DISCORD_SHARD_COUNT: set both (this replica's shard ids, and the bot's shard count across every replica) or neither");
+  } else if (value.DISCORD_SHARDS !== undefined && value.DISCORD_SHARD_COUNT !== undefined && value.DISCORD_SHARDS.some((shard) => shard >= value.DISCORD_SHARD_COUNT!)) {
+    problems.push(`DISCORD_SHARDS: every shard id must be below DISCORD_SHARD_COUNT (${value.DISCORD_SHARD_COUNT}): ids count from 0`);
+  }
   if (value.DISCORD_TOKEN !== undefined && value.DISCORD_APPLICATION_ID === undefined) {
     problems.push("DISCORD_APPLICATION_ID: must be set when DISCORD_TOKEN is (the Developer Portal shows it under General Information)");
   }
@@ -249,6 +259,12 @@ export interface DiscordSettings {
   allowedGuilds: string[];
   allowedChannels: string[];
   allowedRoles: string[];
+  /**
+   * The gateway shards this process runs, and the bot's shard count across
+   * every replica (DISCORD_SHARDS, DISCORD_SHARD_COUNT); undefined: one
+   * shard, the whole bot. Direct messages arrive on shard 0.
+   */
+  shards?: { ids: number[]; count: number };
 }
 
 /** Discord's own REST base, as discord.js has it. */
@@ -444,6 +460,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, machine: Machin
       allowedGuilds: value.DISCORD_ALLOWED_GUILDS,
       allowedChannels: value.DISCORD_ALLOWED_CHANNELS,
       allowedRoles: value.DISCORD_ALLOWED_ROLES,
+      ...(value.DISCORD_SHARDS === undefined || value.DISCORD_SHARD_COUNT === undefined ? {} : { shards: { ids: value.DISCORD_SHARDS, count: value.DISCORD_SHARD_COUNT } }),
     },
     warnings: settingWarnings(env),
   };

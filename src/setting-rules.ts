@@ -85,6 +85,20 @@ export function idList() {
   );
 }
 
+/** Whole numbers, comma-separated and each from 0 to `max`, without repeats: such as Discord shard ids. */
+export function wholeNumberList(max: number) {
+  return setting<number[] | undefined>(
+    undefined,
+    (value) => {
+      const items = value.split(",").map((item) => item.trim()).filter((item) => item !== "");
+      if (items.length === 0 || !items.every((item) => wholePattern.test(item))) return undefined;
+      const numbers = items.map(Number);
+      return numbers.every((number) => number <= max) && new Set(numbers).size === numbers.length ? numbers : undefined;
+    },
+    `comma-separated whole numbers from 0 to ${max}, each once, such as 0,1`,
+  );
+}
+
 export function httpUrl() {
   return setting<string | undefined>(
     undefined,

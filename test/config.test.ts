@@ -284,3 +284,16 @@ test("THREADBOOK_DATABASE_URL: unset is SQLite; a postgres URL is taken as given
     (error: unknown) => error instanceof ConfigError && /THREADBOOK_DATABASE_URL: must be a postgres:\/\/ or postgresql:\/\/ URL/.test(error.message) && !error.message.includes("hunter2"),
   );
 });
+
+test("Discord shards: a replica's shard ids and the shard count, both or neither, ids below the count", () => {
+  const discord = { DISCORD_TOKEN: "token-0123", DISCORD_APPLICATION_ID: "123456789012345678" };
+  assert.equal(loadConfig(discord).discord?.shards, undefined, "unset: one shard, the whole bot");
+  assert.deepEqual(loadConfig({ ...discord, DISCORD_SHARDS: "0, 2", DISCORD_SHARD_COUNT: "4" }).discord?.shards, { ids: [0, 2], count: 4 });
+  assert.throws(() => loadConfig({ ...discord, DISCORD_SHARDS: "0" }), /DISCORD_SHARDS and DISCORD_SHARD_COUNT: set both/);
+  assert.throws(() => loadConfig({ ...discord, DISCORD_SHARD_COUNT: "2" }), /set both/);
+  assert.throws(() => loadConfig({ ...discord, DISCORD_SHARDS: "2", DISCORD_SHARD_COUNT: "2" }), /every shard id must be below DISCORD_SHARD_COUNT \(2\)/);
+  assert.throws(() => loadConfig({ ...discord, DISCORD_SHARDS: "1,1", DISCORD_SHARD_COUNT: "2" }), /DISCORD_SHARDS: .*each once/);
+  assert.throws(() => loadConfig({ ...discord, DISCORD_SHARDS: "one", DISCORD_SHARD_COUNT: "2" }), /DISCORD_SHARDS/);
+  assert.throws(() => loadConfig({ ...discord, DISCORD_SHARDS: "0", DISCORD_SHARD_COUNT: "0" }), /DISCORD_SHARD_COUNT/);
+});
+

@@ -112,3 +112,15 @@ test("after a restart, a message and an /ask delivered again do not run again, a
   assert.match(last, /It is 43\./);
   assert.match(last, /```\n43\n```/, "the session's variables survived the restart");
 });
+
+test("a replica running shard 1 of 2 identifies as that shard on the gateway and answers there", async (t) => {
+  const w = await discordWorld(t, apiKey);
+  const bot = await w.start({ DISCORD_SHARDS: "1", DISCORD_SHARD_COUNT: "2" });
+  assert.deepEqual(w.discord.gateway.identifiedShards, [[1, 2]], "one connection, for shard 1 of 2");
+  w.model.script([textStep("On shard one.")]);
+  const ask = w.discord.command({ name: "ask", user: ada, options: [{ name: "question", type: 3, value: "Which shard?" }] });
+  await w.discord.waitFor((call) => call.path.endsWith(`/${ask.token}/callback`));
+  await bot.adapter.idle();
+  const thread = w.discord.threads()[0]!;
+  assert.match(textOf(botMessages(w.discord, thread.id).at(-1)), /On shard one\./);
+});

@@ -36,6 +36,8 @@ export class EmulatedGateway {
   #redeliver = 0;
   readonly #waiters: { test: () => boolean; resolve: () => void }[] = [];
   identifies = 0;
+  /** The `shard` field of each Identify, [id, count]; [0, 1] when a client sent none. */
+  readonly identifiedShards: [number, number][] = [];
   resumes = 0;
   heartbeats = 0;
   heartbeatAcks = 0;
@@ -112,9 +114,16 @@ export class EmulatedGateway {
           this.#options.fault("identify with the wrong token");
           return;
         }
+        const shard = identifiedShard(payload.d?.shard);
+        if (shard === null) {
+          socket.close(4010, "Invalid shard");
+          this.#options.fault(`identify with an invalid shard ${JSON.stringify(payload.d?.shard)}`);
+          return;
+        }
         this.identifies += 1;
+        this.identifiedShards.push(shard);
         this.#sessionId = randomBytes(8).toString("hex");
-        this.dispatch("READY", { ...this.#options.ready(), session_id: this.#sessionId, resume_gateway_url: this.#url, shard: [0, 1] });
+        this.dispatch("READY", { ...this.#options.ready(), session_id: this.#sessionId, resume_gateway_url: this.#url, shard });
         this.dispatch("GUILD_CREATE", this.#options.guildCreate());
         break;
       case 6: {
@@ -151,4 +160,12 @@ export class EmulatedGateway {
       waiter.resolve();
     }
   }
+}
+
+/** Identify's shard as Discord checks it: absent is [0, 1]; else [id, count] with 0 <= id < count (close code 4010 otherwise). */
+function identifiedShard(shard: unknown): [number, number] | null {
+  if (shard === undefined) return [0, 1];
+  if (!Array.isArray(shard) || shard.length !== 2 || !shard.every((part) => Number.isInteger(part))) return null;
+  const [id, count] = shard as [number, number];
+  return id >= 0 && count >= 1 && id < count ? [id, count] : null;
 }

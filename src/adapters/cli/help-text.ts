@@ -119,6 +119,8 @@ THREADBOOK_*, SLACK_* or DISCORD_* variable draws a warning):
   DISCORD_ALLOWED_CHANNELS       channel ids (a thread counts as its channel)      [all]
   DISCORD_ALLOWED_ROLES          role ids; a user needs one of them                [all]
                                  (with none of the three, the bot warns at start)
+  DISCORD_SHARDS                 the gateway shards this replica runs, e.g. 0,1     [the whole bot]
+  DISCORD_SHARD_COUNT            shards across every replica (set with DISCORD_SHARDS)
   THREADBOOK_EGRESS_ALLOW        the door out of sessions (off when unset): host    [unset]
                                  names, *.domains, IPs or CIDRs, each with an optional
                                  :port, comma-separated; loopback and private addresses

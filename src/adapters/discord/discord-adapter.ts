@@ -64,6 +64,8 @@ export class DiscordAdapter implements PlatformAdapter {
       partials: [Partials.Channel],
       rest: { api: this.#options.settings.apiUrl },
       allowedMentions: { parse: [] },
+      // One gateway connection per shard this replica runs; guilds are spread over shards by Discord.
+      ...(this.#options.settings.shards === undefined ? {} : { shards: this.#options.settings.shards.ids, shardCount: this.#options.settings.shards.count }),
     });
     this.#client = client;
     client.on(Events.Error, (error) => this.#logger.error({ err: error }, "discord client error"));
