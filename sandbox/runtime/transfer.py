@@ -91,6 +91,28 @@ def get():
                 os.close(fd)
 
 
+def write_new_file(directory, name, mode, source):
+    """Replaces `name` in `directory` with a new file of `source`'s bytes, the sandbox user's;
+    never through a symlink or into a file something else holds open."""
+    try:
+        os.unlink(name, dir_fd=directory)
+    except FileNotFoundError:
+        pass
+    fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode, dir_fd=directory)
+    try:
+        if os.geteuid() == 0:
+            os.fchown(fd, SANDBOX_UID, SANDBOX_GID)
+        while True:
+            chunk = source.read(1024 * 1024)
+            if not chunk:
+                break
+            view = memoryview(chunk)
+            while view:
+                view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
+
+
 def put():
     directory = os.open(WORKDIR, DIRECTORY_FLAGS)
     with tarfile.open(fileobj=sys.stdin.buffer, mode="r|") as archive:
@@ -98,24 +120,7 @@ def put():
             name = member.name
             if not member.isfile() or "/" in name or name in ("", ".", "..") or "\0" in name:
                 raise SystemExit("refused %r: only plain-named regular files go in" % name)
-            try:
-                os.unlink(name, dir_fd=directory)
-            except FileNotFoundError:
-                pass
-            fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=directory)
-            try:
-                if os.geteuid() == 0:
-                    os.fchown(fd, SANDBOX_UID, SANDBOX_GID)
-                source = archive.extractfile(member)
-                while True:
-                    chunk = source.read(1024 * 1024)
-                    if not chunk:
-                        break
-                    view = memoryview(chunk)
-                    while view:
-                        view = view[os.write(fd, view):]
-            finally:
-                os.close(fd)
+            write_new_file(directory, name, 0o644, archive.extractfile(member))
 
 
 SNAPSHOT_FILE = "/snapshot/namespace.pickle"
@@ -147,24 +152,7 @@ def snapshot_get():
 def snapshot_put():
     """A snapshot from the host, for the kernel to restore, as the sandbox user's."""
     directory = os.open(os.path.dirname(SNAPSHOT_FILE), DIRECTORY_FLAGS)
-    name = os.path.basename(SNAPSHOT_FILE)
-    try:
-        os.unlink(name, dir_fd=directory)
-    except FileNotFoundError:
-        pass
-    fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o640, dir_fd=directory)
-    try:
-        if os.geteuid() == 0:
-            os.fchown(fd, SANDBOX_UID, SANDBOX_GID)
-        while True:
-            chunk = sys.stdin.buffer.read(1024 * 1024)
-            if not chunk:
-                break
-            view = memoryview(chunk)
-            while view:
-                view = view[os.write(fd, view):]
-    finally:
-        os.close(fd)
+    write_new_file(directory, os.path.basename(SNAPSHOT_FILE), 0o640, sys.stdin.buffer)
 
 
 def main():
