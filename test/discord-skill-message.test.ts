@@ -44,6 +44,21 @@ describe("the review message", () => {
     assert.deepEqual(buttonsOf(message).map((button) => [button.label, button.style, button.custom_id]), [["Approve", 3, "skill:approve:42"], ["Reject", 4, "skill:reject:42"]]);
   });
 
+  test("a proposal declaring packages lists them under its description, and stays within the limits however many", () => {
+    const declaring = (requirements: string[]) => {
+      const base = view();
+      const manifest = `---\nname: fiscal-quarters\ndescription: Quarters.\nmetadata:\n  requirements: ${JSON.stringify(requirements)}\n---\n`;
+      return { record: base.record, files: [{ path: "SKILL.md", data: Buffer.from(manifest) }, ...base.files.slice(1)] };
+    };
+    const message = skillReviewMessage(declaring(["tbdemo>=1.0"]), ["456"]);
+    assert.deepEqual(problemsOf(message), []);
+    assert.match(textDisplays(message.components).join("\n"), /February-start year\.\n\*\*Installs packages\*\* \(from the package index, in sessions with a door out\): `tbdemo>=1\.0`/);
+    const many = skillReviewMessage(declaring(Array.from({ length: 20 }, (_, index) => `package-${index}-${"x".repeat(80)}`)), ["456"]);
+    assert.deepEqual(problemsOf(many), []);
+    assert.match(textDisplays(many.components).join("\n"), /and \d+ more \(see SKILL\.md\)/);
+    assert.doesNotMatch(textDisplays(skillReviewMessage(view(), ["456"]).components).join("\n"), /Installs packages/);
+  });
+
   test("with no approver on Discord: no buttons, and the command to approve it", () => {
     const message = skillReviewMessage(view(), []);
     assert.deepEqual(buttonsOf(message), []);

@@ -218,7 +218,7 @@ for (const variant of variants) {
         const tool = tools[1];
         assert.ok(tool?.type === "function");
         assert.equal(tool.strict, true);
-        assert.deepEqual((tool.parameters as { required: string[] }).required, ["name", "description", "instructions", "files"]);
+        assert.deepEqual((tool.parameters as { required: string[] }).required, ["name", "description", "instructions", "files", "requirements"]);
         assert.match(tool.description ?? "", /ran successfully/);
       } else {
         const tools = chatBody(request).tools ?? [];

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import { manifestText, requirementsOf } from "../src/skills/front-matter.ts";
 import { validateSkill } from "../src/skills/validate-skill.ts";
 import { openSqliteStore } from "../src/store/sqlite-store.ts";
 import { instanceContainers, removeInstance, testInstance } from "./support/sandbox.ts";
@@ -160,6 +161,11 @@ describe("threadbook skills", () => {
       ["a symlink", symlinked, /symlink.*rule: symlink/],
       ["Python that does not compile", skillFolder("broken-python", { "scripts/broken.py": "def broken(:\n    pass\n" }), /scripts\/broken\.py does not compile \(line 1\).*rule: python/],
       ["description too long", skillFolder("long-description", {}, "x".repeat(1025)), /rule: description/],
+      ["a requirement that is a URL", (() => {
+        const folder = skillFolder("url-requirement");
+        writeFileSync(join(folder, "SKILL.md"), "---\nname: url-requirement\ndescription: Needs a URL.\nmetadata:\n  requirements: [\"tbdemo @ https://example.com/tbdemo.whl\"]\n---\n");
+        return folder;
+      })(), /The requirement "tbdemo @ https:\/\/example\.com\/tbdemo\.whl" is not valid.*rule: requirements/],
     ];
     const before = await listed();
     for (const [label, folder, message] of cases) {
@@ -170,6 +176,35 @@ describe("threadbook skills", () => {
     }
     assert.deepEqual(await listed(), before);
     assert.equal((await instanceContainers(instance)).length, 0, "no compile container is left");
+  });
+
+  it("reads metadata.requirements: names with extras and version specifiers; refuses options, URLs, markers, duplicates and long lists", () => {
+    const skill = (requirements: string) => [
+      { path: "SKILL.md", data: Buffer.from(`---\nname: needs\ndescription: Needs packages.\nmetadata:\n  requirements: ${requirements}\n---\n`) },
+    ];
+    const valid = ["tbdemo", "pandas-stubs>=2.0,<3", "requests[socks,security]==2.31.0", "zope.interface~=6.0", "Foo_Bar!=1.0.post1"];
+    assert.deepEqual(validateSkill(skill(JSON.stringify(valid)), "needs").manifest.requirements, valid);
+    assert.deepEqual(validateSkill(skill("[]"), "needs").manifest.requirements, []);
+    const plain = [{ path: "SKILL.md", data: Buffer.from("---\nname: needs\ndescription: Needs nothing.\n---\n") }];
+    assert.deepEqual(validateSkill(plain, "needs").manifest.requirements, []);
+    for (const bad of ["--index-url=https://evil.example", "-e .", "tbdemo @ https://example.com/x.whl", "tbdemo; python_version<'3.9'", "tbdemo >=1.0", "./local", "git+https://x/y", "", `a${"b".repeat(100)}`]) {
+      assert.throws(() => validateSkill(skill(JSON.stringify([bad])), "needs"), /is not valid: a package name.*rule: requirements/, bad);
+    }
+    assert.throws(() => validateSkill(skill("tbdemo"), "needs"), /must be a list of package requirements.*rule: requirements/);
+    assert.throws(() => validateSkill(skill("[7]"), "needs"), /The requirement 7 is not valid.*rule: requirements/);
+    assert.throws(() => validateSkill(skill(JSON.stringify(["Zope.Interface", "zope-interface>=6"])), "needs"), /"zope-interface" is listed twice.*rule: requirements/);
+    const many = Array.from({ length: 21 }, (_, index) => `package${index}`);
+    assert.throws(() => validateSkill(skill(JSON.stringify(many)), "needs"), /lists 21 packages; at most 20 are allowed.*rule: requirements/);
+    assert.deepEqual(validateSkill(skill(JSON.stringify(many.slice(0, 20))), "needs").manifest.requirements.length, 20);
+  });
+
+  it("writes requirements into SKILL.md for a proposal and reads them back from a stored skill; a stored skill older than the check installs nothing", () => {
+    const text = manifestText({ name: "needs", description: "Needs tbdemo.", requirements: ["tbdemo>=1.0"] }, "Use it.");
+    assert.equal(text, "---\nname: needs\ndescription: Needs tbdemo.\nmetadata:\n  requirements:\n    - tbdemo>=1.0\n---\n\nUse it.\n");
+    assert.deepEqual(requirementsOf([{ path: "SKILL.md", data: Buffer.from(text) }]), ["tbdemo>=1.0"]);
+    assert.equal(manifestText({ name: "plain", description: "Plain." }, ""), "---\nname: plain\ndescription: Plain.\n---\n");
+    const older = "---\nname: older\ndescription: Stored before.\nmetadata:\n  requirements: --index-url=https://evil.example\n---\n";
+    assert.deepEqual(requirementsOf([{ path: "SKILL.md", data: Buffer.from(older) }]), []);
   });
 
   it("refuses a path leaving the folder", () => {

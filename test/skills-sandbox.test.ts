@@ -15,6 +15,7 @@ const fiscal: SessionSkill = {
     { path: "SKILL.md", data: Buffer.from("---\nname: fiscal-calendar\ndescription: Fiscal quarters.\n---\nUse quarter_of.\n") },
     { path: "scripts/fiscal_calendar.py", data: Buffer.from("def quarter_of(month):\n    return (month - 1) // 3 + 1\n") },
   ],
+  requirements: [],
 };
 
 describe("skills in a session", () => {
@@ -61,6 +62,7 @@ describe("skills in a session", () => {
         { path: "SKILL.md", data: Buffer.from("---\nname: quarters\ndescription: Quarter labels.\n---\n") },
         { path: "scripts/quarter_label.py", data: Buffer.from("def label(quarter):\n    return f'Q{quarter}'\n") },
       ],
+      requirements: [],
     };
     let asked = 0;
     const given = (skills: SessionSkill[]) => async () => { asked += 1; return skills; };

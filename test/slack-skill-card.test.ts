@@ -42,6 +42,18 @@ describe("the skill card", () => {
     assert.ok(actions.elements[1]?.confirm, "Reject asks to confirm");
   });
 
+  test("lists the packages SKILL.md declares, escaped, the long list cut with a count", () => {
+    const declaring = (requirements: string[]) => file("SKILL.md", `---\nname: fiscal-quarters\ndescription: Fiscal quarter of a month.\nmetadata:\n  requirements: ${JSON.stringify(requirements)}\n---\nUse it.\n`);
+    const card = skillCard({ record: record(), files: [declaring(["tbdemo>=1.0", "tabulate<1"])], approvers: ["slack:U0ADA"] });
+    assert.equal(blocksBroken(card.blocks), null);
+    assert.match(texts(card.blocks), /\*Installs packages\* \(from the package index, in sessions with a door out\): `tbdemo&gt;=1\.0`, `tabulate&lt;1`/);
+    const many = Array.from({ length: 20 }, (_, index) => `package-${index}-${"x".repeat(70)}>=1.0`);
+    const long = skillCard({ record: record(), files: [declaring(many)], approvers: ["slack:U0ADA"] });
+    assert.equal(blocksBroken(long.blocks), null);
+    assert.match(texts(long.blocks), /`package-0-x+&gt;=1\.0`, .* and \d+ more \(see SKILL\.md\)/);
+    assert.doesNotMatch(texts(skillCard({ record: record(), files: [skillMd], approvers: [] }).blocks), /Installs packages/);
+  });
+
   test("a megabyte of code full of fences and mentions stays within Slack's limits, escaped, cut with a note naming the full skill", () => {
     const line = "x = '``` <!channel> & <@U0EVE>'\n";
     const scripts = [file("scripts/big.py", line.repeat(30_000)), file("scripts/small.py", "y = 1\n")];

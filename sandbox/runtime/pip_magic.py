@@ -7,6 +7,10 @@ package directory (PIP_TARGET, on sys.path); without one pip fails to reach
 any index and says so.
 
 One line becomes one line, so a traceback's line numbers stay the cell's.
+
+`install` is the same pip for a skill's declared packages, installed when a
+session first imports the skill (the `skills` package the host writes, see
+src/sandbox/docker/skills-package.ts).
 """
 
 import importlib
@@ -46,3 +50,19 @@ def run(arguments):
     if code != 0:
         print("pip exited with code %d" % code, file=sys.stderr)
     return None
+
+
+def install(requirements):
+    """Runs `pip install` for requirements the host validated (names and version
+    specifiers only); returns pip's exit code and its output, kept from the cell's
+    output so that only a failure shows it."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # run() kills pip when the wait is interrupted (a cell's timeout, a stop), so none is left behind.
+    completed = subprocess.run(
+        # `--`: however a requirement reads, pip takes it as one, never as an option such as --index-url.
+        [sys.executable, "-m", "pip", "install", "--"] + list(requirements),
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    importlib.invalidate_caches()
+    return completed.returncode, completed.stdout.decode("utf-8", "replace")

@@ -29,12 +29,20 @@ function networkLine(network: readonly string[] | undefined): string {
   return `- Network only through a proxy (HTTP_PROXY and HTTPS_PROXY are set; urllib, requests and pip use it) to these hosts: ${network.join(", ")}. Anything else gets HTTP 403 with the reason; do not try to go around it. \`%pip install NAME\` in a cell installs a missing package for this session, when its index is allowed.`;
 }
 
-function skillLines(skills: readonly { name: string; description: string }[] | undefined): string {
+/** What happens to the packages a skill's SKILL.md lists under metadata.requirements, with the session's door out or without one. */
+function skillPackagesSentence(network: readonly string[] | undefined): string {
+  if (network === undefined || network.length === 0) {
+    return "A skill whose SKILL.md lists packages under metadata.requirements needs them, and they cannot be installed here: without them its import fails saying so.";
+  }
+  return "A skill whose SKILL.md lists packages under metadata.requirements has them installed for this session the first time you import it; if that fails, the import's error says why.";
+}
+
+function skillLines(skills: readonly { name: string; description: string }[] | undefined, network: readonly string[] | undefined): string {
   if (skills === undefined || skills.length === 0) return "";
   const lines = skills.map((skill) => `- ${skill.name}: ${skill.description.replace(/\s+/g, " ").trim()}`);
   return `
 
-Skills (tools approved for reuse): each is a folder /skills/<name>/ with SKILL.md, which says how to use it (read it before you do), and scripts/<stem>.py, importable as \`from skills.<stem> import ...\`. /skills is read-only.
+Skills (tools approved for reuse): each is a folder /skills/<name>/ with SKILL.md, which says how to use it (read it before you do), and scripts/<stem>.py, importable as \`from skills.<stem> import ...\`. /skills is read-only. ${skillPackagesSentence(network)}
 ${lines.join("\n")}`;
 }
 
@@ -61,5 +69,5 @@ The sandbox:
 ${networkLine(facts.network)}
 - A cell may run for at most ${formatDuration(facts.cellTimeoutMs)}; a longer cell is interrupted. Work on samples or vectorise when data is large.
 - State persists: variables, imports and files stay across cells and across follow-up messages in this thread, unless you are told the session was restarted.
-- Files the user attached are in the current working directory under the names you are given.${skillLines(facts.skills)}${proposingLines(facts.proposeSkills)}`;
+- Files the user attached are in the current working directory under the names you are given.${skillLines(facts.skills, facts.network)}${proposingLines(facts.proposeSkills)}`;
 }

@@ -22,9 +22,11 @@ const proposalSchema = z.object({
   description: z.string().max(10_000),
   instructions: z.string().max(2 * 1024 * 1024),
   files: z.array(z.object({ path: z.string().max(1_000), content: z.string().max(2 * 1024 * 1024) })).max(1_000),
+  // The tool's schema asks for it; a call without it (an older transcript, a lenient API) declares none.
+  requirements: z.array(z.string().max(1_000)).max(1_000).optional(),
 });
 
-const argumentsShape = "JSON {name, description, instructions, files: [{path, content}]}";
+const argumentsShape = "JSON {name, description, instructions, files: [{path, content}], requirements: [package, ...]}";
 
 export interface ProposalOutcome {
   /** The call's result for the model. */

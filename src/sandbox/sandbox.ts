@@ -173,6 +173,14 @@ export interface SessionSkill {
   name: string;
   /** Relative to the skill's folder, e.g. "SKILL.md", "scripts/fiscal_calendar.py". */
   files: { path: string; data: Buffer }[];
+  /**
+   * The packages its SKILL.md declares (validated requirements such as
+   * "tabulate>=0.9"; [] for none). A session with a door out installs them,
+   * as `%pip install` does, the first time it imports one of the skill's
+   * modules; a session without one imports the skill as it is, and an import
+   * that fails for a missing package says the skill needs packages this session cannot install.
+   */
+  requirements: readonly string[];
 }
 
 export interface AcquireOptions {

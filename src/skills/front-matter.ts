@@ -1,6 +1,7 @@
 /** SKILL.md: YAML front matter between `---` lines, then markdown instructions. */
 import { parse, stringify } from "yaml";
-import { checkDescription, checkName, refuse } from "./skill-rules.ts";
+import { SkillError } from "../errors.ts";
+import { checkDescription, checkName, checkRequirements, manifestFileName, refuse } from "./skill-rules.ts";
 import type { SkillManifest } from "./skill.ts";
 
 const frontMatterPattern = /^---\r?\n([\s\S]*?)\r?\n---[ \t]*(?:\r?\n|$)/;
@@ -27,6 +28,7 @@ export function parseManifest(text: string): { manifest: SkillManifest; instruct
   if (metadata !== undefined && metadata !== null && (typeof metadata !== "object" || Array.isArray(metadata))) {
     refuse("front-matter", "SKILL.md's metadata must be a mapping of keys to values.");
   }
+  const requirements = checkRequirements((metadata as Record<string, unknown> | null | undefined)?.requirements);
   return {
     manifest: {
       name: checkName(fields.name),
@@ -34,13 +36,32 @@ export function parseManifest(text: string): { manifest: SkillManifest; instruct
       license: optionalText("license"),
       compatibility: optionalText("compatibility"),
       metadata: (metadata ?? null) as Record<string, unknown> | null,
+      requirements,
     },
     instructions: text.slice(match[0].length),
   };
 }
 
-/** SKILL.md's text: the fields as YAML front matter, then the instructions. */
-export function manifestText(fields: { name: string; description: string }, instructions: string): string {
+/** SKILL.md's text: the fields as YAML front matter (requirements under metadata, when there are any), then the instructions. */
+export function manifestText(fields: { name: string; description: string; requirements?: readonly string[] }, instructions: string): string {
   const body = instructions.trim();
-  return `---\n${stringify({ name: fields.name, description: fields.description }, { lineWidth: 0 })}---\n${body === "" ? "" : `\n${body}\n`}`;
+  const requirements = fields.requirements ?? [];
+  const front = { name: fields.name, description: fields.description, ...(requirements.length === 0 ? {} : { metadata: { requirements } }) };
+  return `---\n${stringify(front, { lineWidth: 0 })}---\n${body === "" ? "" : `\n${body}\n`}`;
+}
+
+/**
+ * The requirements a stored skill's SKILL.md declares; [] when it declares
+ * none, and for a skill stored before requirements were checked whose
+ * metadata.requirements is not a valid list: nothing was approved as a package to install.
+ */
+export function requirementsOf(files: readonly { path: string; data: Buffer }[]): string[] {
+  const manifest = files.find((file) => file.path === manifestFileName);
+  if (manifest === undefined) return [];
+  try {
+    return parseManifest(manifest.data.toString("utf8")).manifest.requirements;
+  } catch (error) {
+    if (error instanceof SkillError) return [];
+    throw error;
+  }
 }

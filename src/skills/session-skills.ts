@@ -7,6 +7,7 @@
  */
 import type { SessionSkill } from "../sandbox/sandbox.ts";
 import type { SkillRecord, SkillStore } from "../store/skill-store.ts";
+import { requirementsOf } from "./front-matter.ts";
 import { activeSkills, visibleScopes } from "./skill-library.ts";
 import { globalScope } from "./skill.ts";
 
@@ -28,5 +29,10 @@ export async function visibleSkills(store: SkillStore, scope: string): Promise<S
 }
 
 export async function sessionSkills(store: SkillStore, skills: readonly SkillRecord[]): Promise<SessionSkill[]> {
-  return Promise.all(skills.map(async (skill) => ({ name: skill.name, files: await store.skillFiles(skill.id) })));
+  return Promise.all(
+    skills.map(async (skill) => {
+      const files = await store.skillFiles(skill.id);
+      return { name: skill.name, files, requirements: requirementsOf(files) };
+    }),
+  );
 }

@@ -85,7 +85,7 @@ export class SkillLibrary implements SkillProposer {
         }
       }
       const files: SkillFile[] = [
-        { path: manifestFileName, data: Buffer.from(manifestText({ name, description: proposal.description }, proposal.instructions)) },
+        { path: manifestFileName, data: Buffer.from(manifestText({ name, description: proposal.description, requirements: proposal.requirements ?? [] }, proposal.instructions)) },
         ...proposal.files.map((file) => ({ path: file.path, data: Buffer.from(file.content) })),
       ];
       const skill = validateSkill(files, name);

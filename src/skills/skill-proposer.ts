@@ -12,6 +12,8 @@ export interface SkillProposal {
   instructions: string;
   /** `scripts/<stem>.py`, and optionally `references/…` and `assets/…`. */
   files: { path: string; content: string }[];
+  /** Packages the skill needs beyond the sandbox's (SKILL.md's metadata.requirements), such as "tabulate>=0.9"; absent or [] for none. */
+  requirements?: string[] | undefined;
 }
 
 export interface ProposalContext {

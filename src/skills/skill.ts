@@ -19,6 +19,11 @@ export interface SkillManifest {
   compatibility: string | null;
   /** Free-form key/value pairs the format allows. */
   metadata: Record<string, unknown> | null;
+  /**
+   * `metadata.requirements`: packages a session installs (through its door
+   * out, as `%pip install` does) when it first imports the skill; [] when none.
+   */
+  requirements: string[];
 }
 
 /** A skill whose files passed every rule of skill-rules.ts. */

@@ -1,6 +1,6 @@
 /**
  * A skill version as a Components V2 message for review: its name, version,
- * scope and description, every file it holds (SKILL.md, scripts,
+ * scope and description, the packages it installs in sessions with a door out, every file it holds (SKILL.md, scripts,
  * references, assets: what an approval lets into the scope's
  * conversations) in code blocks, then its state. While proposed: who may approve (the Discord approvers,
  * mentioned) and Approve / Reject buttons; with no approver on Discord, the
@@ -11,6 +11,8 @@
 import { ButtonStyle, ComponentType, MessageFlags, type APIComponentInContainer, type APIContainerComponent } from "discord.js";
 import type { SkillRecord, StoredSkillFile } from "../../skills/skill.ts";
 import { formatBytes } from "../../core/format-size.ts";
+import { requirementsOf } from "../../skills/front-matter.ts";
+import { packagesList } from "../skill-packages.ts";
 import { leftOut, skillFileExcerpts, type FileExcerpt } from "../skill-file-excerpts.ts";
 import { fenced } from "./code-block.ts";
 import { accentColours, messageLimits } from "./message-limits.ts";
@@ -42,7 +44,7 @@ const minimumFileChars = 40;
 /** `discordApprovers`: the Discord user ids among THREADBOOK_SKILL_APPROVERS. */
 export function skillReviewMessage(view: SkillView, discordApprovers: readonly string[]): SkillReviewMessage {
   const { record } = view;
-  const header = headerOf(record);
+  const header = headerOf(record, requirementsOf(view.files));
   const { text: state, mentioned } = stateOf(record, discordApprovers);
   const filesBudget = messageLimits.textChars - header.length - state.length - 4;
   const code = filesOf(record, view.files, filesBudget);
@@ -73,11 +75,13 @@ export function mentionList(userIds: readonly string[]): string {
   return more > 0 ? `${shown.join(", ")} and ${more} more` : shown.join(", ");
 }
 
-function headerOf(record: SkillRecord): string {
+/** `requirements`: the packages SKILL.md declares, which sessions with a door out install from the package index when they import the skill. */
+function headerOf(record: SkillRecord, requirements: readonly string[]): string {
   const title = record.status === "proposed" ? "Skill proposed" : "Skill";
   const quoted = record.description.trim().split("\n").map((line) => `> ${line}`).join("\n");
   const shown = quoted.length > quotedDescriptionChars ? `${quoted.slice(0, quotedDescriptionChars)}…` : quoted;
-  return `**${title}: \`${record.name}\`** · version ${record.version} · scope \`${record.scope}\`\n${shown}`;
+  const packages = requirements.length === 0 ? "" : `\n**Installs packages** (from the package index, in sessions with a door out): ${packagesList(requirements, (requirement) => `\`${requirement}\``)}`;
+  return `**${title}: \`${record.name}\`** · version ${record.version} · scope \`${record.scope}\`\n${shown}${packages}`;
 }
 
 function stateOf(record: SkillRecord, discordApprovers: readonly string[]): { text: string; mentioned: string[] } {

@@ -1,12 +1,15 @@
 /**
  * The message that asks for a skill's approval in its thread: name, version,
- * scope, description and every file it holds (SKILL.md, scripts,
+ * scope, description, the packages it installs in sessions with a door out,
+ * and every file it holds (SKILL.md, scripts,
  * references, assets: what the approver lets into every conversation of
  * the scope, within Slack's block limits), who may approve, and Approve / Reject buttons. Once decided, the
  * same message shows the outcome in place of the buttons.
  */
 import type { SkillRecord, StoredSkillFile } from "../../skills/skill.ts";
 import { formatBytes } from "../../core/format-size.ts";
+import { requirementsOf } from "../../skills/front-matter.ts";
+import { packagesList } from "../skill-packages.ts";
 import { leftOut, shortened, skillFileExcerpts, type FileExcerpt } from "../skill-file-excerpts.ts";
 import { sectionChars } from "./slack-limits.ts";
 import { escapeFences, escapeText } from "./slack-text.ts";
@@ -43,6 +46,7 @@ export function skillCard({ record, files, approvers }: SkillCardInput): SlackMe
       `*${name}* · version ${record.version} · scope \`${escapeText(record.scope)}\` · proposed by ${who(record.proposedBy)}`,
       escapeText(clip(record.description, descriptionChars)),
       `Files: ${files.map((file) => `\`${escapeText(file.path)}\``).join(", ") || "none"}`,
+      ...packagesLine(files),
     ].join("\n")),
     ...fileSections(record, files),
   ];
@@ -50,6 +54,13 @@ export function skillCard({ record, files, approvers }: SkillCardInput): SlackMe
   else blocks.push(outcomeBlock(record));
   const state = record.status === "proposed" ? "waits for approval" : record.status;
   return { text: `Proposed skill ${record.name} (version ${record.version}) ${state}`, blocks };
+}
+
+/** The packages SKILL.md declares, which sessions with a door out install from the package index when they import the skill. */
+function packagesLine(files: readonly StoredSkillFile[]): string[] {
+  const requirements = requirementsOf(files);
+  if (requirements.length === 0) return [];
+  return [`*Installs packages* (from the package index, in sessions with a door out): ${packagesList(requirements, (requirement) => `\`${escapeText(requirement)}\``)}`];
 }
 
 /** Who may approve, with the buttons; or, with no Slack approver, how to approve from the command line. */

@@ -45,7 +45,15 @@ export const proposeSkillParameters: Record<string, unknown> = {
         additionalProperties: false,
       },
     },
+    requirements: {
+      type: "array",
+      description:
+        "Packages the skill's code imports that the sandbox does not have, as pip requirements (a name, optionally a version " +
+        "such as tabulate>=0.9; at most 20). They are installed when a session imports the skill, where sessions can install " +
+        "packages. Usually [].",
+      items: { type: "string" },
+    },
   },
-  required: ["name", "description", "instructions", "files"],
+  required: ["name", "description", "instructions", "files", "requirements"],
   additionalProperties: false,
 };
