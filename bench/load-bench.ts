@@ -42,11 +42,27 @@ export interface LoadRun {
   answeredOnce: number;
   /** Threads told, while their question waited, what it waited for. */
   toldWaiting: number;
-  /** The bot's resident high-water mark, in MB. */
+  /** The bot's resident high-water mark, in MB; with replicas, the largest of theirs. */
   peakMemoryMb: number;
+  /** Processes of `threadbook start` that served the load, on one database. */
+  replicas: number;
 }
 
-export async function measureLoad(options: { docker: Docker; instance: string; questions: number; modelDelayMs: number; signal: AbortSignal }): Promise<LoadRun> {
+export interface LoadOptions {
+  docker: Docker;
+  instance: string;
+  questions: number;
+  modelDelayMs: number;
+  signal: AbortSignal;
+  /** Replicas of the bot, each with its own Slack connection, the events spread over them; 1 by default. */
+  replicas?: number;
+  /** THREADBOOK_DATABASE_URL for the bots; needed for more than one replica. */
+  databaseUrl?: string;
+}
+
+export async function measureLoad(options: LoadOptions): Promise<LoadRun> {
+  const replicas = options.replicas ?? 1;
+  if (replicas > 1 && options.databaseUrl === undefined) throw new Error("replicas share a database: give a databaseUrl");
   const root = mkdtempSync(join(tmpdir(), "threadbook-bench-load-"));
   const botToken = `xoxb-${randomBytes(8).toString("hex")}`;
   const appToken = `xapp-${randomBytes(8).toString("hex")}`;
@@ -54,30 +70,37 @@ export async function measureLoad(options: { docker: Docker; instance: string; q
   const slack = await SlackServer.start({ botToken, appToken, teamId: team, botUserId });
   const model = await startOpenAIServer({ apiKey });
   const turn = { code: CODE, answer: ANSWER, delayMs: options.modelDelayMs };
-  let bot: BotProcess | undefined;
+  const bots: BotProcess[] = [];
   try {
-    bot = new BotProcess({
-      PATH: process.env["PATH"] ?? "",
-      HOME: process.env["HOME"] ?? root,
-      ...passThrough(["DOCKER_HOST", "THREADBOOK_SANDBOX_IMAGE", "THREADBOOK_SANDBOX_RUNTIME"]),
-      OPENAI_API_KEY: apiKey,
-      OPENAI_BASE_URL: model.baseURL,
-      THREADBOOK_MODEL: "gpt-bench",
-      THREADBOOK_MODEL_MAX_RETRIES: "0",
-      THREADBOOK_DATA_DIR: join(root, "data"),
-      THREADBOOK_INSTANCE: options.instance,
-      THREADBOOK_LOG_LEVEL: "warn",
-      SLACK_BOT_TOKEN: botToken,
-      SLACK_APP_TOKEN: appToken,
-      SLACK_API_URL: slack.apiUrl,
-    }, root);
-    await Promise.race([slack.whenConnected(120_000), bot.exited().then(() => { throw new Error(`the bot exited before it connected:\n${bot?.stderr ?? ""}`); })]);
+    for (let index = 0; index < replicas; index += 1) {
+      const bot = new BotProcess({
+        PATH: process.env["PATH"] ?? "",
+        HOME: process.env["HOME"] ?? root,
+        ...passThrough(["DOCKER_HOST", "THREADBOOK_SANDBOX_IMAGE", "THREADBOOK_SANDBOX_RUNTIME"]),
+        OPENAI_API_KEY: apiKey,
+        OPENAI_BASE_URL: model.baseURL,
+        THREADBOOK_MODEL: "gpt-bench",
+        THREADBOOK_MODEL_MAX_RETRIES: "0",
+        // Each replica its own data directory, as on its own machine; the state is the database's when one is given.
+        THREADBOOK_DATA_DIR: join(root, `data-${index}`),
+        THREADBOOK_INSTANCE: options.instance,
+        THREADBOOK_LOG_LEVEL: "warn",
+        ...(options.databaseUrl === undefined ? {} : { THREADBOOK_DATABASE_URL: options.databaseUrl }),
+        SLACK_BOT_TOKEN: botToken,
+        SLACK_APP_TOKEN: appToken,
+        SLACK_API_URL: slack.apiUrl,
+      }, root);
+      bots.push(bot);
+      // One at a time, so each connection's place in the emulator's order is its replica's.
+      await Promise.race([slack.whenConnections(index + 1, 120_000), bot.exited().then(() => { throw new Error(`a bot exited before it connected:\n${bot.stderr}`); })]);
+    }
+    const spread = replicas > 1 ? { spread: replicas } : {};
 
     const loneMs: number[] = [];
     for (let index = 0; index < LONE_QUESTIONS; index += 1) {
       options.signal.throwIfAborted();
       scriptOneCellTurns(model, 1, turn);
-      const lone = await askAtOnce(slack, { count: 1, channel, team, botUserId, userPrefix: `U0LONE${index}`, text: "the median of 3, 1 and 2?" });
+      const lone = await askAtOnce(slack, { count: 1, channel, team, botUserId, userPrefix: `U0LONE${index}`, text: "the median of 3, 1 and 2?", ...(replicas > 1 ? { spread: 1 } : {}) });
       await lone.answered(ANSWER_TIMEOUT_MS);
       lone.close();
       if (index > 0) loneMs.push(answerMs(lone.threads[0]!));
@@ -86,11 +109,11 @@ export async function measureLoad(options: { docker: Docker; instance: string; q
     options.signal.throwIfAborted();
     progress(`${options.questions} questions at once, the model ${options.modelDelayMs === 0 ? "answering at once" : `taking ${options.modelDelayMs / 1000} s a step`}`);
     scriptOneCellTurns(model, options.questions, turn);
-    const load = await askAtOnce(slack, { count: options.questions, channel, team, botUserId, userPrefix: "U0LOAD", text: "the median of 3, 1 and 2?" });
+    const load = await askAtOnce(slack, { count: options.questions, channel, team, botUserId, userPrefix: "U0LOAD", text: "the median of 3, 1 and 2?", ...spread });
     await load.answered(ANSWER_TIMEOUT_MS);
     // A second answer to a thread would come right after the first; the bot is idle once the last is posted.
     load.close();
-    const peakMemoryMb = residentHighWaterMb(bot.pid);
+    const peakMemoryMb = Math.max(...bots.map((bot) => residentHighWaterMb(bot.pid)));
     return {
       modelDelayMs: options.modelDelayMs,
       loneMs,
@@ -99,9 +122,10 @@ export async function measureLoad(options: { docker: Docker; instance: string; q
       answeredOnce: load.threads.filter((thread) => thread.answers === 1 && thread.text === ANSWER).length,
       toldWaiting: load.threads.filter((thread) => thread.toldWaiting).length,
       peakMemoryMb,
+      replicas,
     };
   } finally {
-    await bot?.stop().catch((error: unknown) => progress(`the bot did not stop cleanly: ${error instanceof Error ? error.message : String(error)}`));
+    await Promise.all(bots.map((bot) => bot.stop().catch((error: unknown) => progress(`a bot did not stop cleanly: ${error instanceof Error ? error.message : String(error)}`))));
     await removeBenchContainers(options.docker, options.instance).catch(() => undefined);
     await model.stop();
     await slack.stop();

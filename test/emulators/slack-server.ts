@@ -215,8 +215,13 @@ export class SlackServer {
 
   /** Resolves once a socket is connected (the hello sent). */
   whenConnected(timeoutMs = 20_000): Promise<void> {
-    if (this.#open.size > 0) return Promise.resolve();
-    return this.#waitFor("connected", () => true, timeoutMs, "a Socket Mode connection");
+    return this.whenConnections(1, timeoutMs);
+  }
+
+  /** Resolves once at least `count` Socket Mode connections are open (one per replica of the app). */
+  whenConnections(count: number, timeoutMs = 20_000): Promise<void> {
+    if (this.#open.size >= count) return Promise.resolve();
+    return this.#waitFor("connected", () => this.#open.size >= count, timeoutMs, `${count} Socket Mode connection(s)`);
   }
 
   /** The first call (already made or to come) of `method` that matches. */

@@ -58,8 +58,13 @@ export interface QuestionsAtOnce {
   close(): void;
 }
 
-/** Sends `count` mentions at once, user i in channel `channel`, each its own thread. */
-export async function askAtOnce(slack: SlackServer, options: { count: number; channel: string; team: string; botUserId: string; userPrefix: string; text: string }): Promise<QuestionsAtOnce> {
+/**
+ * Sends `count` mentions at once, user i in channel `channel`, each its own
+ * thread. With `spread`, the i-th goes over connection i % spread alone, as
+ * Slack spreads an app's events over its replicas' connections; else over
+ * every open connection.
+ */
+export async function askAtOnce(slack: SlackServer, options: { count: number; channel: string; team: string; botUserId: string; userPrefix: string; text: string; spread?: number }): Promise<QuestionsAtOnce> {
   const threads: ThreadOutcome[] = [];
   const byRoot = new Map<string, ThreadOutcome>();
   let onAllAnswered: (() => void) | undefined;
@@ -90,9 +95,9 @@ export async function askAtOnce(slack: SlackServer, options: { count: number; ch
     byRoot.set(rootTs, thread);
     return { thread, event: { type: "app_mention", user, text: `<@${options.botUserId}> ${options.text}`, ts: rootTs, event_ts: rootTs, channel: options.channel, team: options.team } };
   });
-  await Promise.all(events.map(({ thread, event }) => {
+  await Promise.all(events.map(({ thread, event }, index) => {
     thread.sentAt = performance.now();
-    return slack.deliver(event);
+    return slack.deliver(event, options.spread === undefined ? {} : { connection: index % options.spread });
   }));
   return {
     threads,
