@@ -57,6 +57,8 @@ export interface DockerSandboxOptions {
 }
 
 const READY_TIMEOUT_MS = 90_000;
+/** An engine that does not answer its first ping in this long counts as not running (an unreachable TCP host may never refuse). */
+const START_PING_MS = 10_000;
 const PROCESS_OWNER = `${hostname()}:${process.pid}`;
 
 /** Whether a container belongs to another process on this host that still runs, or, on an engine shared with other machines, to another host's. */
@@ -141,7 +143,7 @@ export class DockerSandbox implements Sandbox, SessionHost, PlacementHost {
   static async start(options: DockerSandboxOptions): Promise<DockerSandbox> {
     const docker = connectDocker(options.dockerHost);
     try {
-      await docker.ping();
+      await dockerCall("Asking Docker whether it answers", docker.ping(), START_PING_MS);
     } catch (error) {
       throw new SandboxError("docker_unavailable", "Docker is not running or cannot be reached, so code cannot run. Start Docker (or set DOCKER_HOST) and try again.", { retryable: true, cause: error });
     }

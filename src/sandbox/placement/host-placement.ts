@@ -36,6 +36,8 @@ interface Host {
   readonly entry: HostEntry;
   started: StartedHost | undefined;
   up: boolean;
+  /** A start under way (at the start, or by the health check), so it is never started twice. */
+  starting: Promise<void> | undefined;
   /** Sessions being acquired here now, counted as taken before the host counts them itself. */
   placing: number;
   /** Conversations that moved away while it was down: their sessions here are ended when it answers again. */
@@ -59,7 +61,7 @@ export class HostPlacement implements Sandbox {
   #closing = false;
 
   private constructor(options: HostPlacementOptions) {
-    this.#hosts = options.hosts.map((entry) => ({ entry, started: undefined, up: false, placing: 0, movedAway: new Set<string>() }));
+    this.#hosts = options.hosts.map((entry) => ({ entry, started: undefined, up: false, starting: undefined, placing: 0, movedAway: new Set<string>() }));
     this.#logger = options.logger;
     this.#pingTimeoutMs = options.pingTimeoutMs ?? 5_000;
   }
@@ -112,6 +114,7 @@ export class HostPlacement implements Sandbox {
     this.#closing = true;
     if (this.#health) clearInterval(this.#health);
     await this.#checking;
+    await Promise.all(this.#hosts.map((host) => host.starting?.catch(() => undefined)));
     await Promise.all(this.#hosts.map((host) => host.started?.sandbox.close()));
   }
 
@@ -145,7 +148,8 @@ export class HostPlacement implements Sandbox {
   async #checkHost(host: Host): Promise<void> {
     if (this.#closing) return;
     if (host.started === undefined) {
-      await this.#startHost(host).catch(() => undefined);
+      // Not awaited: a start may take long (an engine that accepts and then hangs), and the other hosts' checks go on meanwhile.
+      void this.#startHost(host).catch(() => undefined);
       return;
     }
     try {
@@ -157,19 +161,27 @@ export class HostPlacement implements Sandbox {
     if (!host.up) this.#markUp(host);
   }
 
-  async #startHost(host: Host): Promise<void> {
-    try {
-      host.started = await host.entry.start();
-    } catch (error) {
-      this.#logger.warn({ host: host.entry.name, err: error }, "a Docker host could not be started; trying again at the next health check");
-      throw error;
-    }
-    if (this.#closing) {
-      await host.started.sandbox.close();
-      return;
-    }
-    host.up = true;
-    this.#logger.info({ host: host.entry.name }, "Docker host in use");
+  /** Starts the host, or joins the start under way. */
+  #startHost(host: Host): Promise<void> {
+    host.starting ??= (async () => {
+      let started: StartedHost;
+      try {
+        started = await host.entry.start();
+      } catch (error) {
+        this.#logger.warn({ host: host.entry.name, err: error }, "a Docker host could not be started; trying again at the next health check");
+        throw error;
+      }
+      if (this.#closing) {
+        await started.sandbox.close();
+        return;
+      }
+      host.started = started;
+      host.up = true;
+      this.#logger.info({ host: host.entry.name }, "Docker host in use");
+    })().finally(() => {
+      host.starting = undefined;
+    });
+    return host.starting;
   }
 
   #markDown(host: Host, error: unknown): void {
