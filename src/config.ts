@@ -27,6 +27,21 @@ export type ReasoningEffort = (typeof reasoningEfforts)[number];
 const verbosities = ["low", "medium", "high"] as const;
 export type Verbosity = (typeof verbosities)[number];
 
+/** One Docker endpoint as connectDocker speaks to it: a socket, or plain HTTP. */
+const dockerHostPattern = /^unix:\/\/\/.+|^tcp:\/\/[^/:]+(:\d+)?\/?$/;
+
+/** THREADBOOK_DOCKER_HOSTS: every entry an endpoint, none empty (a stray comma is a mistake, not a host). */
+function dockerHostList(given: string): string[] | undefined {
+  const hosts = given.split(",").map((host) => host.trim());
+  return hosts.every((host) => dockerHostPattern.test(host)) ? hosts : undefined;
+}
+
+/** The same engine written two ways (a trailing slash, Docker's default port) counts once. */
+function engineIdentity(host: string): string {
+  const bare = host.replace(/\/+$/, "");
+  return /^tcp:\/\/[^:]+$/.test(bare) ? `${bare}:2375` : bare;
+}
+
 const allowListMust = "host names (*.example.org for subdomains), IP addresses or CIDR ranges, each with an optional :port, separated by commas";
 
 /** The most shards a bot may be split into here; Discord asks for more only of bots in many thousands of servers. */
@@ -135,7 +150,9 @@ const schema = z.object({
     { secret: true },
   ),
 
-  DOCKER_HOST: matching(undefined, /^unix:\/\/\/.+|^tcp:\/\/[^/:]+(:\d+)?\/?$/, "unix:///path/to/docker.sock or tcp://host:port (plain TCP; TLS and ssh:// are not supported)"),
+  DOCKER_HOST: matching(undefined, dockerHostPattern, "unix:///path/to/docker.sock or tcp://host:port (plain TCP; TLS and ssh:// are not supported)"),
+  // Unset: the one engine of DOCKER_HOST. Set, it replaces DOCKER_HOST for the sessions.
+  THREADBOOK_DOCKER_HOSTS: setting<string[]>([], dockerHostList, "Docker endpoints separated by commas, each unix:///path/to/docker.sock or tcp://host:port (plain TCP; TLS and ssh:// are not supported)"),
 });
 
 type Settings = z.infer<typeof schema>;
@@ -194,9 +211,14 @@ const sessionMemoryShare = 0.75;
 function capacityDefaults(value: Settings, machine: Machine): { maxSessions: number; maxTurns: number; maxCells: number } {
   const sessionBytes = value.THREADBOOK_SANDBOX_MEMORY_MB * 1024 * 1024;
   const maxSessions = value.THREADBOOK_MAX_SESSIONS ?? Math.max(1, Math.floor((sessionMemoryShare * machine.totalMemoryBytes) / sessionBytes));
-  const maxTurns = value.THREADBOOK_MAX_TURNS ?? maxSessions;
+  // THREADBOOK_MAX_SESSIONS is per engine: with several, the sessions of all of them can hold turns.
+  const maxTurns = value.THREADBOOK_MAX_TURNS ?? maxSessions * engineCount(value);
   const maxCells = value.THREADBOOK_MAX_CELLS ?? Math.max(1, machine.cpus);
   return { maxSessions, maxTurns, maxCells };
+}
+
+function engineCount(value: Settings): number {
+  return Math.max(1, value.THREADBOOK_DOCKER_HOSTS.length);
 }
 
 /** Settings valid alone but not together, one line each. */
@@ -219,14 +241,22 @@ function conflicts(value: Settings, machine: Machine): string[] {
     problems.push("DISCORD_APPLICATION_ID: must be set when DISCORD_TOKEN is (the Developer Portal shows it under General Information)");
   }
   const { maxSessions, maxTurns } = capacityDefaults(value, machine);
-  if (maxTurns > maxSessions) {
+  const engines = engineCount(value);
+  if (maxTurns > maxSessions * engines) {
     const derived = value.THREADBOOK_MAX_SESSIONS === undefined
       ? `, derived from 75% of this machine's ${Math.round(machine.totalMemoryBytes / 1024 ** 2)} MB memory at ${value.THREADBOOK_SANDBOX_MEMORY_MB} MB a session`
       : "";
+    const perEngine = engines > 1 ? ` per engine, on ${engines} engines of THREADBOOK_DOCKER_HOSTS` : "";
     problems.push(
-      `THREADBOOK_MAX_TURNS: must not exceed THREADBOOK_MAX_SESSIONS, since every running turn holds a session ` +
-        `(it is ${maxTurns}; THREADBOOK_MAX_SESSIONS is ${maxSessions}${derived})`,
+      `THREADBOOK_MAX_TURNS: must not exceed THREADBOOK_MAX_SESSIONS${engines > 1 ? " times the engines" : ""}, since every running turn holds a session ` +
+        `(it is ${maxTurns}; THREADBOOK_MAX_SESSIONS is ${maxSessions}${perEngine}${derived})`,
     );
+  }
+  const seen = new Set<string>();
+  for (const host of value.THREADBOOK_DOCKER_HOSTS) {
+    const identity = engineIdentity(host);
+    if (seen.has(identity)) problems.push(`THREADBOOK_DOCKER_HOSTS: names ${host} twice; name each engine once`);
+    seen.add(identity);
   }
   return problems;
 }
@@ -307,7 +337,7 @@ export interface Config {
   retention: { attachmentsMs: number; transcriptsMs: number; auditMs: number };
   /** How much the whole bot takes on at once, and each user's share of it. */
   capacity: {
-    /** Live session containers at once; past it the least recently used idle session is removed. */
+    /** Live session containers at once on each engine; past it the least recently used idle session there is removed. */
     maxSessions: number;
     /** Turns running at once; each holds a session (while it waits on the model too). */
     maxTurns: number;
@@ -337,7 +367,10 @@ export interface Config {
     idleTtlMs: number;
     cellTimeoutMs: number;
     outputBytes: number;
+    /** The one engine (DOCKER_HOST) when `dockerHosts` is empty; Docker's default socket when undefined. */
     dockerHost: string | undefined;
+    /** THREADBOOK_DOCKER_HOSTS: the engines sessions are placed on; empty: the one of `dockerHost`. */
+    dockerHosts: string[];
   };
   /** The door out of sessions (src/egress/); `enabled` false: no door, no network, as without it. */
   egress: {
@@ -439,6 +472,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, machine: Machin
       cellTimeoutMs: value.THREADBOOK_CELL_TIMEOUT_S * 1000,
       outputBytes: value.THREADBOOK_OUTPUT_KB * 1024,
       dockerHost: value.DOCKER_HOST,
+      dockerHosts: value.THREADBOOK_DOCKER_HOSTS,
     },
     egress: {
       enabled: value.THREADBOOK_EGRESS_ALLOW !== undefined || Object.keys(workspaces.lists).length > 0,

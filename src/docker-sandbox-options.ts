@@ -20,6 +20,11 @@ export function containerLimits(config: Config): ContainerLimits {
   return { memoryMb, cpus, pids, diskMb, fileMb, runtime, snapshotMb };
 }
 
+/** The engines sessions run on: THREADBOOK_DOCKER_HOSTS, else the one of DOCKER_HOST (undefined: Docker's default socket). */
+export function sandboxEngines(config: Config): (string | undefined)[] {
+  return config.sandbox.dockerHosts.length > 0 ? config.sandbox.dockerHosts : [config.sandbox.dockerHost];
+}
+
 /** What the settings say, with `overrides` (a logger at least) on top, e.g. a pool size for a one-shot command. */
 export function dockerSandboxOptions(config: Config, overrides: Partial<DockerSandboxOptions> & Pick<DockerSandboxOptions, "logger">): DockerSandboxOptions {
   return {
@@ -31,7 +36,7 @@ export function dockerSandboxOptions(config: Config, overrides: Partial<DockerSa
     idleTtlMs: config.sandbox.idleTtlMs,
     cellTimeoutMs: config.sandbox.cellTimeoutMs,
     outputBytes: config.sandbox.outputBytes,
-    dockerHost: config.sandbox.dockerHost,
+    dockerHost: sandboxEngines(config)[0],
     // A door for every container where any allow-list is set: a warm container does not know its workspace yet.
     ...(config.egress.enabled ? { egress: egressOptions(config, overrides.logger) } : {}),
     // Replicas sharing a database may share the engine from other machines.
@@ -48,10 +53,10 @@ function egressOptions(config: Config, logger: Logger): NonNullable<DockerSandbo
   return { doors, packagesMb, pipIndexUrl: doors.pipIndexUrl };
 }
 
-/** Compiles a skill's Python in a short-lived container of the sandbox image, never running it. */
+/** Compiles a skill's Python in a short-lived container of the sandbox image, never running it; on the first engine, where there are several. */
 export function skillCompileCheck(config: Config): PythonCompileCheck {
   return pythonCompileContainer({
-    docker: connectDocker(config.sandbox.dockerHost),
+    docker: connectDocker(sandboxEngines(config)[0]),
     image: config.sandbox.image ?? currentImageTag(),
     instance: config.sandbox.instance,
     owner: `${hostname()}:${process.pid}`,

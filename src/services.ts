@@ -1,5 +1,6 @@
 /**
- * Wiring: config → logger → model client → store → sandbox → agent, and
+ * Wiring: config → logger → model client → store → sandbox (one Docker
+ * engine, or a placement over several) → agent, and
  * closing them again. Each part is started only after the cheaper checks
  * before it passed, so a missing API key costs no Docker start.
  */
@@ -14,14 +15,13 @@ import { FileDownloads, incomingDirectoryName } from "./core/file-downloads.ts";
 import { createModelClient } from "./core/model/create-model-client.ts";
 import { RetentionSweeper } from "./core/retention.ts";
 import { timedOut, within } from "./deadline.ts";
-import { dockerSandboxOptions, skillCompileCheck } from "./docker-sandbox-options.ts";
+import { skillCompileCheck } from "./docker-sandbox-options.ts";
 import { createLogger, type Logger } from "./log.ts";
-import { DockerSandbox } from "./sandbox/docker/docker-sandbox.ts";
-import { DockerSessionCensus } from "./sandbox/docker/docker-session-census.ts";
 import type { SessionCensus } from "./sandbox/session-census.ts";
 import type { Sandbox } from "./sandbox/sandbox.ts";
 import { SkillLibrary } from "./skills/skill-library.ts";
 import { SkillReview } from "./skills/skill-review.ts";
+import { startSandbox } from "./start-sandbox.ts";
 import { openStore } from "./store/open-store.ts";
 import type { Store } from "./store/store.ts";
 
@@ -89,16 +89,16 @@ export async function startServices(config: Config, options: ServiceOptions): Pr
   const logger = createLogger({ level: config.logLevel, destination: options.log === "file" ? join(config.dataDir, logFileName) : 2 });
   const model = createModelClient(config.model, logger);
   const store = await openStore(config, { recoverInterruptedTurns: options.recoverInterruptedTurns });
-  let sandbox: DockerSandbox;
+  let sandbox: Sandbox;
+  let census: SessionCensus;
   try {
-    sandbox = await DockerSandbox.start(dockerSandboxOptions(config, { logger, poolSize: options.poolSize, buildMissingImage: true, onStatus: options.onStatus }));
+    ({ sandbox, census } = await startSandbox(config, { logger, poolSize: options.poolSize, buildMissingImage: true, onStatus: options.onStatus }));
   } catch (error) {
     await store.close();
     throw error;
   }
   const skills = new SkillLibrary(store.skills, skillCompileCheck(config));
   const skillReview = new SkillReview(skills, config.skills.approvers);
-  const census = new DockerSessionCensus(sandbox, config.sandbox.dockerHost);
   const downloads = new FileDownloads({ directory: join(config.dataDir, incomingDirectoryName), maxBytes: config.sandbox.fileMb * 1024 * 1024, maxAtOnce: config.capacity.maxDownloads });
   // Replicas sharing a database hand each conversation's session on between turns, and reap sessions by the store's clock.
   const replicated = config.databaseUrl !== undefined;

@@ -58,6 +58,7 @@ test("an empty environment loads the defaults", () => {
     cellTimeoutMs: 60_000,
     outputBytes: 64 * 1024,
     dockerHost: undefined,
+    dockerHosts: [],
   });
   assert.deepEqual(config.reply, { maxFiles: 20, maxFileBytes: 25 * 1024 * 1024 });
   const day = 24 * 60 * 60 * 1000;
@@ -184,6 +185,29 @@ test("capacity: more turns at once than sessions cannot work, since every runnin
       "(it is 7; THREADBOOK_MAX_SESSIONS is 6, derived from 75% of this machine's 8192 MB memory at 1024 MB a session)",
   ]);
   assert.equal(loadConfig({ THREADBOOK_MAX_TURNS: "6" }, machine).capacity.maxTurns, 6);
+});
+
+test("THREADBOOK_DOCKER_HOSTS: engines separated by commas; THREADBOOK_MAX_SESSIONS counts on each, so turns default to all of them", () => {
+  const config = loadConfig({ THREADBOOK_DOCKER_HOSTS: " unix:///var/run/docker.sock, tcp://10.0.0.7:2375 ,tcp://docker-b", THREADBOOK_MAX_SESSIONS: "4", DOCKER_HOST: "tcp://127.0.0.1:2375" }, machine);
+  assert.deepEqual(config.sandbox.dockerHosts, ["unix:///var/run/docker.sock", "tcp://10.0.0.7:2375", "tcp://docker-b"]);
+  assert.equal(config.sandbox.dockerHost, "tcp://127.0.0.1:2375", "DOCKER_HOST is still read (the docker command uses it); the list is what sessions use");
+  assert.deepEqual([config.capacity.maxSessions, config.capacity.maxTurns], [4, 12]);
+  assert.equal(loadConfig({ THREADBOOK_DOCKER_HOSTS: "unix:///a.sock,unix:///b.sock", THREADBOOK_MAX_SESSIONS: "4", THREADBOOK_MAX_TURNS: "8" }, machine).capacity.maxTurns, 8);
+  assert.deepEqual(loadConfig({ THREADBOOK_DOCKER_HOSTS: "" }, machine).sandbox.dockerHosts, [], "empty: unset, the one engine of DOCKER_HOST");
+});
+
+test("THREADBOOK_DOCKER_HOSTS: a bad entry, an empty one, or an engine named twice is refused in plain words", () => {
+  const must = "THREADBOOK_DOCKER_HOSTS: must be Docker endpoints separated by commas, each unix:///path/to/docker.sock or tcp://host:port (plain TCP; TLS and ssh:// are not supported)";
+  assert.deepEqual(problemsOf({ THREADBOOK_DOCKER_HOSTS: "unix:///a.sock,ssh://user@b" }), [`${must} (got unix:///a.sock,ssh://user@b)`]);
+  assert.deepEqual(problemsOf({ THREADBOOK_DOCKER_HOSTS: "unix:///a.sock,,unix:///b.sock" }), [`${must} (got unix:///a.sock,,unix:///b.sock)`]);
+  assert.deepEqual(problemsOf({ THREADBOOK_DOCKER_HOSTS: "tcp://b:2375/path" }), [`${must} (got tcp://b:2375/path)`]);
+  assert.deepEqual(problemsOf({ THREADBOOK_DOCKER_HOSTS: "tcp://b,unix:///a.sock,tcp://b:2375/" }), [
+    "THREADBOOK_DOCKER_HOSTS: names tcp://b:2375/ twice; name each engine once",
+  ]);
+  assert.deepEqual(problemsOf({ THREADBOOK_DOCKER_HOSTS: "unix:///a.sock,unix:///b.sock", THREADBOOK_MAX_SESSIONS: "2", THREADBOOK_MAX_TURNS: "5" }), [
+    "THREADBOOK_MAX_TURNS: must not exceed THREADBOOK_MAX_SESSIONS times the engines, since every running turn holds a session " +
+      "(it is 5; THREADBOOK_MAX_SESSIONS is 2 per engine, on 2 engines of THREADBOOK_DOCKER_HOSTS)",
+  ]);
 });
 
 test("a relative THREADBOOK_DATA_DIR is in the project's folder, wherever threadbook runs", (t) => {

@@ -54,6 +54,6 @@ export async function createPlatformAdapters(config: Config, agent: Agent, logge
 
 /** The hosts the settings point the bot at, none of which a chat should see. */
 function configuredHosts(config: Config): string[] {
-  const urls = [config.model.baseURL, config.slack?.apiUrl, config.discord?.apiUrl === discordApiUrl ? undefined : config.discord?.apiUrl, config.sandbox.dockerHost];
+  const urls = [config.model.baseURL, config.slack?.apiUrl, config.discord?.apiUrl === discordApiUrl ? undefined : config.discord?.apiUrl, config.sandbox.dockerHost, ...config.sandbox.dockerHosts];
   return urls.flatMap((url) => (url !== undefined && URL.canParse(url) && new URL(url).hostname !== "" ? [new URL(url).hostname] : []));
 }

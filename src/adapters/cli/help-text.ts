@@ -71,10 +71,11 @@ THREADBOOK_*, SLACK_* or DISCORD_* variable draws a warning):
   THREADBOOK_METRICS_HOST        address the metrics port is bound to              [127.0.0.1]
   THREADBOOK_MAX_SESSIONS        live sessions at once; past it the least recently [derived]
                                  used idle one is removed. Default: 75% of memory /
-                                 THREADBOOK_SANDBOX_MEMORY_MB, at least 1
+                                 THREADBOOK_SANDBOX_MEMORY_MB, at least 1 (per engine)
   THREADBOOK_MAX_TURNS           turns running at once, each holding a session     [derived]
                                  (also while it waits on the model); at most
                                  THREADBOOK_MAX_SESSIONS. Default: THREADBOOK_MAX_SESSIONS
+                                 (times the engines of THREADBOOK_DOCKER_HOSTS)
   THREADBOOK_MAX_CELLS           cells running at once across every session, and   [derived]
                                  sessions starting at once; past it they wait for a
                                  free CPU. Default: the CPUs
@@ -138,6 +139,9 @@ THREADBOOK_*, SLACK_* or DISCORD_* variable draws a warning):
   THREADBOOK_SKILLS_AUTO_APPROVE approve every proposed skill at once (single-user setups) [false]
   DOCKER_HOST                    Docker endpoint: unix:///path/to/docker.sock or plain tcp://host:port
                                  (no TLS, no ssh://)                               [/var/run/docker.sock]
+  THREADBOOK_DOCKER_HOSTS        several engines, comma-separated, each as DOCKER_HOST; sessions go
+                                 to the one with the most free slots, THREADBOOK_MAX_SESSIONS
+                                 on each; in place of DOCKER_HOST when set        [DOCKER_HOST only]
 
 Logs go to <THREADBOOK_DATA_DIR>/threadbook.log; the terminal shows progress and answers only.
 Exit codes: 0 answered, 1 failed, 2 bad usage or settings; stopped by a signal: 130 Ctrl-C (SIGINT),

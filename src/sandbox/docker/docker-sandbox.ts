@@ -12,6 +12,7 @@ import { KeyedQueue } from "../../keyed-queue.ts";
 import type { Logger } from "../../log.ts";
 import type { AcquireOptions, Sandbox, Session } from "../sandbox.ts";
 import type { EgressDoors } from "../../egress/egress-doors.ts";
+import type { PlacementHost } from "../placement/placement-host.ts";
 import { containerSpec, LABEL_EGRESS, LABEL_INSTANCE, LABEL_OWNER, type ContainerLimits } from "./container-spec.ts";
 import { DockerSession, type LiveContainer, type SessionHost } from "./docker-session.ts";
 import { dockerCall, dockerFailure } from "./docker-failure.ts";
@@ -56,6 +57,8 @@ export interface DockerSandboxOptions {
 }
 
 const READY_TIMEOUT_MS = 90_000;
+/** An engine that does not answer its first ping in this long counts as not running (an unreachable TCP host may never refuse). */
+const START_PING_MS = 10_000;
 const PROCESS_OWNER = `${hostname()}:${process.pid}`;
 
 /** Whether a container belongs to another process on this host that still runs, or, on an engine shared with other machines, to another host's. */
@@ -90,7 +93,7 @@ export function sessionContainerName(instance: string, conversationKey: string):
   return `${instance}-s-${createHash("sha256").update(conversationKey).digest("hex").slice(0, 24)}`;
 }
 
-export class DockerSandbox implements Sandbox, SessionHost {
+export class DockerSandbox implements Sandbox, SessionHost, PlacementHost {
   readonly docker: Docker;
   readonly logger: Logger;
   readonly cellTimeoutMs: number;
@@ -140,7 +143,7 @@ export class DockerSandbox implements Sandbox, SessionHost {
   static async start(options: DockerSandboxOptions): Promise<DockerSandbox> {
     const docker = connectDocker(options.dockerHost);
     try {
-      await docker.ping();
+      await dockerCall("Asking Docker whether it answers", docker.ping(), START_PING_MS);
     } catch (error) {
       throw new SandboxError("docker_unavailable", "Docker is not running or cannot be reached, so code cannot run. Start Docker (or set DOCKER_HOST) and try again.", { retryable: true, cause: error });
     }
@@ -218,6 +221,34 @@ export class DockerSandbox implements Sandbox, SessionHost {
     for (const session of this.sessions.values()) session.detach();
     this.sessions.clear();
     await this.doors?.closeAll();
+  }
+
+  /** Resolves while the engine answers within `withinMs`; else a `docker_unavailable` SandboxError. */
+  async ping(withinMs = 5_000): Promise<void> {
+    await dockerCall("Asking Docker whether it answers", this.docker.ping(), withinMs);
+  }
+
+  /** Session slots: those counted against `maxSessions` now (starting ones too), and the bound (Infinity when unbounded). */
+  capacity(): { live: number; max: number } {
+    return { live: this.liveSessions(), max: this.options.maxSessions ?? Infinity };
+  }
+
+  /**
+   * Whether the conversation has a session on this engine: one this process
+   * knows, or a running container under its name (left by an earlier process,
+   * or started by a replica sharing the engine).
+   */
+  async holds(conversationKey: string): Promise<boolean> {
+    const name = sessionContainerName(this.options.instance, conversationKey);
+    const known = this.sessions.get(name);
+    if ((known !== undefined && !known.closed) || this.adopted.has(name)) return true;
+    try {
+      const info = await dockerCall("Finding the conversation's session", this.docker.getContainer(name).inspect());
+      return info.State.Running && info.Config.Image === this.image;
+    } catch (error) {
+      if ((error as { statusCode?: number }).statusCode === 404) return false;
+      throw dockerFailure(error);
+    }
   }
 
   /** Containers of this instance: running sessions, and how many are warm. */
@@ -364,7 +395,7 @@ export class DockerSandbox implements Sandbox, SessionHost {
       // A cell the earlier process left running holds the runner, the ping's answer too, until its own
       // limit: interrupt it first (the supervisor acts on SIGINT only while a cell runs; its late reply is dropped).
       await dockerCall("Finding the conversation's session", container.kill({ signal: "SIGINT" })).catch(() => undefined);
-      const pong = await this.ping(channel);
+      const pong = await this.pingRunner(channel);
       const egressToken = info.Config.Labels?.[LABEL_EGRESS];
       if (egressToken !== undefined && this.doors !== undefined && (await this.doors.reopen(egressToken))) this.doorTokens.set(name, egressToken);
       return { container, channel, id: info.Id, pythonVersion: pong, egressToken };
@@ -420,7 +451,7 @@ export class DockerSandbox implements Sandbox, SessionHost {
     try {
       const channel = await dockerCall("Starting a Python session", RunnerChannel.attach(container, this.logger.child({ container: name }), this.channelBounds));
       await dockerCall("Starting a Python session", container.start());
-      const pythonVersion = await this.ping(channel);
+      const pythonVersion = await this.pingRunner(channel);
       return { container, channel, id: container.id, pythonVersion, egressToken: door?.token };
     } catch (error) {
       await container.remove({ force: true }).catch(() => undefined);
@@ -429,7 +460,7 @@ export class DockerSandbox implements Sandbox, SessionHost {
     }
   }
 
-  private async ping(channel: RunnerChannel): Promise<string> {
+  private async pingRunner(channel: RunnerChannel): Promise<string> {
     const reply = await channel.request({ op: "ping" }, pingReply, READY_TIMEOUT_MS);
     return reply.python;
   }
