@@ -46,6 +46,8 @@ export interface LoadRun {
   peakMemoryMb: number;
   /** Processes of `threadbook start` that served the load, on one database. */
   replicas: number;
+  /** What threads not answered once with the model's answer got instead: up to three distinct texts, each cut short. */
+  otherAnswers: string[];
 }
 
 export interface LoadOptions {
@@ -123,6 +125,7 @@ export async function measureLoad(options: LoadOptions): Promise<LoadRun> {
       toldWaiting: load.threads.filter((thread) => thread.toldWaiting).length,
       peakMemoryMb,
       replicas,
+      otherAnswers: [...new Set(load.threads.filter((thread) => !(thread.answers === 1 && thread.text === ANSWER)).map((thread) => `${thread.answers} answer(s): ${thread.text.slice(0, 300)}`))].slice(0, 3),
     };
   } finally {
     await Promise.all(bots.map((bot) => bot.stop().catch((error: unknown) => progress(`a bot did not stop cleanly: ${error instanceof Error ? error.message : String(error)}`))));

@@ -72,7 +72,8 @@ len(df)`;
 test("variables set in one turn are back after the container is killed; an open file and a socket are named, the rest come back", async (t) => {
   const h = await harness(t);
   h.script([codeStep(setUp), textStep("set"), codeStep("(len(df), round(float(model.coef_[0]), 3), lookup[9999], pd.__name__)"), textStep("back")]);
-  assert.equal((await h.agent.handle(h.turn("Set up"))).cells[0]!.value, "100000");
+  const first = await h.agent.handle(h.turn("Set up"));
+  assert.equal(first.cells[0]?.value, "100000", JSON.stringify({ error: first.error, cell: first.cells[0] }));
   await h.agent.idle(); // the variables are saved after the reply
   await h.killContainer();
   const back = await h.agent.handle(h.turn("Still there?"));

@@ -296,6 +296,40 @@ describe("docker sandbox", () => {
   });
 });
 
+describe("docker sandbox preloading", () => {
+  const instance = testInstance();
+  after(() => removeInstance(instance));
+
+  test("a warm container has the data stack imported; one started while someone waits imports only numpy ahead, and its first pyplot figure and saved file are handled as a warm one's", async () => {
+    const warm = await startTestSandbox({ instance, poolSize: 1 });
+    try {
+      await warm.warmUp();
+      const claimed = await warm.acquire("from-the-pool");
+      assert.equal((await claimed.run("import sys\nsorted(name for name in ('numpy', 'pandas', 'matplotlib.pyplot') if name in sys.modules)")).value, "['matplotlib.pyplot', 'numpy', 'pandas']");
+    } finally {
+      await warm.close();
+    }
+    const cold = await startTestSandbox({ instance: `${instance}-cold`, poolSize: 0 });
+    try {
+      const session = await cold.acquire("on-demand");
+      const loaded = await session.run("import sys\nsorted(name for name in ('numpy', 'pandas', 'matplotlib', 'matplotlib.pyplot') if name in sys.modules)");
+      assert.equal(loaded.value, "['numpy']", "of the data stack only numpy (its BLAS must load before the memory cap) before the first cell");
+      // pyplot gets the kernel's hooks as the cell first imports it: show() draws nothing and warns of nothing,
+      // the figure comes back, and one the code saved itself is not saved a second time.
+      const plotted = await session.run("import matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\nplt.savefig('mine.png')\nplt.show()\nplt.figure()\nplt.plot([3, 2, 1])\nplt.show()");
+      assert.equal(plotted.error, null);
+      assert.equal(plotted.stderr, "", "no warning from show()");
+      const names = plotted.figures.map((figure) => figure.name);
+      assert.equal(names.length, 2);
+      assert.equal(names[0], "mine.png", "the figure the code saved itself is reported as its own file, not saved again");
+      assert.match(names[1]!, /^figure-\d+\.png$/);
+    } finally {
+      await cold.close();
+      await removeInstance(`${instance}-cold`);
+    }
+  });
+});
+
 describe("docker sandbox across processes", () => {
   const instance = testInstance();
   after(() => removeInstance(instance));

@@ -192,7 +192,11 @@ def print_to_descriptors():
 
 
 def preload():
-    """Imports the data stack once, so the first cell of a session is fast."""
+    """Prepares matplotlib's settings and, in a warm container, imports the
+    data stack once, so the first cell of a session is fast. A session started
+    on demand (THREADBOOK_PRELOAD=0: the pool was empty, someone is waiting)
+    imports only numpy ahead: each cell imports what else it uses, and pyplot
+    gets the kernel's hooks when it is first imported."""
     config = os.environ.get("MPLCONFIGDIR")
     if config:
         os.makedirs(config, exist_ok=True)
@@ -202,15 +206,52 @@ def preload():
                 if name.endswith(".json"):
                     with open(os.path.join(source, name), "rb") as src, open(os.path.join(config, name), "wb") as dst:
                         dst.write(src.read())
-    for module in ("numpy", "pandas", "matplotlib.pyplot"):
+    # numpy always: its BLAS reserves its threads' buffers as it loads, which must happen before
+    # limit_memory caps the data segment (a BLAS starting under the cap can hang its first call).
+    lazy = os.environ.pop("THREADBOOK_PRELOAD", None) == "0"  # the setting is the kernel's, not the cells'.
+    if lazy:
+        sys.meta_path.insert(0, PyplotHooks())
+    for module in ("numpy",) if lazy else ("numpy", "pandas", "matplotlib.pyplot"):
         try:
             __import__(module)
         except Exception:
             pass
     pyplot = sys.modules.get("matplotlib.pyplot")
     if pyplot is not None:
-        pyplot.show = lambda *args, **kwargs: None
-        record_figure_saves(sys.modules["matplotlib.figure"].Figure)
+        hook_pyplot(pyplot)
+
+
+def hook_pyplot(pyplot):
+    """show() draws nothing (figures are collected after the cell), and a figure the code saves itself is noted."""
+    pyplot.show = lambda *args, **kwargs: None
+    record_figure_saves(sys.modules["matplotlib.figure"].Figure)
+
+
+class PyplotHooks:
+    """An import finder that gives matplotlib.pyplot the kernel's hooks as it
+    is first imported; every other import, and any after that, it leaves to
+    the finders after it."""
+
+    def __init__(self):
+        self.done = False
+
+    def find_spec(self, fullname, path, target=None):
+        if self.done or fullname != "matplotlib.pyplot":
+            return None
+        self.done = True
+        import importlib.util
+        spec = importlib.util.find_spec(fullname)
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        loader = spec.loader
+        run_module = loader.exec_module
+
+        def exec_module(module):
+            run_module(module)
+            hook_pyplot(module)
+
+        loader.exec_module = exec_module
+        return spec
 
 
 def main():

@@ -24,7 +24,7 @@ import { SANDBOX_LIBRARIES } from "./prompt.ts";
 import { SafeProgress } from "./safe-progress.ts";
 import type { SkillProposer } from "../skills/skill-proposer.ts";
 import { shutdownMessage, stopReasonOf, type StopReason } from "./stop-reason.ts";
-import { GateFullError, TurnGate } from "./turn-gate.ts";
+import { GateFullError, TurnGate, type GateSlot } from "./turn-gate.ts";
 import { TurnRun, type AgentSettings } from "./turn-run.ts";
 import { budgetRefusal, TokenBudgets } from "./token-budgets.ts";
 import { silentObserver, type TurnEnd, type TurnObserver } from "./turn-observer.ts";
@@ -76,6 +76,12 @@ export interface AgentOptions {
    * Off by default: one process keeps its sessions.
    */
   handOffSessions?: boolean;
+}
+
+/** A turn that ran a cell, and the slot it holds until its variables are saved. */
+interface HeldRun {
+  run: TurnRun;
+  slot: GateSlot;
 }
 
 /** Past a cell's limit, how long a turn may show nothing before the watchdog stops it: a slow model step and its retries. */
@@ -210,21 +216,23 @@ export class Agent {
           // A turn whose lease lapses (taken over after this replica stalled) stops: another may run the conversation now.
           const onLost = () => stop.abort({ kind: "user", by: "threadbook (its hold on this conversation lapsed)" } satisfies StopReason);
           lease.lost.addEventListener("abort", onLost, { once: true });
-          let keep: TurnRun | undefined;
+          let keep: HeldRun | undefined;
           try {
             const held = await this.#runHolding(turn, events, logger, admission, stop, signal);
             keep = held.keep;
             return held.reply;
           } finally {
             lease.lost.removeEventListener("abort", onLost);
-            // The lease is let go of once the variables are saved, so no other replica takes the session meanwhile.
+            // The lease and the turn's slot are let go of once the variables are saved, so no other
+            // replica takes the session meanwhile, and no other turn counts on a session still saving.
             const letGo = async () => {
+              keep?.slot.leave();
               if (this.#options.handOffSessions === true) {
                 await this.#options.sandbox.detach(turn.conversationKey).catch((error: unknown) => logger.warn({ err: error }, "could not hand the session off"));
               }
               await lease.release();
             };
-            if (keep === undefined || !this.#keepVariablesAfter(keep, turn.conversationKey, logger, letGo)) await letGo();
+            if (keep === undefined || !this.#keepVariablesAfter(keep.run, turn.conversationKey, logger, letGo)) await letGo();
           }
         },
         (ahead) => events.report({ type: "queued", ahead, reason: "conversation" }),
@@ -237,7 +245,8 @@ export class Agent {
   /**
    * The rest of a turn once its conversation's lease is held: a slot, its
    * files, then the run under the watchdog. `keep` is the run whose variables
-   * are to be saved: one that ran a cell.
+   * are to be saved (one that ran a cell), with the slot it still holds: the
+   * caller leaves it once they are.
    */
   async #runHolding(
     turn: Turn,
@@ -246,7 +255,7 @@ export class Agent {
     admission: { recorded: () => void },
     stop: AbortController,
     signal: AbortSignal,
-  ): Promise<{ reply: Reply; keep?: TurnRun }> {
+  ): Promise<{ reply: Reply; keep?: HeldRun }> {
     let slot;
     try {
       slot = await this.#gate.enter((ahead) => events.report({ type: "queued", ahead, reason: "capacity" }), signal);
@@ -260,6 +269,7 @@ export class Agent {
       throw error;
     }
     this.#running.set(turn.conversationKey, stop);
+    let handedOn = false;
     try {
       if (this.#shuttingDown || signal.aborted) {
         return { reply: await this.#refuse(turn, events, this.#shuttingDown ? shutdownMessage : stoppedWhileWaiting(signal)) };
@@ -291,11 +301,13 @@ export class Agent {
         },
       });
       // A turn that ran no cell left the namespace as it was.
-      return reply.cells.length > 0 ? { reply, keep: run } : { reply };
+      if (reply.cells.length === 0) return { reply };
+      handedOn = true;
+      return { reply, keep: { run, slot } };
     } finally {
       admission.recorded();
       this.#running.delete(turn.conversationKey);
-      slot.leave();
+      if (!handedOn) slot.leave();
       await events.flush();
     }
   }

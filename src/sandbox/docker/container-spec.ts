@@ -79,8 +79,14 @@ export interface ContainerLimits {
  */
 const GVISOR_THREAD_HEADROOM = 512;
 
-export function containerSpec(options: { image: string; name: string; instance: string; limits: ContainerLimits; owner: string; egress?: ContainerEgress | undefined }): Docker.ContainerCreateOptions {
+/**
+ * A session container's create options. `preload: false` (a session started
+ * while someone waits) has its kernel import nothing ahead; a warm
+ * container's imports the data stack before it is claimed.
+ */
+export function containerSpec(options: { image: string; name: string; instance: string; limits: ContainerLimits; owner: string; egress?: ContainerEgress | undefined; preload?: boolean }): Docker.ContainerCreateOptions {
   const { limits, egress } = options;
+  const preload = options.preload === false ? ["THREADBOOK_PRELOAD=0"] : [];
   const memory = limits.memoryMb * 1024 * 1024;
   const fileBytes = limits.fileMb * 1024 * 1024;
   return {
@@ -89,7 +95,7 @@ export function containerSpec(options: { image: string; name: string; instance: 
     Labels: { [LABEL_INSTANCE]: options.instance, [LABEL_OWNER]: options.owner, ...(egress ? { [LABEL_EGRESS]: egress.token } : {}) },
     User: SUPERVISOR_USER,
     WorkingDir: WORKDIR,
-    Env: egress ? [`THREADBOOK_WORKDIR=${WORKDIR}`, `PYTHONPATH=${SKILLS_PYTHON_DIR}:${PACKAGES_DIR}`, ...egressEnvironment(egress)] : [`THREADBOOK_WORKDIR=${WORKDIR}`, `PYTHONPATH=${SKILLS_PYTHON_DIR}`],
+    Env: egress ? [`THREADBOOK_WORKDIR=${WORKDIR}`, `PYTHONPATH=${SKILLS_PYTHON_DIR}:${PACKAGES_DIR}`, ...preload, ...egressEnvironment(egress)] : [`THREADBOOK_WORKDIR=${WORKDIR}`, `PYTHONPATH=${SKILLS_PYTHON_DIR}`, ...preload],
     AttachStdin: true,
     AttachStdout: true,
     AttachStderr: true,

@@ -426,12 +426,14 @@ export class DockerSandbox implements Sandbox, SessionHost, PlacementHost {
       }
     }
     this.fillPool();
-    const live = await this.startContainer(name);
+    // Someone waits on this one: its kernel imports nothing ahead, so a burst of new sessions
+    // spends the CPUs on their cells, each importing what it uses, not on preloading.
+    const live = await this.startContainer(name, { preload: false });
     if (live.egressToken !== undefined) this.doorTokens.set(name, live.egressToken);
     return live;
   }
 
-  private async startContainer(name: string): Promise<LiveContainer> {
+  private async startContainer(name: string, options: { preload?: boolean } = {}): Promise<LiveContainer> {
     const door = await this.doors?.open();
     const egress = this.options.egress;
     const closeDoor = async () => {
@@ -440,7 +442,7 @@ export class DockerSandbox implements Sandbox, SessionHost, PlacementHost {
     let container: Docker.Container;
     try {
       const spec = containerSpec({
-        image: this.image, name, instance: this.options.instance, limits: this.options.limits, owner: PROCESS_OWNER,
+        image: this.image, name, instance: this.options.instance, limits: this.options.limits, owner: PROCESS_OWNER, preload: options.preload,
         egress: door === undefined || egress === undefined ? undefined : { ...door, packagesMb: egress.packagesMb, pipIndexUrl: egress.pipIndexUrl },
       });
       container = await dockerCall("Starting a Python session", this.docker.createContainer(spec));
