@@ -9,7 +9,7 @@
  * so what it shows is what replicas cost (the lease, the hand-off, the
  * shared database), not what more machines would add.
  *
- *   node bench/replica-load-bench.ts [questions] [delay ms]   # 50 and 2000 by default
+ *   bash scripts/with-node.sh node bench/replica-load-bench.ts [questions] [delay ms]   # 50 and 2000 by default
  */
 import Docker from "dockerode";
 import { startPostgres } from "../test/support/postgres.ts";
