@@ -15,6 +15,7 @@ import type { EgressDoors } from "../../egress/egress-doors.ts";
 import type { PlacementHost } from "../placement/placement-host.ts";
 import { containerSpec, LABEL_EGRESS, LABEL_INSTANCE, LABEL_OWNER, type ContainerLimits } from "./container-spec.ts";
 import { DockerSession, type LiveContainer, type SessionHost } from "./docker-session.ts";
+import { WarmPool } from "./warm-pool.ts";
 import { dockerCall, dockerFailure } from "./docker-failure.ts";
 import { buildImage, currentImageTag, imageExists } from "./image.ts";
 import { defaultDiagnosticsBounds, RunnerChannel, type ChannelBounds } from "./runner-channel.ts";
@@ -101,7 +102,7 @@ export class DockerSandbox implements Sandbox, SessionHost, PlacementHost {
   readonly fileBytes: number;
   readonly image: string;
   private readonly options: DockerSandboxOptions;
-  private readonly pool: LiveContainer[] = [];
+  private readonly pool: WarmPool;
   private readonly sessions = new Map<string, DockerSession>();
   /** Session containers of an earlier process, not yet acquired: name → last use and starting process. */
   private readonly adopted = new Map<string, { lastUsed: number; owner: string | undefined }>();
@@ -112,9 +113,7 @@ export class DockerSandbox implements Sandbox, SessionHost, PlacementHost {
   /** Sessions being started, counted against `maxSessions` before they exist. */
   private starting = 0;
   private readonly channelBounds: ChannelBounds;
-  private filling: Promise<void> | undefined;
   private reaper: NodeJS.Timeout | undefined;
-  private closing = false;
 
   private constructor(docker: Docker, options: DockerSandboxOptions, image: string) {
     this.docker = docker;
@@ -125,6 +124,12 @@ export class DockerSandbox implements Sandbox, SessionHost, PlacementHost {
     this.outputBytes = options.outputBytes;
     this.fileBytes = options.limits.fileMb * 1024 * 1024;
     this.channelBounds = { maxLineBytes: maxReplyLineBytes(options.outputBytes), ...defaultDiagnosticsBounds };
+    this.pool = new WarmPool({
+      size: options.poolSize,
+      start: () => this.startContainer(`${options.instance}-pool-${randomBytes(6).toString("hex")}`),
+      discard: (live) => discard(live, this.doors),
+      logger: options.logger,
+    });
   }
 
   private get doors(): EgressDoors | undefined {
@@ -162,7 +167,7 @@ export class DockerSandbox implements Sandbox, SessionHost, PlacementHost {
     }
     const sandbox = new DockerSandbox(docker, options, image);
     await sandbox.sweep();
-    sandbox.fillPool();
+    sandbox.pool.fill();
     const interval = Math.max(1_000, Math.min(options.idleTtlMs / 2, 30_000));
     sandbox.reaper = setInterval(() => void sandbox.reapIdle(), interval);
     sandbox.reaper.unref();
@@ -214,10 +219,8 @@ export class DockerSandbox implements Sandbox, SessionHost, PlacementHost {
   }
 
   async close(): Promise<void> {
-    this.closing = true;
     if (this.reaper) clearInterval(this.reaper);
-    await this.filling?.catch(() => undefined);
-    await Promise.all(this.pool.splice(0).map((live) => discard(live, this.doors)));
+    await this.pool.close();
     for (const session of this.sessions.values()) session.detach();
     this.sessions.clear();
     await this.doors?.closeAll();
@@ -253,7 +256,7 @@ export class DockerSandbox implements Sandbox, SessionHost, PlacementHost {
 
   /** Containers of this instance: running sessions, and how many are warm. */
   stats(): { sessions: number; warm: number; adopted: number } {
-    return { sessions: this.sessions.size, warm: this.pool.length, adopted: this.adopted.size };
+    return { sessions: this.sessions.size, warm: this.pool.warm, adopted: this.adopted.size };
   }
 
   /** The most memory one session's channel may hold of what its runner sends. */
@@ -288,10 +291,8 @@ export class DockerSandbox implements Sandbox, SessionHost, PlacementHost {
 
   /** Waits until the warm pool is full; for start-up and benchmarks. Throws when containers cannot start. */
   async warmUp(): Promise<void> {
-    this.fillPool();
-    await this.filling;
-    if (this.pool.length < this.options.poolSize && !this.closing) {
-      throw new SandboxError("sandbox_failed", `The warm pool holds ${this.pool.length} of ${this.options.poolSize} sessions; starting more failed (see the log).`, { retryable: true });
+    if (!(await this.pool.warmUp())) {
+      throw new SandboxError("sandbox_failed", `The warm pool holds ${this.pool.warm} of ${this.options.poolSize} sessions; starting more failed (see the log).`, { retryable: true });
     }
   }
 
@@ -408,27 +409,10 @@ export class DockerSandbox implements Sandbox, SessionHost, PlacementHost {
 
   /** A ready container under `name`: a warm one renamed, or a new one when the pool is empty. */
   private async claim(name: string): Promise<LiveContainer> {
-    for (let warm = this.pool.shift(); warm !== undefined; warm = this.pool.shift()) {
-      // A warm container whose channel closed (its engine restarted, or it died) is no session.
-      if (warm.channel.closed) {
-        this.logger.info("dropping a warm container that is gone");
-        void discard(warm, this.doors);
-        continue;
-      }
-      try {
-        await dockerCall("Claiming a warm session", warm.container.rename({ name }));
-        if (warm.egressToken !== undefined) this.doorTokens.set(name, warm.egressToken);
-        this.fillPool();
-        return warm;
-      } catch (error) {
-        this.logger.warn({ err: error }, "a warm container could not be claimed; starting one");
-        void discard(warm, this.doors);
-      }
-    }
-    this.fillPool();
-    // Someone waits on this one: its kernel imports nothing ahead, so a burst of new sessions
+    const warm = await this.pool.claim(name);
+    // Someone waits on a new one: its kernel imports only numpy ahead, so a burst of new sessions
     // spends the CPUs on their cells, each importing what it uses, not on preloading.
-    const live = await this.startContainer(name, { preload: false });
+    const live = warm ?? (await this.startContainer(name, { preload: false }));
     if (live.egressToken !== undefined) this.doorTokens.set(name, live.egressToken);
     return live;
   }
@@ -465,26 +449,6 @@ export class DockerSandbox implements Sandbox, SessionHost, PlacementHost {
   private async pingRunner(channel: RunnerChannel): Promise<string> {
     const reply = await channel.request({ op: "ping" }, pingReply, READY_TIMEOUT_MS);
     return reply.python;
-  }
-
-  private fillPool(): void {
-    if (this.filling || this.closing) return;
-    this.filling = (async () => {
-      let failures = 0;
-      while (!this.closing && this.pool.length < this.options.poolSize && failures < 3) {
-        try {
-          const live = await this.startContainer(`${this.options.instance}-pool-${randomBytes(6).toString("hex")}`);
-          if (this.closing) {
-            await discard(live, this.doors);
-          } else {
-            this.pool.push(live);
-          }
-        } catch (error) {
-          failures += 1;
-          this.logger.error({ err: error }, "could not start a warm container");
-        }
-      }
-    })().finally(() => { this.filling = undefined; });
   }
 
   /**
