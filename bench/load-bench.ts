@@ -87,6 +87,7 @@ export async function measureLoad(options: LoadOptions): Promise<LoadRun> {
         THREADBOOK_DATA_DIR: join(root, `data-${index}`),
         THREADBOOK_INSTANCE: options.instance,
         THREADBOOK_LOG_LEVEL: "warn",
+        ...passThrough(["THREADBOOK_SNAPSHOT_MB"]),
         ...(options.databaseUrl === undefined ? {} : { THREADBOOK_DATABASE_URL: options.databaseUrl }),
         SLACK_BOT_TOKEN: botToken,
         SLACK_APP_TOKEN: appToken,
