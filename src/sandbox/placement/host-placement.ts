@@ -10,8 +10,9 @@
  * - a new one goes to the host with the most free slots (most-room.ts);
  * - a host that stops answering (a failed ping, or Docker unreachable on an
  *   acquire) is marked down: its conversations get new sessions elsewhere,
- *   which the core sees as a new session id and tells the model the variables
- *   are gone; a health check brings it back at its first answer, and ends the
+ *   which the core sees as a new session id, as after any lost session (the
+ *   kept variables and attachments put back, the model told); a health check
+ *   brings it back at its first answer, and ends the
  *   sessions there of conversations that moved away meanwhile.
  */
 import { SandboxError } from "../../errors.ts";
