@@ -29,6 +29,21 @@ export class BotProcess {
     this.#child = spawn(process.execPath, [mainScript, "start"], { cwd, env, stdio: ["ignore", "ignore", "pipe"] });
     this.#exited = once(this.#child, "exit") as Promise<[number | null, NodeJS.Signals | null]>;
     this.#child.stderr?.setEncoding("utf8").on("data", (text: string) => { this.#stderr += text; });
+    // Every bot a test runs is checked: whatever it logged, in any test, holds none of its secrets.
+    // A leak fails the test file even where a test's clean-up swallows stop()'s error.
+    void this.#exited.then(() => {
+      const leaked = this.leakedSecrets();
+      if (leaked.length === 0) return;
+      process.exitCode = 1;
+      console.error(`threadbook logged the value of ${leaked.join(", ")}`);
+    });
+  }
+
+  /** The settings holding secrets whose values appear in what the bot wrote to stderr. */
+  leakedSecrets(): string[] {
+    return Object.entries(this.env)
+      .filter(([name, value]) => /KEY|TOKEN|SECRET|PASSWORD/.test(name) && value.length >= 8 && this.#stderr.includes(value))
+      .map(([name]) => name);
   }
 
   /** The bot's process id, e.g. to read its peak memory or to kill it. */
@@ -101,6 +116,8 @@ export class BotProcess {
       this.#child.kill("SIGKILL");
       throw new Error(`threadbook had not exited ${exitTimeoutMs / 1000} s after SIGTERM:\n${this.#stderr}`);
     }
+    const leaked = this.leakedSecrets();
+    if (leaked.length > 0) throw new Error(`threadbook logged the value of ${leaked.join(", ")}`);
     return ended[0];
   }
 }
