@@ -1,6 +1,7 @@
 /** Rows of the notebook's tables as records, for every database. */
 import type { NotebookAttachment, NotebookCellRecord, NotebookFigure, NotebookTurnRecord } from "./notebook-store.ts";
 import { integer, optionalText, text, type Row } from "./sqlite-rows.ts";
+import { toUser } from "./store-records.ts";
 
 export function toCell(row: Row, conversationKey: string, figures: NotebookFigure[]): NotebookCellRecord {
   const errorName = optionalText(row, "error_name");
@@ -22,12 +23,7 @@ export function toCell(row: Row, conversationKey: string, figures: NotebookFigur
 export function toNotebookTurn(row: Row, cells: NotebookCellRecord[]): NotebookTurnRecord {
   return {
     turnId: text(row, "id"),
-    user: {
-      platform: text(row, "user_platform"),
-      id: text(row, "user_id"),
-      workspace: optionalText(row, "user_workspace"),
-      displayName: optionalText(row, "user_display_name"),
-    },
+    user: toUser(row),
     text: text(row, "text"),
     startedAt: integer(row, "started_at"),
     attachments: JSON.parse(text(row, "attachments_json")) as NotebookAttachment[],

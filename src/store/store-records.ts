@@ -17,6 +17,7 @@ import type {
   TurnRecord,
   TurnStatus,
   UsageTotal,
+  UserRecord,
 } from "./store.ts";
 
 /** What a turn a crash left running is failed with. */
@@ -54,16 +55,21 @@ export function toConversation(row: Row): ConversationRecord {
   };
 }
 
+/** Who asked or gave feedback, from the user_* columns every such table has. */
+export function toUser(row: Row): UserRecord {
+  return {
+    platform: text(row, "user_platform"),
+    id: text(row, "user_id"),
+    workspace: optionalText(row, "user_workspace"),
+    displayName: optionalText(row, "user_display_name"),
+  };
+}
+
 export function toTurn(row: Row): TurnRecord {
   return {
     id: text(row, "id"),
     conversationKey: text(row, "conversation_key"),
-    user: {
-      platform: text(row, "user_platform"),
-      id: text(row, "user_id"),
-      workspace: optionalText(row, "user_workspace"),
-      displayName: optionalText(row, "user_display_name"),
-    },
+    user: toUser(row),
     text: text(row, "text"),
     startedAt: integer(row, "started_at"),
     finishedAt: optionalInteger(row, "finished_at"),
@@ -118,12 +124,7 @@ export const feedbackRatings: readonly FeedbackRating[] = ["positive", "negative
 export function toFeedback(row: Row): FeedbackRecord {
   return {
     turnId: text(row, "turn_id"),
-    user: {
-      platform: text(row, "user_platform"),
-      id: text(row, "user_id"),
-      workspace: optionalText(row, "user_workspace"),
-      displayName: optionalText(row, "user_display_name"),
-    },
+    user: toUser(row),
     rating: oneOf(row, "rating", feedbackRatings),
     createdAt: integer(row, "created_at"),
   };
