@@ -117,6 +117,27 @@ export class EgressDoor {
     return { grant, address };
   }
 
+  /**
+   * Admits a request to `host`:`port` (#admit), noting on its audit entry
+   * where it goes and whether it was allowed; a refusal is answered with
+   * `refuse` and gives null.
+   */
+  async #admitRequest(entry: EgressRequest, host: string, port: number, refuse: (reason: string) => void): Promise<{ grant: EgressGrant; address: string } | null> {
+    entry.host = host;
+    entry.port = port;
+    try {
+      const admitted = await this.#admit(host, port);
+      entry.address = admitted.address;
+      entry.allowed = true;
+      return admitted;
+    } catch (error) {
+      if (!(error instanceof Refusal)) throw error;
+      entry.reason = error.message;
+      refuse(error.message);
+      return null;
+    }
+  }
+
   /** Counts bytes against the turn; false once the turn's allowance is spent. */
   #spend(grant: EgressGrant, bytes: number): boolean {
     this.#turnBytes += bytes;
@@ -151,20 +172,9 @@ export class EgressDoor {
       return finish(this.#grant);
     }
     if (this.#cache !== undefined && target.hostname === PACKAGE_CACHE_HOST) return this.#fromCache(this.#cache, request, response, target, entry, finish);
-    entry.host = hostOf(target.hostname);
-    entry.port = Number(target.port || 80);
-    let admitted: { grant: EgressGrant; address: string };
-    try {
-      admitted = await this.#admit(entry.host, entry.port);
-    } catch (error) {
-      if (!(error instanceof Refusal)) throw error;
-      entry.reason = error.message;
-      refuse(response, error.message);
-      return finish(this.#grant);
-    }
+    const admitted = await this.#admitRequest(entry, hostOf(target.hostname), Number(target.port || 80), (reason) => refuse(response, reason));
+    if (admitted === null) return finish(this.#grant);
     const { grant, address } = admitted;
-    entry.address = address;
-    entry.allowed = true;
     const headers: Record<string, string | string[]> = {};
     for (const [name, value] of Object.entries(request.headers)) {
       if (value !== undefined && !hopHeaders.has(name)) headers[name] = value;
@@ -302,20 +312,9 @@ export class EgressDoor {
       refuseTunnel(client, entry.reason);
       return finish(this.#grant);
     }
-    entry.host = hostOf(target[1] as string);
-    entry.port = Number(target[2]);
-    let admitted: { grant: EgressGrant; address: string };
-    try {
-      admitted = await this.#admit(entry.host, entry.port);
-    } catch (error) {
-      if (!(error instanceof Refusal)) throw error;
-      entry.reason = error.message;
-      refuseTunnel(client, error.message);
-      return finish(this.#grant);
-    }
+    const admitted = await this.#admitRequest(entry, hostOf(target[1] as string), Number(target[2]), (reason) => refuseTunnel(client, reason));
+    if (admitted === null) return finish(this.#grant);
     const { grant, address } = admitted;
-    entry.address = address;
-    entry.allowed = true;
     const upstream = connect({ host: address, port: entry.port, timeout: connectTimeoutMs });
     let done = false;
     const end = (reason: string | null) => {
