@@ -15,9 +15,10 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { SlackServer, type SlackMessage } from "./emulators/slack-server.ts";
 import { codeStep, startOpenAIServer, textStep, type OpenAIServer, type RecordedRequest, type ScriptedStep } from "./emulators/openai-server.ts";
-import { BotProcess } from "./support/bot-process.ts";
+import type { BotProcess } from "./support/bot-process.ts";
 import { startPostgres, type PostgresServer } from "./support/postgres.ts";
 import { removeInstance, testInstance } from "./support/sandbox.ts";
+import { startSlackReplicas } from "./support/slack-replicas.ts";
 import { botUserId, team, userPost } from "./support/slack-harness.ts";
 import { until } from "./support/until.ts";
 
@@ -43,30 +44,7 @@ before(async () => {
     startOpenAIServer({ apiKey: secrets.apiKey }),
   ]);
   const databaseUrl = await postgres.createDatabase();
-  for (let index = 0; index < replicaCount; index++) {
-    replicas.push(new BotProcess({
-      PATH: process.env["PATH"] ?? "",
-      HOME: process.env["HOME"] ?? root,
-      ...(process.env["DOCKER_HOST"] ? { DOCKER_HOST: process.env["DOCKER_HOST"] } : {}),
-      OPENAI_API_KEY: secrets.apiKey,
-      OPENAI_BASE_URL: model.baseURL,
-      THREADBOOK_MODEL: "gpt-test",
-      THREADBOOK_MODEL_MAX_RETRIES: "0",
-      THREADBOOK_DATABASE_URL: databaseUrl,
-      THREADBOOK_DATA_DIR: join(root, `data-${index}`),
-      THREADBOOK_INSTANCE: instance,
-      THREADBOOK_SANDBOX_POOL_SIZE: "0",
-      THREADBOOK_SANDBOX_MEMORY_MB: "256",
-      THREADBOOK_SHUTDOWN_GRACE_S: "5",
-      THREADBOOK_LOG_LEVEL: "info",
-      SLACK_BOT_TOKEN: secrets.botToken,
-      SLACK_APP_TOKEN: secrets.appToken,
-      SLACK_API_URL: slack.apiUrl,
-    }, root));
-    // One at a time, so that connection `index` is replica `index`'s.
-    await until(() => slack.connections === index + 1 || replicas[index]!.stderr.includes('"level":50'), `replica ${index} connects`, 120_000);
-    assert.equal(slack.connections, index + 1, replicas[index]!.stderr);
-  }
+  replicas.push(...await startSlackReplicas({ count: replicaCount, root, instance, databaseUrl, slack, model, secrets, settings: { THREADBOOK_SANDBOX_MEMORY_MB: "256", THREADBOOK_LOG_LEVEL: "info" } }));
 });
 
 after(async () => {
