@@ -1,6 +1,6 @@
 /** The load benchmark's figures (load-bench.ts): time to answer at once beside a lone question's, and the bot's peak memory. */
 import type { LoadRun } from "./load-bench.ts";
-import { roundMs, summarize } from "./statistics.ts";
+import { percentile, roundMs, summarize } from "./statistics.ts";
 
 export const LOAD_TARGETS = {
   /** With the model taking 2 s a step: p95 of the questions at once at most this many times a lone question's median. */
@@ -24,16 +24,12 @@ export interface LoadFigures {
   otherAnswers: string[];
 }
 
-/** Nearest-rank 95th percentile, as the other figures have it. */
-function p95(samples: readonly number[]): number {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return sorted[Math.max(1, Math.ceil(0.95 * sorted.length)) - 1] ?? Number.NaN;
-}
 
 export function loadFigures(run: LoadRun): LoadFigures {
   const lone = summarize(run.loneMs).median;
   const atOnce = summarize(run.atOnceMs);
-  const tail = p95(run.atOnceMs);
+  // Nearest-rank, as the other figures have it.
+  const tail = percentile([...run.atOnceMs].sort((a, b) => a - b), 0.95);
   return {
     modelDelayMs: run.modelDelayMs,
     questions: run.questions,

@@ -9,7 +9,7 @@ export interface Summary {
 }
 
 /** Nearest-rank percentile of sorted samples; `fraction` in (0, 1]. */
-function percentile(sorted: readonly number[], fraction: number): number {
+export function percentile(sorted: readonly number[], fraction: number): number {
   const rank = Math.max(1, Math.ceil(fraction * sorted.length));
   return sorted[rank - 1] ?? Number.NaN;
 }
